@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Installs what flowmig needs on a Debian machine, idempotently: Debian packages for the programs
+// it runs (apt-get, only those missing), npm packages from the lockfile, then the TypeScript build.
+// Plain Node.js with no dependencies, so it runs on a fresh clone before `npm ci`.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Program → Debian package. */
+const PROGRAMS = {
+  ip: 'iproute2',
+  sysctl: 'procps',
+  nft: 'nftables',
+  'ip6tables-restore': 'iptables',
+  conntrack: 'conntrack',
+  ping: 'iputils-ping',
+  tcpdump: 'tcpdump',
+  ncat: 'ncat',
+  setpriv: 'util-linux',
+};
+
+function say(text) {
+  process.stderr.write(`setup: ${text}\n`);
+}
+
+function onPath(program) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, program), constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+function run(argv, options = {}) {
+  const r = spawnSync(argv[0], argv.slice(1), {
+    stdio: options.quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    cwd: root,
+    env: { ...process.env, ...options.env },
+  });
+  if (r.status !== 0) {
+    if (options.quiet) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    say(`failed: ${argv.join(' ')} (exit ${r.status ?? r.signal ?? r.error?.message})`);
+    process.exit(1);
+  }
+}
+
+// 1. Debian packages.
+const missing = [
+  ...new Set(
+    Object.entries(PROGRAMS)
+      .filter(([p]) => !onPath(p))
+      .map(([, pkg]) => pkg),
+  ),
+];
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0) {
+    say(`missing Debian packages ${missing.join(' ')}; run this as root to install them`);
+    process.exit(1);
+  }
+  if (!onPath('apt-get')) {
+    say(`missing Debian packages ${missing.join(' ')} and no apt-get to install them`);
+    process.exit(1);
+  }
+  say(`installing ${missing.join(' ')} with apt-get`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  run(['apt-get', 'update', '-qq'], { env, quiet: true });
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    env,
+    quiet: true,
+  });
+}
+
+// 2. npm packages, exactly as locked, when node_modules is missing or older than the lockfile.
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtimeMs) {
+  say('installing npm packages (npm ci)');
+  run(['npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error'], { quiet: true });
+}
+
+// 3. Build when any TypeScript source is newer than the last build.
+function newest(dir) {
+  let t = 0;
+  if (!existsSync(dir)) return t;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+const stamp = join(root, 'dist', '.built');
+const sources = Math.max(
+  newest(join(root, 'src')),
+  newest(join(root, 'test')),
+  newest(join(root, 'bench')),
+  statSync(join(root, 'tsconfig.json')).mtimeMs,
+);
+if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
+  say('building (tsc)');
+  run([
+    process.execPath,
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    'tsconfig.json',
+  ]);
+  run(['touch', stamp]);
+}

@@ -1,0 +1,52 @@
+// Renders the demo's verdict table and notes for the terminal.
+import type { DemoResult } from '../experiment/demo.js';
+import { table } from './render.js';
+
+const n = (x: number) => x.toLocaleString('en');
+
+export function renderDemo(r: DemoResult): string {
+  const s = r.ping.summary;
+  const rows: string[][] = [
+    ['MEASURE', 'VALUE'],
+    ['echo requests sent', n(s.transmitted)],
+    ['echo replies received', n(s.received)],
+    [
+      'lost (in flight at swaps)',
+      `${n(r.ping.lost)} (${((r.ping.lost / Math.max(1, s.transmitted)) * 100).toFixed(4)}%, ${(r.ping.lost / Math.max(1, r.swaps.done)).toFixed(2)} per swap)`,
+    ],
+    ['errors reported by ping', n(s.errors)],
+    ['duplicates', n(s.duplicates)],
+    ...Object.entries(r.reached).map(([node, count]) => [
+      `echo requests that reached ${node}`,
+      n(count),
+    ]),
+    ['swaps', `${r.swaps.done} of ${r.swaps.requested}`],
+    [
+      'swap latency p50 / p99 / max',
+      `${r.swaps.latencyMs.p50.toFixed(1)} / ${r.swaps.latencyMs.p99.toFixed(1)} / ${r.swaps.latencyMs.max.toFixed(1)} ms`,
+    ],
+    ['ping rate', `${n(r.ping.ratePerS)} /s over ${(s.timeMs / 1000).toFixed(1)} s`],
+  ];
+  if (r.tcp) {
+    rows.push([
+      'TCP client across a swap',
+      r.tcp.clientTerminated ? `terminated (exit ${String(r.tcp.clientExitCode)})` : 'survived',
+    ]);
+  }
+  const verdict = r.verdict.pass
+    ? `VERDICT: PASS — ping reported no error across ${r.swaps.done} swaps of ${r.flow}; every server received requests`
+    : `VERDICT: FAIL — ${r.verdict.reasons.join('; ')}`;
+  return [
+    `flowmig demo · lab ${r.lab} · engine ${r.engine} · flow ${r.flow} · ${r.durationS.toFixed(1)} s`,
+    '',
+    table(rows),
+    '',
+    verdict,
+    ...(r.ping.errorLines.length
+      ? ['', 'ping error lines:', ...r.ping.errorLines.map((l) => `  ${l}`)]
+      : []),
+    '',
+    'notes:',
+    ...r.notes.map((l) => `  - ${l}`),
+  ].join('\n');
+}

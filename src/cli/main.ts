@@ -1,0 +1,281 @@
+// The flowmig command line: parses arguments, calls the controller, prints text or JSON.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Flowmig } from '../control/flowmig.js';
+import { engineFor } from '../engines/registry.js';
+import { FlowmigError, InputError } from '../errors.js';
+import { RecordingRunner } from '../exec/recording.js';
+import { runDemo } from '../experiment/demo.js';
+import { loadLab } from '../lab/load.js';
+import { ENGINE_NAMES, type EngineName } from '../lab/schema.js';
+import { planUp } from '../plan/build.js';
+import { commandFor } from '../plan/command.js';
+import { renderDemo } from './demo-report.js';
+import { runPrompt } from './prompt.js';
+import { Progress, renderFlows, renderMigration, renderStatus } from './render.js';
+
+interface Globals {
+  stateDir?: string;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+const engineOption = () =>
+  new Option('--engine <name>', 'netfilter engine (overrides the lab file)').choices(ENGINE_NAMES);
+
+function print(json: boolean | undefined, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flowmig')
+    .description(
+      'Migrate network flows between Linux network namespaces behind abstract IPv6 addresses',
+    )
+    .version('0.1.0')
+    .option(
+      '--state-dir <dir>',
+      'where lab state is kept (default $FLOWMIG_STATE_DIR or /run/flowmig)',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const controller = () => new Flowmig({ stateDir: program.opts<Globals>().stateDir });
+
+  program
+    .command('up')
+    .description(
+      'build a lab and open the interactive prompt (swap, migrate, status, flows, help, quit)',
+    )
+    .option('-c, --config <file>', 'lab description (YAML or JSON); default: the reference lab')
+    .option('-p, --prefix <prefix>', 'prefix for every namespace name, to run labs side by side')
+    .addOption(engineOption())
+    .option('-d, --detach', 'build the lab and return, leaving it up')
+    .option('-k, --keep', 'leave the lab up when the prompt ends')
+    .option('--dry-run', 'print the commands that would build the lab; change nothing')
+    .option('--json', 'print the lab status as JSON')
+    .action(
+      async (o: {
+        config?: string;
+        prefix?: string;
+        engine?: EngineName;
+        detach?: boolean;
+        keep?: boolean;
+        dryRun?: boolean;
+        json?: boolean;
+      }) => {
+        const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
+        if (o.dryRun) {
+          const commands = planUp(lab, engineFor(lab.engine)).map(commandFor);
+          const recorder = new RecordingRunner();
+          for (const c of commands) await recorder.run(c.argv, { netns: c.netns, stdin: c.stdin });
+          print(
+            o.json,
+            recorder.calls,
+            recorder.calls
+              .map((c) => c.full.join(' ') + (c.stdin ? `\n${indent(c.stdin)}` : ''))
+              .join('\n'),
+          );
+          return;
+        }
+        const fm = controller();
+        const progress = new Progress(process.stderr, !o.json);
+        const status = await fm.up(lab, {
+          onStep: (text, i, n) => progress.update(`[${i}/${n}] ${text}`),
+        });
+        progress.done();
+        if (o.detach) {
+          print(
+            o.json,
+            status,
+            `lab ${lab.id} is up (detached); act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderStatus(status)}`,
+          );
+          return;
+        }
+        print(
+          o.json,
+          status,
+          `lab ${lab.id} is up; type 'help' for commands${o.keep ? '' : ", 'quit' tears it down"}\n\n${renderStatus(status)}`,
+        );
+        let end: string;
+        try {
+          end = await runPrompt(fm, lab.id, { input: process.stdin, output: process.stdout });
+        } finally {
+          if (!o.keep) {
+            const down = await fm.down(lab.id);
+            process.stdout.write(
+              `lab ${lab.id} torn down (removed ${down.removed.join(', ') || 'nothing'})\n`,
+            );
+          }
+        }
+        if (o.keep)
+          process.stdout.write(
+            `lab ${lab.id} left up ('flowmig down --lab ${lab.id}' removes it)\n`,
+          );
+        if (end === 'interrupt') process.exitCode = 130;
+      },
+    );
+
+  program
+    .command('down')
+    .description('tear a lab down (idempotent; works after the process that built it died)')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option(
+      '-c, --config <file>',
+      'with --prefix: find the lab from its description when its state is lost',
+    )
+    .option('-p, --prefix <prefix>', 'namespace prefix of the lab')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { lab?: string; config?: string; prefix?: string; json?: boolean }) => {
+      const fm = controller();
+      const fallback =
+        o.config !== undefined || o.prefix !== undefined
+          ? await loadLab(o.config, { prefix: o.prefix })
+          : undefined;
+      let id = o.lab ?? fallback?.id;
+      if (id === undefined) {
+        const ids = await fm.store.list();
+        if (ids.length === 0) {
+          print(
+            o.json,
+            { removed: [], skipped: [], hadState: false },
+            'no lab is up; nothing to do',
+          );
+          return;
+        }
+        id = await fm.pick(undefined);
+      }
+      const r = await fm.down(id, fallback);
+      const text = r.removed.length
+        ? `lab ${r.id} torn down (removed ${r.removed.join(', ')})`
+        : `lab ${r.id}: nothing to remove${r.hadState ? '' : ' (no state and no namespace marked as this lab)'}`;
+      const skipped = r.skipped.length
+        ? `\nleft alone (not this lab's): ${r.skipped.join(', ')}`
+        : '';
+      print(o.json, r, text + skipped);
+    });
+
+  program
+    .command('swap')
+    .description('migrate a flow to the next server (the seed\'s "swap")')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('-f, --flow <flow>', 'flow address or name (default: the only flow)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { lab?: string; flow?: string; json?: boolean }) => {
+      const fm = controller();
+      const r = await fm.swap(await fm.pick(o.lab), o.flow);
+      print(o.json, r, renderMigration(r));
+    });
+
+  program
+    .command('migrate')
+    .description('make NODE the responder (a server) or initiator (a client) of FLOW')
+    .argument('<flow>', 'flow address or name')
+    .argument('<node>', 'node name')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('--json', 'print the result as JSON')
+    .action(async (flow: string, node: string, o: { lab?: string; json?: boolean }) => {
+      const fm = controller();
+      const r = await fm.migrate(await fm.pick(o.lab), flow, node);
+      print(o.json, r, renderMigration(r));
+    });
+
+  program
+    .command('status')
+    .description('show a lab: nodes, flows, and whether the kernel agrees')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('--json', 'print the status as JSON')
+    .action(async (o: { lab?: string; json?: boolean }) => {
+      const fm = controller();
+      const s = await fm.status(await fm.pick(o.lab));
+      print(o.json, s, renderStatus(s));
+    });
+
+  program
+    .command('flows')
+    .description("list a lab's flows and where each points")
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('--json', 'print the flows as JSON')
+    .action(async (o: { lab?: string; json?: boolean }) => {
+      const fm = controller();
+      const s = await fm.status(await fm.pick(o.lab));
+      print(o.json, s.flows, renderFlows(s));
+    });
+
+  program
+    .command('demo')
+    .description(
+      'the reference experiment in one command: build, ping at a high rate, swap, count, verdict, tear down',
+    )
+    .option('-p, --prefix <prefix>', 'prefix for every namespace name')
+    .addOption(engineOption())
+    .option('-n, --swaps <n>', 'number of swaps', positiveInt, 200)
+    .option('--swap-every <ms>', 'pause between swaps, in ms', positiveNumber, 20)
+    .option('--ping-interval <s>', 'ping -i interval in seconds', positiveNumber, 0.00001)
+    .option('--no-tcp', 'skip the TCP observation (an ncat TCP client across a swap)')
+    .option('--json', 'print the results as JSON')
+    .action(
+      async (o: {
+        prefix?: string;
+        engine?: EngineName;
+        swaps: number;
+        swapEvery: number;
+        pingInterval: number;
+        tcp: boolean;
+        json?: boolean;
+      }) => {
+        const lab = await loadLab(undefined, { prefix: o.prefix, engine: o.engine });
+        const progress = new Progress(process.stderr, !o.json);
+        const result = await runDemo(controller(), lab, {
+          swaps: o.swaps,
+          swapEveryMs: o.swapEvery,
+          pingInterval: o.pingInterval,
+          tcp: o.tcp,
+          onProgress: (text) => progress.update(text),
+        });
+        progress.done();
+        print(o.json, result, renderDemo(result));
+        if (!result.verdict.pass) process.exitCode = 1;
+      },
+    );
+
+  return program;
+}
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof FlowmigError) {
+      process.stderr.write(`flowmig: ${error.message}\n`);
+      return error instanceof InputError ? 2 : error.exitCode;
+    }
+    process.stderr.write(
+      `flowmig: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return 70;
+  }
+}

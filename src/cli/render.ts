@@ -1,0 +1,94 @@
+// Text rendering for the terminal: aligned tables, status and migration lines, a progress line.
+import type { LabStatus, MigrationResult } from '../control/flowmig.js';
+
+/** Left-aligned columns separated by two spaces; first row is the header. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function renderMigration(r: MigrationResult): string {
+  if (!r.changed) return `flow ${r.flow} is already on ${r.to}; nothing changed`;
+  return (
+    `flow ${r.flow}: ${r.from} → ${r.to} in ${r.totalMs.toFixed(1)} ms ` +
+    `(rule ${r.ruleMs.toFixed(1)} ms, conntrack ${r.conntrackMs.toFixed(1)} ms, ` +
+    `${r.conntrackDeleted} entr${r.conntrackDeleted === 1 ? 'y' : 'ies'} deleted)`
+  );
+}
+
+export function renderFlows(s: LabStatus): string {
+  return table([
+    ['FLOW', 'NAME', 'INITIATOR', 'RESPONDER', 'KERNEL'],
+    ...s.flows.map((f) => [
+      f.address,
+      f.name ?? '-',
+      f.initiator,
+      f.responder,
+      f.inSync ? `ok (${f.kernelResponder})` : `OUT OF SYNC (${f.kernelResponder ?? 'no mapping'})`,
+    ]),
+  ]);
+}
+
+export function renderStatus(s: LabStatus): string {
+  const head = [
+    `lab ${s.id}: ${s.phase}, engine ${s.engine}, ${s.migrations} migration(s)`,
+    `  built by pid ${s.pid} (${s.pidAlive ? 'running' : 'gone'}) at ${s.createdAt}; state ${s.stateFile}`,
+    `  translator table: ${s.translatorInstalled ? 'installed' : 'MISSING'}`,
+  ];
+  if (s.lastMigration) {
+    const m = s.lastMigration;
+    head.push(
+      `  last migration: ${m.flow} ${m.from} → ${m.to} at ${m.at} (${m.totalMs.toFixed(1)} ms)`,
+    );
+  }
+  const nodes = table([
+    ['NODE', 'ROLE', 'NAMESPACE', 'STATE'],
+    ...s.nodes.map((n) => [
+      n.name,
+      n.role,
+      n.netns,
+      n.present ? (n.owned ? 'up' : 'present, NOT MARKED as this lab') : 'MISSING',
+    ]),
+  ]);
+  return [...head, '', nodes, '', renderFlows(s)].join('\n');
+}
+
+/** A one-line progress display, redrawn in place on a terminal and printed sparsely otherwise. */
+export class Progress {
+  private lastPrinted = 0;
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly enabled: boolean,
+  ) {}
+
+  update(text: string): void {
+    if (!this.enabled) return;
+    if (this.stream.isTTY) {
+      this.stream.write(`\r\x1b[2K${text}`);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastPrinted >= 2_000) {
+      this.lastPrinted = now;
+      this.stream.write(`${text}\n`);
+    }
+  }
+
+  done(text?: string): void {
+    if (!this.enabled) return;
+    if (this.stream.isTTY) this.stream.write('\r\x1b[2K');
+    if (text) this.stream.write(`${text}\n`);
+  }
+}

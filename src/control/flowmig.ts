@@ -1,0 +1,387 @@
+// The controller behind the CLI and the library API: up, down, migrate, swap, status, per lab.
+import { engineFor } from '../engines/registry.js';
+import { CommandError, FlowmigError } from '../errors.js';
+import { execute, type StepRecord } from '../exec/execute.js';
+import { requirePrograms, requireRoot } from '../exec/preflight.js';
+import { ProcessRunner, type Runner } from '../exec/runner.js';
+import type { Lab, LabFlow } from '../lab/model.js';
+import { ownershipMark } from '../lab/names.js';
+import { resolveLab } from '../lab/resolve.js';
+import { planDown, planUp } from '../plan/build.js';
+import { type MigrationPlan, planMigration, planSwap } from '../plan/migrate.js';
+import { describeOp, type Op } from '../plan/ops.js';
+import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
+import { listNamespaces, namespaceLinks } from './kernel.js';
+
+export interface FlowmigOptions {
+  /** Where lab state lives (default: $FLOWMIG_STATE_DIR or /run/flowmig). */
+  readonly stateDir?: string | undefined;
+  readonly runner?: Runner;
+  /** Check root and programs before changing anything (default true). */
+  readonly preflight?: boolean;
+}
+
+export interface ProgressHooks {
+  readonly onStep?: (text: string, index: number, total: number) => void;
+}
+
+export interface MigrationResult {
+  readonly lab: string;
+  readonly flow: string;
+  readonly from: string;
+  readonly to: string;
+  /** False when the flow was already there: nothing was changed. */
+  readonly changed: boolean;
+  /** Command issued → rule changed and conntrack entries gone. */
+  readonly totalMs: number;
+  readonly ruleMs: number;
+  readonly conntrackMs: number;
+  readonly conntrackDeleted: number;
+  readonly steps: readonly StepRecord[];
+}
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly role: string;
+  readonly netns: string;
+  readonly present: boolean;
+  readonly owned: boolean;
+}
+
+export interface FlowStatus extends LabFlow {
+  /** The responder address the kernel maps the flow to now (undefined: no mapping found). */
+  readonly kernelResponder: string | undefined;
+  readonly inSync: boolean;
+}
+
+export interface LabStatus {
+  readonly id: string;
+  readonly prefix: string;
+  readonly phase: LabState['phase'];
+  readonly engine: string;
+  readonly pid: number;
+  readonly pidAlive: boolean;
+  readonly createdAt: string;
+  readonly stateFile: string;
+  readonly nodes: readonly NodeStatus[];
+  readonly flows: readonly FlowStatus[];
+  readonly translatorInstalled: boolean;
+  readonly migrations: number;
+  readonly lastMigration: MigrationRecord | undefined;
+}
+
+export interface DownResult {
+  readonly id: string;
+  readonly removed: readonly string[];
+  /** Namespaces left alone because they do not carry this lab's mark. */
+  readonly skipped: readonly string[];
+  readonly hadState: boolean;
+}
+
+const BASE_PROGRAMS = ['ip', 'sysctl', 'conntrack'];
+
+export class Flowmig {
+  readonly store: StateStore;
+  readonly runner: Runner;
+  private readonly preflight: boolean;
+
+  constructor(options: FlowmigOptions = {}) {
+    this.store = new StateStore(stateDirFrom(options.stateDir));
+    this.runner = options.runner ?? new ProcessRunner();
+    this.preflight = options.preflight ?? true;
+  }
+
+  /** Checks root and the programs a lab with this engine needs. */
+  async check(lab: Lab, extraPrograms: readonly string[] = []): Promise<void> {
+    if (!this.preflight) return;
+    requireRoot();
+    await requirePrograms([...BASE_PROGRAMS, ...engineFor(lab.engine).programs, ...extraPrograms]);
+  }
+
+  /** The lab to act on: the given id, or the only lab that is up. */
+  async pick(id: string | undefined): Promise<string> {
+    if (id !== undefined) return id;
+    const ids = await this.store.list();
+    if (ids.length === 1 && ids[0]) return ids[0];
+    if (ids.length === 0) throw new FlowmigError("no lab is up (start one with 'flowmig up')");
+    throw new FlowmigError(`several labs are up (${ids.join(', ')}); choose one with --lab`);
+  }
+
+  /** Builds the lab. Refuses if any of its namespaces exists; rolls back on failure. */
+  async up(lab: Lab, hooks: ProgressHooks = {}): Promise<LabStatus> {
+    await this.check(lab);
+    const engine = engineFor(lab.engine);
+    await this.store.withLock(lab.id, async () => {
+      const existing = await listNamespaces(this.runner);
+      const old = await this.store.read(lab.id);
+      if (old) {
+        const alive = old.created.filter((ns) => existing.has(ns));
+        if (alive.length > 0) {
+          throw new FlowmigError(
+            `lab ${lab.id} is already up (namespaces ${alive.join(', ')}); run 'flowmig down --lab ${lab.id}' first`,
+          );
+        }
+        await this.store.remove(lab.id); // stale: its namespaces are gone
+      }
+      const taken = lab.nodes.map((n) => n.netns).filter((ns) => existing.has(ns));
+      if (taken.length > 0) {
+        throw new FlowmigError(
+          `namespace${taken.length > 1 ? 's' : ''} ${taken.join(', ')} already exist${taken.length > 1 ? '' : 's'}; ` +
+            `flowmig will not touch ${taken.length > 1 ? 'them' : 'it'}: run the lab beside ${taken.length > 1 ? 'them' : 'it'} with a prefix, e.g. --prefix fm1-`,
+        );
+      }
+      const now = new Date().toISOString();
+      const state: LabState = {
+        version: 1,
+        id: lab.id,
+        prefix: lab.prefix,
+        description: lab.description,
+        phase: 'building',
+        pid: process.pid,
+        createdAt: now,
+        updatedAt: now,
+        created: [],
+        flows: lab.flows.map(toStateFlow),
+        migrations: 0,
+      };
+      await this.store.write(state);
+      const ops = planUp(lab, engine);
+      let current: Op | undefined;
+      try {
+        await execute(this.runner, ops, {
+          before: async (op) => {
+            current = op;
+            // Write-ahead: a SIGKILL right after the create still leaves the name on record.
+            if (op.kind === 'netnsAdd') {
+              state.created.push(op.netns);
+              await this.store.write(state);
+            }
+          },
+          after: (step, i, total) => hooks.onStep?.(describeOp(step.op), i + 1, total),
+        });
+      } catch (error) {
+        if (current?.kind === 'netnsAdd' && error instanceof CommandError) {
+          // The create itself failed: that namespace is not ours.
+          state.created = state.created.filter((ns) => ns !== current?.netns);
+        }
+        const removed = await this.removeNamespaces(lab.id, state.created);
+        await this.store.remove(lab.id);
+        const what = current ? describeOp(current) : 'start';
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new FlowmigError(
+          `up failed at "${what}": ${reason}; rolled back${removed.removed.length ? ` (removed ${removed.removed.join(', ')})` : ''}`,
+          { cause: error },
+        );
+      }
+      state.phase = 'up';
+      await this.store.write(state);
+    });
+    return this.status(lab.id);
+  }
+
+  /** Removes everything the lab created; idempotent; works from state and the kernel's view. */
+  async down(id: string, fallback?: Lab): Promise<DownResult> {
+    return this.store.withLock(id, async () => {
+      const state = await this.store.read(id);
+      const lab = state ? labOf(state) : fallback;
+      const candidates = new Set<string>([
+        ...(state?.created ?? []),
+        ...(lab?.nodes.map((n) => n.netns) ?? []),
+      ]);
+      // State lost: the kernel still shows which namespaces carry this lab's mark.
+      if (!state) for (const ns of await this.markedNamespaces(id)) candidates.add(ns);
+      const result = await this.removeNamespaces(
+        id,
+        [...candidates],
+        new Set(state?.created ?? []),
+      );
+      await this.store.remove(id);
+      return { id, ...result, hadState: state !== undefined };
+    });
+  }
+
+  /** Every namespace whose ownership mark names lab `id`. */
+  private async markedNamespaces(id: string): Promise<string[]> {
+    const mark = ownershipMark(id);
+    const found: string[] = [];
+    for (const ns of await listNamespaces(this.runner)) {
+      const links = await namespaceLinks(this.runner, ns).catch(() => undefined);
+      if (links?.mark === mark) found.push(ns);
+    }
+    return found;
+  }
+
+  /**
+   * Deletes the namespaces that are this lab's: marked with its id, or recorded as created by it
+   * and still bare (a create interrupted before the mark was set). Anything else is left alone.
+   */
+  private async removeNamespaces(
+    id: string,
+    names: readonly string[],
+    recorded: ReadonlySet<string> = new Set(names),
+  ): Promise<{ removed: string[]; skipped: string[] }> {
+    const existing = await listNamespaces(this.runner);
+    const mark = ownershipMark(id);
+    const removed: string[] = [];
+    const skipped: string[] = [];
+    const ours: string[] = [];
+    for (const ns of names) {
+      if (!existing.has(ns)) continue;
+      const links = await namespaceLinks(this.runner, ns);
+      const bare = links.mark === undefined && links.others.length === 0;
+      if (links.mark === mark || (recorded.has(ns) && bare)) ours.push(ns);
+      else skipped.push(ns);
+    }
+    for (const op of planDown(ours)) {
+      try {
+        await execute(this.runner, [op]);
+      } catch (error) {
+        if (!(error instanceof CommandError && error.isNotFound)) throw error;
+      }
+      if (op.kind === 'netnsDelete') removed.push(op.netns);
+    }
+    return { removed, skipped };
+  }
+
+  async migrate(id: string, flowRef: string, node: string): Promise<MigrationResult> {
+    return this.change(id, (lab, flows) =>
+      planMigration(lab, engineFor(lab.engine), flows, flowRef, node),
+    );
+  }
+
+  async swap(id: string, flowRef?: string): Promise<MigrationResult> {
+    return this.change(id, (lab, flows) => planSwap(lab, engineFor(lab.engine), flows, flowRef));
+  }
+
+  private async change(
+    id: string,
+    plan: (lab: Lab, flows: readonly LabFlow[]) => MigrationPlan,
+  ): Promise<MigrationResult> {
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const lab = labOf(state);
+      const p = plan(lab, state.flows.map(fromStateFlow));
+      const steps = await execute(this.runner, p.ops);
+      const rule = steps.find((s) => s.op.kind === 'netfilterApply');
+      const ct = steps.find((s) => s.op.kind === 'conntrackDelete');
+      const first = steps[0];
+      const last = steps[steps.length - 1];
+      const totalMs = first && last ? last.startedAt + last.durationMs - first.startedAt : 0;
+      const result: MigrationResult = {
+        lab: id,
+        flow: p.flow.address,
+        from: p.from.responder === p.flow.responder ? p.from.initiator : p.from.responder,
+        to: p.from.responder === p.flow.responder ? p.flow.initiator : p.flow.responder,
+        changed: p.ops.length > 0,
+        totalMs,
+        ruleMs: rule?.durationMs ?? 0,
+        conntrackMs: ct?.durationMs ?? 0,
+        conntrackDeleted: ct?.deleted ?? 0,
+        steps,
+      };
+      if (result.changed) {
+        state.flows = p.flows.map(toStateFlow);
+        state.migrations += 1;
+        state.lastMigration = {
+          flow: result.flow,
+          from: result.from,
+          to: result.to,
+          at: new Date(first?.startedAt ?? Date.now()).toISOString(),
+          totalMs: result.totalMs,
+          ruleMs: result.ruleMs,
+          conntrackMs: result.conntrackMs,
+          conntrackDeleted: result.conntrackDeleted,
+        };
+        await this.store.write(state);
+      }
+      return result;
+    });
+  }
+
+  /** The lab as recorded, checked against what the kernel shows. */
+  async status(id: string): Promise<LabStatus> {
+    const state = await this.store.read(id);
+    if (!state) throw new FlowmigError(`no lab '${id}' is up`);
+    const lab = labOf(state);
+    const engine = engineFor(lab.engine);
+    const existing = await listNamespaces(this.runner);
+    const mark = ownershipMark(id);
+    const nodes: NodeStatus[] = [];
+    for (const n of lab.nodes) {
+      const present = existing.has(n.netns);
+      const owned = present && (await namespaceLinks(this.runner, n.netns)).mark === mark;
+      nodes.push({ name: n.name, role: n.role, netns: n.netns, present, owned });
+    }
+    let installed = false;
+    let kernel = new Map<string, string>();
+    if (existing.has(lab.translator.netns)) {
+      const cmd = engine.inspect(lab.translator.netns);
+      const table = engine.parse((await this.runner.run(cmd.argv, { netns: cmd.netns })).stdout);
+      installed = table.installed;
+      kernel = new Map(table.mappings.map((m) => [m.address, m.responderAddress]));
+    }
+    const flows = state.flows.map((f): FlowStatus => {
+      const kernelResponder = kernel.get(f.address);
+      const expected = lab.links.find((l) => l.node === f.responder)?.address.address;
+      return { ...fromStateFlow(f), kernelResponder, inSync: kernelResponder === expected };
+    });
+    return {
+      id,
+      prefix: state.prefix,
+      phase: state.phase,
+      engine: lab.engine,
+      pid: state.pid,
+      pidAlive: isAlive(state.pid),
+      createdAt: state.createdAt,
+      stateFile: this.store.path(id),
+      nodes,
+      flows,
+      translatorInstalled: installed,
+      migrations: state.migrations,
+      lastMigration: state.lastMigration,
+    };
+  }
+
+  /** The resolved lab of a running lab id. */
+  async lab(id: string): Promise<Lab> {
+    return labOf(await this.requireUp(id));
+  }
+
+  /** Current flow assignments of a lab. */
+  async flows(id: string): Promise<LabFlow[]> {
+    return (await this.requireUp(id)).flows.map(fromStateFlow);
+  }
+
+  private async requireUp(id: string): Promise<LabState> {
+    const state = await this.store.read(id);
+    if (!state) throw new FlowmigError(`no lab '${id}' is up`);
+    if (state.phase !== 'up') throw new FlowmigError(`lab ${id} is not up (it is ${state.phase})`);
+    return state;
+  }
+}
+
+function labOf(state: LabState): Lab {
+  return resolveLab(state.description, {
+    prefix: state.prefix,
+    source: `state of lab ${state.id}`,
+  });
+}
+
+function toStateFlow(f: LabFlow): LabState['flows'][number] {
+  return f.name === undefined
+    ? { address: f.address, initiator: f.initiator, responder: f.responder }
+    : { name: f.name, address: f.address, initiator: f.initiator, responder: f.responder };
+}
+
+function fromStateFlow(f: LabState['flows'][number]): LabFlow {
+  return { name: f.name, address: f.address, initiator: f.initiator, responder: f.responder };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

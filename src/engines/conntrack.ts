@@ -1,0 +1,34 @@
+// Conntrack output parsing: how many entries a delete removed, and entries listed for checks.
+
+/** Reads "N flow entries have been deleted." from `conntrack -D` stderr; undefined if absent. */
+export function parseDeletedCount(stderr: string): number | undefined {
+  const m = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface ConntrackEntry {
+  readonly protocol: string;
+  readonly origSrc: string;
+  readonly origDst: string;
+  readonly replySrc: string;
+  readonly replyDst: string;
+}
+
+/** Parses `conntrack -L` lines (default output format); lines that are not entries are skipped. */
+export function parseConntrackList(text: string): ConntrackEntry[] {
+  const entries: ConntrackEntry[] = [];
+  for (const line of text.split('\n')) {
+    const protocol = /^\s*(?:ipv6\s+\d+\s+)?([a-z0-9]+)\s+\d+/.exec(line)?.[1];
+    const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1] ?? '');
+    const dst = [...line.matchAll(/\bdst=(\S+)/g)].map((m) => m[1] ?? '');
+    if (!protocol || src.length < 2 || dst.length < 2) continue;
+    entries.push({
+      protocol,
+      origSrc: src[0] ?? '',
+      origDst: dst[0] ?? '',
+      replySrc: src[1] ?? '',
+      replyDst: dst[1] ?? '',
+    });
+  }
+  return entries;
+}

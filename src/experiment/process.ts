@@ -1,0 +1,139 @@
+// Background programs inside namespaces (ping, ncat, observers): started once, stopped by PID.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { inNetns } from '../exec/runner.js';
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+const running = new Set<Background>();
+let exitHookInstalled = false;
+
+/** Last resort: a flowmig process that exits leaves none of its background programs behind. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const b of running) b.killNow();
+  });
+}
+
+const MAX_CAPTURE = 1 << 20;
+
+/**
+ * A program started in a namespace with `ip netns exec`, which execs it: the PID we hold is the
+ * program's own, so stopping it never signals anything we did not start.
+ */
+export class Background {
+  readonly pid: number;
+  readonly exited: Promise<Exit>;
+  private out = '';
+  private err = '';
+  private done = false;
+  private readonly child: ChildProcess;
+
+  private constructor(
+    readonly argv: readonly string[],
+    readonly netns: string | undefined,
+    withStdin: boolean,
+  ) {
+    const [program, ...args] = inNetns(argv, netns);
+    if (program === undefined) throw new Error('empty argv');
+    this.child = spawn(program, args, { stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (this.child.pid === undefined) {
+      // spawn failed synchronously-ish; 'error' follows. Use -1 so stop() is a no-op.
+      this.pid = -1;
+    } else this.pid = this.child.pid;
+    this.child.stdout?.on('data', (b: Buffer) => {
+      if (this.out.length < MAX_CAPTURE) this.out += b.toString('utf8');
+    });
+    this.child.stderr?.on('data', (b: Buffer) => {
+      if (this.err.length < MAX_CAPTURE) this.err += b.toString('utf8');
+    });
+    this.child.stdin?.on('error', () => {});
+    this.exited = new Promise((resolve) => {
+      const finish = (exit: Exit) => {
+        this.done = true;
+        running.delete(this);
+        resolve(exit);
+      };
+      this.child.on('error', (e) => {
+        this.err += `${e.message}\n`;
+        finish({ code: null, signal: null });
+      });
+      this.child.on('close', (code, signal) => finish({ code, signal }));
+    });
+    running.add(this);
+    installExitHook();
+  }
+
+  static start(
+    argv: readonly string[],
+    options: { netns?: string; stdin?: boolean } = {},
+  ): Background {
+    return new Background(argv, options.netns, options.stdin ?? false);
+  }
+
+  get stdout(): string {
+    return this.out;
+  }
+
+  get stderr(): string {
+    return this.err;
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  write(text: string): void {
+    this.child.stdin?.write(text);
+  }
+
+  endInput(): void {
+    this.child.stdin?.end();
+  }
+
+  /** Waits until stdout contains `text` (or the program ends, or the time runs out). */
+  async waitFor(text: string | RegExp, timeoutMs: number): Promise<boolean> {
+    const hit = () => (typeof text === 'string' ? this.out.includes(text) : text.test(this.out));
+    const deadline = Date.now() + timeoutMs;
+    while (!hit() && this.running && Date.now() < deadline) await sleep(10);
+    return hit();
+  }
+
+  /** Sends `signal`, then SIGKILL if the program has not ended after `graceMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3_000): Promise<Exit> {
+    if (this.done) return this.exited;
+    this.signal(signal);
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  killNow(): void {
+    this.signal('SIGKILL');
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    if (this.done || this.pid <= 0) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Stops all given programs (in parallel), ignoring ones that already ended. */
+export async function stopAll(list: readonly (Background | undefined)[]): Promise<void> {
+  await Promise.all(list.map((b) => b?.stop()));
+}

@@ -1,0 +1,66 @@
+// The resolved lab: checked, typed, with every kernel name computed. Built only by resolve.ts.
+import type { Ipv6Prefix } from '../net/ipv6.js';
+import type { EngineName, LabDescription, Role } from './schema.js';
+
+export interface LabNode {
+  readonly name: string;
+  readonly role: Role;
+  /** The network namespace that realises the node. */
+  readonly netns: string;
+}
+
+export interface LabLink {
+  /** The non-translator node. */
+  readonly node: string;
+  /** Interface name inside the node's namespace. */
+  readonly nodeIf: string;
+  /** Interface name inside the translator's namespace. */
+  readonly translatorIf: string;
+  readonly address: Ipv6Prefix;
+  readonly translatorAddress: Ipv6Prefix;
+}
+
+export interface LabRoute {
+  readonly node: string;
+  /** `default` or a canonical prefix such as `fd00::/64`. */
+  readonly to: string;
+  readonly via: string;
+  readonly dev: string;
+}
+
+export interface LabFlow {
+  readonly name: string | undefined;
+  /** Canonical abstract address; identifies the flow. */
+  readonly address: string;
+  readonly initiator: string;
+  readonly responder: string;
+}
+
+export interface Lab {
+  readonly name: string;
+  /** prefix + name: names the state file and marks owned namespaces. */
+  readonly id: string;
+  readonly prefix: string;
+  readonly engine: EngineName;
+  readonly nodes: readonly LabNode[];
+  readonly translator: LabNode;
+  readonly links: readonly LabLink[];
+  readonly routes: readonly LabRoute[];
+  /** The flows as described (initial responders); the current ones live in the lab state. */
+  readonly flows: readonly LabFlow[];
+  /** The validated description it was resolved from (kept in the state file). */
+  readonly description: LabDescription;
+}
+
+export function nodeByName(lab: Lab, name: string): LabNode | undefined {
+  return lab.nodes.find((n) => n.name === name);
+}
+
+/** The node's concrete address (its end of its link to the translator). */
+export function concreteAddress(lab: Lab, node: string): string | undefined {
+  return lab.links.find((l) => l.node === node)?.address.address;
+}
+
+export function servers(lab: Lab): readonly LabNode[] {
+  return lab.nodes.filter((n) => n.role === 'server');
+}

@@ -1,0 +1,53 @@
+// The lab description as written in a YAML/JSON file: shapes only (meaning is checked in resolve.ts).
+import { z } from 'zod';
+
+export const ENGINE_NAMES = ['iptables'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+export const ROLES = ['client', 'server', 'translator'] as const;
+export type Role = (typeof ROLES)[number];
+
+const nodeSchema = z.strictObject({
+  name: z.string(),
+  role: z.enum(ROLES),
+});
+
+const linkSchema = z.strictObject({
+  /** The non-translator end of the veth pair; the other end is always the translator. */
+  node: z.string(),
+  /** Address and prefix on the node's end, e.g. `fc00::1/64`. */
+  address: z.string(),
+  /** Address and prefix on the translator's end, in the same prefix. */
+  translatorAddress: z.string(),
+});
+
+const routeSchema = z.strictObject({
+  node: z.string(),
+  /** `default` or an IPv6 prefix. */
+  to: z.string(),
+  /** Gateway address, on one of the node's links. */
+  via: z.string(),
+});
+
+const flowSchema = z.strictObject({
+  /** Optional short name; the abstract address always names the flow too. */
+  name: z.string().optional(),
+  /** The abstract address, e.g. `fe00::1`. */
+  address: z.string(),
+  initiator: z.string(),
+  responder: z.string(),
+});
+
+export const labDescriptionSchema = z.strictObject({
+  name: z.string().default('default'),
+  engine: z.enum(ENGINE_NAMES).default('iptables'),
+  nodes: z.array(nodeSchema).min(1),
+  links: z.array(linkSchema),
+  /** When omitted, every non-translator node gets a default route via its translator address. */
+  routes: z.array(routeSchema).optional(),
+  flows: z.array(flowSchema),
+});
+
+export type LabDescription = z.infer<typeof labDescriptionSchema>;
+/** What a file may contain before defaults are filled in. */
+export type LabDescriptionInput = z.input<typeof labDescriptionSchema>;

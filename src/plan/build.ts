@@ -1,0 +1,77 @@
+// Plans what building a lab takes: namespaces, veths, addresses, routes, the translator's table.
+import type { Engine, FlowMapping } from '../engines/engine.js';
+import { concreteAddress, type Lab, type LabFlow } from '../lab/model.js';
+import { ownershipMark } from '../lab/names.js';
+import type { Op } from './ops.js';
+
+/** The addresses the translator needs for the given flow assignments. */
+export function mappingsFor(lab: Lab, flows: readonly LabFlow[]): FlowMapping[] {
+  return flows.map((f) => ({
+    address: f.address,
+    initiatorAddress: mustAddress(lab, f.initiator),
+    responderAddress: mustAddress(lab, f.responder),
+  }));
+}
+
+function mustAddress(lab: Lab, node: string): string {
+  const address = concreteAddress(lab, node);
+  // resolve.ts guarantees every flow node has a link; reaching this is a programming error.
+  if (address === undefined) throw new Error(`node ${node} has no concrete address`);
+  return address;
+}
+
+/** Every operation `up` performs, in order. Rollback deletes the namespaces created so far. */
+export function planUp(lab: Lab, engine: Engine): Op[] {
+  const mark = ownershipMark(lab.id);
+  const ops: Op[] = [];
+  for (const node of lab.nodes) {
+    ops.push({ kind: 'netnsAdd', netns: node.netns });
+    ops.push({ kind: 'loopbackUp', netns: node.netns, mark });
+    const settings: Record<string, string> = {
+      // Set before any link exists so link-local addresses skip DAD too: otherwise the first
+      // packets wait ~2 s for neighbour discovery on tentative addresses.
+      'net.ipv6.conf.all.accept_dad': '0',
+      'net.ipv6.conf.default.accept_dad': '0',
+    };
+    if (node.role === 'translator') settings['net.ipv6.conf.all.forwarding'] = '1';
+    ops.push({ kind: 'sysctl', netns: node.netns, settings });
+  }
+  const t = lab.translator;
+  for (const link of lab.links) {
+    const node = lab.nodes.find((n) => n.name === link.node);
+    if (!node) continue;
+    ops.push({
+      kind: 'vethAdd',
+      netns: node.netns,
+      name: link.nodeIf,
+      peerNetns: t.netns,
+      peerName: link.translatorIf,
+    });
+    ops.push({
+      kind: 'addrAdd',
+      netns: node.netns,
+      dev: link.nodeIf,
+      cidr: `${link.address.address}/${link.address.length}`,
+    });
+    ops.push({
+      kind: 'addrAdd',
+      netns: t.netns,
+      dev: link.translatorIf,
+      cidr: `${link.translatorAddress.address}/${link.translatorAddress.length}`,
+    });
+    ops.push({ kind: 'linkUp', netns: node.netns, dev: link.nodeIf });
+    ops.push({ kind: 'linkUp', netns: t.netns, dev: link.translatorIf });
+  }
+  for (const route of lab.routes) {
+    const node = lab.nodes.find((n) => n.name === route.node);
+    if (!node) continue;
+    ops.push({ kind: 'routeAdd', netns: node.netns, to: route.to, via: route.via, dev: route.dev });
+  }
+  ops.push(engine.install(t.netns, mappingsFor(lab, lab.flows)));
+  return ops;
+}
+
+/** Namespaces to delete for `down`, translator last (it holds the peers of every veth). */
+export function planDown(namespaces: readonly string[]): Op[] {
+  return [...namespaces].reverse().map((netns) => ({ kind: 'netnsDelete', netns }) as const);
+}

@@ -1,0 +1,66 @@
+// Turns an operation into the argument vector that carries it out (pure; never a shell string).
+import type { Op } from './ops.js';
+
+export interface Command {
+  readonly argv: readonly string[];
+  /** Run inside this network namespace. */
+  readonly netns?: string;
+  readonly stdin?: string;
+  /** Exit codes that are not failures (default: only 0). */
+  readonly okExitCodes?: readonly number[];
+}
+
+export function commandFor(op: Op): Command {
+  switch (op.kind) {
+    case 'netnsAdd':
+      return { argv: ['ip', 'netns', 'add', op.netns] };
+    case 'netnsDelete':
+      return { argv: ['ip', 'netns', 'delete', op.netns] };
+    case 'loopbackUp':
+      return { argv: ['ip', 'link', 'set', 'dev', 'lo', 'up', 'alias', op.mark], netns: op.netns };
+    case 'sysctl':
+      return {
+        argv: ['sysctl', '-q', '-w', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)],
+        netns: op.netns,
+      };
+    case 'vethAdd':
+      return {
+        argv: [
+          'ip',
+          'link',
+          'add',
+          op.name,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          op.peerName,
+          'netns',
+          op.peerNetns,
+        ],
+        netns: op.netns,
+      };
+    case 'linkUp':
+      return { argv: ['ip', 'link', 'set', 'dev', op.dev, 'up'], netns: op.netns };
+    case 'addrAdd':
+      // nodad: no duplicate address detection, so the address is usable at once.
+      return {
+        argv: ['ip', '-6', 'addr', 'add', op.cidr, 'dev', op.dev, 'nodad'],
+        netns: op.netns,
+      };
+    case 'routeAdd':
+      return {
+        argv: ['ip', '-6', 'route', 'add', op.to, 'via', op.via, 'dev', op.dev],
+        netns: op.netns,
+      };
+    case 'netfilterApply':
+      return { argv: op.argv, netns: op.netns, stdin: op.stdin };
+    case 'conntrackDelete':
+      // conntrack exits 1 when nothing matched; the executor reads the count from stderr.
+      return {
+        argv: ['conntrack', '-D', '-f', 'ipv6', '--orig-dst', op.origDst],
+        netns: op.netns,
+        okExitCodes: [0, 1],
+      };
+  }
+}

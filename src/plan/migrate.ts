@@ -1,0 +1,92 @@
+// Plans a migration: new flow assignments, then one atomic rule change, then that flow's conntrack.
+import type { Engine } from '../engines/engine.js';
+import { InputError } from '../errors.js';
+import { type Lab, type LabFlow, nodeByName, servers } from '../lab/model.js';
+import { canonicalAddress } from '../net/ipv6.js';
+import { mappingsFor } from './build.js';
+import type { Op } from './ops.js';
+
+export interface MigrationPlan {
+  readonly flow: LabFlow;
+  readonly from: LabFlow;
+  /** The assignments after the migration (all flows). */
+  readonly flows: readonly LabFlow[];
+  /** Rule change first, conntrack cleanup second; empty when nothing changes. */
+  readonly ops: readonly Op[];
+}
+
+/** Finds a flow by abstract address (any spelling) or by name. */
+export function findFlow(flows: readonly LabFlow[], ref: string): LabFlow {
+  const address = canonicalAddress(ref);
+  const flow = flows.find(
+    (f) => (address !== undefined && f.address === address) || f.name === ref,
+  );
+  if (!flow) {
+    const known = flows.map((f) => (f.name ? `${f.address} (${f.name})` : f.address)).join(', ');
+    throw new InputError('flow', [`unknown flow '${ref}' (flows: ${known || 'none'})`]);
+  }
+  return flow;
+}
+
+/** Makes `nodeName` the responder (a server) or the initiator (a client) of the flow. */
+export function planMigration(
+  lab: Lab,
+  engine: Engine,
+  current: readonly LabFlow[],
+  flowRef: string,
+  nodeName: string,
+): MigrationPlan {
+  const from = findFlow(current, flowRef);
+  const node = nodeByName(lab, nodeName);
+  if (!node) {
+    const known = lab.nodes.map((n) => n.name).join(', ');
+    throw new InputError('node', [`unknown node '${nodeName}' (nodes: ${known})`]);
+  }
+  let flow: LabFlow;
+  if (node.role === 'server') flow = { ...from, responder: node.name };
+  else if (node.role === 'client') flow = { ...from, initiator: node.name };
+  else {
+    throw new InputError('node', [
+      `'${nodeName}' is the translator; a flow migrates to a client or a server`,
+    ]);
+  }
+  const flows = current.map((f) => (f.address === from.address ? flow : f));
+  if (flow.responder === from.responder && flow.initiator === from.initiator) {
+    return { flow, from, flows, ops: [] };
+  }
+  const t = lab.translator.netns;
+  // Order matters (SPEC invariant 1): with the rule changed first, the first packet after the
+  // conntrack delete creates a new entry with the new mapping. The other way round, a packet
+  // arriving in between re-creates the entry with the old mapping and the flow stays put.
+  const ops: Op[] = [
+    engine.replace(t, mappingsFor(lab, flows)),
+    { kind: 'conntrackDelete', netns: t, origDst: flow.address },
+  ];
+  return { flow, from, flows, ops };
+}
+
+/** The seed's `swap`: migrate the flow to the next server after its current responder. */
+export function planSwap(
+  lab: Lab,
+  engine: Engine,
+  current: readonly LabFlow[],
+  flowRef: string | undefined,
+): MigrationPlan {
+  let ref = flowRef;
+  if (ref === undefined) {
+    const only = current[0];
+    if (current.length !== 1 || !only) {
+      throw new InputError('swap', [
+        `the lab has ${current.length} flows; name one (${current.map((f) => f.address).join(', ')})`,
+      ]);
+    }
+    ref = only.address;
+  }
+  const flow = findFlow(current, ref);
+  const all = servers(lab);
+  if (all.length < 2) throw new InputError('swap', ['the lab needs at least two servers to swap']);
+  const at = all.findIndex((s) => s.name === flow.responder);
+  const next = all[(at + 1) % all.length];
+  if (!next) throw new Error('no server to swap to');
+  return planMigration(lab, engine, current, flow.address, next.name);
+}

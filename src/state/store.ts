@@ -1,0 +1,137 @@
+// Lab state on disk (/run/flowmig/<lab>.json): what a lab is, what it created, where flows point.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import { FlowmigError } from '../errors.js';
+import { LAB_NAME } from '../lab/names.js';
+import { labDescriptionSchema } from '../lab/schema.js';
+
+export const DEFAULT_STATE_DIR = '/run/flowmig';
+
+export function stateDirFrom(option: string | undefined): string {
+  return option ?? process.env.FLOWMIG_STATE_DIR ?? DEFAULT_STATE_DIR;
+}
+
+const flowSchema = z.object({
+  name: z.string().optional(),
+  address: z.string(),
+  initiator: z.string(),
+  responder: z.string(),
+});
+
+const migrationSchema = z.object({
+  flow: z.string(),
+  from: z.string(),
+  to: z.string(),
+  at: z.string(),
+  totalMs: z.number(),
+  ruleMs: z.number(),
+  conntrackMs: z.number(),
+  conntrackDeleted: z.number(),
+});
+
+export const labStateSchema = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  prefix: z.string(),
+  description: labDescriptionSchema,
+  phase: z.enum(['building', 'up']),
+  /** The process that ran `up` (it may be gone). */
+  pid: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** Namespaces flowmig created, each recorded before it was created (write-ahead). */
+  created: z.array(z.string()),
+  flows: z.array(flowSchema),
+  migrations: z.number(),
+  lastMigration: migrationSchema.optional(),
+});
+
+export type LabState = z.infer<typeof labStateSchema>;
+export type MigrationRecord = z.infer<typeof migrationSchema>;
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  path(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+
+  async read(id: string): Promise<LabState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path(id), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const parsed = labStateSchema.safeParse(safeJson(text));
+    if (!parsed.success) {
+      throw new FlowmigError(
+        `state file ${this.path(id)} is damaged; remove the lab with 'flowmig down --lab ${id}'`,
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Atomic replace: readers see the old file or the new one, never half of one. */
+  async write(state: LabState): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    const tmp = `${this.path(state.id)}.${process.pid}.tmp`;
+    await writeFile(
+      tmp,
+      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`,
+    );
+    await rename(tmp, this.path(state.id));
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.path(id), { force: true });
+  }
+
+  /** Ids of the labs with a state file. */
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .filter((id) => LAB_NAME.test(id))
+      .sort();
+  }
+
+  /** Serialises changes to one lab across processes (a lock directory beside the state file). */
+  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(join(this.dir, id), {
+        realpath: false,
+        // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms it is taken over.
+        stale: 5_000,
+        retries: { retries: 100, minTimeout: 5, maxTimeout: 100 },
+      });
+    } catch (cause) {
+      throw new FlowmigError(`lab ${id} is busy (another flowmig holds its lock)`, { cause });
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => {});
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
