@@ -1,0 +1,125 @@
+// Shared helpers for the tests that build real namespaces (root): unique prefixes, the CLI, cleanup.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Flowmig } from '../../src/control/flowmig.js';
+import { listNamespaces } from '../../src/control/kernel.js';
+import { ProcessRunner } from '../../src/exec/runner.js';
+import { loadLab } from '../../src/lab/load.js';
+import type { Lab } from '../../src/lab/model.js';
+import { resolveLab } from '../../src/lab/resolve.js';
+import type { LabDescriptionInput } from '../../src/lab/schema.js';
+
+/** The repository root (tests run from dist/test/..., sources and fixtures live beside dist/). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI = join(ROOT, 'bin', 'flowmig.js');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+export const runner = new ProcessRunner();
+
+/** A namespace prefix no other test or lab uses, e.g. `fmt3a9c-`. */
+export function uniquePrefix(): string {
+  return `fmt${randomBytes(2).toString('hex')}-`;
+}
+
+export async function tempStateDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'flowmig-test-'));
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the flowmig CLI to completion with its own state dir. */
+export function cli(
+  args: readonly string[],
+  options: { stateDir: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, FLOWMIG_STATE_DIR: options.stateDir, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 120_000,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Namespaces whose names start with `prefix`. */
+export async function namespacesWith(prefix: string): Promise<string[]> {
+  return [...(await listNamespaces(runner))].filter((n) => n.startsWith(prefix)).sort();
+}
+
+/** Deletes, by name, namespaces with this test's unique prefix (safety net after a failure). */
+export async function removeNamespacesWith(prefix: string): Promise<void> {
+  for (const ns of await namespacesWith(prefix)) {
+    await runner.run(['ip', 'netns', 'delete', ns]).catch(() => {});
+  }
+}
+
+/** A lab for a test: unique prefix, private state dir, torn down and checked afterwards. */
+export interface TestLab {
+  readonly fm: Flowmig;
+  readonly lab: Lab;
+  readonly prefix: string;
+  readonly stateDir: string;
+  ns(node: string): string;
+}
+
+export async function withLab<T>(
+  description: LabDescriptionInput | undefined,
+  fn: (t: TestLab) => Promise<T>,
+): Promise<T> {
+  const prefix = uniquePrefix();
+  const stateDir = await tempStateDir();
+  const fm = new Flowmig({ stateDir });
+  const lab =
+    description === undefined
+      ? await loadLab(undefined, { prefix })
+      : resolveLab(description, { prefix });
+  try {
+    await fm.up(lab);
+    return await fn({ fm, lab, prefix, stateDir, ns: (node) => `${prefix}${node}` });
+  } finally {
+    await fm.down(lab.id).catch(() => {});
+    await removeNamespacesWith(prefix);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The reference lab plus a second flow fe00::2 from A to D. */
+export const TWO_FLOW_LAB: LabDescriptionInput = {
+  name: 'twoflows',
+  nodes: [
+    { name: 'A', role: 'client' },
+    { name: 'B', role: 'translator' },
+    { name: 'C', role: 'server' },
+    { name: 'D', role: 'server' },
+  ],
+  links: [
+    { node: 'A', address: 'fc00::1/64', translatorAddress: 'fc00::2/64' },
+    { node: 'C', address: 'fc01::1/64', translatorAddress: 'fc01::2/64' },
+    { node: 'D', address: 'fc02::2/64', translatorAddress: 'fc02::1/64' },
+  ],
+  flows: [
+    { name: 'one', address: 'fe00::1', initiator: 'A', responder: 'C' },
+    { name: 'two', address: 'fe00::2', initiator: 'A', responder: 'D' },
+  ],
+};
