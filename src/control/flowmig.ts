@@ -11,7 +11,7 @@ import { planDown, planUp } from '../plan/build.js';
 import { type MigrationPlan, planMigration, planSwap } from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
-import { listNamespaces, namespaceLinks } from './kernel.js';
+import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 
 export interface FlowmigOptions {
   /** Where lab state lives (default: $FLOWMIG_STATE_DIR or /run/flowmig). */
@@ -159,6 +159,12 @@ export class Flowmig {
           },
           after: (step, i, total) => hooks.onStep?.(describeOp(step.op), i + 1, total),
         });
+        current = undefined;
+        hooks.onStep?.('waiting for the links to come up', ops.length, ops.length);
+        const down = await waitForLinks(this.runner, labLinks(lab));
+        if (down.length > 0) {
+          throw new FlowmigError(`links did not come up within 5 s: ${down.join(', ')}`);
+        }
       } catch (error) {
         if (current?.kind === 'netnsAdd' && error instanceof CommandError) {
           // The create itself failed: that namespace is not ours.
@@ -166,7 +172,7 @@ export class Flowmig {
         }
         const removed = await this.removeNamespaces(lab.id, state.created);
         await this.store.remove(lab.id);
-        const what = current ? describeOp(current) : 'start';
+        const what = current ? describeOp(current) : 'waiting for the links';
         const reason = error instanceof Error ? error.message : String(error);
         throw new FlowmigError(
           `up failed at "${what}": ${reason}; rolled back${removed.removed.length ? ` (removed ${removed.removed.join(', ')})` : ''}`,
@@ -358,6 +364,19 @@ export class Flowmig {
     if (state.phase !== 'up') throw new FlowmigError(`lab ${id} is not up (it is ${state.phase})`);
     return state;
   }
+}
+
+/** Both ends of every link, as (namespace, interface). */
+function labLinks(lab: Lab): { netns: string; dev: string }[] {
+  return lab.links.flatMap((l) => {
+    const node = lab.nodes.find((n) => n.name === l.node);
+    return node
+      ? [
+          { netns: node.netns, dev: l.nodeIf },
+          { netns: lab.translator.netns, dev: l.translatorIf },
+        ]
+      : [];
+  });
 }
 
 function labOf(state: LabState): Lab {

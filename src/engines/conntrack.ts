@@ -14,11 +14,11 @@ export interface ConntrackEntry {
   readonly replyDst: string;
 }
 
-/** Parses `conntrack -L` lines (default output format); lines that are not entries are skipped. */
+/** Parses `conntrack -L` and `conntrack -E` lines (default format); other lines are skipped. */
 export function parseConntrackList(text: string): ConntrackEntry[] {
   const entries: ConntrackEntry[] = [];
   for (const line of text.split('\n')) {
-    const protocol = /^\s*(?:ipv6\s+\d+\s+)?([a-z0-9]+)\s+\d+/.exec(line)?.[1];
+    const protocol = /^\s*(?:\[\w+\]\s+)?(?:ipv6\s+\d+\s+)?([a-z0-9]+)\s+\d+/.exec(line)?.[1];
     const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1] ?? '');
     const dst = [...line.matchAll(/\bdst=(\S+)/g)].map((m) => m[1] ?? '');
     if (!protocol || src.length < 2 || dst.length < 2) continue;
