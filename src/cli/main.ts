@@ -88,7 +88,8 @@ export function buildProgram(): Command {
           return;
         }
         const fm = controller();
-        const progress = new Progress(process.stderr, !o.json);
+        // Building takes about a second: show its steps only to a person watching a terminal.
+        const progress = new Progress(process.stderr, !o.json && process.stderr.isTTY === true);
         const status = await fm.up(lab, {
           onStep: (text, i, n) => progress.update(`[${i}/${n}] ${text}`),
         });

@@ -72,8 +72,9 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   process.on('SIGTERM', onSignal);
   const observers: NetnsCounters[] = [];
   let ping: Background | undefined;
+  // Refusal or rollback inside up leaves nothing to tear down; after it succeeds, down must run.
+  await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
   try {
-    await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
     const serverNodes = servers(lab);
     for (const s of serverNodes) observers.push(await NetnsCounters.open(s.netns));
 

@@ -113,8 +113,9 @@ export class StateStore {
     try {
       release = await lockfile.lock(join(this.dir, id), {
         realpath: false,
-        // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms it is taken over.
-        stale: 5_000,
+        // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms (the library's
+        // minimum) it is taken over, so `down` after a crash waits at most that long.
+        stale: 2_000,
         retries: { retries: 100, minTimeout: 5, maxTimeout: 100 },
       });
     } catch (cause) {
