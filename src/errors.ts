@@ -13,8 +13,9 @@ export class FlowmigError extends Error {
 /** Bad input (lab file, name, address, usage): detected before anything is changed. */
 export class InputError extends FlowmigError {
   readonly problems: readonly string[];
+  /** `context` (e.g. "lab file x.yaml") prefixes the problems; '' when they speak for themselves. */
   constructor(context: string, problems: readonly string[]) {
-    super(`${context}: ${problems.join('; ')}`, { exitCode: 2 });
+    super(`${context === '' ? '' : `${context}: `}${problems.join('; ')}`, { exitCode: 2 });
     this.name = 'InputError';
     this.problems = problems;
   }

@@ -28,6 +28,8 @@ export interface ProgressHooks {
 export interface MigrationResult {
   readonly lab: string;
   readonly flow: string;
+  /** The end of the flow that moved. */
+  readonly role: 'responder' | 'initiator';
   readonly from: string;
   readonly to: string;
   /** False when the flow was already there: nothing was changed. */
@@ -276,8 +278,9 @@ export class Flowmig {
       const result: MigrationResult = {
         lab: id,
         flow: p.flow.address,
-        from: p.from.responder === p.flow.responder ? p.from.initiator : p.from.responder,
-        to: p.from.responder === p.flow.responder ? p.flow.initiator : p.flow.responder,
+        role: p.role,
+        from: p.from[p.role],
+        to: p.flow[p.role],
         changed: p.ops.length > 0,
         totalMs,
         ruleMs: rule?.durationMs ?? 0,

@@ -7,6 +7,8 @@ import { mappingsFor } from './build.js';
 import type { Op } from './ops.js';
 
 export interface MigrationPlan {
+  /** Which end of the flow moves: the responder (to a server) or the initiator (to a client). */
+  readonly role: 'responder' | 'initiator';
   readonly flow: LabFlow;
   readonly from: LabFlow;
   /** The assignments after the migration (all flows). */
@@ -23,7 +25,7 @@ export function findFlow(flows: readonly LabFlow[], ref: string): LabFlow {
   );
   if (!flow) {
     const known = flows.map((f) => (f.name ? `${f.address} (${f.name})` : f.address)).join(', ');
-    throw new InputError('flow', [`unknown flow '${ref}' (flows: ${known || 'none'})`]);
+    throw new InputError('', [`unknown flow '${ref}' (flows: ${known || 'none'})`]);
   }
   return flow;
 }
@@ -40,19 +42,24 @@ export function planMigration(
   const node = nodeByName(lab, nodeName);
   if (!node) {
     const known = lab.nodes.map((n) => n.name).join(', ');
-    throw new InputError('node', [`unknown node '${nodeName}' (nodes: ${known})`]);
+    throw new InputError('', [`unknown node '${nodeName}' (nodes: ${known})`]);
   }
   let flow: LabFlow;
-  if (node.role === 'server') flow = { ...from, responder: node.name };
-  else if (node.role === 'client') flow = { ...from, initiator: node.name };
-  else {
-    throw new InputError('node', [
+  let role: MigrationPlan['role'];
+  if (node.role === 'server') {
+    role = 'responder';
+    flow = { ...from, responder: node.name };
+  } else if (node.role === 'client') {
+    role = 'initiator';
+    flow = { ...from, initiator: node.name };
+  } else {
+    throw new InputError('', [
       `'${nodeName}' is the translator; a flow migrates to a client or a server`,
     ]);
   }
   const flows = current.map((f) => (f.address === from.address ? flow : f));
   if (flow.responder === from.responder && flow.initiator === from.initiator) {
-    return { flow, from, flows, ops: [] };
+    return { role, flow, from, flows, ops: [] };
   }
   const t = lab.translator.netns;
   // Order matters (SPEC invariant 1): with the rule changed first, the first packet after the
@@ -62,7 +69,7 @@ export function planMigration(
     engine.replace(t, mappingsFor(lab, flows)),
     { kind: 'conntrackDelete', netns: t, origDst: flow.address },
   ];
-  return { flow, from, flows, ops };
+  return { role, flow, from, flows, ops };
 }
 
 /** The seed's `swap`: migrate the flow to the next server after its current responder. */
