@@ -11,7 +11,7 @@ export function renderDemo(r: DemoResult): string {
     ['echo requests sent', n(s.transmitted)],
     ['echo replies received', n(s.received)],
     [
-      'lost (in flight at swaps)',
+      'lost (sent − received)',
       `${n(r.ping.lost)} (${((r.ping.lost / Math.max(1, s.transmitted)) * 100).toFixed(4)}%, ${(r.ping.lost / Math.max(1, r.swaps.done)).toFixed(2)} per swap)`,
     ],
     ['errors reported by ping', n(s.errors)],

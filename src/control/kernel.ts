@@ -62,7 +62,8 @@ export async function waitForLinks(
       still.push(...pending.filter((l) => l.netns === ns && !up.has(l.dev)));
     }
     pending = still;
-    if (pending.length === 0 || Date.now() >= deadline) return pending.map((l) => `${l.netns}/${l.dev}`);
+    if (pending.length === 0 || Date.now() >= deadline)
+      return pending.map((l) => `${l.netns}/${l.dev}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

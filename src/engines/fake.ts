@@ -41,7 +41,8 @@ export class FakeTranslator {
       // Every engine transaction states the complete mapping set (see Engine.replace).
       this.mappings = [...this.engine.parse(op.stdin).mappings];
     } else if (op.kind === 'conntrackDelete') {
-      for (const [key, e] of this.conntrack) if (e.origDst === op.origDst) this.conntrack.delete(key);
+      for (const [key, e] of this.conntrack)
+        if (e.origDst === op.origDst) this.conntrack.delete(key);
     }
   }
 

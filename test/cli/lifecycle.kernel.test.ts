@@ -39,10 +39,16 @@ describe('lab lifecycle through the CLI', () => {
     await scratch(async (prefix, stateDir) => {
       const taken = `${prefix}C`;
       await runner.run(['ip', 'netns', 'add', taken]);
-      await runner.run(['ip', 'link', 'add', 'keepme0', 'type', 'veth', 'peer', 'name', 'keepme1'], {
-        netns: taken,
-      });
-      for (const command of [['up', '--detach'], ['demo', '--swaps', '2']]) {
+      await runner.run(
+        ['ip', 'link', 'add', 'keepme0', 'type', 'veth', 'peer', 'name', 'keepme1'],
+        {
+          netns: taken,
+        },
+      );
+      for (const command of [
+        ['up', '--detach'],
+        ['demo', '--swaps', '2'],
+      ]) {
         const r = await cli([...command, '--prefix', prefix], { stateDir });
         assert.notEqual(r.code, 0);
         assert.ok(oneLine(r.stderr), r.stderr);
@@ -117,7 +123,10 @@ describe('lab lifecycle through the CLI', () => {
       const bin = await mkdtemp(join(tmpdir(), 'flowmig-fakebin-'));
       try {
         const fake = join(bin, 'ip6tables-restore');
-        await writeFile(fake, '#!/bin/sh\necho "ip6tables-restore: line 3 failed (injected)" >&2\nexit 1\n');
+        await writeFile(
+          fake,
+          '#!/bin/sh\necho "ip6tables-restore: line 3 failed (injected)" >&2\nexit 1\n',
+        );
         await chmod(fake, 0o755);
         const r = await cli(['up', '--detach', '--prefix', prefix], {
           stateDir,
@@ -142,13 +151,21 @@ describe('lab lifecycle through the CLI', () => {
         for (const p of ['ip', 'sysctl', 'ip6tables-restore', 'ip6tables-save', 'sleep', 'sh']) {
           for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
             const target = join(dir, p);
-            if (await access(target).then(() => true, () => false)) {
+            if (
+              await access(target).then(
+                () => true,
+                () => false,
+              )
+            ) {
               await symlink(target, join(bin, p));
               break;
             }
           }
         }
-        const r = await cli(['up', '--detach', '--prefix', prefix], { stateDir, env: { PATH: bin } });
+        const r = await cli(['up', '--detach', '--prefix', prefix], {
+          stateDir,
+          env: { PATH: bin },
+        });
         assert.notEqual(r.code, 0);
         assert.ok(oneLine(r.stderr), r.stderr);
         assert.match(r.stderr, /missing program\(s\): conntrack \(Debian package conntrack\)/);
@@ -205,7 +222,10 @@ describe('lab lifecycle through the CLI', () => {
           const r = await cli(withPrefix ? [...args, '--prefix', prefix] : args, { stateDir });
           assert.notEqual(r.code, 0, `${args.join(' ')} must fail`);
           assert.match(r.stderr, pattern, `${args.join(' ')}: ${r.stderr}`);
-          assert.ok(oneLine(r.stderr.replace(/\(run with --help for usage\)\n?/, '')), `${args.join(' ')}: ${r.stderr}`);
+          assert.ok(
+            oneLine(r.stderr.replace(/\(run with --help for usage\)\n?/, '')),
+            `${args.join(' ')}: ${r.stderr}`,
+          );
           assert.deepEqual(await namespacesWith(prefix), [], `${args.join(' ')} created nothing`);
         }
       } finally {
@@ -249,8 +269,21 @@ describe('lab lifecycle through the CLI', () => {
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
         const child = spawn(
           'setpriv',
-          ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'up', '--detach', '--prefix', prefix],
-          { env: { ...process.env, FLOWMIG_STATE_DIR: stateDir }, stdio: ['ignore', 'ignore', 'pipe'] },
+          [
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            process.execPath,
+            CLI,
+            'up',
+            '--detach',
+            '--prefix',
+            prefix,
+          ],
+          {
+            env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
         );
         let stderr = '';
         child.stderr.on('data', (b: Buffer) => {

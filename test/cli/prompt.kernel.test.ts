@@ -77,7 +77,10 @@ describe('flowmig up: the interactive prompt', () => {
       assert.match(await s.type('flows', /fe00::1.*C/), /ok \(fc01::1\)/);
       assert.match(await s.type('status', /0 migration\(s\)/), /translator table: installed/);
       assert.match(await s.type('swap', /fe00::1: C → D/), /1 entr|0 entries/);
-      assert.match(await s.type('migrate fe00::1 Q', /error: unknown node 'Q'/), /nodes: A, B, C, D/);
+      assert.match(
+        await s.type('migrate fe00::1 Q', /error: unknown node 'Q'/),
+        /nodes: A, B, C, D/,
+      );
       assert.match(await s.type('migrate fe00::1 C', /fe00::1: D → C/), /ms/);
       assert.match(await s.type('migrate fe00::1 C', /already on C; nothing changed/), /nothing/);
       assert.match(await s.type('status', /2 migration\(s\)/), /ok \(fc01::1\)/);

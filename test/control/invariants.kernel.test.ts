@@ -60,7 +60,10 @@ describe('SPEC invariants on a real lab', () => {
         const before = parseConntrackList(
           (await runner.run(['conntrack', '-L', '-f', 'ipv6'], { netns: ns('B') })).stdout,
         );
-        assert.ok(before.some((e) => e.origDst === 'fe00::2'), 'flow two has an entry');
+        assert.ok(
+          before.some((e) => e.origDst === 'fe00::2'),
+          'flow two has an entry',
+        );
         let deleted = 0;
         for (let i = 0; i < 10; i++) {
           const r = await fm.swap(lab.id, 'one');
@@ -71,7 +74,10 @@ describe('SPEC invariants on a real lab', () => {
         await events.stop('SIGINT');
         const destroyed = parseConntrackList(events.stdout);
         assert.ok(deleted >= 10, `each swap deleted flow one's entry (${deleted})`);
-        assert.ok(destroyed.length >= 10, `the event monitor saw the deletions: ${events.stdout}${events.stderr}`);
+        assert.ok(
+          destroyed.length >= 10,
+          `the event monitor saw the deletions: ${events.stdout}${events.stderr}`,
+        );
         assert.deepEqual(
           destroyed.filter((e) => e.origDst !== 'fe00::1'),
           [],

@@ -1,0 +1,29 @@
+// flowmig's library API: the same verbs as the CLI, for people who build their own controller.
+export {
+  type DownResult,
+  Flowmig,
+  type FlowmigOptions,
+  type FlowStatus,
+  type LabStatus,
+  type MigrationResult,
+  type NodeStatus,
+  type ProgressHooks,
+} from './control/flowmig.js';
+export type { Engine, FlowMapping, KernelFlowTable } from './engines/engine.js';
+export { type FakePacket, FakeTranslator, type Trace } from './engines/fake.js';
+export { iptablesEngine } from './engines/iptables.js';
+export { engineFor } from './engines/registry.js';
+export { CommandError, FlowmigError, InputError } from './errors.js';
+export { execute, type StepRecord } from './exec/execute.js';
+export { RecordingRunner } from './exec/recording.js';
+export { ProcessRunner, type Runner, type RunOptions, type RunResult } from './exec/runner.js';
+export { type DemoOptions, type DemoResult, runDemo } from './experiment/demo.js';
+export { REFERENCE_LAB } from './lab/default.js';
+export { loadLab } from './lab/load.js';
+export type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './lab/model.js';
+export { type ResolveOptions, resolveLab } from './lab/resolve.js';
+export type { EngineName, LabDescription, LabDescriptionInput, Role } from './lab/schema.js';
+export { planUp } from './plan/build.js';
+export { commandFor } from './plan/command.js';
+export { type MigrationPlan, planMigration, planSwap } from './plan/migrate.js';
+export type { Op } from './plan/ops.js';
