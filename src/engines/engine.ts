@@ -21,6 +21,19 @@ export interface KernelFlowTable {
 }
 
 /**
+ * A semantic change to one of an engine's maps: keys and values as address strings (a key of a
+ * concatenated map has several parts; an added element's last part is its value). The agent turns
+ * these into one netlink batch; the fallback renders them into a program's input.
+ */
+export interface MapEdit {
+  readonly map: string;
+  readonly remove: readonly (readonly string[])[];
+  readonly add: readonly (readonly string[])[];
+}
+
+export type NetfilterApplyOp = Extract<Op, { kind: 'netfilterApply' }>;
+
+/**
  * Engines are planners: they return operations, never run anything. Every method that changes
  * mappings returns exactly one `netfilterApply` op, applied as one atomic transaction.
  */
@@ -29,10 +42,20 @@ export interface Engine {
   /** Programs the engine's operations need in the translator. */
   readonly programs: readonly string[];
   /** Creates the engine's objects and the given mappings, in one transaction. */
-  install(netns: string, mappings: readonly FlowMapping[]): Op;
-  /** Replaces all mappings in one transaction: no moment without a mapping for any flow. */
-  replace(netns: string, mappings: readonly FlowMapping[]): Op;
+  install(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp;
+  /** Sets exactly these mappings, in one transaction: no moment without a mapping for any flow. */
+  replace(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp;
+  /** Changes `before` into `after` in one transaction (engines may touch only what differs). */
+  update(
+    netns: string,
+    before: readonly FlowMapping[],
+    after: readonly FlowMapping[],
+  ): NetfilterApplyOp;
+  /** Removes the engine's objects (undefined when deleting the namespace is enough). */
+  uninstall(netns: string): NetfilterApplyOp | undefined;
   /** The command whose output `parse` reads. */
   inspect(netns: string): Command;
   parse(output: string): KernelFlowTable;
+  /** The flow table after one of this engine's transactions (for the in-memory fake). */
+  simulate(current: readonly FlowMapping[], op: NetfilterApplyOp): FlowMapping[];
 }

@@ -38,8 +38,7 @@ export class FakeTranslator {
   /** Applies an engine or conntrack operation; other operations do not concern the translator. */
   apply(op: Op): void {
     if (op.kind === 'netfilterApply') {
-      // Every engine transaction states the complete mapping set (see Engine.replace).
-      this.mappings = [...this.engine.parse(op.stdin).mappings];
+      this.mappings = this.engine.simulate(this.mappings, op);
     } else if (op.kind === 'conntrackDelete') {
       for (const [key, e] of this.conntrack)
         if (e.origDst === op.origDst) this.conntrack.delete(key);

@@ -1,7 +1,6 @@
 // The reference's engine: ip6tables nat rules in two flowmig-owned chains, swapped atomically.
 import type { Command } from '../plan/command.js';
-import type { Op } from '../plan/ops.js';
-import type { Engine, FlowMapping, KernelFlowTable } from './engine.js';
+import type { Engine, FlowMapping, KernelFlowTable, NetfilterApplyOp } from './engine.js';
 
 export const DNAT_CHAIN = 'FLOWMIG-DNAT';
 export const SNAT_CHAIN = 'FLOWMIG-SNAT';
@@ -22,6 +21,20 @@ export const iptablesEngine: Engine = {
 
   replace(netns, mappings) {
     return restoreOp(netns, mappings, false, `ip6tables: set ${describe(mappings)}`);
+  },
+
+  // Chains are rewritten whole: ip6tables has no cheaper atomic way to change one rule.
+  update(netns, _before, after) {
+    return restoreOp(netns, after, false, `ip6tables: set ${describe(after)}`);
+  },
+
+  // The rules live in the translator's namespace and go with it.
+  uninstall() {
+    return undefined;
+  },
+
+  simulate(_current, op) {
+    return [...parseNatTable(op.stdin).mappings];
   },
 
   inspect(netns): Command {
@@ -63,7 +76,7 @@ function restoreOp(
   mappings: readonly FlowMapping[],
   withHooks: boolean,
   summary: string,
-): Op {
+): NetfilterApplyOp {
   return {
     kind: 'netfilterApply',
     netns,

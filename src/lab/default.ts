@@ -3,7 +3,7 @@ import type { LabDescriptionInput } from './schema.js';
 
 export const REFERENCE_LAB: LabDescriptionInput = {
   name: 'default',
-  engine: 'iptables',
+  engine: 'nftables',
   nodes: [
     { name: 'A', role: 'client' },
     { name: 'B', role: 'translator' },

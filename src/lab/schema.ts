@@ -1,7 +1,7 @@
 // The lab description as written in a YAML/JSON file: shapes only (meaning is checked in resolve.ts).
 import { z } from 'zod';
 
-export const ENGINE_NAMES = ['iptables'] as const;
+export const ENGINE_NAMES = ['nftables', 'iptables'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export const ROLES = ['client', 'server', 'translator'] as const;
@@ -40,7 +40,7 @@ const flowSchema = z.strictObject({
 
 export const labDescriptionSchema = z.strictObject({
   name: z.string().default('default'),
-  engine: z.enum(ENGINE_NAMES).default('iptables'),
+  engine: z.enum(ENGINE_NAMES).default('nftables'),
   nodes: z.array(nodeSchema).min(1),
   links: z.array(linkSchema),
   /** When omitted, every non-translator node gets a default route via its translator address. */

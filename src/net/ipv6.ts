@@ -48,3 +48,28 @@ export function specialAddressReason(address: string): string | undefined {
   if (list('::ffff:0:0/96')) return 'is an IPv4-mapped address';
   return undefined;
 }
+
+/** The 16 bytes of an IPv6 address (network order); throws on an invalid address. */
+export function addressBytes(text: string): Buffer {
+  const canonical = canonicalAddress(text);
+  if (canonical === undefined) throw new Error(`not an IPv6 address: ${text}`);
+  const [head = '', tail] = canonical.split('::');
+  const groups = (s: string | undefined) => (s ? s.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all =
+    tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((g, i) => {
+    b.writeUInt16BE(Number.parseInt(g, 16), i * 2);
+  });
+  return b;
+}
+
+/** Canonical text of 16 address bytes. */
+export function addressFromBytes(bytes: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2)
+    groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  return canonicalAddress(groups.join(':')) ?? groups.join(':');
+}

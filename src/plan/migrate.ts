@@ -66,7 +66,7 @@ export function planMigration(
   // conntrack delete creates a new entry with the new mapping. The other way round, a packet
   // arriving in between re-creates the entry with the old mapping and the flow stays put.
   const ops: Op[] = [
-    engine.replace(t, mappingsFor(lab, flows)),
+    engine.update(t, mappingsFor(lab, current), mappingsFor(lab, flows)),
     { kind: 'conntrackDelete', netns: t, origDst: flow.address },
   ];
   return { role, flow, from, flows, ops };

@@ -40,6 +40,12 @@ export type Op =
       readonly stdin: string;
       /** What the transaction does, for progress and reports. */
       readonly summary: string;
+      /** The same change as map edits, for an agent that applies it over netlink. */
+      readonly edits?: readonly {
+        readonly map: string;
+        readonly remove: readonly (readonly string[])[];
+        readonly add: readonly (readonly string[])[];
+      }[];
     }
   /** Deletes the conntrack entries whose original destination is the flow's abstract address. */
   | { readonly kind: 'conntrackDelete'; readonly netns: string; readonly origDst: string };
