@@ -21,11 +21,11 @@ export function table(rows: readonly (readonly string[])[]): string {
 
 export function renderMigration(r: MigrationResult): string {
   if (!r.changed) return `flow ${r.flow} is already on ${r.to}; nothing changed`;
-  return (
-    `flow ${r.flow}: ${r.from} → ${r.to} in ${r.totalMs.toFixed(1)} ms ` +
-    `(rule ${r.ruleMs.toFixed(1)} ms, conntrack ${r.conntrackMs.toFixed(1)} ms, ` +
-    `${r.conntrackDeleted} entr${r.conntrackDeleted === 1 ? 'y' : 'ies'} deleted)`
-  );
+  const line =
+    `flow ${r.flow}: ${r.from} → ${r.to} in ${r.totalMs.toFixed(r.totalMs < 10 ? 3 : 1)} ms via ${r.path} ` +
+    `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ` +
+    `${r.conntrackDeleted} entr${r.conntrackDeleted === 1 ? 'y' : 'ies'} deleted)`;
+  return r.note ? `${line}\nnote: ${r.note}` : line;
 }
 
 export function renderFlows(s: LabStatus): string {
@@ -46,6 +46,11 @@ export function renderStatus(s: LabStatus): string {
     `lab ${s.id}: ${s.phase}, engine ${s.engine}, ${s.migrations} migration(s)`,
     `  built by pid ${s.pid} (${s.pidAlive ? 'running' : 'gone'}) at ${s.createdAt}; state ${s.stateFile}`,
     `  translator table: ${s.translatorInstalled ? 'installed' : 'MISSING'}`,
+    `  control path: ${
+      s.controlPath.kind === 'agent'
+        ? `agent (pid ${s.controlPath.pid}, netlink, ${s.controlPath.conntrackIndexed} conntrack entries indexed)`
+        : `programs (${s.controlPath.reason})`
+    }`,
   ];
   if (s.lastMigration) {
     const m = s.lastMigration;

@@ -1,16 +1,20 @@
 // The controller behind the CLI and the library API: up, down, migrate, swap, status, per lab.
+import { rm } from 'node:fs/promises';
+import type { AgentClient } from '../agent/client.js';
+import type { NetfilterApplyOp } from '../engines/engine.js';
 import { engineFor } from '../engines/registry.js';
 import { CommandError, FlowmigError } from '../errors.js';
-import { execute, type StepRecord } from '../exec/execute.js';
+import { execute, nowMs, type StepRecord } from '../exec/execute.js';
 import { requirePrograms, requireRoot } from '../exec/preflight.js';
 import { ProcessRunner, type Runner } from '../exec/runner.js';
 import type { Lab, LabFlow } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { resolveLab } from '../lab/resolve.js';
-import { planDown, planUp } from '../plan/build.js';
+import { mappingsFor, planDown, planUp } from '../plan/build.js';
 import { type MigrationPlan, planMigration, planSwap } from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
+import { type AgentHandle, connectAgent, startAgent, stopAgent } from './agent-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 
 export interface FlowmigOptions {
@@ -19,6 +23,11 @@ export interface FlowmigOptions {
   readonly runner?: Runner;
   /** Check root and programs before changing anything (default true). */
   readonly preflight?: boolean;
+  /**
+   * Run the translator agent for engines with a fast path (default true, or false when the
+   * environment sets FLOWMIG_AGENT=off): migrations then spawn no process.
+   */
+  readonly agent?: boolean;
 }
 
 export interface ProgressHooks {
@@ -39,6 +48,10 @@ export interface MigrationResult {
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly conntrackDeleted: number;
+  /** How the change was applied: by the agent over netlink, or by running programs. */
+  readonly path: 'agent' | 'programs';
+  /** Set when something unusual happened on the way (agent restarted, fallback used). */
+  readonly note: string | undefined;
   readonly steps: readonly StepRecord[];
 }
 
@@ -68,6 +81,10 @@ export interface LabStatus {
   readonly nodes: readonly NodeStatus[];
   readonly flows: readonly FlowStatus[];
   readonly translatorInstalled: boolean;
+  /** How migrations are applied now. */
+  readonly controlPath:
+    | { readonly kind: 'agent'; readonly pid: number; readonly conntrackIndexed: number }
+    | { readonly kind: 'programs'; readonly reason: string };
   readonly migrations: number;
   readonly lastMigration: MigrationRecord | undefined;
 }
@@ -86,11 +103,13 @@ export class Flowmig {
   readonly store: StateStore;
   readonly runner: Runner;
   private readonly preflight: boolean;
+  private readonly useAgent: boolean;
 
   constructor(options: FlowmigOptions = {}) {
     this.store = new StateStore(stateDirFrom(options.stateDir));
     this.runner = options.runner ?? new ProcessRunner();
     this.preflight = options.preflight ?? true;
+    this.useAgent = options.agent ?? process.env.FLOWMIG_AGENT !== 'off';
   }
 
   /** Checks root and the programs a lab with this engine needs. */
@@ -172,6 +191,7 @@ export class Flowmig {
           // The create itself failed: that namespace is not ours.
           state.created = state.created.filter((ns) => ns !== current?.netns);
         }
+        if (state.agent) await stopAgent(state.agent, lab.id);
         const removed = await this.removeNamespaces(lab.id, state.created);
         await this.store.remove(lab.id);
         const what = current ? describeOp(current) : 'waiting for the links';
@@ -183,6 +203,10 @@ export class Flowmig {
       }
       state.phase = 'up';
       await this.store.write(state);
+      if (engine.fastPath && this.useAgent) {
+        hooks.onStep?.('starting the translator agent', ops.length, ops.length);
+        await this.launchAgent(state, lab).catch(() => {}); // recorded in state.agentError
+      }
     });
     return this.status(lab.id);
   }
@@ -198,12 +222,15 @@ export class Flowmig {
       ]);
       // State lost: the kernel still shows which namespaces carry this lab's mark.
       if (!state) for (const ns of await this.markedNamespaces(id)) candidates.add(ns);
+      if (state?.agent) await stopAgent(state.agent, id);
+      if (lab && state) await this.uninstall(lab, state);
       const result = await this.removeNamespaces(
         id,
         [...candidates],
         new Set(state?.created ?? []),
       );
       await this.store.remove(id);
+      if (state?.agent) await rm(state.agent.log, { force: true });
       return { id, ...result, hadState: state !== undefined };
     });
   }
@@ -269,12 +296,12 @@ export class Flowmig {
       const state = await this.requireUp(id);
       const lab = labOf(state);
       const p = plan(lab, state.flows.map(fromStateFlow));
-      const steps = await execute(this.runner, p.ops);
+      const applied = await this.applyMigration(state, lab, p);
+      const steps = applied.steps;
       const rule = steps.find((s) => s.op.kind === 'netfilterApply');
-      const ct = steps.find((s) => s.op.kind === 'conntrackDelete');
+      const ct = steps.filter((s) => s.op.kind === 'conntrackDelete');
       const first = steps[0];
       const last = steps[steps.length - 1];
-      const totalMs = first && last ? last.startedAt + last.durationMs - first.startedAt : 0;
       const result: MigrationResult = {
         lab: id,
         flow: p.flow.address,
@@ -282,10 +309,14 @@ export class Flowmig {
         from: p.from[p.role],
         to: p.flow[p.role],
         changed: p.ops.length > 0,
-        totalMs,
+        totalMs:
+          applied.totalMs ??
+          (first && last ? last.startedAt + last.durationMs - first.startedAt : 0),
         ruleMs: rule?.durationMs ?? 0,
-        conntrackMs: ct?.durationMs ?? 0,
-        conntrackDeleted: ct?.deleted ?? 0,
+        conntrackMs: ct.reduce((sum, s) => sum + s.durationMs, 0),
+        conntrackDeleted: ct.reduce((sum, s) => sum + (s.deleted ?? 0), 0),
+        path: applied.path,
+        note: applied.note,
         steps,
       };
       if (result.changed) {
@@ -300,11 +331,138 @@ export class Flowmig {
           ruleMs: result.ruleMs,
           conntrackMs: result.conntrackMs,
           conntrackDeleted: result.conntrackDeleted,
+          path: result.path,
         };
         await this.store.write(state);
       }
       return result;
     });
+  }
+
+  /** Starts the lab's agent, recording it (or why it could not start) in the state. */
+  private async launchAgent(state: LabState, lab: Lab): Promise<AgentHandle> {
+    try {
+      const h = await startAgent(
+        { netns: lab.translator.netns, id: lab.id, stateDir: this.store.dir },
+        async (spawned) => {
+          state.agent = spawned;
+          await this.store.write(state);
+        },
+      );
+      state.agentError = undefined;
+      await this.store.write(state);
+      return h;
+    } catch (error) {
+      state.agent = undefined;
+      state.agentError = (error as Error).message;
+      await this.store.write(state);
+      throw error;
+    }
+  }
+
+  /** A connection to the lab's agent, restarting it if it died; or the reason to use programs. */
+  private async agentClient(
+    state: LabState,
+    lab: Lab,
+  ): Promise<{ client?: AgentClient; note?: string }> {
+    if (!engineFor(lab.engine).fastPath || !this.useAgent) return {};
+    let reason = state.agentError ?? 'no agent was started';
+    if (state.agent) {
+      const c = await connectAgent(state.agent, lab.id);
+      if (typeof c !== 'string') return { client: c };
+      reason = c;
+      await stopAgent(state.agent, lab.id);
+    }
+    try {
+      const h = await this.launchAgent(state, lab);
+      const c = await connectAgent(h, lab.id);
+      if (typeof c !== 'string')
+        return { client: c, note: `${reason}; restarted it (pid ${h.pid})` };
+      reason = c;
+    } catch (error) {
+      reason = `${reason}; restart failed: ${(error as Error).message}`;
+    }
+    return { note: `${reason}; used the programs instead` };
+  }
+
+  /** Applies a planned migration: by the agent when it can, else by running programs. */
+  private async applyMigration(
+    state: LabState,
+    lab: Lab,
+    p: MigrationPlan,
+  ): Promise<{ steps: StepRecord[]; path: 'agent' | 'programs'; note?: string; totalMs?: number }> {
+    if (p.ops.length === 0) return { steps: [], path: 'programs' };
+    const engine = engineFor(lab.engine);
+    const rule = p.ops.find((o): o is NetfilterApplyOp => o.kind === 'netfilterApply');
+    const { client, note } = await this.agentClient(state, lab);
+    if (client && engine.fastPath && rule?.edits) {
+      const conntrack = p.ops.flatMap((o) => (o.kind === 'conntrackDelete' ? [o.origDst] : []));
+      try {
+        const startedAt = nowMs();
+        const r = await client.apply(engine.fastPath.table, rule.edits, conntrack);
+        const totalMs = nowMs() - startedAt;
+        const steps: StepRecord[] = [{ op: rule, startedAt, durationMs: r.ruleMs }];
+        const ct = p.ops.find((o) => o.kind === 'conntrackDelete');
+        if (ct) {
+          steps.push({
+            op: ct,
+            startedAt: startedAt + r.ruleMs,
+            durationMs: r.conntrackMs,
+            deleted: r.deleted,
+          });
+        }
+        return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
+      } catch (error) {
+        // The batch may or may not have been committed: set the whole table (idempotent).
+        const ops = [
+          engine.replace(lab.translator.netns, mappingsFor(lab, p.flows)),
+          ...p.ops.filter((o) => o.kind === 'conntrackDelete'),
+        ];
+        const steps = await execute(this.runner, ops);
+        const why = `agent failed (${(error as Error).message}); used the programs instead`;
+        return { steps, path: 'programs', note: why };
+      } finally {
+        client.close();
+      }
+    }
+    return {
+      steps: await execute(this.runner, p.ops),
+      path: 'programs',
+      ...(note ? { note } : {}),
+    };
+  }
+
+  /** How migrations are applied now, asking the agent itself. */
+  private async controlPath(state: LabState, lab: Lab): Promise<LabStatus['controlPath']> {
+    const engine = engineFor(lab.engine);
+    if (!engine.fastPath)
+      return { kind: 'programs', reason: `engine ${engine.name} has no fast path` };
+    if (!this.useAgent)
+      return { kind: 'programs', reason: 'the agent is turned off (FLOWMIG_AGENT=off)' };
+    if (!state.agent)
+      return { kind: 'programs', reason: state.agentError ?? 'no agent was started' };
+    const c = await connectAgent(state.agent, lab.id);
+    if (typeof c === 'string') {
+      return { kind: 'programs', reason: `${c}; the next migration restarts it` };
+    }
+    try {
+      const h = await c.hello();
+      return { kind: 'agent', pid: h.pid, conntrackIndexed: h.entries };
+    } catch (error) {
+      return { kind: 'programs', reason: `agent does not answer: ${(error as Error).message}` };
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Removes the engine's objects from the translator (best effort: the namespace goes next). */
+  private async uninstall(lab: Lab, state: LabState): Promise<void> {
+    const op = engineFor(lab.engine).uninstall(lab.translator.netns);
+    if (!op || !state.created.includes(lab.translator.netns)) return;
+    if (!(await listNamespaces(this.runner)).has(lab.translator.netns)) return;
+    const links = await namespaceLinks(this.runner, lab.translator.netns);
+    if (links.mark !== ownershipMark(lab.id)) return;
+    await execute(this.runner, [op]).catch(() => {});
   }
 
   /** The lab as recorded, checked against what the kernel shows. */
@@ -329,6 +487,7 @@ export class Flowmig {
       installed = table.installed;
       kernel = new Map(table.mappings.map((m) => [m.address, m.responderAddress]));
     }
+    const controlPath = await this.controlPath(state, lab);
     const flows = state.flows.map((f): FlowStatus => {
       const kernelResponder = kernel.get(f.address);
       const expected = lab.links.find((l) => l.node === f.responder)?.address.address;
@@ -346,6 +505,7 @@ export class Flowmig {
       nodes,
       flows,
       translatorInstalled: installed,
+      controlPath,
       migrations: state.migrations,
       lastMigration: state.lastMigration,
     };

@@ -41,6 +41,8 @@ export interface Engine {
   readonly name: EngineName;
   /** Programs the engine's operations need in the translator. */
   readonly programs: readonly string[];
+  /** Set when the translator agent can apply this engine's edits over netlink (its table). */
+  readonly fastPath?: { readonly table: string };
   /** Creates the engine's objects and the given mappings, in one transaction. */
   install(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp;
   /** Sets exactly these mappings, in one transaction: no moment without a mapping for any flow. */

@@ -103,6 +103,7 @@ function summarize(edits: readonly MapEdit[]): string {
 export const nftablesEngine: Engine = {
   name: 'nftables',
   programs: ['nft'],
+  fastPath: { table: NFT_TABLE },
 
   install(netns, mappings) {
     // Declaring the table and its elements in one script makes the install one transaction too.

@@ -29,6 +29,7 @@ const migrationSchema = z.object({
   ruleMs: z.number(),
   conntrackMs: z.number(),
   conntrackDeleted: z.number(),
+  path: z.enum(['agent', 'programs']).optional(),
 });
 
 export const labStateSchema = z.object({
@@ -46,6 +47,10 @@ export const labStateSchema = z.object({
   flows: z.array(flowSchema),
   migrations: z.number(),
   lastMigration: migrationSchema.optional(),
+  /** The translator agent (fast path), recorded as soon as it is spawned. */
+  agent: z.object({ pid: z.number(), socket: z.string(), log: z.string() }).optional(),
+  /** Why there is no agent (the nft/conntrack programs are used instead). */
+  agentError: z.string().optional(),
 });
 
 export type LabState = z.infer<typeof labStateSchema>;

@@ -1,0 +1,137 @@
+// The translator agent's core: map edits as one nf_tables batch, then exact-tuple conntrack deletes.
+import { RawNetlinkSocket } from 'netlink';
+import type { MapEdit } from '../engines/engine.js';
+import { addressBytes } from '../net/ipv6.js';
+import { messages, NETLINK_NETFILTER } from '../netlink/codec.js';
+import {
+  deleteRequest,
+  dumpRequest,
+  isDestroyEvent,
+  isNewEvent,
+  NFNLGRP_CONNTRACK_DESTROY,
+  NFNLGRP_CONNTRACK_NEW,
+  parseEntry,
+} from '../netlink/conntrack.js';
+import { type MapElement, mapEditBatch } from '../netlink/nftables.js';
+import { ConntrackIndex } from './ct-index.js';
+import { NetfilterSocket } from './netfilter-socket.js';
+
+export interface ApplyRequest {
+  readonly table: string;
+  readonly edits: readonly MapEdit[];
+  /** Abstract addresses whose conntrack entries are deleted after the edits are committed. */
+  readonly conntrack: readonly string[];
+}
+
+export interface ApplyResult {
+  readonly ruleMs: number;
+  readonly conntrackMs: number;
+  readonly totalMs: number;
+  readonly deleted: number;
+  /** How the entries were found: from the event-fed index, or by a dump (index rebuilt). */
+  readonly lookup: 'index' | 'dump';
+}
+
+const now = () => performance.now();
+
+/** Key (and value) bytes of an element: each part is an IPv6 address (16 bytes, 4-aligned). */
+export function toElement(parts: readonly string[], withValue: boolean): MapElement {
+  const keyParts = withValue ? parts.slice(0, -1) : parts;
+  const key = Buffer.concat(keyParts.map(addressBytes));
+  const last = parts[parts.length - 1];
+  return withValue && last !== undefined ? { key, value: addressBytes(last) } : { key };
+}
+
+export class Agent {
+  private readonly sock = new NetfilterSocket();
+  private readonly events: RawNetlinkSocket;
+  readonly index = new ConntrackIndex();
+  private eventsSeen = 0;
+
+  private constructor() {
+    this.events = new RawNetlinkSocket(NETLINK_NETFILTER, {
+      recvBufferSize: 32 << 20,
+      sendBufferSize: 1 << 16,
+    });
+    this.events.on('message', (data: Buffer) => this.onEvents(data));
+    // ENOBUFS: the kernel dropped events; the index may miss entries until rebuilt by a dump.
+    this.events.on('error', () => {
+      this.index.dirty = true;
+    });
+  }
+
+  /** Subscribes to conntrack events first, then seeds the index from a dump: nothing is missed. */
+  static async start(): Promise<Agent> {
+    const a = new Agent();
+    a.events.addMembership(NFNLGRP_CONNTRACK_NEW);
+    a.events.addMembership(NFNLGRP_CONNTRACK_DESTROY);
+    await a.rebuild();
+    return a;
+  }
+
+  get stats(): { entries: number; dirty: boolean; events: number } {
+    return { entries: this.index.size, dirty: this.index.dirty, events: this.eventsSeen };
+  }
+
+  private onEvents(data: Buffer): void {
+    for (const m of messages(data)) {
+      this.eventsSeen++;
+      const e = parseEntry(m.body);
+      if (!e) continue;
+      if (isNewEvent(m.type, m.flags)) this.index.add(e);
+      else if (isDestroyEvent(m.type)) this.index.remove(e);
+    }
+  }
+
+  private async rebuild(): Promise<void> {
+    const seq = this.sock.nextSeq();
+    const bodies = await this.sock.dump(dumpRequest(seq), seq);
+    const entries = bodies.map(parseEntry).filter((e) => e !== undefined);
+    this.index.reset(entries);
+  }
+
+  async apply(req: ApplyRequest): Promise<ApplyResult> {
+    const t0 = now();
+    const edits = req.edits.map((e) => ({
+      table: req.table,
+      map: e.map,
+      remove: e.remove.map((p) => toElement(p, false)),
+      add: e.add.map((p) => toElement(p, true)),
+    }));
+    if (edits.length > 0) {
+      const first = this.sock.nextSeq(0);
+      const batch = mapEditBatch(edits, first);
+      this.sock.advanceTo(batch.nextSeq);
+      await this.sock.request(batch.data, batch.acks, { timeoutMs: 5_000 });
+    }
+    const t1 = now();
+    let lookup: ApplyResult['lookup'] = 'index';
+    let deleted = 0;
+    if (req.conntrack.length > 0) {
+      // Let NEW events already queued (entries made under the old mapping) reach the index.
+      await new Promise((r) => setImmediate(r));
+      if (this.index.dirty) {
+        lookup = 'dump';
+        await this.rebuild();
+      }
+      const tuples = req.conntrack.flatMap((a) => this.index.take(a));
+      if (tuples.length > 0) {
+        const first = this.sock.nextSeq(tuples.length);
+        const data = Buffer.concat(tuples.map((t, i) => deleteRequest(t, first + i)));
+        const acks = tuples.map((_, i) => (first + i) >>> 0);
+        const errors = await this.sock.request(data, acks, {
+          timeoutMs: 5_000,
+          tolerate: [NetfilterSocket.ENOENT],
+        });
+        for (const errno of errors.values()) if (errno === 0) deleted++;
+      }
+    }
+    const t2 = now();
+    return { ruleMs: t1 - t0, conntrackMs: t2 - t1, totalMs: t2 - t0, deleted, lookup };
+  }
+
+  close(): void {
+    this.events.close();
+    this.sock.close();
+  }
+}

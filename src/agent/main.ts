@@ -1,0 +1,81 @@
+// The translator agent process: runs inside the translator namespace, serves a Unix socket.
+// Started by `flowmig up` as `ip netns exec <translator> node main.js --flowmig-agent <lab> --socket <path>`.
+import { unlinkSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Agent } from './agent.js';
+import { type AgentReply, type AgentRequest, lineReader } from './protocol.js';
+
+const { values } = parseArgs({
+  options: { 'flowmig-agent': { type: 'string' }, socket: { type: 'string' } },
+});
+const lab = values['flowmig-agent'];
+const path = values.socket;
+if (!lab || !path) {
+  process.stderr.write('usage: main.js --flowmig-agent LAB --socket PATH\n');
+  process.exit(2);
+}
+
+const agent = await Agent.start();
+// Requests are applied one at a time, in arrival order: each keeps its rule-then-conntrack order.
+let queue: Promise<unknown> = Promise.resolve();
+
+async function handle(req: AgentRequest): Promise<AgentReply> {
+  switch (req.op) {
+    case 'hello':
+      return { id: req.id, ok: true, pid: process.pid, lab: lab ?? '', ...agent.stats };
+    case 'apply':
+      return { id: req.id, ok: true, ...(await agent.apply(req)) };
+    case 'shutdown':
+      setImmediate(stop);
+      return { id: req.id, ok: true };
+  }
+}
+
+function serve(conn: Socket): void {
+  conn.on('error', () => {});
+  conn.on(
+    'data',
+    lineReader((line) => {
+      let req: AgentRequest;
+      try {
+        req = JSON.parse(line) as AgentRequest;
+      } catch {
+        conn.write(`${JSON.stringify({ id: -1, ok: false, error: 'not JSON' })}\n`);
+        return;
+      }
+      const run = queue.then(() => handle(req));
+      queue = run.catch(() => {});
+      run.then(
+        (reply) => conn.write(`${JSON.stringify(reply)}\n`),
+        (e: unknown) =>
+          conn.write(
+            `${JSON.stringify({ id: req.id, ok: false, error: String((e as Error).message ?? e) })}\n`,
+          ),
+      );
+    }),
+  );
+}
+
+try {
+  unlinkSync(path);
+} catch {
+  // no stale socket
+}
+const server = createServer(serve);
+server.listen(path, () => {
+  process.stdout.write(`flowmig agent for lab ${lab} (pid ${process.pid}) listening on ${path}\n`);
+});
+
+function stop(): void {
+  server.close();
+  agent.close();
+  try {
+    unlinkSync(path as string);
+  } catch {
+    // already gone
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,41 @@
+// The agent's local protocol: one JSON object per line over a Unix socket, requests carry an id.
+import type { MapEdit } from '../engines/engine.js';
+import type { ApplyResult } from './agent.js';
+
+export type AgentRequest =
+  | { readonly id: number; readonly op: 'hello' }
+  | {
+      readonly id: number;
+      readonly op: 'apply';
+      readonly table: string;
+      readonly edits: readonly MapEdit[];
+      readonly conntrack: readonly string[];
+    }
+  | { readonly id: number; readonly op: 'shutdown' };
+
+export interface HelloReply {
+  readonly pid: number;
+  readonly lab: string;
+  readonly entries: number;
+  readonly dirty: boolean;
+  readonly events: number;
+}
+
+export type AgentReply =
+  | ({ readonly id: number; readonly ok: true } & Partial<HelloReply & ApplyResult>)
+  | { readonly id: number; readonly ok: false; readonly error: string };
+
+/** Splits a stream into lines, calling `onLine` for each complete one. */
+export function lineReader(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let rest = '';
+  return (chunk) => {
+    rest += chunk.toString('utf8');
+    let i = rest.indexOf('\n');
+    while (i >= 0) {
+      const line = rest.slice(0, i);
+      rest = rest.slice(i + 1);
+      if (line.trim() !== '') onLine(line);
+      i = rest.indexOf('\n');
+    }
+  };
+}

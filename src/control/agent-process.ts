@@ -1,0 +1,74 @@
+// Starts, finds and stops a lab's translator agent (the no-spawn fast path for migrations).
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { AgentClient } from '../agent/client.js';
+import { isOurProcess, spawnDetached, stopProcess } from '../exec/daemon.js';
+
+export interface AgentHandle {
+  readonly pid: number;
+  readonly socket: string;
+  readonly log: string;
+}
+
+const MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
+const MARKER = '--flowmig-agent';
+
+export function agentPaths(stateDir: string, id: string): { socket: string; log: string } {
+  return { socket: `${stateDir}/${id}.agent.sock`, log: `${stateDir}/${id}.agent.log` };
+}
+
+/**
+ * Starts the agent in the translator namespace and waits until it answers. `record` runs right
+ * after the spawn, before the wait, so a crash in between still leaves the PID on record.
+ */
+export async function startAgent(
+  init: { netns: string; id: string; stateDir: string },
+  record: (h: AgentHandle) => Promise<void>,
+  timeoutMs = 5_000,
+): Promise<AgentHandle> {
+  const { socket, log } = agentPaths(init.stateDir, init.id);
+  await rm(socket, { force: true });
+  const pid = spawnDetached([process.execPath, MAIN, MARKER, init.id, '--socket', socket], {
+    netns: init.netns,
+    logFile: log,
+  });
+  const handle = { pid, socket, log };
+  await record(handle);
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const c = await AgentClient.connect(socket, 500);
+      try {
+        await c.hello();
+        return handle;
+      } finally {
+        c.close();
+      }
+    } catch (error) {
+      last = error;
+      if (!(await isOurProcess(pid, [MARKER, init.id]))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  await stopAgent(handle, init.id);
+  throw new Error(
+    `the agent did not start: ${String((last as Error | undefined)?.message ?? 'no answer')} (log: ${log})`,
+  );
+}
+
+export async function stopAgent(h: AgentHandle, id: string): Promise<void> {
+  // Stop only the process we started: the PID must still run our agent for this lab.
+  if (await isOurProcess(h.pid, [MARKER, id])) await stopProcess(h.pid);
+  await rm(h.socket, { force: true });
+}
+
+/** A connection to a running agent, or the reason there is none. */
+export async function connectAgent(h: AgentHandle, id: string): Promise<AgentClient | string> {
+  if (!(await isOurProcess(h.pid, [MARKER, id]))) return `agent (pid ${h.pid}) is not running`;
+  try {
+    return await AgentClient.connect(h.socket, 1_000);
+  } catch (error) {
+    return `agent (pid ${h.pid}) does not answer: ${(error as Error).message}`;
+  }
+}

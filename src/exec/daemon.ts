@@ -1,0 +1,55 @@
+// Starts a long-lived program inside a namespace, detached from the caller, output to a log file.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { inNetns } from './runner.js';
+
+/**
+ * Returns the program's PID (`ip netns exec` execs it, so the PID is the program's own). The
+ * caller records it and later stops it by that PID after checking `isOurProcess`.
+ */
+export function spawnDetached(
+  argv: readonly string[],
+  options: { netns?: string; logFile: string },
+): number {
+  const [program, ...args] = inNetns(argv, options.netns);
+  if (program === undefined) throw new Error('empty argv');
+  const log = openSync(options.logFile, 'a');
+  try {
+    const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log] });
+    child.on('error', () => {}); // reported through the failed health check
+    child.unref();
+    if (child.pid === undefined) throw new Error(`cannot start ${program}`);
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Whether `pid` is alive and its command line holds every marker (so it is the process we started). */
+export async function isOurProcess(pid: number, markers: readonly string[]): Promise<boolean> {
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return markers.every((m) => cmdline.includes(m));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export async function stopProcess(pid: number, graceMs = 1_000): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  if (alive()) process.kill(pid, 'SIGKILL');
+  while (alive()) await new Promise((r) => setTimeout(r, 10));
+}
