@@ -15,7 +15,13 @@ export class InputError extends FlowmigError {
   readonly problems: readonly string[];
   /** `context` (e.g. "lab file x.yaml") prefixes the problems; '' when they speak for themselves. */
   constructor(context: string, problems: readonly string[]) {
-    super(`${context === '' ? '' : `${context}: `}${problems.join('; ')}`, { exitCode: 2 });
+    // User input is echoed in problems: escape control characters so the message stays one line.
+    const text = `${context === '' ? '' : `${context}: `}${problems.join('; ')}`.replace(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+      /[\u0000-\u001f\u007f]/g,
+      (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
+    super(text, { exitCode: 2 });
     this.name = 'InputError';
     this.problems = problems;
   }

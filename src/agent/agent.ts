@@ -4,6 +4,7 @@ import type { MapEdit } from '../engines/engine.js';
 import { addressBytes } from '../net/ipv6.js';
 import { messages, NETLINK_NETFILTER } from '../netlink/codec.js';
 import {
+  type CtEntry,
   deleteRequest,
   dumpRequest,
   isDestroyEvent,
@@ -90,6 +91,13 @@ export class Agent {
     this.index.reset(entries);
   }
 
+  /**
+   * Commits the edits, then deletes the flows' conntrack entries. Both go out back to back without
+   * waiting in between: the kernel handles netlink requests to itself synchronously, in order, in
+   * the sender's sendmsg, so the deletes run after the commit. Entries created between the index
+   * lookup and the commit (still under the old mapping) are caught by a second look at the index
+   * once the acknowledgements are in, and deleted too.
+   */
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const t0 = now();
     const edits = req.edits.map((e) => ({
@@ -98,36 +106,47 @@ export class Agent {
       remove: e.remove.map((p) => toElement(p, false)),
       add: e.add.map((p) => toElement(p, true)),
     }));
-    if (edits.length > 0) {
-      const first = this.sock.nextSeq(0);
-      const batch = mapEditBatch(edits, first);
-      this.sock.advanceTo(batch.nextSeq);
-      await this.sock.request(batch.data, batch.acks, { timeoutMs: 5_000 });
-    }
-    const t1 = now();
+    // Where each migrated flow points after the commit: entries already translated there stay.
+    const target = new Map<string, string>();
+    for (const e of req.edits)
+      for (const p of e.add) if (p.length === 2 && p[0] && p[1]) target.set(p[0], p[1]);
+    const fresh = (e: CtEntry) => e.replySrc !== undefined && target.get(e.origDst) === e.replySrc;
     let lookup: ApplyResult['lookup'] = 'index';
-    let deleted = 0;
-    if (req.conntrack.length > 0) {
-      // Let NEW events already queued (entries made under the old mapping) reach the index.
-      await new Promise((r) => setImmediate(r));
-      if (this.index.dirty) {
-        lookup = 'dump';
-        await this.rebuild();
-      }
-      const tuples = req.conntrack.flatMap((a) => this.index.take(a));
-      if (tuples.length > 0) {
-        const first = this.sock.nextSeq(tuples.length);
-        const data = Buffer.concat(tuples.map((t, i) => deleteRequest(t, first + i)));
-        const acks = tuples.map((_, i) => (first + i) >>> 0);
-        const errors = await this.sock.request(data, acks, {
-          timeoutMs: 5_000,
-          tolerate: [NetfilterSocket.ENOENT],
-        });
-        for (const errno of errors.values()) if (errno === 0) deleted++;
-      }
+    if (req.conntrack.length > 0 && this.index.dirty) {
+      lookup = 'dump';
+      await this.rebuild();
     }
+    const waits: Promise<unknown>[] = [];
+    if (edits.length > 0) {
+      const batch = mapEditBatch(edits, this.sock.nextSeq(0));
+      this.sock.advanceTo(batch.nextSeq);
+      waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 5_000 }));
+    }
+    const first = req.conntrack.flatMap((a) => this.index.take(a, fresh));
+    const deletes = this.deleteEntries(first);
+    const [ruleDone] = await Promise.all([waits[0]?.then(() => now()) ?? now(), deletes]);
+    let deleted = await deletes;
+    // Second look: NEW events queued before the commit reach the index in this turn.
+    await new Promise((r) => setImmediate(r));
+    const late = req.conntrack.flatMap((a) => this.index.take(a, fresh));
+    if (late.length > 0) deleted += await this.deleteEntries(late);
     const t2 = now();
-    return { ruleMs: t1 - t0, conntrackMs: t2 - t1, totalMs: t2 - t0, deleted, lookup };
+    return { ruleMs: ruleDone - t0, conntrackMs: t2 - ruleDone, totalMs: t2 - t0, deleted, lookup };
+  }
+
+  /** Exact-tuple deletes, pipelined; resolves with how many existed. */
+  private async deleteEntries(entries: readonly CtEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const first = this.sock.nextSeq(entries.length);
+    const data = Buffer.concat(entries.map((e, i) => deleteRequest(e.tuple, first + i)));
+    const acks = entries.map((_, i) => (first + i) >>> 0);
+    const errors = await this.sock.request(data, acks, {
+      timeoutMs: 5_000,
+      tolerate: [NetfilterSocket.ENOENT],
+    });
+    let n = 0;
+    for (const errno of errors.values()) if (errno === 0) n++;
+    return n;
   }
 
   close(): void {

@@ -84,7 +84,7 @@ export class AgentClient {
     table: string,
     edits: Extract<AgentRequest, { op: 'apply' }>['edits'],
     conntrack: readonly string[],
-    timeoutMs = 10_000,
+    timeoutMs = 2_000 + edits.reduce((n, e) => n + e.add.length + e.remove.length, 0) / 10,
   ): Promise<ApplyResult> {
     return AgentClient.unwrap<ApplyResult>(
       await this.call({ op: 'apply', table, edits, conntrack }, timeoutMs),

@@ -2,7 +2,7 @@
 import type { CtEntry } from '../netlink/conntrack.js';
 
 export class ConntrackIndex {
-  private readonly byDst = new Map<string, Map<string, Buffer>>();
+  private readonly byDst = new Map<string, Map<string, CtEntry>>();
   private count = 0;
   /** Set when events may have been lost (socket overrun): the index cannot be trusted. */
   dirty = false;
@@ -18,7 +18,7 @@ export class ConntrackIndex {
       this.byDst.set(e.origDst, m);
     }
     if (!m.has(e.key)) this.count++;
-    m.set(e.key, e.tuple);
+    m.set(e.key, e);
   }
 
   remove(e: CtEntry): void {
@@ -29,13 +29,19 @@ export class ConntrackIndex {
     }
   }
 
-  /** Removes and returns the tuples of every entry whose original destination is `dst`. */
-  take(dst: string): Buffer[] {
+  /** Removes and returns every entry whose original destination is `dst` (and that `keep` rejects). */
+  take(dst: string, keep?: (e: CtEntry) => boolean): CtEntry[] {
     const m = this.byDst.get(dst);
     if (!m) return [];
-    this.byDst.delete(dst);
-    this.count -= m.size;
-    return [...m.values()];
+    const out: CtEntry[] = [];
+    for (const [key, e] of m) {
+      if (keep?.(e)) continue;
+      m.delete(key);
+      out.push(e);
+    }
+    this.count -= out.length;
+    if (m.size === 0) this.byDst.delete(dst);
+    return out;
   }
 
   /** Replaces the whole index with a fresh dump. */

@@ -191,6 +191,23 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('evacuate')
+    .description('move every flow served by FROM to TO: one rule transaction, one conntrack pass')
+    .argument('<from>', 'server node the flows leave')
+    .argument('<to>', 'server node that takes them')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('--json', 'print the result as JSON')
+    .action(async (from: string, to: string, o: { lab?: string; json?: boolean }) => {
+      const fm = controller();
+      const r = await fm.evacuate(await fm.pick(o.lab), from, to);
+      const text =
+        `${r.moved} flow(s) moved ${r.from} → ${r.to} in ${r.totalMs.toFixed(3)} ms via ${r.path} ` +
+        `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ${r.conntrackDeleted} entries deleted)` +
+        (r.note ? `\nnote: ${r.note}` : '');
+      print(o.json, r, text);
+    });
+
+  program
     .command('status')
     .description('show a lab: nodes, flows, and whether the kernel agrees')
     .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
@@ -248,6 +265,34 @@ export function buildProgram(): Command {
         if (!result.verdict.pass) process.exitCode = 1;
       },
     );
+
+  const bench = program.command('bench').description('benchmarks (see bench/)');
+  bench
+    .command('swap')
+    .description(
+      'swap latency per method (reference, iptables, nftables programs and agent) at 1..100k flows',
+    )
+    .option('--flows <list>', 'installed flow counts', '1,1000,10000,100000')
+    .option('--samples <n>', 'samples per fast-path measurement', positiveInt, 1000)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark lab', 'fmb-')
+    .option(
+      '--json',
+      'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference}',
+    )
+    .action(async (o: { flows: string; samples: number; prefix: string; json?: boolean }) => {
+      const flows = o.flows.split(',').map((x) => positiveInt(x.trim()));
+      const progress = new Progress(process.stderr, !o.json);
+      const { benchSwap, renderSwapBench } = await import('../../bench/swap.js');
+      const r = await benchSwap({
+        flows,
+        samples: o.samples,
+        prefix: o.prefix,
+        stateDir: program.opts<Globals>().stateDir,
+        onProgress: (text) => progress.update(text),
+      });
+      progress.done();
+      print(o.json, o.json ? { rows: r.rows, load: r.load, bulk: r.bulk } : r, renderSwapBench(r));
+    });
 
   return program;
 }

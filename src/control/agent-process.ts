@@ -1,5 +1,5 @@
 // Starts, finds and stops a lab's translator agent (the no-spawn fast path for migrations).
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../agent/client.js';
 import { isOurProcess, spawnDetached, stopProcess } from '../exec/daemon.js';
@@ -71,4 +71,21 @@ export async function connectAgent(h: AgentHandle, id: string): Promise<AgentCli
   } catch (error) {
     return `agent (pid ${h.pid}) does not answer: ${(error as Error).message}`;
   }
+}
+
+/** PIDs of running agents of lab `id`, found from /proc (when the state file is gone). */
+export async function findAgents(id: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid !== process.pid && (await isOurProcess(pid, [MARKER, id]))) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Stops every agent of lab `id`: the recorded one and any other the kernel still runs. */
+export async function stopAllAgents(id: string, recorded: AgentHandle | undefined): Promise<void> {
+  if (recorded) await stopAgent(recorded, id);
+  for (const pid of await findAgents(id)) await stopProcess(pid);
 }

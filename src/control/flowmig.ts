@@ -11,10 +11,16 @@ import type { Lab, LabFlow } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { resolveLab } from '../lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../plan/build.js';
-import { type MigrationPlan, planMigration, planSwap } from '../plan/migrate.js';
+import { type MigrationPlan, planEvacuation, planMigration, planSwap } from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
-import { type AgentHandle, connectAgent, startAgent, stopAgent } from './agent-process.js';
+import {
+  type AgentHandle,
+  connectAgent,
+  startAgent,
+  stopAgent,
+  stopAllAgents,
+} from './agent-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 
 export interface FlowmigOptions {
@@ -53,6 +59,20 @@ export interface MigrationResult {
   /** Set when something unusual happened on the way (agent restarted, fallback used). */
   readonly note: string | undefined;
   readonly steps: readonly StepRecord[];
+}
+
+export interface EvacuationResult {
+  readonly lab: string;
+  readonly from: string;
+  readonly to: string;
+  /** How many flows moved. */
+  readonly moved: number;
+  readonly totalMs: number;
+  readonly ruleMs: number;
+  readonly conntrackMs: number;
+  readonly conntrackDeleted: number;
+  readonly path: 'agent' | 'programs';
+  readonly note: string | undefined;
 }
 
 export interface NodeStatus {
@@ -222,7 +242,7 @@ export class Flowmig {
       ]);
       // State lost: the kernel still shows which namespaces carry this lab's mark.
       if (!state) for (const ns of await this.markedNamespaces(id)) candidates.add(ns);
-      if (state?.agent) await stopAgent(state.agent, id);
+      await stopAllAgents(id, state?.agent);
       if (lab && state) await this.uninstall(lab, state);
       const result = await this.removeNamespaces(
         id,
@@ -286,6 +306,45 @@ export class Flowmig {
 
   async swap(id: string, flowRef?: string): Promise<MigrationResult> {
     return this.change(id, (lab, flows) => planSwap(lab, engineFor(lab.engine), flows, flowRef));
+  }
+
+  /** Moves every flow served by `from` to `to`: one rule transaction, one conntrack pass. */
+  async evacuate(id: string, from: string, to: string): Promise<EvacuationResult> {
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const lab = labOf(state);
+      const p = planEvacuation(
+        lab,
+        engineFor(lab.engine),
+        state.flows.map(fromStateFlow),
+        from,
+        to,
+      );
+      const applied = await this.applyMigration(state, lab, p);
+      const rule = applied.steps.find((s) => s.op.kind === 'netfilterApply');
+      const ct = applied.steps.filter((s) => s.op.kind === 'conntrackDelete');
+      const first = applied.steps[0];
+      const last = applied.steps[applied.steps.length - 1];
+      if (p.moved.length > 0) {
+        state.flows = p.flows.map(toStateFlow);
+        state.migrations += p.moved.length;
+        await this.store.write(state);
+      }
+      return {
+        lab: id,
+        from,
+        to,
+        moved: p.moved.length,
+        totalMs:
+          applied.totalMs ??
+          (first && last ? last.startedAt + last.durationMs - first.startedAt : 0),
+        ruleMs: rule?.durationMs ?? 0,
+        conntrackMs: ct.reduce((sum, s) => sum + s.durationMs, 0),
+        conntrackDeleted: ct.reduce((sum, s) => sum + (s.deleted ?? 0), 0),
+        path: applied.path,
+        note: applied.note,
+      };
+    });
   }
 
   private async change(
@@ -389,7 +448,7 @@ export class Flowmig {
   private async applyMigration(
     state: LabState,
     lab: Lab,
-    p: MigrationPlan,
+    p: { readonly ops: readonly Op[]; readonly flows: readonly LabFlow[] },
   ): Promise<{ steps: StepRecord[]; path: 'agent' | 'programs'; note?: string; totalMs?: number }> {
     if (p.ops.length === 0) return { steps: [], path: 'programs' };
     const engine = engineFor(lab.engine);
@@ -402,6 +461,7 @@ export class Flowmig {
         const r = await client.apply(engine.fastPath.table, rule.edits, conntrack);
         const totalMs = nowMs() - startedAt;
         const steps: StepRecord[] = [{ op: rule, startedAt, durationMs: r.ruleMs }];
+        // One conntrack pass for all flows: reported as one step on the first delete op.
         const ct = p.ops.find((o) => o.kind === 'conntrackDelete');
         if (ct) {
           steps.push({
@@ -413,6 +473,10 @@ export class Flowmig {
         }
         return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
       } catch (error) {
+        // An agent that fails or hangs is stopped, so the next migration starts a fresh one.
+        if (state.agent) await stopAgent(state.agent, lab.id);
+        state.agent = undefined;
+        state.agentError = `agent failed: ${(error as Error).message}`;
         // The batch may or may not have been committed: set the whole table (idempotent).
         const ops = [
           engine.replace(lab.translator.netns, mappingsFor(lab, p.flows)),

@@ -13,6 +13,12 @@ export interface FlowMapping {
   readonly responderAddress: string;
 }
 
+/** One flow's mapping before and after a change. */
+export interface FlowChange {
+  readonly before?: FlowMapping;
+  readonly after?: FlowMapping;
+}
+
 /** What an engine reads back from the kernel. */
 export interface KernelFlowTable {
   /** Whether the engine's own objects (chains, hooks) are present. */
@@ -47,11 +53,15 @@ export interface Engine {
   install(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp;
   /** Sets exactly these mappings, in one transaction: no moment without a mapping for any flow. */
   replace(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp;
-  /** Changes `before` into `after` in one transaction (engines may touch only what differs). */
+  /**
+   * Applies `changes` (flows whose mapping differs: `before` absent for a new flow, `after` absent
+   * for a removed one) in one transaction. `all` gives every mapping after the change, for engines
+   * that must restate the whole table; engines that edit elements never call it (O(changes)).
+   */
   update(
     netns: string,
-    before: readonly FlowMapping[],
-    after: readonly FlowMapping[],
+    changes: readonly FlowChange[],
+    all: () => readonly FlowMapping[],
   ): NetfilterApplyOp;
   /** Removes the engine's objects (undefined when deleting the namespace is enough). */
   uninstall(netns: string): NetfilterApplyOp | undefined;

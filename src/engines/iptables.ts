@@ -24,8 +24,9 @@ export const iptablesEngine: Engine = {
   },
 
   // Chains are rewritten whole: ip6tables has no cheaper atomic way to change one rule.
-  update(netns, _before, after) {
-    return restoreOp(netns, after, false, `ip6tables: set ${describe(after)}`);
+  update(netns, changes, all) {
+    const moved = changes.flatMap((c) => (c.after ? [c.after] : []));
+    return restoreOp(netns, all(), false, `ip6tables: set ${describe(moved)}`);
   },
 
   // The rules live in the translator's namespace and go with it.

@@ -1,6 +1,13 @@
 // The nftables engine: one flowmig-owned table; mappings are elements of two named maps.
 import type { Command } from '../plan/command.js';
-import type { Engine, FlowMapping, KernelFlowTable, MapEdit, NetfilterApplyOp } from './engine.js';
+import type {
+  Engine,
+  FlowChange,
+  FlowMapping,
+  KernelFlowTable,
+  MapEdit,
+  NetfilterApplyOp,
+} from './engine.js';
 
 export const NFT_TABLE = 'flowmig';
 /** abstract address → responder's concrete address */
@@ -35,24 +42,26 @@ export function renderTable(): string {
 const dnatKey = (m: FlowMapping) => [m.address];
 const snatKey = (m: FlowMapping) => [m.initiatorAddress, m.address];
 
-/** The map edits that turn `before` into `after`: only elements that differ are touched. */
-export function mapEdits(before: readonly FlowMapping[], after: readonly FlowMapping[]): MapEdit[] {
-  const old = new Map(before.map((m) => [m.address, m]));
-  const now = new Map(after.map((m) => [m.address, m]));
+/** The map edits for the changes: only elements that differ are touched. */
+export function mapEdits(changes: readonly FlowChange[]): MapEdit[] {
   const dnat = { map: DNAT_MAP, remove: [] as string[][], add: [] as string[][] };
   const snat = { map: SNAT_MAP, remove: [] as string[][], add: [] as string[][] };
-  for (const [address, b] of old) {
-    const a = now.get(address);
-    if (!a || a.responderAddress !== b.responderAddress) dnat.remove.push(dnatKey(b));
-    if (!a || a.initiatorAddress !== b.initiatorAddress) snat.remove.push(snatKey(b));
-  }
-  for (const [address, a] of now) {
-    const b = old.get(address);
-    if (!b || a.responderAddress !== b.responderAddress)
+  for (const { before: b, after: a } of changes) {
+    if (b && (!a || a.responderAddress !== b.responderAddress)) dnat.remove.push(dnatKey(b));
+    if (b && (!a || a.initiatorAddress !== b.initiatorAddress)) snat.remove.push(snatKey(b));
+    if (a && (!b || a.responderAddress !== b.responderAddress)) {
       dnat.add.push([...dnatKey(a), a.responderAddress]);
-    if (!b || a.initiatorAddress !== b.initiatorAddress) snat.add.push([...snatKey(a), a.address]);
+    }
+    if (a && (!b || a.initiatorAddress !== b.initiatorAddress)) {
+      snat.add.push([...snatKey(a), a.address]);
+    }
   }
   return [dnat, snat].filter((e) => e.remove.length > 0 || e.add.length > 0);
+}
+
+/** Changes that add every mapping to an empty table. */
+export function additions(mappings: readonly FlowMapping[]): FlowChange[] {
+  return mappings.map((after) => ({ after }));
 }
 
 function element(parts: readonly string[], withValue: boolean): string {
@@ -107,7 +116,7 @@ export const nftablesEngine: Engine = {
 
   install(netns, mappings) {
     // Declaring the table and its elements in one script makes the install one transaction too.
-    const lines = [renderTable(), ...renderEdits(mapEdits([], mappings))];
+    const lines = [renderTable(), ...renderEdits(mapEdits(additions(mappings)))];
     return op(netns, lines, `nft: table ${T} with ${mappings.length} flow(s)`);
   },
 
@@ -115,13 +124,13 @@ export const nftablesEngine: Engine = {
     const lines = [
       `flush map ${T} ${DNAT_MAP}`,
       `flush map ${T} ${SNAT_MAP}`,
-      ...renderEdits(mapEdits([], mappings)),
+      ...renderEdits(mapEdits(additions(mappings))),
     ];
     return op(netns, lines, `nft: set ${mappings.length} flow(s)`);
   },
 
-  update(netns, before, after) {
-    const edits = mapEdits(before, after);
+  update(netns, changes) {
+    const edits = mapEdits(changes);
     return op(netns, renderEdits(edits), summarize(edits), edits);
   },
 

@@ -39,14 +39,19 @@ export class ProcessRunner implements Runner {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
       });
+      // Our own timer (not spawn's `timeout`): it is cleared on 'error' too, so a program that
+      // could not start leaves nothing pending that would keep the process alive.
+      const timer = setTimeout(
+        () => child.kill('SIGKILL'),
+        options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      );
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout?.on('data', (b: Buffer) => out.push(b));
       child.stderr?.on('data', (b: Buffer) => err.push(b));
-      child.on('error', (cause) =>
+      child.on('error', (cause) => {
+        clearTimeout(timer);
         reject(
           new CommandError({
             argv,
@@ -55,9 +60,10 @@ export class ProcessRunner implements Runner {
             stderr: cause.message,
             cause,
           }),
-        ),
-      );
+        );
+      });
       child.on('close', (code, signal) => {
+        clearTimeout(timer);
         const stdout = Buffer.concat(out).toString('utf8');
         const stderr = Buffer.concat(err).toString('utf8');
         const ok = options.okExitCodes ?? [0];

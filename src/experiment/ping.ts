@@ -23,7 +23,7 @@ export function parsePingSummary(text: string): PingSummary | undefined {
     received: num(/(\d+) (?:packets )?received/),
     duplicates: num(/\+(\d+) duplicates/),
     errors: num(/\+(\d+) errors/),
-    lossPercent: num(/([\d.]+)% packet loss/),
+    lossPercent: num(/([\d.]+(?:e[-+]?\d+)?)% packet loss/),
     timeMs: num(/time (\d+)ms/),
     rttMs: rtt
       ? { min: Number(rtt[1]), avg: Number(rtt[2]), max: Number(rtt[3]), mdev: Number(rtt[4]) }

@@ -5,6 +5,8 @@ export const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_]{0,6}$/;
 /** Lab names and prefixes become file and namespace names: a conservative safe set. */
 export const LAB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 export const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$/;
+/** A lab id is prefix + name: at most 16 + 32 characters of the same safe set. */
+export const LAB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
 /** Namespace names are files under /run/netns; keep them short and shell-safe. */
 export const MAX_NETNS_NAME = 24;
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

@@ -1,6 +1,14 @@
 // Parse, then resolve: raw description → checked Lab. Reports every problem at once, touches nothing.
+
+import { BlockList } from 'node:net';
 import { InputError } from '../errors.js';
-import { canonicalAddress, inPrefix, parsePrefix, specialAddressReason } from '../net/ipv6.js';
+import {
+  canonicalAddress,
+  type Ipv6Prefix,
+  inPrefix,
+  parsePrefix,
+  specialAddressReason,
+} from '../net/ipv6.js';
 import type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './model.js';
 import {
   interfaceName,
@@ -101,6 +109,7 @@ function resolveLinks(
   problems: string[],
 ): LabLink[] {
   const links: LabLink[] = [];
+  const placed: [string, Ipv6Prefix][] = [];
   const linked = new Set<string>();
   const addresses = new Map<string, string>();
   const claim = (address: string, where: string) => {
@@ -145,6 +154,16 @@ function resolveLinks(
     }
     claim(address.address, `${where}.address`);
     claim(translatorAddress.address, `${where}.translatorAddress`);
+    // The translator routes to each node by its link's prefix: prefixes must not overlap.
+    for (const [other, prev] of placed) {
+      const common = Math.min(address.length, prev.length);
+      if (inPrefix(address.address, { address: prev.address, length: common })) {
+        problems.push(
+          `${where}.address: prefix ${address.address}/${address.length} overlaps ${other} (${prev.address}/${prev.length})`,
+        );
+      }
+    }
+    placed.push([`${where}.address`, address]);
     links.push({
       node: node.name,
       nodeIf: interfaceName(node.name, translator.name),
@@ -218,6 +237,9 @@ function resolveFlows(
   const seen = new Set<string>();
   const names = new Set<string>();
   const concrete = new Set(links.flatMap((l) => [l.address.address, l.translatorAddress.address]));
+  // An abstract address inside a link's prefix would be looked for on that link, not via B.
+  const onLink = new BlockList();
+  for (const l of links) onLink.addSubnet(l.address.address, l.address.length, 'ipv6');
   d.flows.forEach((f, i) => {
     const where = `flows.${i}`;
     const address = canonicalAddress(f.address);
@@ -227,6 +249,11 @@ function resolveFlows(
       if (special) problems.push(`${where}.address: ${address} ${special}`);
       if (concrete.has(address)) {
         problems.push(`${where}.address: ${address} is a concrete address of the lab`);
+      } else if (onLink.check(address, 'ipv6')) {
+        const link = links.find((l) => inPrefix(address, l.address));
+        problems.push(
+          `${where}.address: ${address} is inside the prefix of ${link?.node ?? 'a'}'s link; abstract addresses must be routed via the translator`,
+        );
       }
       if (seen.has(address)) problems.push(`${where}.address: flow ${address} is defined twice`);
       seen.add(address);

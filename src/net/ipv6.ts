@@ -35,18 +35,22 @@ export function inPrefix(address: string, prefix: Ipv6Prefix): boolean {
   return list.check(address, 'ipv6');
 }
 
+const SPECIAL: readonly (readonly [string, number, string])[] = [
+  ['ff00::', 8, 'is a multicast address'],
+  ['fe80::', 10, 'is a link-local address'],
+  ['::ffff:0:0', 96, 'is an IPv4-mapped address'],
+];
+const SPECIAL_LISTS = SPECIAL.map(([a, l, why]) => {
+  const list = new BlockList();
+  list.addSubnet(a, l, 'ipv6');
+  return [list, why] as const;
+});
+
 /** Addresses that must never be used as lab addresses (they are not unicast or are special). */
 export function specialAddressReason(address: string): string | undefined {
-  const list = (cidr: string) => {
-    const [a, l] = cidr.split('/');
-    return inPrefix(address, { address: a ?? '', length: Number(l) });
-  };
   if (address === '::') return 'is the unspecified address';
   if (address === '::1') return 'is the loopback address';
-  if (list('ff00::/8')) return 'is a multicast address';
-  if (list('fe80::/10')) return 'is a link-local address';
-  if (list('::ffff:0:0/96')) return 'is an IPv4-mapped address';
-  return undefined;
+  return SPECIAL_LISTS.find(([list]) => list.check(address, 'ipv6'))?.[1];
 }
 
 /** The 16 bytes of an IPv6 address (network order); throws on an invalid address. */

@@ -20,12 +20,16 @@ export const NFNLGRP_CONNTRACK_NEW = 1;
 export const NFNLGRP_CONNTRACK_DESTROY = 3;
 
 const CTA_TUPLE_ORIG = 1;
+const CTA_TUPLE_REPLY = 2;
 const CTA_TUPLE_IP = 1;
+const CTA_IP_V6_SRC = 3;
 const CTA_IP_V6_DST = 4;
 
 export interface CtEntry {
   /** Original destination (the flow's abstract address for translated flows). */
   readonly origDst: string;
+  /** Reply source: the concrete address the connection was translated to (its responder). */
+  readonly replySrc: string | undefined;
   /** The raw CTA_TUPLE_ORIG attribute: sent back verbatim, it deletes exactly this entry. */
   readonly tuple: Buffer;
   /** A string key for the tuple (its bytes). */
@@ -39,9 +43,17 @@ export function parseEntry(body: Buffer): CtEntry | undefined {
   if (!tuple) return undefined;
   const ip = findAttr(tuple.payload, CTA_TUPLE_IP);
   const dst = ip && findAttr(ip.payload, CTA_IP_V6_DST);
-  if (!dst || dst.payload.length !== 16) return undefined;
+  if (dst?.payload.length !== 16) return undefined;
+  const reply = findAttr(body.subarray(4), CTA_TUPLE_REPLY);
+  const rip = reply && findAttr(reply.payload, CTA_TUPLE_IP);
+  const src = rip && findAttr(rip.payload, CTA_IP_V6_SRC);
   const raw = Buffer.from(tuple.raw);
-  return { origDst: addressFromBytes(dst.payload), tuple: raw, key: raw.toString('latin1') };
+  return {
+    origDst: addressFromBytes(dst.payload),
+    replySrc: src?.payload.length === 16 ? addressFromBytes(src.payload) : undefined,
+    tuple: raw,
+    key: raw.toString('latin1'),
+  };
 }
 
 /** Whether a ctnetlink message type/flags pair is a NEW event (entry created). */

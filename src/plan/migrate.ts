@@ -66,7 +66,11 @@ export function planMigration(
   // conntrack delete creates a new entry with the new mapping. The other way round, a packet
   // arriving in between re-creates the entry with the old mapping and the flow stays put.
   const ops: Op[] = [
-    engine.update(t, mappingsFor(lab, current), mappingsFor(lab, flows)),
+    engine.update(
+      t,
+      [{ before: mappingsFor(lab, [from])[0], after: mappingsFor(lab, [flow])[0] }],
+      () => mappingsFor(lab, flows),
+    ),
     { kind: 'conntrackDelete', netns: t, origDst: flow.address },
   ];
   return { role, flow, from, flows, ops };
@@ -96,4 +100,53 @@ export function planSwap(
   const next = all[(at + 1) % all.length];
   if (!next) throw new Error('no server to swap to');
   return planMigration(lab, engine, current, flow.address, next.name);
+}
+
+export interface EvacuationPlan {
+  /** The flows that move, as they will be. */
+  readonly moved: readonly LabFlow[];
+  readonly flows: readonly LabFlow[];
+  /** One rule transaction for all of them, then one conntrack delete per moved flow. */
+  readonly ops: readonly Op[];
+}
+
+/** Moves every flow whose responder is `from` to `to` (both servers), in one transaction. */
+export function planEvacuation(
+  lab: Lab,
+  engine: Engine,
+  current: readonly LabFlow[],
+  from: string,
+  to: string,
+): EvacuationPlan {
+  for (const name of [from, to]) {
+    const node = nodeByName(lab, name);
+    if (!node)
+      throw new InputError('', [
+        `unknown node '${name}' (nodes: ${lab.nodes.map((n) => n.name).join(', ')})`,
+      ]);
+    if (node.role !== 'server')
+      throw new InputError('', [
+        `'${name}' is a ${node.role}; evacuation moves flows between servers`,
+      ]);
+  }
+  if (from === to) throw new InputError('', ['evacuation needs two different servers']);
+  const moved = current.filter((f) => f.responder === from).map((f) => ({ ...f, responder: to }));
+  const movedSet = new Set(moved.map((f) => f.address));
+  const flows = current.map((f) => (movedSet.has(f.address) ? { ...f, responder: to } : f));
+  if (moved.length === 0) return { moved, flows, ops: [] };
+  const before = mappingsFor(
+    lab,
+    current.filter((f) => movedSet.has(f.address)),
+  );
+  const after = mappingsFor(lab, moved);
+  const t = lab.translator.netns;
+  const ops: Op[] = [
+    engine.update(
+      t,
+      before.map((b, i) => ({ before: b, after: after[i] })),
+      () => mappingsFor(lab, flows),
+    ),
+    ...moved.map((f): Op => ({ kind: 'conntrackDelete', netns: t, origDst: f.address })),
+  ];
+  return { moved, flows, ops };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { FlowmigError } from '../errors.js';
-import { LAB_NAME } from '../lab/names.js';
+import { LAB_ID } from '../lab/names.js';
 import { labDescriptionSchema } from '../lab/schema.js';
 
 export const DEFAULT_STATE_DIR = '/run/flowmig';
@@ -107,7 +107,7 @@ export class StateStore {
     return names
       .filter((n) => n.endsWith('.json'))
       .map((n) => n.slice(0, -'.json'.length))
-      .filter((id) => LAB_NAME.test(id))
+      .filter((id) => LAB_ID.test(id))
       .sort();
   }
 

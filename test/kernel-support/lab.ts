@@ -11,7 +11,7 @@ import { ProcessRunner } from '../../src/exec/runner.js';
 import { loadLab } from '../../src/lab/load.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
-import type { LabDescriptionInput } from '../../src/lab/schema.js';
+import type { EngineName, LabDescriptionInput } from '../../src/lab/schema.js';
 
 /** The repository root (tests run from dist/test/..., sources and fixtures live beside dist/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -86,14 +86,19 @@ export interface TestLab {
 export async function withLab<T>(
   description: LabDescriptionInput | undefined,
   fn: (t: TestLab) => Promise<T>,
+  options: { engine?: EngineName; agent?: boolean } = {},
 ): Promise<T> {
   const prefix = uniquePrefix();
   const stateDir = await tempStateDir();
-  const fm = new Flowmig({ stateDir });
+  const fm = new Flowmig({
+    stateDir,
+    ...(options.agent === undefined ? {} : { agent: options.agent }),
+  });
+  const resolve = { prefix, ...(options.engine ? { engine: options.engine } : {}) };
   const lab =
     description === undefined
-      ? await loadLab(undefined, { prefix })
-      : resolveLab(description, { prefix });
+      ? await loadLab(undefined, resolve)
+      : resolveLab(description, resolve);
   try {
     await fm.up(lab);
     return await fn({ fm, lab, prefix, stateDir, ns: (node) => `${prefix}${node}` });
@@ -103,6 +108,17 @@ export async function withLab<T>(
     await rm(stateDir, { recursive: true, force: true });
   }
 }
+
+/** Every engine, with and without the agent where it has one: behaviour must not differ. */
+export const ENGINE_VARIANTS: readonly {
+  readonly name: string;
+  readonly engine: EngineName;
+  readonly agent: boolean;
+}[] = [
+  { name: 'nftables (agent)', engine: 'nftables', agent: true },
+  { name: 'nftables (programs)', engine: 'nftables', agent: false },
+  { name: 'iptables', engine: 'iptables', agent: false },
+];
 
 /** The reference lab plus a second flow fe00::2 from A to D. */
 export const TWO_FLOW_LAB: LabDescriptionInput = {

@@ -1,0 +1,261 @@
+// `flowmig bench swap`: swap latency per method at 1..100k installed flows, on one lab, one run.
+import { AgentClient } from '../src/agent/client.js';
+import { Flowmig } from '../src/control/flowmig.js';
+import type { FlowMapping } from '../src/engines/engine.js';
+import { iptablesEngine } from '../src/engines/iptables.js';
+import { additions, mapEdits, NFT_TABLE, nftablesEngine, renderTable } from '../src/engines/nftables.js';
+import { execute } from '../src/exec/execute.js';
+import { Background, sleep } from '../src/experiment/process.js';
+import { distribution } from '../src/experiment/stats.js';
+import { loadLab } from '../src/lab/load.js';
+import type { Op } from '../src/plan/ops.js';
+import { syntheticMappings } from './flows.js';
+
+export interface SwapRow {
+  readonly method: string;
+  readonly flows: number;
+  readonly samples: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly ratio_p50_vs_reference: number | null;
+  /** For the agent: p50 of the time spent inside the agent (netlink work only). */
+  readonly inner_p50_ms?: number;
+}
+
+export interface LoadRow {
+  readonly method: string;
+  readonly flows: number;
+  readonly ms: number;
+}
+
+export interface BulkRow {
+  readonly method: string;
+  readonly flows: number;
+  readonly ms: number;
+  readonly ruleMs: number;
+  readonly conntrackMs: number;
+}
+
+export interface SwapBenchResult {
+  readonly rows: SwapRow[];
+  readonly load: LoadRow[];
+  readonly bulk: BulkRow[];
+  readonly notes: string[];
+}
+
+export interface SwapBenchOptions {
+  readonly flows: readonly number[];
+  /** Samples for the fast path at each N (slow methods take fewer, see samplesFor). */
+  readonly samples: number;
+  readonly prefix: string;
+  readonly stateDir?: string | undefined;
+  readonly onProgress?: (text: string) => void;
+}
+
+const A = 'fc00::1';
+const C = 'fc01::1';
+const D = 'fc02::2';
+
+/** Slow methods re-read or rewrite whole rule sets: fewer samples as N grows keep the run short. */
+function samplesFor(method: string, n: number, fast: number): number {
+  if (method.startsWith('nftables-agent')) return fast;
+  if (method === 'nftables-programs') return Math.min(fast, 50);
+  if (n >= 100_000) return 3;
+  if (n >= 10_000) return 8;
+  return 30;
+}
+
+export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchResult> {
+  const say = options.onProgress ?? (() => {});
+  const fm = new Flowmig({ stateDir: options.stateDir });
+  const lab = await loadLab(undefined, { prefix: options.prefix, engine: 'nftables' });
+  const rows: SwapRow[] = [];
+  const load: LoadRow[] = [];
+  const bulk: BulkRow[] = [];
+  const notes: string[] = [];
+  say('building the lab');
+  await fm.up(lab);
+  const t = lab.translator.netns;
+  const run = (ops: readonly Op[]) => execute(fm.runner, ops);
+  const runIn = (argv: string[], stdin?: string) => fm.runner.run(argv, { netns: t, stdin, timeoutMs: 600_000 });
+  let client: AgentClient | undefined;
+  let ping: Background | undefined;
+  try {
+    const state = await fm.store.read(lab.id);
+    if (!state?.agent) throw new Error(`the agent did not start: ${state?.agentError ?? 'unknown'}`);
+    client = await AgentClient.connect(state.agent.socket);
+    const agent = client;
+    // A steady ping keeps a conntrack entry for the flow, so every swap really deletes one.
+    const client0 = lab.nodes.find((n) => n.name === 'A')?.netns ?? '';
+    ping = Background.start(['ping', '-q', '-i', '0.002', 'fe00::1'], { netns: client0 });
+
+    const clear = async () => {
+      await runIn(['nft', 'delete', 'table', 'ip6', NFT_TABLE]).catch(() => {});
+      await runIn(['nft', 'delete', 'table', 'ip6', 'nat']).catch(() => {}); // ip6tables-nft's table
+      await runIn(['conntrack', '-F', '-f', 'ipv6'], undefined).catch(() => {});
+    };
+
+    const measure = async (
+      method: string,
+      n: number,
+      swap: (to: string) => Promise<number | undefined>,
+    ) => {
+      const count = samplesFor(method, n, options.samples);
+      let to = D;
+      for (let i = 0; i < 3; i++) {
+        await swap(to);
+        to = to === D ? C : D;
+      }
+      const lat: number[] = [];
+      const inner: number[] = [];
+      for (let i = 0; i < count; i++) {
+        await sleep(3); // let the ping re-create the flow's entry
+        const t0 = performance.now();
+        const within = await swap(to);
+        lat.push(performance.now() - t0);
+        if (within !== undefined) inner.push(within);
+        to = to === D ? C : D;
+      }
+      const d = distribution(lat);
+      rows.push({
+        method,
+        flows: n,
+        samples: count,
+        p50_ms: d.p50,
+        p99_ms: d.p99,
+        ratio_p50_vs_reference: null,
+        ...(inner.length ? { inner_p50_ms: distribution(inner).p50 } : {}),
+      });
+      say(`${method} at ${n} flows: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${count} samples)`);
+    };
+
+    for (const n of options.flows) {
+      const base = syntheticMappings(n, A, [C, D]);
+      const flow0 = (responder: string): FlowMapping => ({ address: 'fe00::1', initiatorAddress: A, responderAddress: responder });
+      let current = C;
+      const change = (to: string) => {
+        const c = [{ before: flow0(current), after: flow0(to) }];
+        current = to;
+        return c;
+      };
+      const allAfter = () => base.map((m, i) => (i === 0 ? flow0(current) : m));
+
+      // nftables: load with the nft program (one transaction), then swap with programs and agent.
+      await clear();
+      let t0 = performance.now();
+      await run([nftablesEngine.install(t, base)]);
+      load.push({ method: 'nftables-programs', flows: n, ms: performance.now() - t0 });
+      current = C;
+      await measure('nftables-programs', n, async (to) => {
+        await run([nftablesEngine.update(t, change(to), allAfter), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
+        return undefined;
+      });
+      await measure('nftables-agent', n, async (to) => {
+        const op = nftablesEngine.update(t, change(to), allAfter);
+        return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
+      });
+      const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], { netns: client0 });
+      try {
+        await sleep(200);
+        await measure('nftables-agent+flood', n, async (to) => {
+          const op = nftablesEngine.update(t, change(to), allAfter);
+          return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
+        });
+      } finally {
+        await flood.stop('SIGINT');
+      }
+
+      // Load through the agent: the empty table by program, then all elements in one netlink batch.
+      await clear();
+      await runIn(['nft', '-f', '-'], `${renderTable()}\n`);
+      t0 = performance.now();
+      await agent.apply(NFT_TABLE, mapEdits(additions(base)), []);
+      load.push({ method: 'nftables-agent', flows: n, ms: performance.now() - t0 });
+      current = C;
+
+      // Bulk: evacuate every flow on C to D in one transaction and one conntrack pass.
+      if (n >= 10_000) {
+        const onC = base.filter((m) => m.responderAddress === C).slice(0, 10_000);
+        const moves = onC.map((b) => ({ before: b, after: { ...b, responderAddress: D } }));
+        const op = nftablesEngine.update(t, moves, allAfter);
+        t0 = performance.now();
+        const r = await agent.apply(NFT_TABLE, op.edits ?? [], onC.map((m) => m.address));
+        bulk.push({ method: 'nftables-agent', flows: onC.length, ms: performance.now() - t0, ruleMs: r.ruleMs, conntrackMs: r.conntrackMs });
+        say(`bulk: ${onC.length} flows C → D in ${(performance.now() - t0).toFixed(1)} ms`);
+      }
+
+      // iptables engine: whole chains rewritten per change (ip6tables-restore), conntrack by program.
+      await clear();
+      current = C;
+      t0 = performance.now();
+      await run([iptablesEngine.install(t, base)]);
+      load.push({ method: 'iptables', flows: n, ms: performance.now() - t0 });
+      await measure('iptables', n, async (to) => {
+        await run([iptablesEngine.update(t, change(to), allAfter), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
+        return undefined;
+      });
+
+      // The reference: delete the rule, add the new one, flush all conntrack (three processes).
+      await clear();
+      current = C;
+      const refRules = [
+        '*nat',
+        ...base.map((m, i) => `-A PREROUTING -d ${m.address}/128 -j DNAT --to-destination ${i === 0 ? C : m.responderAddress}`),
+        `-A POSTROUTING -s ${A}/128 -j SNAT --to-source fe00::1`,
+        'COMMIT',
+        '',
+      ].join('\n');
+      t0 = performance.now();
+      await runIn(['ip6tables-restore', '-w'], refRules);
+      load.push({ method: 'reference', flows: n, ms: performance.now() - t0 });
+      await measure('reference', n, async (to) => {
+        const from = current;
+        current = to;
+        const rule = (x: string) => ['-d', 'fe00::1/128', '-j', 'DNAT', '--to-destination', x];
+        await runIn(['ip6tables', '-w', '-t', 'nat', '-D', 'PREROUTING', ...rule(from)]);
+        await runIn(['ip6tables', '-w', '-t', 'nat', '-A', 'PREROUTING', ...rule(to)]);
+        await runIn(['conntrack', '-F']);
+        return undefined;
+      });
+      await clear();
+    }
+    for (const r of rows) {
+      const ref = rows.find((x) => x.method === 'reference' && x.flows === r.flows);
+      (r as { ratio_p50_vs_reference: number | null }).ratio_p50_vs_reference =
+        ref && r.p50_ms > 0 ? ref.p50_ms / r.p50_ms : null;
+    }
+    notes.push(
+      'latency = command issued → mapping committed and the flow\'s conntrack entries deleted, measured by the caller',
+      'ratio_p50_vs_reference = reference p50 / method p50 at the same N (higher is faster)',
+      'nftables-agent: a Unix-socket request to the translator agent, which sends one nf_tables batch and exact-tuple ctnetlink deletes',
+    );
+    return { rows, load, bulk, notes };
+  } finally {
+    client?.close();
+    await ping?.stop('SIGINT');
+    say('tearing the lab down');
+    await fm.down(lab.id);
+  }
+}
+
+export function renderSwapBench(r: SwapBenchResult): string {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const lines = [
+    `${pad('METHOD', 24)}${pad('FLOWS', 9)}${pad('SAMPLES', 9)}${pad('P50 ms', 11)}${pad('P99 ms', 11)}REF/P50`,
+    ...r.rows.map(
+      (x) =>
+        `${pad(x.method, 24)}${pad(String(x.flows), 9)}${pad(String(x.samples), 9)}${pad(x.p50_ms.toFixed(3), 11)}${pad(x.p99_ms.toFixed(3), 11)}${pad(x.ratio_p50_vs_reference === null ? '-' : `${x.ratio_p50_vs_reference.toFixed(1)}×`, 9)}${x.inner_p50_ms === undefined ? '' : `(in agent ${x.inner_p50_ms.toFixed(3)})`}`,
+    ),
+    '',
+    'load N flows (one transaction):',
+    ...r.load.map((x) => `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms`),
+    '',
+    'bulk migration (one transaction + one conntrack pass):',
+    ...(r.bulk.length
+      ? r.bulk.map((x) => `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms (rule ${x.ruleMs.toFixed(1)} ms, conntrack ${x.conntrackMs.toFixed(1)} ms)`)
+      : ['  (needs N ≥ 10,000)']),
+    '',
+    ...r.notes.map((n) => `note: ${n}`),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  Progress,
+  renderFlows,
+  renderMigration,
+  renderStatus,
+  table,
+} from '../../src/cli/render.js';
+import type { LabStatus, MigrationResult } from '../../src/control/flowmig.js';
+
+describe('table', () => {
+  it('aligns columns, two spaces apart, last column unpadded', () => {
+    assert.equal(
+      table([
+        ['NODE', 'ROLE', 'NAMESPACE'],
+        ['A', 'client', 't1-A'],
+        ['B', 'translator', 't1-B'],
+      ]),
+      ['NODE  ROLE        NAMESPACE', 'A     client      t1-A', 'B     translator  t1-B'].join(
+        '\n',
+      ),
+    );
+  });
+
+  it('starts every column at the same offset on every row', () => {
+    const rows = [
+      ['FLOW', 'NAME', 'RESPONDER'],
+      ['fe00::1', '-', 'C'],
+      ['fe00:1234::abcd', 'web-frontend', 'D'],
+    ];
+    const lines = table(rows).split('\n');
+    // Every cell text is unique within its line, so indexOf finds where its column starts.
+    const starts = lines.map((line, r) => (rows[r] ?? []).map((cell) => line.indexOf(cell)));
+    for (const s of starts) assert.deepEqual(s, starts[0]);
+    assert.deepEqual(starts[0], [0, 17, 31]);
+  });
+
+  it('trims trailing spaces and handles short rows and no rows', () => {
+    assert.equal(
+      table([
+        ['A', 'B'],
+        ['long', ''],
+      ]),
+      'A     B\nlong',
+    );
+    assert.equal(table([['A', 'B', 'C'], ['x']]), 'A  B  C\nx');
+    assert.equal(table([]), '');
+  });
+});
+
+const BASE: MigrationResult = {
+  lab: 'default',
+  flow: 'fe00::1',
+  role: 'responder',
+  from: 'C',
+  to: 'D',
+  changed: true,
+  totalMs: 12.345,
+  ruleMs: 8.04,
+  conntrackMs: 4.26,
+  conntrackDeleted: 1,
+  path: 'programs',
+  note: undefined,
+  steps: [],
+};
+
+describe('renderMigration', () => {
+  it('says where the flow went, how long it took, how, and what conntrack deleted', () => {
+    const text = renderMigration(BASE);
+    assert.ok(!text.includes('\n'), 'one line');
+    assert.match(
+      text,
+      /^flow fe00::1: C → D in 12\.3 ms via programs \(rule 8\.04\d? ms, conntrack 4\.26\d? ms, 1 entry deleted\)$/,
+    );
+  });
+
+  it('uses the plural for 0 and several entries', () => {
+    assert.match(renderMigration({ ...BASE, conntrackDeleted: 0 }), /, 0 entries deleted\)$/);
+    assert.match(renderMigration({ ...BASE, conntrackDeleted: 2 }), /, 2 entries deleted\)$/);
+  });
+
+  it('names the initiator move the same way', () => {
+    assert.match(
+      renderMigration({ ...BASE, role: 'initiator', from: 'A', to: 'E' }),
+      /^flow fe00::1: A → E in /,
+    );
+  });
+
+  it('adds a note on its own line when there is one', () => {
+    const text = renderMigration({ ...BASE, note: 'agent restarted' });
+    assert.deepEqual(text.split('\n').slice(1), ['note: agent restarted']);
+  });
+
+  it('says nothing changed when the flow was already there', () => {
+    assert.equal(
+      renderMigration({ ...BASE, changed: false, from: 'C', to: 'C', totalMs: 0 }),
+      'flow fe00::1 is already on C; nothing changed',
+    );
+  });
+});
+
+const STATUS: LabStatus = {
+  id: 't1-default',
+  prefix: 't1-',
+  phase: 'up',
+  engine: 'iptables',
+  pid: 4242,
+  pidAlive: true,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  stateFile: '/run/flowmig/t1-default.json',
+  nodes: [
+    { name: 'A', role: 'client', netns: 't1-A', present: true, owned: true },
+    { name: 'B', role: 'translator', netns: 't1-B', present: true, owned: false },
+    { name: 'C', role: 'server', netns: 't1-C', present: false, owned: false },
+  ],
+  flows: [
+    {
+      name: 'web',
+      address: 'fe00::1',
+      initiator: 'A',
+      responder: 'D',
+      kernelResponder: 'fc02::2',
+      inSync: true,
+    },
+    {
+      name: undefined,
+      address: 'fe00::2',
+      initiator: 'A',
+      responder: 'C',
+      kernelResponder: 'fc02::2',
+      inSync: false,
+    },
+    {
+      name: undefined,
+      address: 'fe00::3',
+      initiator: 'A',
+      responder: 'C',
+      kernelResponder: undefined,
+      inSync: false,
+    },
+  ],
+  translatorInstalled: true,
+  controlPath: { kind: 'programs', reason: 'engine iptables has no fast path' },
+  migrations: 3,
+  lastMigration: {
+    flow: 'fe00::1',
+    from: 'C',
+    to: 'D',
+    at: '2026-01-01T00:00:05.000Z',
+    totalMs: 1.25,
+    ruleMs: 1,
+    conntrackMs: 0.25,
+    conntrackDeleted: 1,
+  },
+};
+
+describe('renderFlows and renderStatus', () => {
+  it('shows each flow with its kernel mapping, flagging the out-of-sync ones', () => {
+    assert.equal(
+      renderFlows(STATUS),
+      [
+        'FLOW     NAME  INITIATOR  RESPONDER  KERNEL',
+        'fe00::1  web   A          D          ok (fc02::2)',
+        'fe00::2  -     A          C          OUT OF SYNC (fc02::2)',
+        'fe00::3  -     A          C          OUT OF SYNC (no mapping)',
+      ].join('\n'),
+    );
+  });
+
+  it('shows the lab, the last migration, and each node’s state', () => {
+    const text = renderStatus(STATUS);
+    const lines = text.split('\n');
+    assert.equal(lines[0], 'lab t1-default: up, engine iptables, 3 migration(s)');
+    assert.match(
+      text,
+      /built by pid 4242 \(running\) at 2026-01-01T00:00:00\.000Z; state \/run\/flowmig\/t1-default\.json/,
+    );
+    assert.match(text, /translator table: installed$/m);
+    assert.match(text, /engine iptables has no fast path/);
+    assert.match(text, /last migration: fe00::1 C → D at 2026-01-01T00:00:05\.000Z \(1\.3 ms\)/);
+    assert.match(text, /^A +client +t1-A +up$/m);
+    assert.match(text, /^B +translator +t1-B +present, NOT MARKED as this lab$/m);
+    assert.match(text, /^C +server +t1-C +MISSING$/m);
+    assert.ok(text.endsWith(renderFlows(STATUS)));
+  });
+
+  it('says when the builder is gone, the table is missing, and there was no migration', () => {
+    const text = renderStatus({
+      ...STATUS,
+      pidAlive: false,
+      translatorInstalled: false,
+      migrations: 0,
+      lastMigration: undefined,
+    });
+    assert.match(text, /\(gone\)/);
+    assert.match(text, /translator table: MISSING/);
+    assert.doesNotMatch(text, /last migration/);
+  });
+});
+
+/** A stand-in for process.stderr that keeps what is written. */
+function stream(isTTY: boolean): { written: string[]; stream: NodeJS.WriteStream } {
+  const written: string[] = [];
+  const fake = {
+    isTTY,
+    write: (chunk: string) => {
+      written.push(chunk);
+      return true;
+    },
+  };
+  return { written, stream: fake as unknown as NodeJS.WriteStream };
+}
+
+describe('Progress', () => {
+  it('on a terminal redraws one line in place and clears it when done', () => {
+    const out = stream(true);
+    const p = new Progress(out.stream, true);
+    p.update('building lab [1/31]');
+    p.update('building lab [2/31]');
+    p.done('lab t1-default is up');
+    assert.deepEqual(out.written, [
+      '\r\x1b[2Kbuilding lab [1/31]',
+      '\r\x1b[2Kbuilding lab [2/31]',
+      '\r\x1b[2K',
+      'lab t1-default is up\n',
+    ]);
+  });
+
+  it('elsewhere prints whole lines, not every update', () => {
+    const out = stream(false);
+    const p = new Progress(out.stream, true);
+    p.update('first');
+    p.update('second, right after');
+    p.done();
+    assert.deepEqual(out.written, ['first\n']);
+  });
+
+  it('prints nothing when disabled (e.g. --json)', () => {
+    const out = stream(true);
+    const p = new Progress(out.stream, false);
+    p.update('x');
+    p.done('y');
+    assert.deepEqual(out.written, []);
+  });
+});

@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FlowMapping } from '../../src/engines/engine.js';
+import {
+  DNAT_CHAIN,
+  iptablesEngine,
+  parseNatTable,
+  renderRestore,
+  renderRules,
+  SNAT_CHAIN,
+} from '../../src/engines/iptables.js';
+import { engineFor } from '../../src/engines/registry.js';
+import { NAT_SAVE_TWO_FLOWS, natSave } from '../support/samples.js';
+
+const M1: FlowMapping = {
+  address: 'fe00::1',
+  initiatorAddress: 'fc00::1',
+  responderAddress: 'fc01::1',
+};
+const M2: FlowMapping = {
+  address: 'fe00::2',
+  initiatorAddress: 'fc00::1',
+  responderAddress: 'fc02::2',
+};
+const M3: FlowMapping = {
+  address: 'fe00::3',
+  initiatorAddress: 'fc03::1',
+  responderAddress: 'fc01::1',
+};
+
+describe('renderRestore', () => {
+  it('with hooks: declares both chains, jumps to them, then the rules, then COMMIT', () => {
+    assert.equal(
+      renderRestore([M1], true),
+      [
+        '*nat',
+        ':FLOWMIG-DNAT - [0:0]',
+        ':FLOWMIG-SNAT - [0:0]',
+        '-A PREROUTING -j FLOWMIG-DNAT',
+        '-A POSTROUTING -j FLOWMIG-SNAT',
+        '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('without hooks: the same chains and rules, no jumps (a replace must not add them twice)', () => {
+    assert.equal(
+      renderRestore([M1, M2], false),
+      [
+        '*nat',
+        ':FLOWMIG-DNAT - [0:0]',
+        ':FLOWMIG-SNAT - [0:0]',
+        '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -d fe00::2/128 -j DNAT --to-destination fc02::2',
+        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('with no mappings still declares (and so flushes) both chains', () => {
+    assert.equal(
+      renderRestore([], false),
+      '*nat\n:FLOWMIG-DNAT - [0:0]\n:FLOWMIG-SNAT - [0:0]\nCOMMIT\n',
+    );
+  });
+
+  it('is one table, one COMMIT: a single transaction', () => {
+    const text = renderRestore([M1, M2, M3], true);
+    assert.equal(text.match(/^\*/gm)?.length, 1);
+    assert.equal(text.match(/^COMMIT$/gm)?.length, 1);
+    assert.ok(text.endsWith('COMMIT\n'));
+    // Only flowmig's own chains get rules appended, besides the two jumps.
+    for (const line of text.split('\n').filter((l) => l.startsWith('-A '))) {
+      assert.match(
+        line,
+        /^-A (FLOWMIG-DNAT|FLOWMIG-SNAT|PREROUTING -j FLOWMIG-DNAT$|POSTROUTING -j FLOWMIG-SNAT$)/,
+      );
+    }
+  });
+
+  it('renderRules: one DNAT and one SNAT rule per flow, keyed by the original destination', () => {
+    const rules = renderRules([M1, M3]);
+    assert.equal(rules.length, 4);
+    assert.deepEqual(rules.filter((r) => r.startsWith(`-A ${DNAT_CHAIN} `)).length, 2);
+    assert.ok(
+      rules.every((r) => r.startsWith(`-A ${DNAT_CHAIN} `) || r.startsWith(`-A ${SNAT_CHAIN} `)),
+    );
+    assert.ok(
+      rules.includes(
+        '-A FLOWMIG-SNAT -s fc03::1/128 -m conntrack --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
+      ),
+    );
+  });
+});
+
+describe('parseNatTable', () => {
+  const sets: [string, FlowMapping[]][] = [
+    ['no flows', []],
+    ['one flow', [M1]],
+    ['two flows sharing an initiator', [M1, M2]],
+    ['three flows, two sharing a responder', [M1, M2, M3]],
+  ];
+  for (const [what, mappings] of sets) {
+    for (const hooks of [true, false]) {
+      it(`reads back what renderRestore wrote: ${what}, ${hooks ? 'with' : 'without'} hooks`, () => {
+        const table = parseNatTable(renderRestore(mappings, hooks));
+        assert.deepEqual(table.mappings, mappings);
+        assert.equal(table.installed, hooks);
+      });
+    }
+  }
+
+  it('reads real ip6tables-save -t nat output (--ctorigdst without /128)', () => {
+    assert.deepEqual(parseNatTable(NAT_SAVE_TWO_FLOWS), { installed: true, mappings: [M1, M2] });
+  });
+
+  it('reads the same output without the jump lines as not installed', () => {
+    const text = NAT_SAVE_TWO_FLOWS.split('\n')
+      .filter((l) => !/^-A (PRE|POST)ROUTING -j FLOWMIG/.test(l))
+      .join('\n');
+    assert.deepEqual(parseNatTable(text), { installed: false, mappings: [M1, M2] });
+  });
+
+  it('needs both jumps to count as installed', () => {
+    const onlyPre = NAT_SAVE_TWO_FLOWS.replace('-A POSTROUTING -j FLOWMIG-SNAT\n', '');
+    const onlyPost = NAT_SAVE_TWO_FLOWS.replace('-A PREROUTING -j FLOWMIG-DNAT\n', '');
+    assert.equal(parseNatTable(onlyPre).installed, false);
+    assert.equal(parseNatTable(onlyPost).installed, false);
+  });
+
+  it('ignores rules that are not flowmig’s', () => {
+    const text = natSave([M1], true).replace(
+      'COMMIT',
+      [
+        '-A PREROUTING -d 2001:db8::1/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination [fd00::5]:8080',
+        '-A PREROUTING -d fe00::9/128 -j DNAT --to-destination fc05::1',
+        '-A POSTROUTING -o eth0 -j MASQUERADE',
+        '-A OTHER-DNAT -d fe00::8/128 -j DNAT --to-destination fc06::1',
+        'COMMIT',
+      ].join('\n'),
+    );
+    assert.deepEqual(parseNatTable(text), { installed: true, mappings: [M1] });
+  });
+
+  it('an empty nat table (flowmig never ran here) has no mappings and is not installed', () => {
+    const empty = [
+      '# Generated by ip6tables-save v1.8.9 (nf_tables) on Wed Nov 25 02:06:16 2026',
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':INPUT ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      'COMMIT',
+      '',
+    ].join('\n');
+    assert.deepEqual(parseNatTable(empty), { installed: false, mappings: [] });
+    assert.deepEqual(parseNatTable(''), { installed: false, mappings: [] });
+  });
+
+  it('a DNAT rule without its SNAT rule gives an empty initiator', () => {
+    const text = '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1\n';
+    assert.deepEqual(parseNatTable(text).mappings, [
+      { address: 'fe00::1', responderAddress: 'fc01::1', initiatorAddress: '' },
+    ]);
+  });
+
+  it('tolerates CRLF line ends and indentation', () => {
+    const text = renderRestore([M1], true)
+      .split('\n')
+      .map((l) => `  ${l}\r`)
+      .join('\n');
+    assert.deepEqual(parseNatTable(text), { installed: true, mappings: [M1] });
+  });
+});
+
+describe('iptablesEngine', () => {
+  it('is the engine registered as iptables', () => {
+    assert.equal(engineFor('iptables'), iptablesEngine);
+    assert.equal(iptablesEngine.name, 'iptables');
+    assert.deepEqual([...iptablesEngine.programs].sort(), ['ip6tables-restore', 'ip6tables-save']);
+  });
+
+  it('install is one ip6tables-restore --noflush with the hooks', () => {
+    assert.deepEqual(iptablesEngine.install('t1-B', [M1]), {
+      kind: 'netfilterApply',
+      netns: 't1-B',
+      argv: ['ip6tables-restore', '-w', '--noflush'],
+      stdin: renderRestore([M1], true),
+      summary: 'ip6tables: install 1 flow(s)',
+    });
+  });
+
+  it('replace is one ip6tables-restore --noflush without the hooks', () => {
+    assert.deepEqual(iptablesEngine.replace('B', [M1, M2]), {
+      kind: 'netfilterApply',
+      netns: 'B',
+      argv: ['ip6tables-restore', '-w', '--noflush'],
+      stdin: renderRestore([M1, M2], false),
+      summary: 'ip6tables: set fe00::1→fc01::1, fe00::2→fc02::2',
+    });
+  });
+
+  it('update restates the whole table (no cheaper atomic way in ip6tables), naming what moved', () => {
+    const moved = { ...M1, responderAddress: 'fc02::2' };
+    const op = iptablesEngine.update('B', [{ before: M1, after: moved }], () => [moved, M2]);
+    assert.equal(op.kind, 'netfilterApply');
+    assert.equal(op.netns, 'B');
+    assert.deepEqual(op.argv, ['ip6tables-restore', '-w', '--noflush']);
+    assert.equal(op.stdin, renderRestore([moved, M2], false));
+    assert.equal(op.summary, 'ip6tables: set fe00::1→fc02::2');
+  });
+
+  it('uninstall leaves the rules to go with the namespace', () => {
+    assert.equal(iptablesEngine.uninstall('B'), undefined);
+  });
+
+  it('simulate gives the table after a transaction, whatever was there before', () => {
+    const op = iptablesEngine.replace('B', [M2]);
+    assert.deepEqual(iptablesEngine.simulate([M1, M3], op), [M2]);
+    assert.deepEqual(iptablesEngine.simulate([], iptablesEngine.install('B', [M1, M3])), [M1, M3]);
+  });
+
+  it('inspects with ip6tables-save -t nat in the translator and parses its output', () => {
+    assert.deepEqual(iptablesEngine.inspect('B'), {
+      argv: ['ip6tables-save', '-t', 'nat'],
+      netns: 'B',
+    });
+    assert.deepEqual(iptablesEngine.parse(NAT_SAVE_TWO_FLOWS), parseNatTable(NAT_SAVE_TWO_FLOWS));
+  });
+});

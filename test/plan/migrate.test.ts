@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { iptablesEngine, parseNatTable } from '../../src/engines/iptables.js';
+import type { Lab, LabFlow } from '../../src/lab/model.js';
+import { resolveLab } from '../../src/lab/resolve.js';
+import { findFlow, type MigrationPlan, planMigration, planSwap } from '../../src/plan/migrate.js';
+import type { Op } from '../../src/plan/ops.js';
+import {
+  assertInputError,
+  at,
+  NAMED_FLOW_LAB,
+  ONE_SERVER_LAB,
+  referenceLab,
+  THREE_SERVERS_LAB,
+  TWO_CLIENTS_LAB,
+  TWO_FLOWS_LAB,
+} from '../support/labs.js';
+
+type Apply = Extract<Op, { kind: 'netfilterApply' }>;
+type Delete = Extract<Op, { kind: 'conntrackDelete' }>;
+
+/** The plan's two ops, checked to be [netfilterApply, conntrackDelete] in that order. */
+function ruleThenConntrack(plan: MigrationPlan): { apply: Apply; del: Delete } {
+  assert.deepEqual(
+    plan.ops.map((op) => op.kind),
+    ['netfilterApply', 'conntrackDelete'],
+  );
+  const [apply, del] = plan.ops;
+  assert.ok(apply?.kind === 'netfilterApply' && del?.kind === 'conntrackDelete');
+  return { apply, del };
+}
+
+function responders(flows: readonly LabFlow[]): string[] {
+  return flows.map((f) => `${f.address}:${f.responder}`);
+}
+
+describe('planMigration (iptables engine)', () => {
+  const lab = referenceLab();
+
+  it('moves fe00::1 from C to D: rule change first, then that flow’s conntrack entries', () => {
+    const plan = planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D');
+    const { apply, del } = ruleThenConntrack(plan);
+    assert.equal(apply.netns, 'B');
+    assert.deepEqual(apply.argv, ['ip6tables-restore', '-w', '--noflush']);
+    assert.deepEqual(del, { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1' });
+    assert.deepEqual(plan.from, at(lab.flows, 0));
+    assert.deepEqual(plan.flow, {
+      name: undefined,
+      address: 'fe00::1',
+      initiator: 'A',
+      responder: 'D',
+    });
+    assert.deepEqual(plan.flows, [plan.flow]);
+    assert.equal(plan.role, 'responder');
+  });
+
+  it('the new rules map fe00::1 to fc02::2 and keep the SNAT of A', () => {
+    const { apply } = ruleThenConntrack(
+      planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D'),
+    );
+    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
+    ]);
+    assert.match(
+      apply.stdin,
+      /^-A FLOWMIG-DNAT -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
+    );
+    assert.doesNotMatch(apply.stdin, /fc01::1/);
+  });
+
+  it('replaces the chains without adding the PREROUTING/POSTROUTING jumps again', () => {
+    const { apply } = ruleThenConntrack(
+      planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D'),
+    );
+    assert.doesNotMatch(apply.stdin, /PREROUTING|POSTROUTING/);
+    // Declaring the chains is what flushes them inside the one transaction.
+    assert.match(apply.stdin, /^:FLOWMIG-DNAT - \[0:0\]$/m);
+    assert.match(apply.stdin, /^:FLOWMIG-SNAT - \[0:0\]$/m);
+    assert.match(apply.stdin, /^COMMIT$/m);
+  });
+
+  it('does not change the current assignments it was given', () => {
+    const current = lab.flows.map((f) => ({ ...f }));
+    planMigration(lab, iptablesEngine, current, 'fe00::1', 'D');
+    assert.deepEqual(responders(current), ['fe00::1:C']);
+  });
+
+  it('to the current responder plans nothing', () => {
+    const plan = planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'C');
+    assert.deepEqual(plan.ops, []);
+    assert.deepEqual(plan.flows, lab.flows);
+    assert.deepEqual(plan.flow, plan.from);
+    assert.equal(plan.role, 'responder');
+  });
+
+  it('to the current initiator plans nothing', () => {
+    const plan = planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'A');
+    assert.deepEqual(plan.ops, []);
+    assert.equal(plan.role, 'initiator');
+  });
+
+  it('to a client makes it the initiator and keeps the responder', () => {
+    const two = resolveLab(TWO_CLIENTS_LAB);
+    const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'E');
+    const { apply, del } = ruleThenConntrack(plan);
+    assert.equal(plan.role, 'initiator');
+    assert.equal(plan.flow.initiator, 'E');
+    assert.equal(plan.flow.responder, 'C');
+    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
+      { address: 'fe00::1', initiatorAddress: 'fc03::1', responderAddress: 'fc01::1' },
+    ]);
+    assert.equal(del.origDst, 'fe00::1');
+  });
+
+  it('finds the flow by name and by any spelling of its address', () => {
+    const named = resolveLab(NAMED_FLOW_LAB);
+    for (const ref of ['web', 'fe00::1', 'FE00:0::1', 'fe00:0:0:0:0:0:0:1']) {
+      const plan = planMigration(named, iptablesEngine, named.flows, ref, 'D');
+      assert.equal(plan.flow.responder, 'D', ref);
+      assert.equal(ruleThenConntrack(plan).del.origDst, 'fe00::1', ref);
+    }
+  });
+
+  it('with two flows rewrites the whole table but deletes only the moved flow’s entries', () => {
+    const two = resolveLab(TWO_FLOWS_LAB);
+    const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'D');
+    const { apply, del } = ruleThenConntrack(plan);
+    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
+      { address: 'fe00::2', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
+    ]);
+    assert.equal(del.origDst, 'fe00::1');
+    assert.deepEqual(responders(plan.flows), ['fe00::1:D', 'fe00::2:D']);
+  });
+
+  const errors: [string, (lab: Lab) => unknown, RegExp][] = [
+    [
+      'an unknown flow',
+      (l) => planMigration(l, iptablesEngine, l.flows, 'fe00::9', 'D'),
+      /^unknown flow 'fe00::9' \(flows: fe00::1\)$/,
+    ],
+    [
+      'a flow reference that is neither name nor address',
+      (l) => planMigration(l, iptablesEngine, l.flows, 'web', 'D'),
+      /unknown flow 'web'/,
+    ],
+    [
+      'an unknown node',
+      (l) => planMigration(l, iptablesEngine, l.flows, 'fe00::1', 'Z'),
+      /^unknown node 'Z' \(nodes: A, B, C, D\)$/,
+    ],
+    [
+      'the translator',
+      (l) => planMigration(l, iptablesEngine, l.flows, 'fe00::1', 'B'),
+      /'B' is the translator; a flow migrates to a client or a server/,
+    ],
+    [
+      'a node name in another case',
+      (l) => planMigration(l, iptablesEngine, l.flows, 'fe00::1', 'd'),
+      /unknown node 'd'/,
+    ],
+  ];
+  for (const [what, run, pattern] of errors) {
+    it(`refuses ${what} with an InputError`, () => {
+      assertInputError(() => run(lab), pattern);
+    });
+  }
+});
+
+describe('planSwap', () => {
+  it('moves the only flow to the other server and back: C → D → C', () => {
+    const lab = referenceLab();
+    const first = planSwap(lab, iptablesEngine, lab.flows, undefined);
+    assert.equal(first.from.responder, 'C');
+    assert.equal(first.flow.responder, 'D');
+    assert.deepEqual(parseNatTable(ruleThenConntrack(first).apply.stdin).mappings, [
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
+    ]);
+    const second = planSwap(lab, iptablesEngine, first.flows, undefined);
+    assert.equal(second.flow.responder, 'C');
+    assert.deepEqual(parseNatTable(ruleThenConntrack(second).apply.stdin).mappings, [
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
+    ]);
+    assert.equal(ruleThenConntrack(second).del.origDst, 'fe00::1');
+  });
+
+  it('cycles through three servers in order: C → D → E → C', () => {
+    const lab = resolveLab(THREE_SERVERS_LAB);
+    let flows: readonly LabFlow[] = lab.flows;
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const plan = planSwap(lab, iptablesEngine, flows, 'fe00::1');
+      ruleThenConntrack(plan);
+      flows = plan.flows;
+      seen.push(plan.flow.responder);
+    }
+    assert.deepEqual(seen, ['D', 'E', 'C']);
+  });
+
+  it('names the flow when the lab has several', () => {
+    const lab = resolveLab(TWO_FLOWS_LAB);
+    const plan = planSwap(lab, iptablesEngine, lab.flows, 'FE00::2');
+    assert.equal(plan.flow.address, 'fe00::2');
+    assert.equal(plan.flow.responder, 'C');
+    assert.equal(ruleThenConntrack(plan).del.origDst, 'fe00::2');
+    assert.deepEqual(responders(plan.flows), ['fe00::1:C', 'fe00::2:C']);
+  });
+
+  it('refuses to guess the flow when there are two', () => {
+    const lab = resolveLab(TWO_FLOWS_LAB);
+    assertInputError(
+      () => planSwap(lab, iptablesEngine, lab.flows, undefined),
+      /^swap: the lab has 2 flows; name one \(fe00::1, fe00::2\)$/,
+    );
+  });
+
+  it('refuses when there is no flow', () => {
+    const lab = referenceLab();
+    assertInputError(() => planSwap(lab, iptablesEngine, [], undefined), /the lab has 0 flows/);
+  });
+
+  it('refuses with a single server', () => {
+    const lab = resolveLab(ONE_SERVER_LAB);
+    assertInputError(
+      () => planSwap(lab, iptablesEngine, lab.flows, undefined),
+      /^swap: the lab needs at least two servers to swap$/,
+    );
+  });
+
+  it('refuses an unknown flow', () => {
+    const lab = referenceLab();
+    assertInputError(
+      () => planSwap(lab, iptablesEngine, lab.flows, 'fe00::2'),
+      /unknown flow 'fe00::2'/,
+    );
+  });
+});
+
+describe('findFlow', () => {
+  const flows: LabFlow[] = [
+    { name: 'web', address: 'fe00::1', initiator: 'A', responder: 'C' },
+    { name: undefined, address: 'fe00::2', initiator: 'A', responder: 'D' },
+  ];
+
+  const found: [string, string][] = [
+    ['web', 'fe00::1'],
+    ['fe00::1', 'fe00::1'],
+    ['FE00:0::1', 'fe00::1'],
+    ['fe00:0000:0000:0000:0000:0000:0000:0001', 'fe00::1'],
+    ['FE00::2', 'fe00::2'],
+  ];
+  for (const [ref, address] of found) {
+    it(`finds ${ref}`, () => {
+      assert.equal(findFlow(flows, ref).address, address);
+    });
+  }
+
+  it('lists the known flows when the reference matches none', () => {
+    assertInputError(
+      () => findFlow(flows, 'fe00::3'),
+      /^unknown flow 'fe00::3' \(flows: fe00::1 \(web\), fe00::2\)$/,
+    );
+    assertInputError(() => findFlow(flows, 'WEB'), /unknown flow 'WEB'/);
+    assertInputError(() => findFlow([], 'fe00::1'), /\(flows: none\)/);
+  });
+});
