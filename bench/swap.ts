@@ -3,13 +3,20 @@ import { AgentClient } from '../src/agent/client.js';
 import { Flowmig } from '../src/control/flowmig.js';
 import type { FlowMapping } from '../src/engines/engine.js';
 import { iptablesEngine } from '../src/engines/iptables.js';
-import { additions, mapEdits, NFT_TABLE, nftablesEngine, renderTable } from '../src/engines/nftables.js';
+import {
+  additions,
+  mapEdits,
+  NFT_TABLE,
+  nftablesEngine,
+  renderTable,
+} from '../src/engines/nftables.js';
 import { execute } from '../src/exec/execute.js';
 import { Background, sleep } from '../src/experiment/process.js';
 import { distribution } from '../src/experiment/stats.js';
 import { loadLab } from '../src/lab/load.js';
 import type { Op } from '../src/plan/ops.js';
 import { syntheticMappings } from './flows.js';
+import { Interrupt } from './interrupt.js';
 
 export interface SwapRow {
   readonly method: string;
@@ -73,16 +80,19 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
   const load: LoadRow[] = [];
   const bulk: BulkRow[] = [];
   const notes: string[] = [];
+  const interrupt = new Interrupt();
   say('building the lab');
   await fm.up(lab);
   const t = lab.translator.netns;
   const run = (ops: readonly Op[]) => execute(fm.runner, ops);
-  const runIn = (argv: string[], stdin?: string) => fm.runner.run(argv, { netns: t, stdin, timeoutMs: 600_000 });
+  const runIn = (argv: string[], stdin?: string) =>
+    fm.runner.run(argv, { netns: t, stdin, timeoutMs: 600_000 });
   let client: AgentClient | undefined;
   let ping: Background | undefined;
   try {
     const state = await fm.store.read(lab.id);
-    if (!state?.agent) throw new Error(`the agent did not start: ${state?.agentError ?? 'unknown'}`);
+    if (!state?.agent)
+      throw new Error(`the agent did not start: ${state?.agentError ?? 'unknown'}`);
     client = await AgentClient.connect(state.agent.socket);
     const agent = client;
     // A steady ping keeps a conntrack entry for the flow, so every swap really deletes one.
@@ -109,6 +119,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       const lat: number[] = [];
       const inner: number[] = [];
       for (let i = 0; i < count; i++) {
+        interrupt.check();
         await sleep(3); // let the ping re-create the flow's entry
         const t0 = performance.now();
         const within = await swap(to);
@@ -126,12 +137,18 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         ratio_p50_vs_reference: null,
         ...(inner.length ? { inner_p50_ms: distribution(inner).p50 } : {}),
       });
-      say(`${method} at ${n} flows: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${count} samples)`);
+      say(
+        `${method} at ${n} flows: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${count} samples)`,
+      );
     };
 
     for (const n of options.flows) {
       const base = syntheticMappings(n, A, [C, D]);
-      const flow0 = (responder: string): FlowMapping => ({ address: 'fe00::1', initiatorAddress: A, responderAddress: responder });
+      const flow0 = (responder: string): FlowMapping => ({
+        address: 'fe00::1',
+        initiatorAddress: A,
+        responderAddress: responder,
+      });
       let current = C;
       const change = (to: string) => {
         const c = [{ before: flow0(current), after: flow0(to) }];
@@ -147,14 +164,19 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       load.push({ method: 'nftables-programs', flows: n, ms: performance.now() - t0 });
       current = C;
       await measure('nftables-programs', n, async (to) => {
-        await run([nftablesEngine.update(t, change(to), allAfter), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
+        await run([
+          nftablesEngine.update(t, change(to), allAfter),
+          { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' },
+        ]);
         return undefined;
       });
       await measure('nftables-agent', n, async (to) => {
         const op = nftablesEngine.update(t, change(to), allAfter);
         return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
       });
-      const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], { netns: client0 });
+      const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], {
+        netns: client0,
+      });
       try {
         await sleep(200);
         await measure('nftables-agent+flood', n, async (to) => {
@@ -179,8 +201,18 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         const moves = onC.map((b) => ({ before: b, after: { ...b, responderAddress: D } }));
         const op = nftablesEngine.update(t, moves, allAfter);
         t0 = performance.now();
-        const r = await agent.apply(NFT_TABLE, op.edits ?? [], onC.map((m) => m.address));
-        bulk.push({ method: 'nftables-agent', flows: onC.length, ms: performance.now() - t0, ruleMs: r.ruleMs, conntrackMs: r.conntrackMs });
+        const r = await agent.apply(
+          NFT_TABLE,
+          op.edits ?? [],
+          onC.map((m) => m.address),
+        );
+        bulk.push({
+          method: 'nftables-agent',
+          flows: onC.length,
+          ms: performance.now() - t0,
+          ruleMs: r.ruleMs,
+          conntrackMs: r.conntrackMs,
+        });
         say(`bulk: ${onC.length} flows C → D in ${(performance.now() - t0).toFixed(1)} ms`);
       }
 
@@ -191,7 +223,10 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       await run([iptablesEngine.install(t, base)]);
       load.push({ method: 'iptables', flows: n, ms: performance.now() - t0 });
       await measure('iptables', n, async (to) => {
-        await run([iptablesEngine.update(t, change(to), allAfter), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
+        await run([
+          iptablesEngine.update(t, change(to), allAfter),
+          { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' },
+        ]);
         return undefined;
       });
 
@@ -200,7 +235,10 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       current = C;
       const refRules = [
         '*nat',
-        ...base.map((m, i) => `-A PREROUTING -d ${m.address}/128 -j DNAT --to-destination ${i === 0 ? C : m.responderAddress}`),
+        ...base.map(
+          (m, i) =>
+            `-A PREROUTING -d ${m.address}/128 -j DNAT --to-destination ${i === 0 ? C : m.responderAddress}`,
+        ),
         `-A POSTROUTING -s ${A}/128 -j SNAT --to-source fe00::1`,
         'COMMIT',
         '',
@@ -225,7 +263,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         ref && r.p50_ms > 0 ? ref.p50_ms / r.p50_ms : null;
     }
     notes.push(
-      'latency = command issued → mapping committed and the flow\'s conntrack entries deleted, measured by the caller',
+      "latency = command issued → mapping committed and the flow's conntrack entries deleted, measured by the caller",
       'ratio_p50_vs_reference = reference p50 / method p50 at the same N (higher is faster)',
       'nftables-agent: a Unix-socket request to the translator agent, which sends one nf_tables batch and exact-tuple ctnetlink deletes',
     );
@@ -235,6 +273,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
     await ping?.stop('SIGINT');
     say('tearing the lab down');
     await fm.down(lab.id);
+    interrupt.dispose();
   }
 }
 
@@ -252,7 +291,10 @@ export function renderSwapBench(r: SwapBenchResult): string {
     '',
     'bulk migration (one transaction + one conntrack pass):',
     ...(r.bulk.length
-      ? r.bulk.map((x) => `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms (rule ${x.ruleMs.toFixed(1)} ms, conntrack ${x.conntrackMs.toFixed(1)} ms)`)
+      ? r.bulk.map(
+          (x) =>
+            `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms (rule ${x.ruleMs.toFixed(1)} ms, conntrack ${x.conntrackMs.toFixed(1)} ms)`,
+        )
       : ['  (needs N ≥ 10,000)']),
     '',
     ...r.notes.map((n) => `note: ${n}`),

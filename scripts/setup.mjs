@@ -19,6 +19,7 @@ const PROGRAMS = {
   ping: 'iputils-ping',
   tcpdump: 'tcpdump',
   ncat: 'ncat',
+  iperf3: 'iperf3',
   setpriv: 'util-linux',
 };
 

@@ -13,7 +13,7 @@ import {
   NFNLGRP_CONNTRACK_NEW,
   parseEntry,
 } from '../netlink/conntrack.js';
-import { type MapElement, mapEditBatch } from '../netlink/nftables.js';
+import { type MapElement, mapEditBatch, type MapEdit as NlMapEdit } from '../netlink/nftables.js';
 import { ConntrackIndex } from './ct-index.js';
 import { NetfilterSocket } from './netfilter-socket.js';
 
@@ -41,6 +41,60 @@ export function toElement(parts: readonly string[], withValue: boolean): MapElem
   const key = Buffer.concat(keyParts.map(addressBytes));
   const last = parts[parts.length - 1];
   return withValue && last !== undefined ? { key, value: addressBytes(last) } : { key };
+}
+
+/** Element changes per transaction: keeps a batch (one datagram) far below the socket's limit. */
+export const MAX_BATCH_ELEMENTS = 16_384;
+
+/**
+ * Splits edits that are too large for one batch into consecutive batches. Elements are grouped by
+ * flow (the last part of a key is the flow's abstract address, see MapEdit) so that one flow's
+ * delete and add always share a batch: every flow keeps a mapping at every moment.
+ */
+export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_ELEMENTS): NlMapEdit[][] {
+  const total = edits.reduce((n, e) => n + e.remove.length + e.add.length, 0);
+  if (total <= max) return edits.length ? [[...edits]] : [];
+  const flowOf = (key: Uint8Array) => Buffer.from(key.subarray(key.length - 16)).toString('latin1');
+  const groups = new Map<
+    string,
+    { map: string; table: string; remove: MapElement[]; add: MapElement[] }[]
+  >();
+  for (const e of edits) {
+    for (const [list, kind] of [
+      [e.remove, 'remove'],
+      [e.add, 'add'],
+    ] as const) {
+      for (const el of list) {
+        const k = flowOf(el.key);
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = []));
+        let slot = g.find((x) => x.map === e.map);
+        if (!slot) g.push((slot = { map: e.map, table: e.table, remove: [], add: [] }));
+        slot[kind].push(el);
+      }
+    }
+  }
+  const out: NlMapEdit[][] = [];
+  let current = new Map<string, NlMapEdit & { remove: MapElement[]; add: MapElement[] }>();
+  let size = 0;
+  const flush = () => {
+    if (size > 0) out.push([...current.values()]);
+    current = new Map();
+    size = 0;
+  };
+  for (const g of groups.values()) {
+    const n = g.reduce((x, s) => x + s.remove.length + s.add.length, 0);
+    if (size + n > max) flush();
+    for (const s of g) {
+      let slot = current.get(s.map);
+      if (!slot) current.set(s.map, (slot = { table: s.table, map: s.map, remove: [], add: [] }));
+      slot.remove.push(...s.remove);
+      slot.add.push(...s.add);
+    }
+    size += n;
+  }
+  flush();
+  return out;
 }
 
 export class Agent {
@@ -117,14 +171,14 @@ export class Agent {
       await this.rebuild();
     }
     const waits: Promise<unknown>[] = [];
-    if (edits.length > 0) {
-      const batch = mapEditBatch(edits, this.sock.nextSeq(0));
+    for (const part of splitEdits(edits)) {
+      const batch = mapEditBatch(part, this.sock.nextSeq(0));
       this.sock.advanceTo(batch.nextSeq);
-      waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 5_000 }));
+      waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 10_000 }));
     }
     const first = req.conntrack.flatMap((a) => this.index.take(a, fresh));
     const deletes = this.deleteEntries(first);
-    const [ruleDone] = await Promise.all([waits[0]?.then(() => now()) ?? now(), deletes]);
+    const [ruleDone] = await Promise.all([Promise.all(waits).then(() => now()), deletes]);
     let deleted = await deletes;
     // Second look: NEW events queued before the commit reach the index in this turn.
     await new Promise((r) => setImmediate(r));

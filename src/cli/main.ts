@@ -294,6 +294,30 @@ export function buildProgram(): Command {
       print(o.json, o.json ? { rows: r.rows, load: r.load, bulk: r.bulk } : r, renderSwapBench(r));
     });
 
+  bench
+    .command('datapath')
+    .description(
+      'iperf3 TCP/UDP throughput and ping RTT through the translator, per engine, at 1 and 100k flows, and without NAT',
+    )
+    .option('--flows <list>', 'installed flow counts', '1,100000')
+    .option('--seconds <s>', 'iperf3 run time per measurement', positiveInt, 3)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark lab', 'fmd-')
+    .option('--json', 'print rows as JSON')
+    .action(async (o: { flows: string; seconds: number; prefix: string; json?: boolean }) => {
+      const flows = o.flows.split(',').map((x) => positiveInt(x.trim()));
+      const progress = new Progress(process.stderr, !o.json);
+      const { benchDatapath, renderDatapath } = await import('../../bench/datapath.js');
+      const rows = await benchDatapath({
+        flows,
+        seconds: o.seconds,
+        prefix: o.prefix,
+        stateDir: program.opts<Globals>().stateDir,
+        onProgress: (text) => progress.update(text),
+      });
+      progress.done();
+      print(o.json, rows, renderDatapath(rows));
+    });
+
   return program;
 }
 

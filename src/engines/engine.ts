@@ -29,7 +29,8 @@ export interface KernelFlowTable {
 /**
  * A semantic change to one of an engine's maps: keys and values as address strings (a key of a
  * concatenated map has several parts; an added element's last part is its value). The agent turns
- * these into one netlink batch; the fallback renders them into a program's input.
+ * these into one netlink batch; the fallback renders them into a program's input. The last part
+ * of every key is the flow's abstract address (the agent groups a flow's changes by it).
  */
 export interface MapEdit {
   readonly map: string;

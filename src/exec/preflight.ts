@@ -16,6 +16,7 @@ export const PACKAGE_OF: Readonly<Record<string, string>> = {
   ping: 'iputils-ping',
   tcpdump: 'tcpdump',
   ncat: 'ncat',
+  iperf3: 'iperf3',
 };
 
 export function requireRoot(): void {
