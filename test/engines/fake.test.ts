@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Engine } from '../../src/engines/engine.js';
 import { type FakePacket, FakeTranslator, type Trace } from '../../src/engines/fake.js';
 import { iptablesEngine } from '../../src/engines/iptables.js';
+import { nftablesEngine } from '../../src/engines/nftables.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import { planUp } from '../../src/plan/build.js';
@@ -10,9 +12,9 @@ import type { Op } from '../../src/plan/ops.js';
 import { at, referenceLab, TWO_CLIENTS_LAB, TWO_FLOWS_LAB } from '../support/labs.js';
 
 /** A translator after `up`: every op of planUp applied (only the netfilter one concerns it). */
-function builtTranslator(lab: Lab): FakeTranslator {
-  const t = new FakeTranslator(iptablesEngine);
-  for (const op of planUp(lab, iptablesEngine)) t.apply(op);
+function builtTranslator(lab: Lab, engine: Engine): FakeTranslator {
+  const t = new FakeTranslator(engine);
+  for (const op of planUp(lab, engine)) t.apply(op);
   return t;
 }
 
@@ -26,185 +28,190 @@ function opOf<K extends Op['kind']>(ops: readonly Op[], kind: K): Extract<Op, { 
   return op;
 }
 
-describe('FakeTranslator after up (reference lab)', () => {
-  const cases: { what: string; packet: FakePacket; trace: Trace }[] = [
-    {
-      what: 'A pings fe00::1: reaches C, source rewritten to fe00::1',
-      packet: ping('fc00::1', 'fe00::1'),
-      trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
-    },
-    {
-      what: 'UDP from A to fe00::1 goes the same way',
-      packet: { src: 'fc00::1', dst: 'fe00::1', proto: 'udp', id: 40000 },
-      trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
-    },
-    {
-      what: 'TCP from A to fe00::1 goes the same way',
-      packet: { src: 'fc00::1', dst: 'fe00::1', proto: 'tcp', id: 41234 },
-      trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
-    },
-    {
-      what: 'a packet to an unmapped abstract address goes nowhere',
-      packet: ping('fc00::1', 'fe00::9'),
-      trace: { to: undefined, from: 'fc00::1', newEntry: true },
-    },
-    {
-      what: 'a source that is not the initiator keeps its own address',
-      packet: ping('fc02::2', 'fe00::1'),
-      trace: { to: 'fc01::1', from: 'fc02::2', newEntry: true },
-    },
-  ];
-  for (const c of cases) {
-    it(c.what, () => {
-      const t = builtTranslator(referenceLab());
-      assert.deepEqual(t.send(c.packet), c.trace);
-      // The next packet of the same connection follows the entry the first one made.
-      assert.deepEqual(t.send(c.packet), { ...c.trace, newEntry: false });
-    });
-  }
-
-  it('before up nothing is mapped', () => {
-    const t = new FakeTranslator(iptablesEngine);
-    assert.equal(t.send(ping('fc00::1', 'fe00::1')).to, undefined);
-  });
-
-  it('counts conntrack entries per abstract address', () => {
-    const t = builtTranslator(referenceLab());
-    t.send(ping('fc00::1', 'fe00::1', 1));
-    t.send(ping('fc00::1', 'fe00::1', 1));
-    t.send(ping('fc00::1', 'fe00::1', 2));
-    t.send(ping('fc00::1', 'fe00::9', 3));
-    assert.equal(t.entriesTo('fe00::1'), 2);
-    assert.equal(t.entriesTo('fe00::9'), 1);
-    assert.equal(t.entriesTo('fe00::2'), 0);
-  });
-});
-
-describe('FakeTranslator across a swap (SPEC invariant 1: rule first, then conntrack)', () => {
-  const lab = referenceLab();
-  const ongoing = ping('fc00::1', 'fe00::1', 7);
-
-  interface Scenario {
-    readonly what: string;
-    /** Steps after up and one packet of the ongoing flow: ops of the swap plan, or a packet. */
-    readonly steps: (swap: readonly Op[]) => readonly (Op | FakePacket)[];
-    /** Where the ongoing flow's next packet goes. */
-    readonly ongoingTo: string;
-    /** Where a new connection goes. */
-    readonly fresh: string;
-  }
-
-  const scenarios: readonly Scenario[] = [
-    {
-      what: 'the plan in order: the same ongoing flow moves to D',
-      steps: (swap) => [...swap],
-      ongoingTo: 'fc02::2',
-      fresh: 'fc02::2',
-    },
-    {
-      what: 'the plan in order with a packet in between: the flow still moves to D',
-      steps: (swap) => [at(swap, 0), ongoing, at(swap, 1)],
-      ongoingTo: 'fc02::2',
-      fresh: 'fc02::2',
-    },
-    {
-      what: 'conntrack first, a packet, then the rule: the flow stays stuck on C',
-      steps: (swap) => [opOf(swap, 'conntrackDelete'), ongoing, opOf(swap, 'netfilterApply')],
-      ongoingTo: 'fc01::1',
-      fresh: 'fc02::2',
-    },
-    {
-      what: 'the rule alone: the ongoing flow stays on C, new connections go to D',
-      steps: (swap) => [opOf(swap, 'netfilterApply')],
-      ongoingTo: 'fc01::1',
-      fresh: 'fc02::2',
-    },
-    {
-      what: 'conntrack alone: everything stays on C',
-      steps: (swap) => [opOf(swap, 'conntrackDelete')],
-      ongoingTo: 'fc01::1',
-      fresh: 'fc01::1',
-    },
-  ];
-
-  for (const s of scenarios) {
-    it(s.what, () => {
-      const t = builtTranslator(lab);
-      assert.equal(t.send(ongoing).to, 'fc01::1');
-      const swap = planSwap(lab, iptablesEngine, lab.flows, undefined).ops;
-      for (const step of s.steps(swap)) {
-        if ('kind' in step) t.apply(step);
-        else t.send(step);
-      }
-      const next = t.send(ongoing);
-      assert.equal(next.to, s.ongoingTo);
-      assert.equal(next.from, 'fe00::1');
-      assert.equal(t.send(ping('fc00::1', 'fe00::1', 99)).to, s.fresh);
-    });
-  }
-
-  it('the plan’s own order is the one that works', () => {
-    const swap = planSwap(lab, iptablesEngine, lab.flows, undefined).ops;
-    assert.deepEqual(
-      swap.map((op) => op.kind),
-      ['netfilterApply', 'conntrackDelete'],
-    );
-  });
-
-  it('swapping back and forth keeps moving the same flow: C → D → C', () => {
-    const t = builtTranslator(lab);
-    let flows = lab.flows;
-    const seen: (string | undefined)[] = [t.send(ongoing).to];
-    for (let i = 0; i < 2; i++) {
-      const plan = planSwap(lab, iptablesEngine, flows, undefined);
-      for (const op of plan.ops) t.apply(op);
-      flows = [...plan.flows];
-      seen.push(t.send(ongoing).to);
+for (const engine of [nftablesEngine, iptablesEngine]) {
+  describe(`${engine.name}: FakeTranslator after up (reference lab)`, () => {
+    const cases: { what: string; packet: FakePacket; trace: Trace }[] = [
+      {
+        what: 'A pings fe00::1: reaches C, source rewritten to fe00::1',
+        packet: ping('fc00::1', 'fe00::1'),
+        trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
+      },
+      {
+        what: 'UDP from A to fe00::1 goes the same way',
+        packet: { src: 'fc00::1', dst: 'fe00::1', proto: 'udp', id: 40000 },
+        trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
+      },
+      {
+        what: 'TCP from A to fe00::1 goes the same way',
+        packet: { src: 'fc00::1', dst: 'fe00::1', proto: 'tcp', id: 41234 },
+        trace: { to: 'fc01::1', from: 'fe00::1', newEntry: true },
+      },
+      {
+        what: 'a packet to an unmapped abstract address goes nowhere',
+        packet: ping('fc00::1', 'fe00::9'),
+        trace: { to: undefined, from: 'fc00::1', newEntry: true },
+      },
+      {
+        what: 'a source that is not the initiator keeps its own address',
+        packet: ping('fc02::2', 'fe00::1'),
+        trace: { to: 'fc01::1', from: 'fc02::2', newEntry: true },
+      },
+    ];
+    for (const c of cases) {
+      it(c.what, () => {
+        const t = builtTranslator(referenceLab(), engine);
+        assert.deepEqual(t.send(c.packet), c.trace);
+        // The next packet of the same connection follows the entry the first one made.
+        assert.deepEqual(t.send(c.packet), { ...c.trace, newEntry: false });
+      });
     }
-    assert.deepEqual(seen, ['fc01::1', 'fc02::2', 'fc01::1']);
-  });
-});
 
-describe('FakeTranslator with two flows (SPEC invariant 2: only the migrated flow’s entries go)', () => {
-  const lab = resolveLab(TWO_FLOWS_LAB);
-
-  it('migrating fe00::1 leaves fe00::2 and its conntrack entries alone', () => {
-    const t = builtTranslator(lab);
-    assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).to, 'fc01::1');
-    assert.equal(t.send(ping('fc00::1', 'fe00::1', 2)).to, 'fc01::1');
-    assert.equal(t.send(ping('fc00::1', 'fe00::2', 3)).to, 'fc02::2');
-    assert.equal(t.send({ src: 'fc00::1', dst: 'fe00::2', proto: 'udp', id: 5555 }).to, 'fc02::2');
-    assert.equal(t.entriesTo('fe00::1'), 2);
-    assert.equal(t.entriesTo('fe00::2'), 2);
-
-    for (const op of planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D').ops) t.apply(op);
-
-    assert.equal(t.entriesTo('fe00::1'), 0);
-    assert.equal(t.entriesTo('fe00::2'), 2);
-    const other = t.send(ping('fc00::1', 'fe00::2', 3));
-    assert.deepEqual(other, { to: 'fc02::2', from: 'fe00::2', newEntry: false });
-    const moved = t.send(ping('fc00::1', 'fe00::1', 1));
-    assert.deepEqual(moved, { to: 'fc02::2', from: 'fe00::1', newEntry: true });
-  });
-
-  it('each flow’s initiator is rewritten to that flow’s own abstract address', () => {
-    const t = builtTranslator(lab);
-    assert.equal(t.send(ping('fc00::1', 'fe00::1')).from, 'fe00::1');
-    assert.equal(t.send(ping('fc00::1', 'fe00::2')).from, 'fe00::2');
-  });
-});
-
-describe('FakeTranslator when the initiator migrates', () => {
-  it('the new client is rewritten to the abstract address, the old one no longer is', () => {
-    const lab = resolveLab(TWO_CLIENTS_LAB);
-    const t = builtTranslator(lab);
-    assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).from, 'fe00::1');
-    for (const op of planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'E').ops) t.apply(op);
-    assert.deepEqual(t.send(ping('fc03::1', 'fe00::1', 2)), {
-      to: 'fc01::1',
-      from: 'fe00::1',
-      newEntry: true,
+    it('before up nothing is mapped', () => {
+      const t = new FakeTranslator(engine);
+      assert.equal(t.send(ping('fc00::1', 'fe00::1')).to, undefined);
     });
-    assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).from, 'fc00::1');
+
+    it('counts conntrack entries per abstract address', () => {
+      const t = builtTranslator(referenceLab(), engine);
+      t.send(ping('fc00::1', 'fe00::1', 1));
+      t.send(ping('fc00::1', 'fe00::1', 1));
+      t.send(ping('fc00::1', 'fe00::1', 2));
+      t.send(ping('fc00::1', 'fe00::9', 3));
+      assert.equal(t.entriesTo('fe00::1'), 2);
+      assert.equal(t.entriesTo('fe00::9'), 1);
+      assert.equal(t.entriesTo('fe00::2'), 0);
+    });
   });
-});
+
+  describe(`${engine.name}: FakeTranslator across a swap (SPEC invariant 1: rule first, then conntrack)`, () => {
+    const lab = referenceLab();
+    const ongoing = ping('fc00::1', 'fe00::1', 7);
+
+    interface Scenario {
+      readonly what: string;
+      /** Steps after up and one packet of the ongoing flow: ops of the swap plan, or a packet. */
+      readonly steps: (swap: readonly Op[]) => readonly (Op | FakePacket)[];
+      /** Where the ongoing flow's next packet goes. */
+      readonly ongoingTo: string;
+      /** Where a new connection goes. */
+      readonly fresh: string;
+    }
+
+    const scenarios: readonly Scenario[] = [
+      {
+        what: 'the plan in order: the same ongoing flow moves to D',
+        steps: (swap) => [...swap],
+        ongoingTo: 'fc02::2',
+        fresh: 'fc02::2',
+      },
+      {
+        what: 'the plan in order with a packet in between: the flow still moves to D',
+        steps: (swap) => [at(swap, 0), ongoing, at(swap, 1)],
+        ongoingTo: 'fc02::2',
+        fresh: 'fc02::2',
+      },
+      {
+        what: 'conntrack first, a packet, then the rule: the flow stays stuck on C',
+        steps: (swap) => [opOf(swap, 'conntrackDelete'), ongoing, opOf(swap, 'netfilterApply')],
+        ongoingTo: 'fc01::1',
+        fresh: 'fc02::2',
+      },
+      {
+        what: 'the rule alone: the ongoing flow stays on C, new connections go to D',
+        steps: (swap) => [opOf(swap, 'netfilterApply')],
+        ongoingTo: 'fc01::1',
+        fresh: 'fc02::2',
+      },
+      {
+        what: 'conntrack alone: everything stays on C',
+        steps: (swap) => [opOf(swap, 'conntrackDelete')],
+        ongoingTo: 'fc01::1',
+        fresh: 'fc01::1',
+      },
+    ];
+
+    for (const s of scenarios) {
+      it(s.what, () => {
+        const t = builtTranslator(lab, engine);
+        assert.equal(t.send(ongoing).to, 'fc01::1');
+        const swap = planSwap(lab, engine, lab.flows, undefined).ops;
+        for (const step of s.steps(swap)) {
+          if ('kind' in step) t.apply(step);
+          else t.send(step);
+        }
+        const next = t.send(ongoing);
+        assert.equal(next.to, s.ongoingTo);
+        assert.equal(next.from, 'fe00::1');
+        assert.equal(t.send(ping('fc00::1', 'fe00::1', 99)).to, s.fresh);
+      });
+    }
+
+    it('the plan’s own order is the one that works', () => {
+      const swap = planSwap(lab, engine, lab.flows, undefined).ops;
+      assert.deepEqual(
+        swap.map((op) => op.kind),
+        ['netfilterApply', 'conntrackDelete'],
+      );
+    });
+
+    it('swapping back and forth keeps moving the same flow: C → D → C', () => {
+      const t = builtTranslator(lab, engine);
+      let flows = lab.flows;
+      const seen: (string | undefined)[] = [t.send(ongoing).to];
+      for (let i = 0; i < 2; i++) {
+        const plan = planSwap(lab, engine, flows, undefined);
+        for (const op of plan.ops) t.apply(op);
+        flows = [...plan.flows];
+        seen.push(t.send(ongoing).to);
+      }
+      assert.deepEqual(seen, ['fc01::1', 'fc02::2', 'fc01::1']);
+    });
+  });
+
+  describe(`${engine.name}: FakeTranslator with two flows (SPEC invariant 2: only the migrated flow’s entries go)`, () => {
+    const lab = resolveLab(TWO_FLOWS_LAB);
+
+    it('migrating fe00::1 leaves fe00::2 and its conntrack entries alone', () => {
+      const t = builtTranslator(lab, engine);
+      assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).to, 'fc01::1');
+      assert.equal(t.send(ping('fc00::1', 'fe00::1', 2)).to, 'fc01::1');
+      assert.equal(t.send(ping('fc00::1', 'fe00::2', 3)).to, 'fc02::2');
+      assert.equal(
+        t.send({ src: 'fc00::1', dst: 'fe00::2', proto: 'udp', id: 5555 }).to,
+        'fc02::2',
+      );
+      assert.equal(t.entriesTo('fe00::1'), 2);
+      assert.equal(t.entriesTo('fe00::2'), 2);
+
+      for (const op of planMigration(lab, engine, lab.flows, 'fe00::1', 'D').ops) t.apply(op);
+
+      assert.equal(t.entriesTo('fe00::1'), 0);
+      assert.equal(t.entriesTo('fe00::2'), 2);
+      const other = t.send(ping('fc00::1', 'fe00::2', 3));
+      assert.deepEqual(other, { to: 'fc02::2', from: 'fe00::2', newEntry: false });
+      const moved = t.send(ping('fc00::1', 'fe00::1', 1));
+      assert.deepEqual(moved, { to: 'fc02::2', from: 'fe00::1', newEntry: true });
+    });
+
+    it('each flow’s initiator is rewritten to that flow’s own abstract address', () => {
+      const t = builtTranslator(lab, engine);
+      assert.equal(t.send(ping('fc00::1', 'fe00::1')).from, 'fe00::1');
+      assert.equal(t.send(ping('fc00::1', 'fe00::2')).from, 'fe00::2');
+    });
+  });
+
+  describe(`${engine.name}: FakeTranslator when the initiator migrates`, () => {
+    it('the new client is rewritten to the abstract address, the old one no longer is', () => {
+      const lab = resolveLab(TWO_CLIENTS_LAB);
+      const t = builtTranslator(lab, engine);
+      assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).from, 'fe00::1');
+      for (const op of planMigration(lab, engine, lab.flows, 'fe00::1', 'E').ops) t.apply(op);
+      assert.deepEqual(t.send(ping('fc03::1', 'fe00::1', 2)), {
+        to: 'fc01::1',
+        from: 'fe00::1',
+        newEntry: true,
+      });
+      assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).from, 'fc00::1');
+    });
+  });
+}
