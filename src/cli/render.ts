@@ -73,6 +73,7 @@ export function renderStatus(s: LabStatus): string {
 /** A one-line progress display, redrawn in place on a terminal and printed sparsely otherwise. */
 export class Progress {
   private lastPrinted = 0;
+  private lastPhase = '';
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly enabled: boolean,
@@ -84,8 +85,11 @@ export class Progress {
       this.stream.write(`\r\x1b[2K${text}`);
       return;
     }
+    // Not a terminal (a log): the first line of each phase, then at most one line every 2 s.
+    const phase = text.split(' ')[0] ?? '';
     const now = Date.now();
-    if (now - this.lastPrinted >= 2_000) {
+    if (phase !== this.lastPhase || now - this.lastPrinted >= 2_000) {
+      this.lastPhase = phase;
       this.lastPrinted = now;
       this.stream.write(`${text}\n`);
     }

@@ -118,30 +118,35 @@ describe('lab lifecycle through the CLI', () => {
     }
   });
 
-  it('6. a failed up rolls back and prints one clear line (failing ip6tables-restore)', async () => {
-    await scratch(async (prefix, stateDir) => {
-      const bin = await mkdtemp(join(tmpdir(), 'flowmig-fakebin-'));
-      try {
-        const fake = join(bin, 'ip6tables-restore');
-        await writeFile(
-          fake,
-          '#!/bin/sh\necho "ip6tables-restore: line 3 failed (injected)" >&2\nexit 1\n',
-        );
-        await chmod(fake, 0o755);
-        const r = await cli(['up', '--detach', '--prefix', prefix], {
-          stateDir,
-          env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
-        });
-        assert.notEqual(r.code, 0);
-        assert.ok(oneLine(r.stderr), r.stderr);
-        assert.match(r.stderr, /up failed at .*ip6tables.*injected.*rolled back \(removed /);
-        assert.deepEqual(await namespacesWith(prefix), []);
-        assert.deepEqual(await stateFiles(stateDir), []);
-      } finally {
-        await rm(bin, { recursive: true, force: true });
-      }
+  for (const [engine, program, what] of [
+    ['nftables', 'nft', /up failed at .*nft: table.*injected.*rolled back \(removed /],
+    ['iptables', 'ip6tables-restore', /up failed at .*ip6tables.*injected.*rolled back \(removed /],
+  ] as const) {
+    it(`6. a failed up rolls back and prints one clear line (failing ${program})`, async () => {
+      await scratch(async (prefix, stateDir) => {
+        const bin = await mkdtemp(join(tmpdir(), 'flowmig-fakebin-'));
+        try {
+          const fake = join(bin, program);
+          await writeFile(
+            fake,
+            `#!/bin/sh\necho "${program}: line 3 failed (injected)" >&2\nexit 1\n`,
+          );
+          await chmod(fake, 0o755);
+          const r = await cli(['up', '--detach', '--engine', engine, '--prefix', prefix], {
+            stateDir,
+            env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+          });
+          assert.notEqual(r.code, 0);
+          assert.ok(oneLine(r.stderr), r.stderr);
+          assert.match(r.stderr, what);
+          assert.deepEqual(await namespacesWith(prefix), []);
+          assert.deepEqual(await stateFiles(stateDir), []);
+        } finally {
+          await rm(bin, { recursive: true, force: true });
+        }
+      });
     });
-  });
+  }
 
   it('6. a missing tool is reported before anything is created', async () => {
     await scratch(async (prefix, stateDir) => {
@@ -212,7 +217,7 @@ describe('lab lifecycle through the CLI', () => {
           [['up', '--config', join(dir, 'missing.yaml')], /cannot read it \(ENOENT\)/],
           [['up', '--prefix', 'a;rm -rf'], /prefix 'a;rm -rf' must be/],
           [['up', '--prefix', 'averyveryverylongprefix-'], /prefix .* must be 1-16/],
-          [['up', '--engine', 'pf'], /Allowed choices are iptables/],
+          [['up', '--engine', 'pf'], /Allowed choices are nftables, iptables/],
           [['migrate', 'fe00::1'], /missing required argument 'node'/],
           [['swap'], /no lab is up/],
         ];
