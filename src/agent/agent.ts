@@ -35,65 +35,78 @@ export interface ApplyResult {
 
 const now = () => performance.now();
 
-/** Key (and value) bytes of an element: each part is an IPv6 address (16 bytes, 4-aligned). */
-export function toElement(parts: readonly string[], withValue: boolean): MapElement {
-  const keyParts = withValue ? parts.slice(0, -1) : parts;
-  const key = Buffer.concat(keyParts.map(addressBytes));
-  const last = parts[parts.length - 1];
-  return withValue && last !== undefined ? { key, value: addressBytes(last) } : { key };
+/** Address bytes, remembered: bulk edits repeat the same few responder addresses. */
+const bytesCache = new Map<string, Buffer>();
+function cachedBytes(address: string): Buffer {
+  let b = bytesCache.get(address);
+  if (!b) {
+    b = addressBytes(address);
+    if (bytesCache.size > 100_000) bytesCache.clear();
+    bytesCache.set(address, b);
+  }
+  return b;
 }
 
-/** Element changes per transaction: keeps a batch (one datagram) far below the socket's limit. */
-export const MAX_BATCH_ELEMENTS = 16_384;
+/** Key (and value) bytes of an element: each part is an IPv6 address (16 bytes, 4-aligned). */
+export function toElement(parts: readonly string[], withValue: boolean): MapElement {
+  const keyCount = withValue ? parts.length - 1 : parts.length;
+  const key = Buffer.allocUnsafe(16 * keyCount);
+  for (let i = 0; i < keyCount; i++) cachedBytes(parts[i] ?? '').copy(key, 16 * i);
+  const last = parts[parts.length - 1];
+  return withValue && last !== undefined ? { key, value: cachedBytes(last) } : { key };
+}
+
+/**
+ * Flows per transaction: a flow changes at most 4 elements (~40 bytes each), so a batch stays a
+ * few MB, below the netlink socket's limit for one datagram.
+ */
+export const MAX_BATCH_FLOWS = 16_384;
 
 /**
  * Splits edits that are too large for one batch into consecutive batches. Elements are grouped by
  * flow (the last part of a key is the flow's abstract address, see MapEdit) so that one flow's
  * delete and add always share a batch: every flow keeps a mapping at every moment.
  */
-export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_ELEMENTS): NlMapEdit[][] {
+export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): NlMapEdit[][] {
   const total = edits.reduce((n, e) => n + e.remove.length + e.add.length, 0);
-  if (total <= max) return edits.length ? [[...edits]] : [];
-  const flowOf = (key: Uint8Array) => Buffer.from(key.subarray(key.length - 16)).toString('latin1');
-  const groups = new Map<
-    string,
-    { map: string; table: string; remove: MapElement[]; add: MapElement[] }[]
-  >();
+  if (total <= max) return edits.length ? [[...edits]] : []; // fewer elements than flows allowed
+  // One pass: a flow is placed in the batch being filled when it is first seen (at most `max`
+  // flows per batch); its later elements follow it there, so its delete and add stay together.
+  const batchOf = new Map<string, number>();
+  const out: { table: string; map: string; remove: MapElement[]; add: MapElement[] }[][] = [];
+  const flows: number[] = [];
+  const slot = (batch: number, e: NlMapEdit) => {
+    let list = out[batch];
+    if (!list) {
+      list = [];
+      out[batch] = list;
+    }
+    let s = list.find((x) => x.map === e.map);
+    if (!s) {
+      s = { table: e.table, map: e.map, remove: [], add: [] };
+      list.push(s);
+    }
+    return s;
+  };
+  let filling = 0;
   for (const e of edits) {
-    for (const [list, kind] of [
-      [e.remove, 'remove'],
-      [e.add, 'add'],
-    ] as const) {
-      for (const el of list) {
-        const k = flowOf(el.key);
-        let g = groups.get(k);
-        if (!g) groups.set(k, (g = []));
-        let slot = g.find((x) => x.map === e.map);
-        if (!slot) g.push((slot = { map: e.map, table: e.table, remove: [], add: [] }));
-        slot[kind].push(el);
+    for (const kind of ['remove', 'add'] as const) {
+      for (const el of e[kind]) {
+        const flow = Buffer.from(el.key.buffer, el.key.byteOffset, el.key.length).toString(
+          'latin1',
+          el.key.length - 16,
+        );
+        let batch = batchOf.get(flow);
+        if (batch === undefined) {
+          if ((flows[filling] ?? 0) >= max) filling++;
+          batch = filling;
+          batchOf.set(flow, batch);
+          flows[batch] = (flows[batch] ?? 0) + 1;
+        }
+        slot(batch, e)[kind].push(el);
       }
     }
   }
-  const out: NlMapEdit[][] = [];
-  let current = new Map<string, NlMapEdit & { remove: MapElement[]; add: MapElement[] }>();
-  let size = 0;
-  const flush = () => {
-    if (size > 0) out.push([...current.values()]);
-    current = new Map();
-    size = 0;
-  };
-  for (const g of groups.values()) {
-    const n = g.reduce((x, s) => x + s.remove.length + s.add.length, 0);
-    if (size + n > max) flush();
-    for (const s of g) {
-      let slot = current.get(s.map);
-      if (!slot) current.set(s.map, (slot = { table: s.table, map: s.map, remove: [], add: [] }));
-      slot.remove.push(...s.remove);
-      slot.add.push(...s.add);
-    }
-    size += n;
-  }
-  flush();
   return out;
 }
 

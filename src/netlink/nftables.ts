@@ -1,11 +1,10 @@
 // nf_tables netlink messages: one batch (one atomic transaction) of map element deletes and adds.
 import {
   AF_INET6,
-  attr,
+  NLA_F_NESTED,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_REQUEST,
-  nested,
   nfMessage,
   strAttr,
 } from './codec.js';
@@ -40,17 +39,42 @@ export interface MapEdit {
   readonly add: readonly MapElement[];
 }
 
+const pad4 = (n: number) => (n + 3) & ~3;
+
+/**
+ * NFTA_SET_ELEM_LIST_ELEMENTS with every element, written straight into one buffer: bulk edits
+ * carry tens of thousands of elements, and an allocation per attribute would dominate their cost.
+ */
 function elements(list: readonly MapElement[]): Buffer {
-  return nested(
-    NFTA_SET_ELEM_LIST_ELEMENTS,
-    ...list.map((e) =>
-      nested(
-        NFTA_LIST_ELEM,
-        nested(NFTA_SET_ELEM_KEY, attr(NFTA_DATA_VALUE, e.key)),
-        ...(e.value ? [nested(NFTA_SET_ELEM_DATA, attr(NFTA_DATA_VALUE, e.value))] : []),
-      ),
-    ),
-  );
+  // LIST_ELEM { KEY { VALUE key } [DATA { VALUE value }] }
+  const sizeOf = (e: MapElement) =>
+    4 + (4 + 4 + pad4(e.key.length)) + (e.value ? 4 + 4 + pad4(e.value.length) : 0);
+  let total = 4;
+  for (const e of list) total += sizeOf(e);
+  if (total > 0xffff) throw new Error(`too many elements for one attribute (${total} bytes)`);
+  const b = Buffer.alloc(total);
+  let o = 0;
+  const header = (len: number, type: number) => {
+    b.writeUInt16LE(len, o);
+    b.writeUInt16LE(type, o + 2);
+    o += 4;
+  };
+  const value = (bytes: Uint8Array) => {
+    header(4 + bytes.length, NFTA_DATA_VALUE);
+    b.set(bytes, o);
+    o += pad4(bytes.length);
+  };
+  header(total, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+  for (const e of list) {
+    header(sizeOf(e), NFTA_LIST_ELEM | NLA_F_NESTED);
+    header(4 + 4 + pad4(e.key.length), NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    value(e.key);
+    if (e.value) {
+      header(4 + 4 + pad4(e.value.length), NFTA_SET_ELEM_DATA | NLA_F_NESTED);
+      value(e.value);
+    }
+  }
+  return b;
 }
 
 export interface Batch {
