@@ -321,10 +321,6 @@ export class Flowmig {
         to,
       );
       const applied = await this.applyMigration(state, lab, p);
-      const rule = applied.steps.find((s) => s.op.kind === 'netfilterApply');
-      const ct = applied.steps.filter((s) => s.op.kind === 'conntrackDelete');
-      const first = applied.steps[0];
-      const last = applied.steps[applied.steps.length - 1];
       if (p.moved.length > 0) {
         state.flows = p.flows.map(toStateFlow);
         state.migrations += p.moved.length;
@@ -335,12 +331,7 @@ export class Flowmig {
         from,
         to,
         moved: p.moved.length,
-        totalMs:
-          applied.totalMs ??
-          (first && last ? last.startedAt + last.durationMs - first.startedAt : 0),
-        ruleMs: rule?.durationMs ?? 0,
-        conntrackMs: ct.reduce((sum, s) => sum + s.durationMs, 0),
-        conntrackDeleted: ct.reduce((sum, s) => sum + (s.deleted ?? 0), 0),
+        ...timings(applied),
         path: applied.path,
         note: applied.note,
       };
@@ -356,11 +347,6 @@ export class Flowmig {
       const lab = labOf(state);
       const p = plan(lab, state.flows.map(fromStateFlow));
       const applied = await this.applyMigration(state, lab, p);
-      const steps = applied.steps;
-      const rule = steps.find((s) => s.op.kind === 'netfilterApply');
-      const ct = steps.filter((s) => s.op.kind === 'conntrackDelete');
-      const first = steps[0];
-      const last = steps[steps.length - 1];
       const result: MigrationResult = {
         lab: id,
         flow: p.flow.address,
@@ -368,15 +354,10 @@ export class Flowmig {
         from: p.from[p.role],
         to: p.flow[p.role],
         changed: p.ops.length > 0,
-        totalMs:
-          applied.totalMs ??
-          (first && last ? last.startedAt + last.durationMs - first.startedAt : 0),
-        ruleMs: rule?.durationMs ?? 0,
-        conntrackMs: ct.reduce((sum, s) => sum + s.durationMs, 0),
-        conntrackDeleted: ct.reduce((sum, s) => sum + (s.deleted ?? 0), 0),
+        ...timings(applied),
         path: applied.path,
         note: applied.note,
-        steps,
+        steps: applied.steps,
       };
       if (result.changed) {
         state.flows = p.flows.map(toStateFlow);
@@ -385,7 +366,7 @@ export class Flowmig {
           flow: result.flow,
           from: result.from,
           to: result.to,
-          at: new Date(first?.startedAt ?? Date.now()).toISOString(),
+          at: new Date(applied.steps[0]?.startedAt ?? Date.now()).toISOString(),
           totalMs: result.totalMs,
           ruleMs: result.ruleMs,
           conntrackMs: result.conntrackMs,
@@ -510,7 +491,7 @@ export class Flowmig {
       return { kind: 'programs', reason: `${c}; the next migration restarts it` };
     }
     try {
-      const h = await c.hello();
+      const h = await c.hello(3_000);
       return { kind: 'agent', pid: h.pid, conntrackIndexed: h.entries };
     } catch (error) {
       return { kind: 'programs', reason: `agent does not answer: ${(error as Error).message}` };
@@ -591,6 +572,26 @@ export class Flowmig {
     if (state.phase !== 'up') throw new FlowmigError(`lab ${id} is not up (it is ${state.phase})`);
     return state;
   }
+}
+
+/** Where the time of an applied change went: total, rule transaction, conntrack deletes. */
+function timings(applied: { steps: readonly StepRecord[]; totalMs?: number }): {
+  totalMs: number;
+  ruleMs: number;
+  conntrackMs: number;
+  conntrackDeleted: number;
+} {
+  const { steps } = applied;
+  const ct = steps.filter((s) => s.op.kind === 'conntrackDelete');
+  const first = steps[0];
+  const last = steps[steps.length - 1];
+  return {
+    totalMs:
+      applied.totalMs ?? (first && last ? last.startedAt + last.durationMs - first.startedAt : 0),
+    ruleMs: steps.find((s) => s.op.kind === 'netfilterApply')?.durationMs ?? 0,
+    conntrackMs: ct.reduce((sum, s) => sum + s.durationMs, 0),
+    conntrackDeleted: ct.reduce((sum, s) => sum + (s.deleted ?? 0), 0),
+  };
 }
 
 /** Both ends of every link, as (namespace, interface). */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { listNamespaces } from '../../src/control/kernel.js';
 import { ProcessRunner } from '../../src/exec/runner.js';
+import { REFERENCE_LAB } from '../../src/lab/default.js';
 import { loadLab } from '../../src/lab/load.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
@@ -122,18 +123,8 @@ export const ENGINE_VARIANTS: readonly {
 
 /** The reference lab plus a second flow fe00::2 from A to D. */
 export const TWO_FLOW_LAB: LabDescriptionInput = {
+  ...REFERENCE_LAB,
   name: 'twoflows',
-  nodes: [
-    { name: 'A', role: 'client' },
-    { name: 'B', role: 'translator' },
-    { name: 'C', role: 'server' },
-    { name: 'D', role: 'server' },
-  ],
-  links: [
-    { node: 'A', address: 'fc00::1/64', translatorAddress: 'fc00::2/64' },
-    { node: 'C', address: 'fc01::1/64', translatorAddress: 'fc01::2/64' },
-    { node: 'D', address: 'fc02::2/64', translatorAddress: 'fc02::1/64' },
-  ],
   flows: [
     { name: 'one', address: 'fe00::1', initiator: 'A', responder: 'C' },
     { name: 'two', address: 'fe00::2', initiator: 'A', responder: 'D' },
