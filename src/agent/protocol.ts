@@ -1,4 +1,5 @@
 // The agent's local protocol: one JSON object per line over a Unix socket, requests carry an id.
+import { StringDecoder } from 'node:string_decoder';
 import type { MapEdit } from '../engines/engine.js';
 import type { ApplyResult } from './agent.js';
 
@@ -28,8 +29,10 @@ export type AgentReply =
 /** Splits a stream into lines, calling `onLine` for each complete one. */
 export function lineReader(onLine: (line: string) => void): (chunk: Buffer) => void {
   let rest = '';
+  // A UTF-8 character may be split across chunks: the decoder keeps the partial bytes.
+  const decoder = new StringDecoder('utf8');
   return (chunk) => {
-    rest += chunk.toString('utf8');
+    rest += decoder.write(chunk);
     let i = rest.indexOf('\n');
     while (i >= 0) {
       const line = rest.slice(0, i);

@@ -194,3 +194,105 @@ describe('addressBytes and addressFromBytes', () => {
     }
   });
 });
+
+describe('addressBytes ⇄ addressFromBytes round trips', () => {
+  const forms: [string, string][] = [
+    ['::', '::'],
+    ['::1', '::1'],
+    ['1::', '1::'],
+    ['fe00::1:0', 'fe00::1:0'],
+    ['fe00::1', 'fe00::1'],
+    ['fe00:0:0:0:0:0:1:0', 'fe00::1:0'],
+    ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+    ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+    ['FE00::ABCD:Ef01', 'fe00::abcd:ef01'],
+    ['Fc01:0DB8::1', 'fc01:db8::1'],
+    ['0000:0000:0000:0000:0000:0000:0000:0000', '::'],
+    ['::1:2:3:4:5:6:7', '0:1:2:3:4:5:6:7'],
+    ['1:2:3:4:5:6:7::', '1:2:3:4:5:6:7:0'],
+    ['1::8', '1::8'],
+    ['1:0:0:2::3', '1:0:0:2::3'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['0:0:1::', '0:0:1::'],
+  ];
+  for (const [input, canonical] of forms) {
+    it(`${input} → bytes → ${canonical}, and the canonical text gives the same bytes`, () => {
+      const bytes = addressBytes(input);
+      assert.equal(bytes.length, 16);
+      assert.equal(addressFromBytes(bytes), canonical);
+      assert.equal(canonicalAddress(input), canonical, 'agrees with canonicalAddress');
+      assert.deepEqual(addressBytes(canonical), bytes);
+    });
+  }
+
+  it('every single-group value lands in the right place', () => {
+    for (let g = 0; g < 8; g++) {
+      const groups = ['0', '0', '0', '0', '0', '0', '0', '0'];
+      groups[g] = 'abcd';
+      const bytes = addressBytes(groups.join(':'));
+      const expected = Buffer.alloc(16);
+      expected.writeUInt16BE(0xabcd, g * 2);
+      assert.deepEqual(bytes, expected, `group ${g}`);
+      assert.deepEqual(addressBytes(addressFromBytes(bytes)), bytes, `group ${g} round trip`);
+    }
+  });
+
+  it('random byte strings survive bytes → text → bytes', () => {
+    let seed = 12345;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed & 0xff;
+    };
+    for (let i = 0; i < 500; i++) {
+      // zero runs make the compression cases likely
+      const bytes = Buffer.from(Array.from({ length: 16 }, () => (next() < 96 ? 0 : next())));
+      const text = addressFromBytes(bytes);
+      assert.deepEqual(addressBytes(text), bytes, text);
+      assert.equal(canonicalAddress(text), text, 'the text is canonical');
+    }
+  });
+
+  it('addressFromBytes reads a view into a larger buffer (as in netlink attributes)', () => {
+    const big = Buffer.concat([
+      Buffer.from([9, 9, 9, 9]),
+      addressBytes('fe00::1'),
+      Buffer.from([7]),
+    ]);
+    assert.equal(addressFromBytes(big.subarray(4, 20)), 'fe00::1');
+  });
+
+  it('addressBytes returns a fresh buffer each time', () => {
+    const a = addressBytes('fe00::1');
+    a[0] = 0;
+    assert.equal(addressBytes('fe00::1')[0], 0xfe);
+  });
+
+  const invalid = [
+    '',
+    ':',
+    ':::',
+    'fe00',
+    'fe00::1::2',
+    'fe00:::1',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '12345::1',
+    'fe00::g',
+    ' fe00::1',
+    'fe00::1 ',
+    '[fe00::1]',
+    'fe00::1/128',
+    '::ffff:1.2.3.4',
+    '::1.2.3.4',
+    '64:ff9b::192.0.2.1',
+    '1.2.3.4',
+    'fe80::1%eth0',
+    'fe80::1%1',
+    'localhost',
+  ];
+  for (const bad of invalid) {
+    it(`addressBytes refuses ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => addressBytes(bad), /not an IPv6 address/);
+    });
+  }
+});

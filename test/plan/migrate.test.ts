@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Engine, FlowMapping } from '../../src/engines/engine.js';
 import { iptablesEngine, parseNatTable } from '../../src/engines/iptables.js';
+import { nftablesEngine, simulateScript } from '../../src/engines/nftables.js';
 import type { Lab, LabFlow } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
-import { findFlow, type MigrationPlan, planMigration, planSwap } from '../../src/plan/migrate.js';
+import type { LabDescriptionInput } from '../../src/lab/schema.js';
+import { mappingsFor } from '../../src/plan/build.js';
+import {
+  findFlow,
+  type MigrationPlan,
+  planEvacuation,
+  planMigration,
+  planSwap,
+} from '../../src/plan/migrate.js';
 import type { Op } from '../../src/plan/ops.js';
 import {
   assertInputError,
@@ -264,3 +274,113 @@ describe('findFlow', () => {
     assertInputError(() => findFlow([], 'fe00::1'), /\(flows: none\)/);
   });
 });
+
+/** Three servers C, D, E; flows fe00::1 and fe00::3 on C, fe00::2 on D, fe00::4 on E. */
+const EVACUATION_LAB: LabDescriptionInput = {
+  ...THREE_SERVERS_LAB,
+  name: 'evac',
+  flows: [
+    { address: 'fe00::1', initiator: 'A', responder: 'C' },
+    { address: 'fe00::2', initiator: 'A', responder: 'D' },
+    { address: 'fe00::3', initiator: 'A', responder: 'C' },
+    { address: 'fe00::4', initiator: 'A', responder: 'E' },
+  ],
+};
+
+/** The flow table an engine's transaction leaves behind, starting from `current`. */
+function tableAfter(engine: Engine, current: readonly FlowMapping[], apply: Apply): FlowMapping[] {
+  const after =
+    engine === nftablesEngine
+      ? simulateScript(current, apply.stdin)
+      : [...parseNatTable(apply.stdin).mappings];
+  return after.sort((a, b) => a.address.localeCompare(b.address));
+}
+
+for (const engine of [nftablesEngine, iptablesEngine]) {
+  describe(`planEvacuation (${engine.name} engine)`, () => {
+    const lab = resolveLab(EVACUATION_LAB);
+
+    it('moves only the flows on `from`: one rule transaction, then one conntrack delete each', () => {
+      const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
+      assert.deepEqual(
+        plan.moved.map((f) => `${f.address}:${f.responder}`),
+        ['fe00::1:D', 'fe00::3:D'],
+      );
+      assert.deepEqual(responders(plan.flows), [
+        'fe00::1:D',
+        'fe00::2:D',
+        'fe00::3:D',
+        'fe00::4:E',
+      ]);
+      assert.deepEqual(
+        plan.ops.map((op) => op.kind),
+        ['netfilterApply', 'conntrackDelete', 'conntrackDelete'],
+      );
+      const [apply, ...deletes] = plan.ops;
+      assert.ok(apply?.kind === 'netfilterApply');
+      assert.equal(apply.netns, 'B');
+      assert.deepEqual(deletes, [
+        { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1' },
+        { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::3' },
+      ]);
+    });
+
+    it('the transaction gives the table after the move (the others untouched)', () => {
+      const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
+      const [apply] = plan.ops;
+      assert.ok(apply?.kind === 'netfilterApply');
+      assert.deepEqual(
+        tableAfter(engine, mappingsFor(lab, lab.flows), apply),
+        mappingsFor(lab, plan.flows),
+      );
+      assert.deepEqual(
+        mappingsFor(lab, plan.flows).map((m) => `${m.address}>${m.responderAddress}`),
+        ['fe00::1>fc02::2', 'fe00::2>fc02::2', 'fe00::3>fc02::2', 'fe00::4>fc03::1'],
+      );
+    });
+
+    it('keeps the other fields of the moved flows', () => {
+      const plan = planEvacuation(lab, engine, lab.flows, 'E', 'C');
+      assert.deepEqual(plan.moved, [
+        { name: undefined, address: 'fe00::4', initiator: 'A', responder: 'C' },
+      ]);
+      assert.deepEqual(
+        plan.ops.map((op) => op.kind),
+        ['netfilterApply', 'conntrackDelete'],
+      );
+    });
+
+    it('does not change the assignments it was given', () => {
+      const current = lab.flows.map((f) => ({ ...f }));
+      planEvacuation(lab, engine, current, 'C', 'D');
+      assert.deepEqual(responders(current), ['fe00::1:C', 'fe00::2:D', 'fe00::3:C', 'fe00::4:E']);
+    });
+
+    it('nothing on `from`: no ops, nothing moved, flows unchanged', () => {
+      const reference = referenceLab();
+      const plan = planEvacuation(reference, engine, reference.flows, 'D', 'C');
+      assert.deepEqual(plan.ops, []);
+      assert.deepEqual(plan.moved, []);
+      assert.deepEqual(plan.flows, reference.flows);
+    });
+
+    it('no flows at all: no ops', () => {
+      const plan = planEvacuation(lab, engine, [], 'C', 'D');
+      assert.deepEqual(plan, { moved: [], flows: [], ops: [] });
+    });
+
+    const errors: [string, string, string, RegExp][] = [
+      ['an unknown source', 'Z', 'D', /^unknown node 'Z' \(nodes: A, B, C, D, E\)$/],
+      ['an unknown target', 'C', 'Z', /^unknown node 'Z'/],
+      ['a client as source', 'A', 'D', /^'A' is a client; evacuation moves flows between servers$/],
+      ['the translator as target', 'C', 'B', /^'B' is a translator; evacuation moves flows/],
+      ['the same server twice', 'C', 'C', /^evacuation needs two different servers$/],
+      ['a node name in another case', 'c', 'D', /unknown node 'c'/],
+    ];
+    for (const [what, from, to, pattern] of errors) {
+      it(`refuses ${what} with an InputError`, () => {
+        assertInputError(() => planEvacuation(lab, engine, lab.flows, from, to), pattern);
+      });
+    }
+  });
+}

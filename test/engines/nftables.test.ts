@@ -1,0 +1,433 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FlowMapping, MapEdit } from '../../src/engines/engine.js';
+import {
+  additions,
+  DNAT_MAP,
+  mapEdits,
+  NFT_TABLE,
+  nftablesEngine,
+  parseNftJson,
+  renderEdits,
+  renderTable,
+  SNAT_MAP,
+  simulateScript,
+} from '../../src/engines/nftables.js';
+import { engineFor } from '../../src/engines/registry.js';
+import {
+  NFT_JSON_AFTER_UPDATE,
+  NFT_JSON_EMPTY,
+  NFT_JSON_NO_POSTROUTING,
+  NFT_JSON_NO_TABLE,
+  NFT_JSON_THREE_FLOWS,
+} from '../support/nft-samples.js';
+
+const M1: FlowMapping = {
+  address: 'fe00::1',
+  initiatorAddress: 'fc00::1',
+  responderAddress: 'fc01::1',
+};
+const M2: FlowMapping = {
+  address: 'fe00::2',
+  initiatorAddress: 'fc00::1',
+  responderAddress: 'fc02::2',
+};
+const M3: FlowMapping = {
+  address: 'fe00::1:0',
+  initiatorAddress: 'fc03::1',
+  responderAddress: 'fc01::1',
+};
+
+/** The changes whose update script was applied to the installed [M1, M2, M3] to capture NFT_JSON_AFTER_UPDATE. */
+const UPDATE_CHANGES = [
+  { before: M1, after: { ...M1, responderAddress: 'fc02::2' } },
+  { before: M2, after: { ...M2, initiatorAddress: 'fc03::1' } },
+  { before: M3 },
+  { after: { address: 'fe00::3', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' } },
+];
+const AFTER_UPDATE: FlowMapping[] = [
+  { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
+  { address: 'fe00::2', initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' },
+  { address: 'fe00::3', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
+];
+
+const byAddress = (ms: readonly FlowMapping[]) =>
+  [...ms].sort((a, b) => a.address.localeCompare(b.address));
+
+const noAll = () => {
+  throw new Error('the nftables engine must not need the whole table');
+};
+
+describe('renderTable', () => {
+  it('declares the ip6 flowmig table with both maps and both NAT chains', () => {
+    assert.equal(
+      renderTable(),
+      [
+        'table ip6 flowmig {',
+        '  map dnat_to { type ipv6_addr : ipv6_addr; }',
+        '  map snat_from { type ipv6_addr . ipv6_addr : ipv6_addr; }',
+        '  chain prerouting {',
+        '    type nat hook prerouting priority dstnat; policy accept;',
+        '    dnat to ip6 daddr map @dnat_to;',
+        '  }',
+        '  chain postrouting {',
+        '    type nat hook postrouting priority srcnat; policy accept;',
+        '    snat to ip6 saddr . ct original ip6 daddr map @snat_from;',
+        '  }',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it('uses the exported names', () => {
+    assert.equal(NFT_TABLE, 'flowmig');
+    assert.equal(DNAT_MAP, 'dnat_to');
+    assert.equal(SNAT_MAP, 'snat_from');
+  });
+});
+
+describe('mapEdits', () => {
+  it('a new flow adds a dnat and a snat element', () => {
+    assert.deepEqual(mapEdits([{ after: M1 }]), [
+      { map: 'dnat_to', remove: [], add: [['fe00::1', 'fc01::1']] },
+      { map: 'snat_from', remove: [], add: [['fc00::1', 'fe00::1', 'fe00::1']] },
+    ]);
+  });
+
+  it('a removed flow removes its dnat and snat elements (keys only)', () => {
+    assert.deepEqual(mapEdits([{ before: M2 }]), [
+      { map: 'dnat_to', remove: [['fe00::2']], add: [] },
+      { map: 'snat_from', remove: [['fc00::1', 'fe00::2']], add: [] },
+    ]);
+  });
+
+  it('a responder change touches only the dnat map', () => {
+    assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }]), [
+      { map: 'dnat_to', remove: [['fe00::1']], add: [['fe00::1', 'fc02::2']] },
+    ]);
+  });
+
+  it('an initiator change touches only the snat map', () => {
+    assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, initiatorAddress: 'fc03::1' } }]), [
+      {
+        map: 'snat_from',
+        remove: [['fc00::1', 'fe00::1']],
+        add: [['fc03::1', 'fe00::1', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('an unchanged flow gives no edit at all', () => {
+    assert.deepEqual(mapEdits([{ before: M1, after: { ...M1 } }]), []);
+    assert.deepEqual(mapEdits([]), []);
+    assert.deepEqual(mapEdits([{}]), []);
+  });
+
+  it('several changes are merged into one edit per map, in change order', () => {
+    assert.deepEqual(mapEdits(UPDATE_CHANGES), [
+      {
+        map: 'dnat_to',
+        remove: [['fe00::1'], ['fe00::1:0']],
+        add: [
+          ['fe00::1', 'fc02::2'],
+          ['fe00::3', 'fc01::1'],
+        ],
+      },
+      {
+        map: 'snat_from',
+        remove: [
+          ['fc00::1', 'fe00::2'],
+          ['fc03::1', 'fe00::1:0'],
+        ],
+        add: [
+          ['fc03::1', 'fe00::2', 'fe00::2'],
+          ['fc00::1', 'fe00::3', 'fe00::3'],
+        ],
+      },
+    ]);
+  });
+
+  it('the last part of every key is the flow’s abstract address (the agent relies on it)', () => {
+    for (const e of mapEdits(UPDATE_CHANGES)) {
+      for (const k of e.remove) assert.match(k[k.length - 1] ?? '', /^fe00:/);
+      for (const k of e.add) assert.match(k[k.length - 2] ?? '', /^fe00:/);
+    }
+  });
+
+  it('additions turns mappings into changes without `before`', () => {
+    assert.deepEqual(additions([M1, M2]), [{ after: M1 }, { after: M2 }]);
+    assert.deepEqual(additions([]), []);
+  });
+});
+
+describe('renderEdits', () => {
+  it('deletes of every map come before adds of any map', () => {
+    assert.deepEqual(renderEdits(mapEdits(UPDATE_CHANGES)), [
+      'delete element ip6 flowmig dnat_to { fe00::1, fe00::1:0 }',
+      'delete element ip6 flowmig snat_from { fc00::1 . fe00::2, fc03::1 . fe00::1:0 }',
+      'add element ip6 flowmig dnat_to { fe00::1 : fc02::2, fe00::3 : fc01::1 }',
+      'add element ip6 flowmig snat_from { fc03::1 . fe00::2 : fe00::2, fc00::1 . fe00::3 : fe00::3 }',
+    ]);
+  });
+
+  it('element syntax: `a . b : c` for concatenated keys with a value, `a : b` otherwise', () => {
+    const edits: MapEdit[] = [
+      { map: 'snat_from', remove: [], add: [['fc00::1', 'fe00::1', 'fe00::1']] },
+      { map: 'dnat_to', remove: [], add: [['fe00::1', 'fc01::1']] },
+    ];
+    assert.deepEqual(renderEdits(edits), [
+      'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1 }',
+      'add element ip6 flowmig dnat_to { fe00::1 : fc01::1 }',
+    ]);
+  });
+
+  it('no line for a map without removes (or adds)', () => {
+    assert.deepEqual(renderEdits([{ map: 'dnat_to', remove: [['fe00::1']], add: [] }]), [
+      'delete element ip6 flowmig dnat_to { fe00::1 }',
+    ]);
+    assert.deepEqual(renderEdits([{ map: 'dnat_to', remove: [], add: [] }]), []);
+    assert.deepEqual(renderEdits([]), []);
+  });
+});
+
+describe('nftablesEngine operations', () => {
+  it('is found by name and needs nft; the agent may apply it (fast path on its table)', () => {
+    assert.equal(engineFor('nftables'), nftablesEngine);
+    assert.equal(nftablesEngine.name, 'nftables');
+    assert.deepEqual(nftablesEngine.programs, ['nft']);
+    assert.deepEqual(nftablesEngine.fastPath, { table: 'flowmig' });
+  });
+
+  it('install: one `nft -f -` with the table and then the elements', () => {
+    const op = nftablesEngine.install('B', [M1, M2, M3]);
+    assert.equal(op.kind, 'netfilterApply');
+    assert.equal(op.netns, 'B');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        renderTable(),
+        'add element ip6 flowmig dnat_to { fe00::1 : fc01::1, fe00::2 : fc02::2, fe00::1:0 : fc01::1 }',
+        'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1, fc00::1 . fe00::2 : fe00::2, fc03::1 . fe00::1:0 : fe00::1:0 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'nft: table ip6 flowmig with 3 flow(s)');
+    assert.equal(op.edits, undefined);
+  });
+
+  it('install with no mappings declares just the table', () => {
+    const op = nftablesEngine.install('B', []);
+    assert.equal(op.stdin, `${renderTable()}\n`);
+  });
+
+  it('replace: flushes both maps, then adds every mapping, in one script', () => {
+    const op = nftablesEngine.replace('B', [M2]);
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        'flush map ip6 flowmig dnat_to',
+        'flush map ip6 flowmig snat_from',
+        'add element ip6 flowmig dnat_to { fe00::2 : fc02::2 }',
+        'add element ip6 flowmig snat_from { fc00::1 . fe00::2 : fe00::2 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'nft: set 1 flow(s)');
+    assert.doesNotMatch(op.stdin, /^table /m, 'does not redeclare the table');
+  });
+
+  it('update: the changed elements only, with the same change as edits for the agent', () => {
+    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
+    const op = nftablesEngine.update('B', changes, noAll);
+    assert.equal(op.netns, 'B');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        'delete element ip6 flowmig dnat_to { fe00::1 }',
+        'add element ip6 flowmig dnat_to { fe00::1 : fc02::2 }',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(op.edits, mapEdits(changes));
+    assert.equal(op.summary, 'nft: fe00::1→fc02::2');
+  });
+
+  it('update summary lists three moves and counts the rest', () => {
+    const changes = [1, 2, 3, 4, 5].map((i) => {
+      const m = { ...M1, address: `fe00::${i}` };
+      return { before: m, after: { ...m, responderAddress: 'fc02::2' } };
+    });
+    const op = nftablesEngine.update('B', changes, noAll);
+    assert.equal(op.summary, 'nft: fe00::1→fc02::2, fe00::2→fc02::2, fe00::3→fc02::2 and 2 more');
+  });
+
+  it('update with only an initiator change still says something', () => {
+    const op = nftablesEngine.update(
+      'B',
+      [{ before: M1, after: { ...M1, initiatorAddress: 'fc03::1' } }],
+      noAll,
+    );
+    assert.equal(op.summary, 'nft: map update');
+  });
+
+  it('update with nothing changed: an empty script and no edits', () => {
+    const op = nftablesEngine.update('B', [{ before: M1, after: M1 }], noAll);
+    assert.equal(op.stdin, '\n');
+    assert.deepEqual(op.edits, []);
+    assert.deepEqual(simulateScript([M1], op.stdin), [M1]);
+  });
+
+  it('uninstall deletes the table', () => {
+    const op = nftablesEngine.uninstall('B');
+    assert.ok(op);
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(op.stdin, 'delete table ip6 flowmig\n');
+    assert.equal(op.netns, 'B');
+  });
+
+  it('inspect lists the table as JSON in the namespace', () => {
+    assert.deepEqual(nftablesEngine.inspect('B'), {
+      argv: ['nft', '-j', 'list', 'table', 'ip6', 'flowmig'],
+      netns: 'B',
+    });
+  });
+});
+
+describe('parseNftJson (real nft 1.0.6 output)', () => {
+  it('reads the installed table with three flows', () => {
+    const t = parseNftJson(NFT_JSON_THREE_FLOWS);
+    assert.equal(t.installed, true);
+    assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
+  });
+
+  it('keeps the kernel’s order of the dnat map', () => {
+    assert.deepEqual(
+      parseNftJson(NFT_JSON_THREE_FLOWS).mappings.map((m) => m.address),
+      ['fe00::1', 'fe00::2', 'fe00::1:0'],
+    );
+  });
+
+  it('engine.parse is parseNftJson', () => {
+    assert.deepEqual(
+      nftablesEngine.parse(NFT_JSON_THREE_FLOWS),
+      parseNftJson(NFT_JSON_THREE_FLOWS),
+    );
+  });
+
+  it('reads the table after an update script, matching simulateScript', () => {
+    const t = parseNftJson(NFT_JSON_AFTER_UPDATE);
+    assert.equal(t.installed, true);
+    assert.deepEqual(byAddress(t.mappings), AFTER_UPDATE);
+    const update = nftablesEngine.update('B', UPDATE_CHANGES, noAll);
+    assert.deepEqual(byAddress(simulateScript([M1, M2, M3], update.stdin)), AFTER_UPDATE);
+  });
+
+  it('an installed table without elements (maps have no `elem` key)', () => {
+    assert.deepEqual(parseNftJson(NFT_JSON_EMPTY), { installed: true, mappings: [] });
+  });
+
+  it('a missing chain means not installed, the mappings are still read', () => {
+    const t = parseNftJson(NFT_JSON_NO_POSTROUTING);
+    assert.equal(t.installed, false);
+    assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
+  });
+
+  it('no table: not installed, no mappings', () => {
+    assert.deepEqual(parseNftJson(NFT_JSON_NO_TABLE), { installed: false, mappings: [] });
+  });
+
+  it('empty or non-JSON output (nft failed): not installed', () => {
+    assert.deepEqual(parseNftJson(''), { installed: false, mappings: [] });
+    assert.deepEqual(parseNftJson('Error: No such file or directory'), {
+      installed: false,
+      mappings: [],
+    });
+    assert.deepEqual(parseNftJson('{}'), { installed: false, mappings: [] });
+  });
+
+  it('ignores objects of another table', () => {
+    const other = NFT_JSON_THREE_FLOWS.replaceAll('"table": "flowmig"', '"table": "other"');
+    assert.deepEqual(parseNftJson(other), { installed: false, mappings: [] });
+  });
+
+  it('without rules the table is not installed', () => {
+    const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as { nftables: Record<string, unknown>[] };
+    doc.nftables = doc.nftables.filter((i) => !('rule' in i));
+    const t = parseNftJson(JSON.stringify(doc));
+    assert.equal(t.installed, false);
+    assert.equal(t.mappings.length, 3);
+  });
+
+  it('a dnat element without a snat element gets an empty initiator', () => {
+    const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as {
+      nftables: { map?: { name: string; elem?: unknown[] } }[];
+    };
+    for (const i of doc.nftables) if (i.map?.name === 'snat_from') i.map.elem = [];
+    const t = parseNftJson(JSON.stringify(doc));
+    assert.deepEqual(
+      t.mappings.map((m) => m.initiatorAddress),
+      ['', '', ''],
+    );
+  });
+});
+
+describe('simulateScript', () => {
+  it('the install script gives exactly the installed mappings', () => {
+    const op = nftablesEngine.install('B', [M1, M2, M3]);
+    assert.deepEqual(byAddress(simulateScript([], op.stdin)), byAddress([M1, M2, M3]));
+    assert.deepEqual(byAddress(nftablesEngine.simulate([], op)), byAddress([M1, M2, M3]));
+  });
+
+  it('install then update gives the updated mappings', () => {
+    const installed = simulateScript([], nftablesEngine.install('B', [M1, M2, M3]).stdin);
+    const updated = simulateScript(
+      installed,
+      nftablesEngine.update('B', UPDATE_CHANGES, noAll).stdin,
+    );
+    assert.deepEqual(byAddress(updated), AFTER_UPDATE);
+  });
+
+  it('a migration there and back restores the table', () => {
+    const moved = { ...M1, responderAddress: 'fc02::2' };
+    const there = nftablesEngine.update('B', [{ before: M1, after: moved }], noAll);
+    const back = nftablesEngine.update('B', [{ before: moved, after: M1 }], noAll);
+    const t1 = simulateScript([M1, M2], there.stdin);
+    assert.deepEqual(byAddress(t1), byAddress([moved, M2]));
+    assert.deepEqual(byAddress(simulateScript(t1, back.stdin)), byAddress([M1, M2]));
+  });
+
+  it('replace sets exactly the given mappings, dropping the others', () => {
+    const op = nftablesEngine.replace('B', [M3]);
+    assert.deepEqual(simulateScript([M1, M2], op.stdin), [M3]);
+  });
+
+  it('`delete table` clears everything', () => {
+    const op = nftablesEngine.uninstall('B');
+    assert.ok(op);
+    assert.deepEqual(simulateScript([M1, M2, M3], op.stdin), []);
+  });
+
+  it('a change to the initiator only keeps the responder', () => {
+    const op = nftablesEngine.update(
+      'B',
+      [{ before: M2, after: { ...M2, initiatorAddress: 'fc03::1' } }],
+      noAll,
+    );
+    assert.deepEqual(byAddress(simulateScript([M1, M2], op.stdin)), [
+      M1,
+      { ...M2, initiatorAddress: 'fc03::1' },
+    ]);
+  });
+
+  it('ignores lines for other tables or maps', () => {
+    const script = [
+      'add element ip6 other dnat_to { fe00::9 : fc09::9 }',
+      'add element ip6 flowmig unknown_map { fe00::9 : fc09::9 }',
+      'delete table ip6 other',
+    ].join('\n');
+    assert.deepEqual(simulateScript([M1], script), [M1]);
+  });
+});

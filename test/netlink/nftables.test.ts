@@ -1,0 +1,341 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { addressBytes } from '../../src/net/ipv6.js';
+import {
+  AF_INET6,
+  attr,
+  attrs,
+  findAttr,
+  messages,
+  NLA_F_NESTED,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_REQUEST,
+  nested,
+  strAttr,
+} from '../../src/netlink/codec.js';
+import { type MapEdit, type MapElement, mapEditBatch } from '../../src/netlink/nftables.js';
+
+const NFNL_SUBSYS_NFTABLES = 10;
+const BATCH_BEGIN = 0x10;
+const BATCH_END = 0x11;
+const NEWSETELEM = (10 << 8) | 12;
+const DELSETELEM = (10 << 8) | 14;
+
+interface DecodedElement {
+  key: string;
+  value: string | undefined;
+}
+
+interface Decoded {
+  type: number;
+  flags: number;
+  seq: number;
+  family: number;
+  version: number;
+  resId: number;
+  length: number;
+  table?: string | undefined;
+  set?: string | undefined;
+  elements?: DecodedElement[];
+}
+
+const cstr = (b: Buffer | undefined) =>
+  b === undefined ? undefined : b.toString('utf8').replace(/\0+$/, '');
+
+/** Decodes a batch with the codec: every message, and the element list of element messages. */
+function decode(data: Buffer): Decoded[] {
+  const out: Decoded[] = [];
+  let off = 0;
+  for (const m of messages(data)) {
+    const length = data.readUInt32LE(off);
+    off += (length + 3) & ~3;
+    const d: Decoded = {
+      type: m.type,
+      flags: m.flags,
+      seq: m.seq,
+      family: m.body.readUInt8(0),
+      version: m.body.readUInt8(1),
+      resId: m.body.readUInt16BE(2),
+      length,
+    };
+    if (m.type === NEWSETELEM || m.type === DELSETELEM) {
+      const body = m.body.subarray(4);
+      d.table = cstr(findAttr(body, 1)?.payload);
+      d.set = cstr(findAttr(body, 2)?.payload);
+      const list = findAttr(body, 3);
+      assert.ok(list, 'NFTA_SET_ELEM_LIST_ELEMENTS present');
+      assert.equal(list.raw.readUInt16LE(2) & NLA_F_NESTED, NLA_F_NESTED, 'ELEMENTS is nested');
+      d.elements = [];
+      for (const el of attrs(list.payload)) {
+        assert.equal(el.type, 1, 'NFTA_LIST_ELEM');
+        assert.equal(el.raw.readUInt16LE(2) & NLA_F_NESTED, NLA_F_NESTED, 'LIST_ELEM is nested');
+        const key = findAttr(el.payload, 1);
+        assert.ok(key, 'NFTA_SET_ELEM_KEY');
+        assert.equal(key.raw.readUInt16LE(2) & NLA_F_NESTED, NLA_F_NESTED, 'KEY is nested');
+        const keyValue = findAttr(key.payload, 1);
+        assert.ok(keyValue, 'NFTA_DATA_VALUE in KEY');
+        const data = findAttr(el.payload, 2);
+        const dataValue = data && findAttr(data.payload, 1);
+        if (data) assert.equal(data.raw.readUInt16LE(2) & NLA_F_NESTED, NLA_F_NESTED);
+        d.elements.push({
+          key: keyValue.payload.toString('hex'),
+          value: dataValue?.payload.toString('hex'),
+        });
+      }
+    }
+    out.push(d);
+  }
+  assert.equal(off, data.length, 'the messages cover the whole batch');
+  return out;
+}
+
+const a = (text: string) => addressBytes(text);
+const key2 = (x: string, y: string) => Buffer.concat([a(x), a(y)]);
+const hx = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** A realistic migration: fe00::1 from fc01::1 to fc02::2 (dnat), fe00::2 initiator change (snat). */
+const DNAT: MapEdit = {
+  table: 'flowmig',
+  map: 'dnat_to',
+  remove: [{ key: a('fe00::1') }],
+  add: [{ key: a('fe00::1'), value: a('fc02::2') }],
+};
+const SNAT: MapEdit = {
+  table: 'flowmig',
+  map: 'snat_from',
+  remove: [{ key: key2('fc00::1', 'fe00::2') }],
+  add: [{ key: key2('fc03::1', 'fe00::2'), value: a('fe00::2') }],
+};
+
+describe('mapEditBatch', () => {
+  it('frames the batch with BEGIN/END: family 0 (AF_UNSPEC), res_id 10 (nftables), request', () => {
+    const batch = mapEditBatch([DNAT, SNAT], 100);
+    const d = decode(batch.data);
+    const first = d[0];
+    const last = d[d.length - 1];
+    assert.ok(first && last);
+    for (const [m, type] of [
+      [first, BATCH_BEGIN],
+      [last, BATCH_END],
+    ] as const) {
+      assert.equal(m.type, type);
+      assert.equal(m.flags, NLM_F_REQUEST);
+      assert.equal(m.family, 0);
+      assert.equal(m.version, 0);
+      assert.equal(m.resId, NFNL_SUBSYS_NFTABLES);
+      assert.equal(m.length, 20, 'no payload');
+    }
+    assert.equal(first.seq, 100);
+  });
+
+  it('all deletes (DELSETELEM) before all adds (NEWSETELEM, with CREATE), in edit order', () => {
+    const d = decode(mapEditBatch([DNAT, SNAT], 1).data);
+    assert.deepEqual(
+      d.map((m) => [m.type, m.flags, m.set]),
+      [
+        [BATCH_BEGIN, NLM_F_REQUEST, undefined],
+        [DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, 'dnat_to'],
+        [DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, 'snat_from'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'dnat_to'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'snat_from'],
+        [BATCH_END, NLM_F_REQUEST, undefined],
+      ],
+    );
+  });
+
+  it('element messages are ip6 family (10), res_id 0, name the table', () => {
+    const d = decode(mapEditBatch([DNAT, SNAT], 1).data).slice(1, -1);
+    assert.equal(d.length, 4);
+    for (const m of d) {
+      assert.equal(m.family, AF_INET6);
+      assert.equal(m.resId, 0);
+      assert.equal(m.table, 'flowmig');
+    }
+  });
+
+  it('consecutive seqs from firstSeq; acks are exactly the element messages’ seqs; nextSeq follows', () => {
+    const batch = mapEditBatch([DNAT, SNAT], 41);
+    const d = decode(batch.data);
+    assert.deepEqual(
+      d.map((m) => m.seq),
+      [41, 42, 43, 44, 45, 46],
+    );
+    assert.deepEqual(batch.acks, [42, 43, 44, 45]);
+    assert.equal(batch.nextSeq, 47);
+  });
+
+  it('carries each element’s key and data bytes (16-byte and 32-byte keys)', () => {
+    const d = decode(mapEditBatch([DNAT, SNAT], 1).data);
+    assert.deepEqual(d[1]?.elements, [{ key: hx(a('fe00::1')), value: undefined }]);
+    assert.deepEqual(d[2]?.elements, [{ key: hx(key2('fc00::1', 'fe00::2')), value: undefined }]);
+    assert.deepEqual(d[3]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc02::2')) }]);
+    assert.deepEqual(d[4]?.elements, [
+      { key: hx(key2('fc03::1', 'fe00::2')), value: hx(a('fe00::2')) },
+    ]);
+  });
+
+  it('an element message is byte for byte what the codec’s attribute builders give', () => {
+    const batch = mapEditBatch(
+      [
+        {
+          table: 'flowmig',
+          map: 'snat_from',
+          remove: [],
+          add: [
+            { key: key2('fc00::1', 'fe00::1'), value: a('fe00::1') },
+            { key: key2('fc00::1', 'fe00::2'), value: a('fe00::2') },
+          ],
+        },
+      ],
+      7,
+    );
+    const [, add] = [...messages(batch.data)];
+    assert.ok(add);
+    const elem = (k: Buffer, v: Buffer) => nested(1, nested(1, attr(1, k)), nested(2, attr(1, v)));
+    const expected = Buffer.concat([
+      strAttr(1, 'flowmig'),
+      strAttr(2, 'snat_from'),
+      nested(
+        3,
+        elem(key2('fc00::1', 'fe00::1'), a('fe00::1')),
+        elem(key2('fc00::1', 'fe00::2'), a('fe00::2')),
+      ),
+    ]);
+    assert.equal(hx(add.body.subarray(4)), hx(expected));
+  });
+
+  it('pads a key whose length is not a multiple of 4', () => {
+    const batch = mapEditBatch(
+      [{ table: 't', map: 'm', remove: [{ key: Buffer.from([1, 2, 3, 4, 5]) }], add: [] }],
+      1,
+    );
+    const d = decode(batch.data);
+    assert.deepEqual(d[1]?.elements, [{ key: '0102030405', value: undefined }]);
+    assert.equal((d[1]?.length ?? 1) % 4, 0);
+  });
+
+  it('an edit with no removes emits no DELSETELEM (and vice versa)', () => {
+    const addOnly = decode(mapEditBatch([{ ...DNAT, remove: [] }], 1).data);
+    assert.deepEqual(
+      addOnly.map((m) => m.type),
+      [BATCH_BEGIN, NEWSETELEM, BATCH_END],
+    );
+    const removeOnly = decode(mapEditBatch([{ ...SNAT, add: [] }], 1).data);
+    assert.deepEqual(
+      removeOnly.map((m) => m.type),
+      [BATCH_BEGIN, DELSETELEM, BATCH_END],
+    );
+  });
+
+  it('no edits: BEGIN and END only, nothing to acknowledge', () => {
+    const batch = mapEditBatch([], 5);
+    assert.deepEqual(
+      decode(batch.data).map((m) => [m.type, m.seq]),
+      [
+        [BATCH_BEGIN, 5],
+        [BATCH_END, 6],
+      ],
+    );
+    assert.deepEqual(batch.acks, []);
+    assert.equal(batch.nextSeq, 7);
+  });
+
+  it('chunks at 500 elements per message, keeping every element once and in order', () => {
+    const n = 1201;
+    const addr = (i: number) => `fe00::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
+    const remove: MapElement[] = [];
+    const add: MapElement[] = [];
+    for (let i = 0; i < n; i++) {
+      remove.push({ key: key2('fc00::1', addr(i)) });
+      add.push({ key: key2('fc03::1', addr(i)), value: a(addr(i)) });
+    }
+    const batch = mapEditBatch([{ table: 'flowmig', map: 'snat_from', remove, add }], 1000);
+    const d = decode(batch.data);
+    const dels = d.filter((m) => m.type === DELSETELEM);
+    const adds = d.filter((m) => m.type === NEWSETELEM);
+    assert.deepEqual(
+      dels.map((m) => m.elements?.length),
+      [500, 500, 201],
+    );
+    assert.deepEqual(
+      adds.map((m) => m.elements?.length),
+      [500, 500, 201],
+    );
+    assert.deepEqual(
+      dels.flatMap((m) => m.elements?.map((e) => e.key) ?? []),
+      remove.map((e) => hx(e.key)),
+    );
+    assert.deepEqual(
+      adds.flatMap((m) => m.elements?.map((e) => [e.key, e.value]) ?? []),
+      add.map((e) => [hx(e.key), hx(e.value ?? Buffer.alloc(0))]),
+    );
+    // 6 element messages, all acknowledged, all deletes first
+    assert.deepEqual(batch.acks, [1001, 1002, 1003, 1004, 1005, 1006]);
+    assert.deepEqual(
+      d.map((m) => m.type),
+      [
+        BATCH_BEGIN,
+        DELSETELEM,
+        DELSETELEM,
+        DELSETELEM,
+        NEWSETELEM,
+        NEWSETELEM,
+        NEWSETELEM,
+        BATCH_END,
+      ],
+    );
+    assert.equal(batch.nextSeq, 1008);
+  });
+
+  it('exactly 500 elements fit in one message; 501 need two', () => {
+    const elems = (count: number): MapElement[] =>
+      Array.from({ length: count }, (_, i) => ({ key: a(`fe00::${(i + 1).toString(16)}`) }));
+    const count = (n: number) =>
+      decode(mapEditBatch([{ table: 't', map: 'm', remove: elems(n), add: [] }], 1).data).filter(
+        (m) => m.type === DELSETELEM,
+      ).length;
+    assert.equal(count(500), 1);
+    assert.equal(count(501), 2);
+  });
+
+  it('deletes of every edit precede the adds of any edit, across chunks', () => {
+    const many = (prefix: string): MapElement[] =>
+      Array.from({ length: 600 }, (_, i) => ({
+        key: a(`${prefix}::${(i + 1).toString(16)}`),
+        value: a('fc01::1'),
+      }));
+    const batch = mapEditBatch(
+      [
+        { table: 'flowmig', map: 'dnat_to', remove: many('fe00'), add: many('fe00') },
+        { table: 'flowmig', map: 'other', remove: many('fe01'), add: [] },
+      ],
+      1,
+    );
+    const d = decode(batch.data).slice(1, -1);
+    const lastDel = d.map((m) => m.type).lastIndexOf(DELSETELEM);
+    const firstAdd = d.map((m) => m.type).indexOf(NEWSETELEM);
+    assert.ok(lastDel < firstAdd, `last delete at ${lastDel}, first add at ${firstAdd}`);
+    assert.deepEqual(
+      d.map((m) => `${m.type === DELSETELEM ? 'del' : 'add'}:${m.set}:${m.elements?.length}`),
+      [
+        'del:dnat_to:500',
+        'del:dnat_to:100',
+        'del:other:500',
+        'del:other:100',
+        'add:dnat_to:500',
+        'add:dnat_to:100',
+      ],
+    );
+  });
+
+  it('the length of every message is consistent with its attributes', () => {
+    const batch = mapEditBatch([DNAT, SNAT], 1);
+    for (const m of messages(batch.data)) {
+      if (m.type !== NEWSETELEM && m.type !== DELSETELEM) continue;
+      const top = [...attrs(m.body.subarray(4))];
+      const used = top.reduce((n, x) => n + ((x.raw.length + 3) & ~3), 0);
+      assert.equal(used, m.body.length - 4, 'attributes fill the body exactly');
+    }
+  });
+});
