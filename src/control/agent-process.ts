@@ -1,5 +1,5 @@
 // Starts, finds and stops a lab's translator agent (the no-spawn fast path for migrations).
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../agent/client.js';
 import { isOurProcess, spawnDetached, stopProcess } from '../exec/daemon.js';
@@ -73,15 +73,25 @@ export async function connectAgent(h: AgentHandle, id: string): Promise<AgentCli
   }
 }
 
-/** PIDs of running agents of lab `id`, found from /proc (when the state file is gone). */
-export async function findAgents(id: string): Promise<number[]> {
+/** PIDs of running flowmig agents whose lab id satisfies `match`, found from /proc. */
+export async function findAgentsWhere(match: (id: string) => boolean): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid !== process.pid && (await isOurProcess(pid, [MARKER, id]))) pids.push(pid);
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const argv = await readFile(`/proc/${name}/cmdline`, 'utf8').then(
+      (t) => t.split('\0'),
+      () => [] as string[],
+    );
+    const at = argv.indexOf(MARKER);
+    const id = at >= 0 ? argv[at + 1] : undefined;
+    if (id !== undefined && match(id)) pids.push(Number(name));
   }
   return pids;
+}
+
+/** PIDs of running agents of lab `id` (when the state file is gone, or as a safety net). */
+export function findAgents(id: string): Promise<number[]> {
+  return findAgentsWhere((x) => x === id);
 }
 
 /** Stops every agent of lab `id`: the recorded one and any other the kernel still runs. */

@@ -5,6 +5,7 @@ import { access, chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { findAgents } from '../../src/control/agent-process.js';
 import { sleep } from '../../src/experiment/process.js';
 import {
   CLI,
@@ -95,12 +96,14 @@ describe('lab lifecycle through the CLI', () => {
   });
 
   it('5. down cleans up after `up` was killed at any point of the build', async () => {
-    for (const killAfterMs of [0, 25, 60, 100, 150, 220, 300]) {
+    // Up to ~1.3 s: the last points fall while the agent starts (after the links are up).
+    for (const killAfterMs of [0, 25, 60, 100, 150, 220, 300, 900, 1300]) {
       await scratch(async (prefix, stateDir) => {
         const up = spawn(process.execPath, [CLI, 'up', '--detach', '--prefix', prefix], {
           env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },
           stdio: 'ignore',
         });
+        const closed = new Promise((r) => up.once('close', r));
         // Kill once the state file exists (the build has begun), plus the extra delay.
         const deadline = Date.now() + 10_000;
         while (Date.now() < deadline) {
@@ -108,11 +111,12 @@ describe('lab lifecycle through the CLI', () => {
           await sleep(2);
         }
         await sleep(killAfterMs);
-        up.kill('SIGKILL');
-        await new Promise((r) => up.once('close', r));
+        up.kill('SIGKILL'); // a no-op if up already finished: down must clean up either way
+        await closed;
         const down = await cli(['down', '--lab', `${prefix}default`], { stateDir });
         assert.equal(down.code, 0, `kill after ${killAfterMs} ms: ${down.stderr}`);
         assert.deepEqual(await namespacesWith(prefix), [], `kill after ${killAfterMs} ms`);
+        assert.deepEqual(await findAgents(`${prefix}default`), [], 'no agent left running');
         assert.deepEqual(await stateFiles(stateDir), []);
       });
     }

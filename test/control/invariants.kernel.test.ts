@@ -118,7 +118,14 @@ for (const variant of ENGINE_VARIANTS) {
             const before = await Promise.all(counters.map((c) => c.read()));
             // Each datagram comes from a new socket: a new conntrack entry that consults the rules.
             const burst = Background.start(
-              [process.execPath, join(FIXTURES, 'udp-burst.mjs'), 'fe00::1', '5555', '4000'],
+              [
+                process.execPath,
+                join(FIXTURES, 'udp-burst.mjs'),
+                'fe00::1',
+                '5555',
+                '4000',
+                '5000',
+              ],
               { netns: ns('A') },
             );
             let swaps = 0;

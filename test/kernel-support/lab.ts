@@ -5,8 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findAgentsWhere } from '../../src/control/agent-process.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { listNamespaces } from '../../src/control/kernel.js';
+import { stopProcess } from '../../src/exec/daemon.js';
 import { ProcessRunner } from '../../src/exec/runner.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import { loadLab } from '../../src/lab/load.js';
@@ -68,8 +70,12 @@ export async function namespacesWith(prefix: string): Promise<string[]> {
   return [...(await listNamespaces(runner))].filter((n) => n.startsWith(prefix)).sort();
 }
 
-/** Deletes, by name, namespaces with this test's unique prefix (safety net after a failure). */
+/**
+ * Safety net after a failure: stops this test's agents (found by their command line, which names
+ * the lab) and deletes, by name, the namespaces with this test's unique prefix.
+ */
 export async function removeNamespacesWith(prefix: string): Promise<void> {
+  for (const pid of await findAgentsWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
   for (const ns of await namespacesWith(prefix)) {
     await runner.run(['ip', 'netns', 'delete', ns]).catch(() => {});
   }
