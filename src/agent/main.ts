@@ -1,13 +1,17 @@
 // The translator agent process: runs inside the translator namespace, serves a Unix socket.
 // Started by `flowmig up` as `ip netns exec <translator> node main.js --flowmig-agent <lab> --socket <path>`.
-import { unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent.js';
 import { type AgentReply, type AgentRequest, lineReader } from './protocol.js';
 
 const { values } = parseArgs({
-  options: { 'flowmig-agent': { type: 'string' }, socket: { type: 'string' } },
+  options: {
+    'flowmig-agent': { type: 'string' },
+    socket: { type: 'string' },
+    netns: { type: 'string' },
+  },
 });
 const lab = values['flowmig-agent'];
 const path = values.socket;
@@ -79,3 +83,18 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+// An agent must not outlive its namespace: if /run/netns/<name> is gone, or names another
+// namespace now, nobody can reach this one any more, so the agent ends itself.
+const netns = values.netns;
+if (netns) {
+  setInterval(() => {
+    try {
+      const mine = statSync('/proc/self/ns/net');
+      const named = statSync(`/run/netns/${netns}`);
+      if (mine.ino !== named.ino || mine.dev !== named.dev) stop();
+    } catch {
+      stop();
+    }
+  }, 2_000).unref();
+}

@@ -28,7 +28,8 @@ export async function startAgent(
 ): Promise<AgentHandle> {
   const { socket, log } = agentPaths(init.stateDir, init.id);
   await rm(socket, { force: true });
-  const pid = spawnDetached([process.execPath, MAIN, MARKER, init.id, '--socket', socket], {
+  const argv = [process.execPath, MAIN, MARKER, init.id, '--socket', socket, '--netns', init.netns];
+  const pid = spawnDetached(argv, {
     netns: init.netns,
     logFile: log,
   });
