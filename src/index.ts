@@ -1,6 +1,7 @@
 // flowmig's library API: the same verbs as the CLI, for people who build their own controller.
 export {
   type DownResult,
+  type EvacuationResult,
   Flowmig,
   type FlowmigOptions,
   type FlowStatus,
@@ -9,9 +10,16 @@ export {
   type NodeStatus,
   type ProgressHooks,
 } from './control/flowmig.js';
-export type { Engine, FlowMapping, KernelFlowTable } from './engines/engine.js';
+export type {
+  Engine,
+  FlowChange,
+  FlowMapping,
+  KernelFlowTable,
+  MapEdit,
+} from './engines/engine.js';
 export { type FakePacket, FakeTranslator, type Trace } from './engines/fake.js';
 export { iptablesEngine } from './engines/iptables.js';
+export { nftablesEngine } from './engines/nftables.js';
 export { engineFor } from './engines/registry.js';
 export { CommandError, FlowmigError, InputError } from './errors.js';
 export { execute, type StepRecord } from './exec/execute.js';
@@ -25,5 +33,11 @@ export { type ResolveOptions, resolveLab } from './lab/resolve.js';
 export type { EngineName, LabDescription, LabDescriptionInput, Role } from './lab/schema.js';
 export { planUp } from './plan/build.js';
 export { commandFor } from './plan/command.js';
-export { type MigrationPlan, planMigration, planSwap } from './plan/migrate.js';
+export {
+  type EvacuationPlan,
+  type MigrationPlan,
+  planEvacuation,
+  planMigration,
+  planSwap,
+} from './plan/migrate.js';
 export type { Op } from './plan/ops.js';
