@@ -1,12 +1,13 @@
 // Parse, then resolve: raw description → checked Lab. Reports every problem at once, touches nothing.
 
-import { BlockList } from 'node:net';
 import { InputError } from '../errors.js';
 import {
+  addressBytes,
   canonicalAddress,
   type Ipv6Prefix,
   inPrefix,
   parsePrefix,
+  samePrefix,
   specialAddressReason,
 } from '../net/ipv6.js';
 import type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './model.js';
@@ -238,8 +239,7 @@ function resolveFlows(
   const names = new Set<string>();
   const concrete = new Set(links.flatMap((l) => [l.address.address, l.translatorAddress.address]));
   // An abstract address inside a link's prefix would be looked for on that link, not via B.
-  const onLink = new BlockList();
-  for (const l of links) onLink.addSubnet(l.address.address, l.address.length, 'ipv6');
+  const linkNets = links.map((l) => ({ link: l, bytes: addressBytes(l.address.address) }));
   d.flows.forEach((f, i) => {
     const where = `flows.${i}`;
     const address = canonicalAddress(f.address);
@@ -249,11 +249,14 @@ function resolveFlows(
       if (special) problems.push(`${where}.address: ${address} ${special}`);
       if (concrete.has(address)) {
         problems.push(`${where}.address: ${address} is a concrete address of the lab`);
-      } else if (onLink.check(address, 'ipv6')) {
-        const link = links.find((l) => inPrefix(address, l.address));
-        problems.push(
-          `${where}.address: ${address} is inside the prefix of ${link?.node ?? 'a'}'s link; abstract addresses must be routed via the translator`,
-        );
+      } else {
+        const bytes = addressBytes(address);
+        const on = linkNets.find((n) => samePrefix(bytes, n.bytes, n.link.address.length));
+        if (on) {
+          problems.push(
+            `${where}.address: ${address} is inside the prefix of ${on.link.node}'s link; abstract addresses must be routed via the translator`,
+          );
+        }
       }
       if (seen.has(address)) problems.push(`${where}.address: flow ${address} is defined twice`);
       seen.add(address);

@@ -1,5 +1,5 @@
 // IPv6 address and prefix parsing, canonical formatting and subnet tests (no I/O).
-import { BlockList, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 export interface Ipv6Prefix {
   /** Canonical (RFC 5952) address, e.g. `fc00::1`. */
@@ -28,29 +28,32 @@ export function formatPrefix(prefix: Ipv6Prefix): string {
   return `${prefix.address}/${prefix.length}`;
 }
 
-/** Whether `address` lies inside `prefix`. */
-export function inPrefix(address: string, prefix: Ipv6Prefix): boolean {
-  const list = new BlockList();
-  list.addSubnet(prefix.address, prefix.length, 'ipv6');
-  return list.check(address, 'ipv6');
+/** Whether the first `length` bits of two 16-byte addresses are equal. */
+export function samePrefix(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  const full = length >> 3;
+  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
+  const rest = length & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[full] ?? 0) & mask) === ((b[full] ?? 0) & mask);
 }
 
-const SPECIAL: readonly (readonly [string, number, string])[] = [
-  ['ff00::', 8, 'is a multicast address'],
-  ['fe80::', 10, 'is a link-local address'],
-  ['::ffff:0:0', 96, 'is an IPv4-mapped address'],
-];
-const SPECIAL_LISTS = SPECIAL.map(([a, l, why]) => {
-  const list = new BlockList();
-  list.addSubnet(a, l, 'ipv6');
-  return [list, why] as const;
-});
+/** Whether `address` lies inside `prefix` (both valid; compared bit by bit). */
+export function inPrefix(address: string, prefix: Ipv6Prefix): boolean {
+  return samePrefix(addressBytes(address), addressBytes(prefix.address), prefix.length);
+}
 
 /** Addresses that must never be used as lab addresses (they are not unicast or are special). */
 export function specialAddressReason(address: string): string | undefined {
   if (address === '::') return 'is the unspecified address';
   if (address === '::1') return 'is the loopback address';
-  return SPECIAL_LISTS.find(([list]) => list.check(address, 'ipv6'))?.[1];
+  const b = addressBytes(address);
+  if (b[0] === 0xff) return 'is a multicast address';
+  if (b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80) return 'is a link-local address';
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    return 'is an IPv4-mapped address';
+  }
+  return undefined;
 }
 
 /** The 16 bytes of an IPv6 address (network order); throws on an invalid address. */
