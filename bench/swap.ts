@@ -1,4 +1,5 @@
 // `flowmig bench swap`: swap latency per method at 1..100k installed flows, on one lab, one run.
+import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../src/agent/client.js';
 import { Flowmig } from '../src/control/flowmig.js';
 import type { FlowMapping } from '../src/engines/engine.js';
@@ -59,6 +60,7 @@ export interface SwapBenchOptions {
   readonly onProgress?: (text: string) => void;
 }
 
+const WORKER = fileURLToPath(new URL('./inprocess-worker.js', import.meta.url));
 const A = 'fc00::1';
 const C = 'fc01::1';
 const D = 'fc02::2';
@@ -176,6 +178,21 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         const op = nftablesEngine.update(t, change(to), allAfter);
         return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
       });
+      // The same code in-process inside the translator namespace: no request/reply between
+      // processes. Measured by a worker started there (a controller living in the namespace);
+      // it leaves fe00::1 on C.
+      {
+        const worker = await fm.runner.run(
+          [process.execPath, WORKER, '--samples', String(options.samples)],
+          { netns: t, timeoutMs: 600_000 },
+        );
+        const w = JSON.parse(worker.stdout) as { samples: number; p50_ms: number; p99_ms: number };
+        rows.push({ method: 'nftables-inprocess', flows: n, ...w, ratio_p50_vs_reference: null });
+        say(
+          `nftables-inprocess at ${n} flows: p50 ${w.p50_ms.toFixed(3)} ms, p99 ${w.p99_ms.toFixed(3)} ms`,
+        );
+        current = C;
+      }
       const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], {
         netns: client0,
       });
@@ -268,6 +285,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       "latency = command issued → mapping committed and the flow's conntrack entries deleted, measured by the caller",
       'ratio_p50_vs_reference = reference p50 / method p50 at the same N (higher is faster)',
       'nftables-agent: a Unix-socket request to the translator agent, which sends one nf_tables batch and exact-tuple ctnetlink deletes',
+      'nftables-inprocess: the same code called in a process inside the translator namespace (no IPC)',
     );
     return { rows, load, bulk, notes };
   } finally {

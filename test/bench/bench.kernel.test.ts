@@ -35,6 +35,7 @@ describe('benchmarks (smoke: small sizes)', () => {
       const methods = [
         'nftables-programs',
         'nftables-agent',
+        'nftables-inprocess',
         'nftables-agent+flood',
         'iptables',
         'reference',
