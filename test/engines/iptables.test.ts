@@ -10,18 +10,9 @@ import {
   SNAT_CHAIN,
 } from '../../src/engines/iptables.js';
 import { engineFor } from '../../src/engines/registry.js';
+import { M1, M2 } from '../support/mappings.js';
 import { NAT_SAVE_TWO_FLOWS, natSave } from '../support/samples.js';
 
-const M1: FlowMapping = {
-  address: 'fe00::1',
-  initiatorAddress: 'fc00::1',
-  responderAddress: 'fc01::1',
-};
-const M2: FlowMapping = {
-  address: 'fe00::2',
-  initiatorAddress: 'fc00::1',
-  responderAddress: 'fc02::2',
-};
 const M3: FlowMapping = {
   address: 'fe00::3',
   initiatorAddress: 'fc03::1',

@@ -14,6 +14,7 @@ import {
   simulateScript,
 } from '../../src/engines/nftables.js';
 import { engineFor } from '../../src/engines/registry.js';
+import { M1, M2 } from '../support/mappings.js';
 import {
   NFT_JSON_AFTER_UPDATE,
   NFT_JSON_EMPTY,
@@ -22,16 +23,6 @@ import {
   NFT_JSON_THREE_FLOWS,
 } from '../support/nft-samples.js';
 
-const M1: FlowMapping = {
-  address: 'fe00::1',
-  initiatorAddress: 'fc00::1',
-  responderAddress: 'fc01::1',
-};
-const M2: FlowMapping = {
-  address: 'fe00::2',
-  initiatorAddress: 'fc00::1',
-  responderAddress: 'fc02::2',
-};
 const M3: FlowMapping = {
   address: 'fe00::1:0',
   initiatorAddress: 'fc03::1',
