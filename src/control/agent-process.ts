@@ -2,7 +2,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../agent/client.js';
-import { isOurProcess, spawnDetached, stopProcess } from '../exec/daemon.js';
+import { isOurProcess, isRunning, spawnDetached, stopProcess } from '../exec/daemon.js';
 
 export interface AgentHandle {
   readonly pid: number;
@@ -48,7 +48,7 @@ export async function startAgent(
       }
     } catch (error) {
       last = error;
-      if (!(await isOurProcess(pid, [MARKER, init.id]))) break;
+      if (!(await isRunning(pid))) break;
       await new Promise((r) => setTimeout(r, 20));
     }
   }

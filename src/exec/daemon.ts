@@ -26,11 +26,32 @@ export function spawnDetached(
   }
 }
 
-/** Whether `pid` is alive and its command line holds every marker (so it is the process we started). */
+/**
+ * Whether `pid` is alive and its command line holds every marker (so it is the process we started).
+ * A process in the middle of an exec (as `ip netns exec` hands over to the program) reads an empty
+ * command line for a moment: that case is read again until the new one is in place.
+ */
 export async function isOurProcess(pid: number, markers: readonly string[]): Promise<boolean> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    let text: string;
+    try {
+      text = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return false;
+    }
+    if (text !== '') return markers.every((m) => text.split('\0').includes(m));
+    if (!(await isRunning(pid))) return false;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return false;
+}
+
+/** Whether `pid` exists and has not exited (a zombie waiting to be reaped counts as exited). */
+export async function isRunning(pid: number): Promise<boolean> {
   try {
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    return markers.every((m) => cmdline.includes(m));
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X' && state !== '';
   } catch {
     return false;
   }

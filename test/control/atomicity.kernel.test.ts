@@ -97,7 +97,7 @@ describe('the agent dies or hangs', () => {
       assert.equal(dead.controlPath.kind, 'programs');
       assert.match(JSON.stringify(dead.controlPath), /not running/);
       const r = await fm.swap(lab.id);
-      assert.equal(r.path, 'agent');
+      assert.equal(r.path, 'agent', r.note);
       assert.match(r.note ?? '', /not running; restarted it \(pid \d+\)/);
       const again = await fm.status(lab.id);
       assert.equal(again.controlPath.kind, 'agent');
