@@ -28,6 +28,8 @@ export interface SwapRow {
   readonly ratio_p50_vs_reference: number | null;
   /** For the agent: p50 of the time spent inside the agent (netlink work only). */
   readonly inner_p50_ms?: number;
+  /** For the fast methods: conntrack entries deleted per swap (1 when each swap had its entry). */
+  readonly deleted_per_swap?: number;
 }
 
 export interface LoadRow {
@@ -61,13 +63,16 @@ export interface SwapBenchOptions {
 }
 
 const WORKER = fileURLToPath(new URL('./inprocess-worker.js', import.meta.url));
+const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
+/** Methods with no process spawn per swap: many samples, and they count deleted entries. */
+const FAST = new Set(['nftables-agent', 'nftables-agent+flood', 'nftables-inprocess']);
 const A = 'fc00::1';
 const C = 'fc01::1';
 const D = 'fc02::2';
 
 /** Slow methods re-read or rewrite whole rule sets: fewer samples as N grows keep the run short. */
 function samplesFor(method: string, n: number, fast: number): number {
-  if (method.startsWith('nftables-agent')) return fast;
+  if (FAST.has(method)) return fast;
   if (method === 'nftables-programs') return Math.min(fast, 50);
   if (n >= 100_000) return 3;
   if (n >= 10_000) return 8;
@@ -90,16 +95,22 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
   const runIn = (argv: string[], stdin?: string) =>
     fm.runner.run(argv, { netns: t, stdin, timeoutMs: 600_000 });
   let client: AgentClient | undefined;
-  let ping: Background | undefined;
+  let poker: Background | undefined;
   try {
     const state = await fm.store.read(lab.id);
     if (!state?.agent)
       throw new Error(`the agent did not start: ${state?.agentError ?? 'unknown'}`);
     client = await AgentClient.connect(state.agent.socket);
     const agent = client;
-    // A steady ping keeps a conntrack entry for the flow, so every swap really deletes one.
+    // Before each sample the client sends one datagram into the flow (a helper in A, answering when
+    // it is out), so every swap really deletes a conntrack entry. A background ping at a short
+    // interval would do it too, but iputils ping spins a core below 10 ms, skewing the figures.
     const client0 = lab.nodes.find((n) => n.name === 'A')?.netns ?? '';
-    ping = Background.start(['ping', '-q', '-i', '0.002', 'fe00::1'], { netns: client0 });
+    poker = Background.start([process.execPath, POKE, 'fe00::1', '9'], {
+      netns: client0,
+      stdin: true,
+    });
+    const poke = () => (poker as Background).request('poke');
 
     const clear = async () => {
       await runIn(['nft', 'delete', 'table', 'ip6', NFT_TABLE]).catch(() => {});
@@ -107,31 +118,34 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       await runIn(['conntrack', '-F', '-f', 'ipv6'], undefined).catch(() => {});
     };
 
-    const measure = async (
-      method: string,
-      n: number,
-      swap: (to: string) => Promise<number | undefined>,
-    ) => {
+    /** One sample: `ms` when the callee timed itself, `within` (time inside the agent), `deleted`. */
+    type Sample = { ms?: number; within?: number; deleted?: number } | undefined;
+    const measure = async (method: string, n: number, swap: (to: string) => Promise<Sample>) => {
       const count = samplesFor(method, n, options.samples);
       let to = D;
       // Warm up to steady state (JIT in both processes, caches): 200 swaps for the fast path.
-      const warmup = method.startsWith('nftables-agent') ? 200 : 3;
-      for (let i = 0; i < warmup; i++) {
+      // An even number of swaps in all leaves the flow where it started.
+      const warmup = FAST.has(method) ? 200 : 4;
+      for (let i = 0; i < warmup + (count % 2); i++) {
         await swap(to);
         to = to === D ? C : D;
       }
       const lat: number[] = [];
       const inner: number[] = [];
+      let deleted = 0;
       for (let i = 0; i < count; i++) {
         interrupt.check();
-        await sleep(3); // let the ping re-create the flow's entry
+        await poke();
+        await sleep(2); // the datagram's entry is in by now; the machine settles
         const t0 = performance.now();
-        const within = await swap(to);
-        lat.push(performance.now() - t0);
-        if (within !== undefined) inner.push(within);
+        const r = await swap(to);
+        lat.push(r?.ms ?? performance.now() - t0);
+        if (r?.within !== undefined) inner.push(r.within);
+        deleted += r?.deleted ?? 0;
         to = to === D ? C : D;
       }
       const d = distribution(lat);
+      const counted = FAST.has(method);
       rows.push({
         method,
         flows: n,
@@ -140,9 +154,10 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         p99_ms: d.p99,
         ratio_p50_vs_reference: null,
         ...(inner.length ? { inner_p50_ms: distribution(inner).p50 } : {}),
+        ...(counted ? { deleted_per_swap: deleted / count } : {}),
       });
       say(
-        `${method} at ${n} flows: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${count} samples)`,
+        `${method} at ${n} flows: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${count} samples${counted ? `, ${(deleted / count).toFixed(2)} entries deleted per swap` : ''})`,
       );
     };
 
@@ -174,23 +189,27 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         ]);
         return undefined;
       });
-      await measure('nftables-agent', n, async (to) => {
+      const viaAgent = async (to: string): Promise<Sample> => {
         const op = nftablesEngine.update(t, change(to), allAfter);
-        return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
-      });
+        const r = await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1']);
+        return { within: r.totalMs, deleted: r.deleted };
+      };
+      await measure('nftables-agent', n, viaAgent);
       // The same code in-process inside the translator namespace: no request/reply between
-      // processes. Measured by a worker started there (a controller living in the namespace);
-      // it leaves fe00::1 on C.
+      // processes. A worker started there (a controller living in the namespace) times each swap
+      // itself; it alternates D, C, D, ... from C like `measure`, which leaves fe00::1 on C.
       {
-        const worker = await fm.runner.run(
-          [process.execPath, WORKER, '--samples', String(options.samples)],
-          { netns: t, timeoutMs: 600_000 },
-        );
-        const w = JSON.parse(worker.stdout) as { samples: number; p50_ms: number; p99_ms: number };
-        rows.push({ method: 'nftables-inprocess', flows: n, ...w, ratio_p50_vs_reference: null });
-        say(
-          `nftables-inprocess at ${n} flows: p50 ${w.p50_ms.toFixed(3)} ms, p99 ${w.p99_ms.toFixed(3)} ms`,
-        );
+        const worker = Background.start([process.execPath, WORKER], { netns: t, stdin: true });
+        try {
+          await measure('nftables-inprocess', n, async () => {
+            const answer = JSON.parse(await worker.request('swap')) as Sample;
+            return answer;
+          });
+        } finally {
+          worker.endInput(); // the worker closes its agent and exits
+          await Promise.race([worker.exited, sleep(3_000)]);
+          await worker.stop('SIGTERM');
+        }
         current = C;
       }
       const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], {
@@ -198,10 +217,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       });
       try {
         await sleep(200);
-        await measure('nftables-agent+flood', n, async (to) => {
-          const op = nftablesEngine.update(t, change(to), allAfter);
-          return (await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1'])).totalMs;
-        });
+        await measure('nftables-agent+flood', n, viaAgent);
       } finally {
         await flood.stop('SIGINT');
       }
@@ -286,11 +302,12 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       'ratio_p50_vs_reference = reference p50 / method p50 at the same N (higher is faster)',
       'nftables-agent: a Unix-socket request to the translator agent, which sends one nf_tables batch and exact-tuple ctnetlink deletes',
       'nftables-inprocess: the same code called in a process inside the translator namespace (no IPC)',
+      'DEL/SWAP: conntrack entries each swap deleted (the client sends one datagram into the flow before each sample)',
     );
     return { rows, load, bulk, notes };
   } finally {
     client?.close();
-    await ping?.stop('SIGINT');
+    await poker?.stop('SIGTERM');
     say('tearing the lab down');
     await fm.down(lab.id);
     interrupt.dispose();
@@ -300,10 +317,10 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
 export function renderSwapBench(r: SwapBenchResult): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const lines = [
-    `${pad('METHOD', 24)}${pad('FLOWS', 9)}${pad('SAMPLES', 9)}${pad('P50 ms', 11)}${pad('P99 ms', 11)}REF/P50`,
+    `${pad('METHOD', 24)}${pad('FLOWS', 9)}${pad('SAMPLES', 9)}${pad('P50 ms', 11)}${pad('P99 ms', 11)}${pad('REF/P50', 9)}${pad('DEL/SWAP', 10)}`,
     ...r.rows.map(
       (x) =>
-        `${pad(x.method, 24)}${pad(String(x.flows), 9)}${pad(String(x.samples), 9)}${pad(x.p50_ms.toFixed(3), 11)}${pad(x.p99_ms.toFixed(3), 11)}${pad(x.ratio_p50_vs_reference === null ? '-' : `${x.ratio_p50_vs_reference.toFixed(1)}×`, 9)}${x.inner_p50_ms === undefined ? '' : `(in agent ${x.inner_p50_ms.toFixed(3)})`}`,
+        `${pad(x.method, 24)}${pad(String(x.flows), 9)}${pad(String(x.samples), 9)}${pad(x.p50_ms.toFixed(3), 11)}${pad(x.p99_ms.toFixed(3), 11)}${pad(x.ratio_p50_vs_reference === null ? '-' : `${x.ratio_p50_vs_reference.toFixed(1)}×`, 9)}${pad(x.deleted_per_swap === undefined ? '-' : x.deleted_per_swap.toFixed(2), 10)}${x.inner_p50_ms === undefined ? '' : `(in agent ${x.inner_p50_ms.toFixed(3)})`}`,
     ),
     '',
     'load N flows (one transaction):',

@@ -32,6 +32,9 @@ export class Background {
   private err = '';
   private done = false;
   private readonly child: ChildProcess;
+  /** Stdout after its last newline, and who waits for the next whole line (see `request`). */
+  private partial = '';
+  private readonly lineWaiters: ((line: string | Error) => void)[] = [];
 
   private constructor(
     readonly argv: readonly string[],
@@ -46,7 +49,15 @@ export class Background {
       this.pid = -1;
     } else this.pid = this.child.pid;
     this.child.stdout?.on('data', (b: Buffer) => {
-      if (this.out.length < MAX_CAPTURE) this.out += b.toString('utf8');
+      const text = b.toString('utf8');
+      if (this.out.length < MAX_CAPTURE) this.out += text;
+      if (this.lineWaiters.length === 0) return;
+      this.partial += text;
+      for (let at = this.partial.indexOf('\n'); at >= 0; at = this.partial.indexOf('\n')) {
+        const line = this.partial.slice(0, at);
+        this.partial = this.partial.slice(at + 1);
+        this.lineWaiters.shift()?.(line);
+      }
     });
     this.child.stderr?.on('data', (b: Buffer) => {
       if (this.err.length < MAX_CAPTURE) this.err += b.toString('utf8');
@@ -56,6 +67,8 @@ export class Background {
       const finish = (exit: Exit) => {
         this.done = true;
         running.delete(this);
+        const why = new Error(`${argv[0]} ended: ${this.err.trim().split('\n').pop() ?? ''}`);
+        for (const w of this.lineWaiters.splice(0)) w(why);
         resolve(exit);
       };
       this.child.on('error', (e) => {
@@ -93,6 +106,32 @@ export class Background {
 
   endInput(): void {
     this.child.stdin?.end();
+  }
+
+  /**
+   * Writes one line to a line-oriented helper program and resolves with the next whole line it
+   * prints; rejects if it ends or takes longer than `timeoutMs`.
+   */
+  request(line: string, timeoutMs = 10_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = this.lineWaiters.indexOf(got);
+        if (at >= 0) this.lineWaiters.splice(at, 1);
+        reject(new Error(`${this.argv[0]} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const got = (answer: string | Error) => {
+        clearTimeout(timer);
+        if (answer instanceof Error) reject(answer);
+        else resolve(answer);
+      };
+      if (this.done) {
+        clearTimeout(timer);
+        reject(new Error(`${this.argv[0]} has ended: ${this.err.trim().split('\n').pop() ?? ''}`));
+        return;
+      }
+      this.lineWaiters.push(got);
+      this.child.stdin?.write(`${line}\n`);
+    });
   }
 
   /** Waits until stdout contains `text` (or the program ends, or the time runs out). */
