@@ -5,21 +5,27 @@
 // {"ms": <latency measured here>, "deleted": <entries deleted>}; end of input closes the agent.
 import { createInterface } from 'node:readline';
 import { Agent } from '../src/agent/agent.js';
-import { NFT_TABLE } from '../src/engines/nftables.js';
+import { lateEdits } from '../src/engines/late.js';
+import { mapEdits, NFT_TABLE } from '../src/engines/nftables.js';
 
 const agent = await Agent.start();
 const servers = ['fc02::2', 'fc01::1'];
+const flow = (responderAddress: string) => ({
+  address: 'fe00::1',
+  initiatorAddress: 'fc00::1',
+  responderAddress,
+});
 let swaps = 0;
 try {
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() !== 'swap') throw new Error(`unknown request: ${line}`);
     const t0 = performance.now();
+    const to = servers[swaps % 2] ?? '';
+    const change = [{ before: flow(servers[(swaps + 1) % 2] ?? ''), after: flow(to) }];
     const r = await agent.apply({
       table: NFT_TABLE,
-      edits: [
-        { map: 'dnat_to', remove: [['fe00::1']], add: [['fe00::1', servers[swaps % 2] ?? '']] },
-      ],
-      conntrack: ['fe00::1'],
+      edits: [...mapEdits(change), ...lateEdits(change, 5_000)],
+      conntrack: [{ address: 'fe00::1', keepReplySrc: to }],
     });
     const ms = performance.now() - t0;
     swaps++;

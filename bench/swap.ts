@@ -2,8 +2,10 @@
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../src/agent/client.js';
 import { Flowmig } from '../src/control/flowmig.js';
-import type { FlowMapping } from '../src/engines/engine.js';
+import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
 import { iptablesEngine } from '../src/engines/iptables.js';
+import { lateTable } from '../src/engines/late.js';
+import { joinNftOps } from '../src/engines/nft-script.js';
 import {
   additions,
   mapEdits,
@@ -67,6 +69,8 @@ const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
 /** Methods with no process spawn per swap: many samples, and they count deleted entries. */
 const FAST = new Set(['nftables-agent', 'nftables-agent+flood', 'nftables-inprocess']);
 const A = 'fc00::1';
+/** Grace time of former responders in the benchmark's swaps (the lab default). */
+const GRACE_MS = 5_000;
 const C = 'fc01::1';
 const D = 'fc02::2';
 
@@ -182,16 +186,22 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       await run([nftablesEngine.install(t, base)]);
       load.push({ method: 'nftables-programs', flows: n, ms: performance.now() - t0 });
       current = C;
+      // A swap as flowmig plans it: the flow's map elements and its late-packet grace, one
+      // transaction (see planMigration).
+      const swapOp = (changes: FlowChange[]) => {
+        const rules = nftablesEngine.update(t, changes, allAfter);
+        const late = lateTable.update(t, changes, GRACE_MS);
+        return late ? joinNftOps(rules, late) : rules;
+      };
       await measure('nftables-programs', n, async (to) => {
-        await run([
-          nftablesEngine.update(t, change(to), allAfter),
-          { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' },
-        ]);
+        await run([swapOp(change(to)), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
         return undefined;
       });
       const viaAgent = async (to: string): Promise<Sample> => {
-        const op = nftablesEngine.update(t, change(to), allAfter);
-        const r = await agent.apply(NFT_TABLE, op.edits ?? [], ['fe00::1']);
+        const op = swapOp(change(to));
+        const r = await agent.apply(NFT_TABLE, op.edits ?? [], [
+          { address: 'fe00::1', keepReplySrc: to },
+        ]);
         return { within: r.totalMs, deleted: r.deleted };
       };
       await measure('nftables-agent', n, viaAgent);
@@ -234,12 +244,12 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       if (n >= 10_000) {
         const onC = base.filter((m) => m.responderAddress === C).slice(0, 10_000);
         const moves = onC.map((b) => ({ before: b, after: { ...b, responderAddress: D } }));
-        const op = nftablesEngine.update(t, moves, allAfter);
+        const op = swapOp(moves);
         t0 = performance.now();
         const r = await agent.apply(
           NFT_TABLE,
           op.edits ?? [],
-          onC.map((m) => m.address),
+          onC.map((m) => ({ address: m.address, keepReplySrc: D })),
         );
         bulk.push({
           method: 'nftables-agent',

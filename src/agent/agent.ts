@@ -17,11 +17,18 @@ import { type MapElement, mapEditBatch, type MapEdit as NlMapEdit } from '../net
 import { ConntrackIndex } from './ct-index.js';
 import { NetfilterSocket } from './netfilter-socket.js';
 
+/** A flow whose conntrack entries go after the commit, but for those already on its new responder. */
+export interface ConntrackTarget {
+  readonly address: string;
+  readonly keepReplySrc?: string;
+}
+
 export interface ApplyRequest {
+  /** The table of edits that name none. */
   readonly table: string;
   readonly edits: readonly MapEdit[];
-  /** Abstract addresses whose conntrack entries are deleted after the edits are committed. */
-  readonly conntrack: readonly string[];
+  /** The flows whose conntrack entries are deleted after the edits are committed. */
+  readonly conntrack: readonly ConntrackTarget[];
 }
 
 export interface ApplyResult {
@@ -68,30 +75,52 @@ export const MAX_BATCH_FLOWS = 16_384;
  * delete and add always share a batch: every flow keeps a mapping at every moment.
  */
 export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): NlMapEdit[][] {
-  const total = edits.reduce((n, e) => n + e.remove.length + e.add.length, 0);
+  const total = edits.reduce(
+    (n, e) => n + e.remove.length + e.add.length + (e.absent?.length ?? 0),
+    0,
+  );
   if (total <= max) return edits.length ? [[...edits]] : []; // fewer elements than flows allowed
   // One pass: a flow is placed in the batch being filled when it is first seen (at most `max`
   // flows per batch); its later elements follow it there, so its delete and add stay together.
   const batchOf = new Map<string, number>();
-  const out: { table: string; map: string; remove: MapElement[]; add: MapElement[] }[][] = [];
+  type Slot = {
+    table: string;
+    map: string;
+    remove: MapElement[];
+    add: MapElement[];
+    absent: MapElement[];
+    timeoutMs?: number;
+  };
+  const out: { source: NlMapEdit; slot: Slot }[][] = [];
   const flows: number[] = [];
-  const slot = (batch: number, e: NlMapEdit) => {
+  const slot = (batch: number, e: NlMapEdit): Slot => {
     let list = out[batch];
     if (!list) {
       list = [];
       out[batch] = list;
     }
-    let s = list.find((x) => x.map === e.map);
+    // One slot per edit (not per map): edits of one map may differ in timeout.
+    let s = list.find((x) => x.source === e);
     if (!s) {
-      s = { table: e.table, map: e.map, remove: [], add: [] };
+      s = {
+        source: e,
+        slot: {
+          table: e.table,
+          map: e.map,
+          remove: [],
+          add: [],
+          absent: [],
+          ...(e.timeoutMs !== undefined ? { timeoutMs: e.timeoutMs } : {}),
+        },
+      };
       list.push(s);
     }
-    return s;
+    return s.slot;
   };
   let filling = 0;
   for (const e of edits) {
-    for (const kind of ['remove', 'add'] as const) {
-      for (const el of e[kind]) {
+    for (const kind of ['remove', 'add', 'absent'] as const) {
+      for (const el of e[kind] ?? []) {
         const flow = Buffer.from(el.key.buffer, el.key.byteOffset, el.key.length).toString(
           'latin1',
           el.key.length - 16,
@@ -107,7 +136,7 @@ export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): 
       }
     }
   }
-  return out;
+  return out.map((list) => list.map((x) => x.slot));
 }
 
 export class Agent {
@@ -168,15 +197,23 @@ export class Agent {
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const t0 = now();
     const edits = req.edits.map((e) => ({
-      table: req.table,
+      table: e.table ?? req.table,
       map: e.map,
       remove: e.remove.map((p) => toElement(p, false)),
-      add: e.add.map((p) => toElement(p, true)),
+      add: e.add.map((p) => toElement(p, !e.set)),
+      ...(e.timeoutMs !== undefined ? { timeoutMs: e.timeoutMs } : {}),
+      // A map element needs a value to be added: its key's last part serves (see renderEdits).
+      ...(e.absent?.length
+        ? {
+            absent: e.absent.map((p) =>
+              toElement(e.set ? p : [...p, p[p.length - 1] ?? ''], !e.set),
+            ),
+          }
+        : {}),
     }));
     // Where each migrated flow points after the commit: entries already translated there stay.
     const target = new Map<string, string>();
-    for (const e of req.edits)
-      for (const p of e.add) if (p.length === 2 && p[0] && p[1]) target.set(p[0], p[1]);
+    for (const c of req.conntrack) if (c.keepReplySrc) target.set(c.address, c.keepReplySrc);
     const fresh = (e: CtEntry) => e.replySrc !== undefined && target.get(e.origDst) === e.replySrc;
     let lookup: ApplyResult['lookup'] = 'index';
     if (req.conntrack.length > 0 && this.index.dirty) {
@@ -189,13 +226,13 @@ export class Agent {
       this.sock.advanceTo(batch.nextSeq);
       waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 10_000 }));
     }
-    const first = req.conntrack.flatMap((a) => this.index.take(a, fresh));
+    const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     const deletes = this.deleteEntries(first);
     const [ruleDone] = await Promise.all([Promise.all(waits).then(() => now()), deletes]);
     let deleted = await deletes;
     // Second look: NEW events queued before the commit reach the index in this turn.
     await new Promise((r) => setImmediate(r));
-    const late = req.conntrack.flatMap((a) => this.index.take(a, fresh));
+    const late = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     if (late.length > 0) deleted += await this.deleteEntries(late);
     const t2 = now();
     return { ruleMs: ruleDone - t0, conntrackMs: t2 - ruleDone, totalMs: t2 - t0, deleted, lookup };

@@ -1,6 +1,7 @@
 // Talks to a lab's agent over its Unix socket; every connect and call has a timeout.
+
 import { connect, type Socket } from 'node:net';
-import type { ApplyResult } from './agent.js';
+import type { ApplyResult, ConntrackTarget } from './agent.js';
 import { type AgentReply, type AgentRequest, type HelloReply, lineReader } from './protocol.js';
 
 type Waiter = {
@@ -83,7 +84,7 @@ export class AgentClient {
   async apply(
     table: string,
     edits: Extract<AgentRequest, { op: 'apply' }>['edits'],
-    conntrack: readonly string[],
+    conntrack: readonly ConntrackTarget[],
     timeoutMs = 2_000 + edits.reduce((n, e) => n + e.add.length + e.remove.length, 0) / 10,
   ): Promise<ApplyResult> {
     return AgentClient.unwrap<ApplyResult>(

@@ -1,7 +1,7 @@
 // The agent's local protocol: one JSON object per line over a Unix socket, requests carry an id.
 import { StringDecoder } from 'node:string_decoder';
 import type { MapEdit } from '../engines/engine.js';
-import type { ApplyResult } from './agent.js';
+import type { ApplyResult, ConntrackTarget } from './agent.js';
 
 export type AgentRequest =
   | { readonly id: number; readonly op: 'hello' }
@@ -10,7 +10,7 @@ export type AgentRequest =
       readonly op: 'apply';
       readonly table: string;
       readonly edits: readonly MapEdit[];
-      readonly conntrack: readonly string[];
+      readonly conntrack: readonly ConntrackTarget[];
     }
   | { readonly id: number; readonly op: 'shutdown' };
 

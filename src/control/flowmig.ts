@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import type { AgentClient } from '../agent/client.js';
 import type { NetfilterApplyOp } from '../engines/engine.js';
+import { type FormerResponder, type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
 import { CommandError, FlowmigError } from '../errors.js';
 import { execute, nowMs, type StepRecord } from '../exec/execute.js';
@@ -11,6 +12,7 @@ import type { Lab, LabFlow } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { resolveLab } from '../lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../plan/build.js';
+import type { Command } from '../plan/command.js';
 import { type MigrationPlan, planEvacuation, planMigration, planSwap } from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
@@ -107,6 +109,13 @@ export interface LabStatus {
     | { readonly kind: 'programs'; readonly reason: string };
   readonly migrations: number;
   readonly lastMigration: MigrationRecord | undefined;
+  /** The late-packet table: former responders still translated, and packets it has rewritten. */
+  readonly late: {
+    readonly installed: boolean;
+    readonly graceMs: number;
+    readonly translated: number;
+    readonly former: readonly FormerResponder[];
+  };
 }
 
 export interface DownResult {
@@ -436,7 +445,11 @@ export class Flowmig {
     const rule = p.ops.find((o): o is NetfilterApplyOp => o.kind === 'netfilterApply');
     const { client, note } = await this.agentClient(state, lab);
     if (client && engine.fastPath && rule?.edits) {
-      const conntrack = p.ops.flatMap((o) => (o.kind === 'conntrackDelete' ? [o.origDst] : []));
+      const conntrack = p.ops.flatMap((o) =>
+        o.kind === 'conntrackDelete'
+          ? [{ address: o.origDst, ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}) }]
+          : [],
+      );
       try {
         const startedAt = nowMs();
         const r = await client.apply(engine.fastPath.table, rule.edits, conntrack);
@@ -458,9 +471,12 @@ export class Flowmig {
         if (state.agent) await stopAgent(state.agent, lab.id);
         state.agent = undefined;
         state.agentError = `agent failed: ${(error as Error).message}`;
-        // The batch may or may not have been committed: set the whole table (idempotent).
+        // The batch may or may not have been committed: set the whole table (idempotent). The
+        // late-packet grace of this migration is not restated (its late packets may be lost).
+        const all = mappingsFor(lab, p.flows);
         const ops = [
-          engine.replace(lab.translator.netns, mappingsFor(lab, p.flows)),
+          engine.replace(lab.translator.netns, all),
+          lateTable.replace(lab.translator.netns, all),
           ...p.ops.filter((o) => o.kind === 'conntrackDelete'),
         ];
         const steps = await execute(this.runner, ops);
@@ -526,11 +542,20 @@ export class Flowmig {
     }
     let installed = false;
     let kernel = new Map<string, string>();
+    let late: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
     if (existing.has(lab.translator.netns)) {
-      const cmd = engine.inspect(lab.translator.netns);
-      const table = engine.parse((await this.runner.run(cmd.argv, { netns: cmd.netns })).stdout);
-      installed = table.installed;
-      kernel = new Map(table.mappings.map((m) => [m.address, m.responderAddress]));
+      const read = async (cmd: Command) =>
+        (await this.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
+      const table = engine.parse(await read(engine.inspect(lab.translator.netns)));
+      late = lateTable.parse(await read(lateTable.inspect(lab.translator.netns)));
+      installed = table.installed && late.installed;
+      kernel = new Map(
+        table.mappings.map((m) => [
+          m.address,
+          // The late table must name the same initiator for the flow's late packets.
+          late.initiators.get(m.address) === m.initiatorAddress ? m.responderAddress : '',
+        ]),
+      );
     }
     const controlPath = await this.controlPath(state, lab);
     const flows = state.flows.map((f): FlowStatus => {
@@ -553,6 +578,12 @@ export class Flowmig {
       controlPath,
       migrations: state.migrations,
       lastMigration: state.lastMigration,
+      late: {
+        installed: late.installed,
+        graceMs: lab.graceMs,
+        translated: late.translated,
+        former: late.former,
+      },
     };
   }
 

@@ -27,15 +27,26 @@ export interface KernelFlowTable {
 }
 
 /**
- * A semantic change to one of an engine's maps: keys and values as address strings (a key of a
- * concatenated map has several parts; an added element's last part is its value). The agent turns
- * these into one netlink batch; the fallback renders them into a program's input. The last part
- * of every key is the flow's abstract address (the agent groups a flow's changes by it).
+ * A semantic change to one of flowmig's maps or sets: keys and values as address strings (a key of
+ * a concatenated map has several parts; an added map element's last part is its value). The agent
+ * turns these into one netlink batch; the fallback renders them into a program's input. The last
+ * part of every key is the flow's abstract address (the agent groups a flow's changes by it).
+ *
+ * In one transaction all `remove`s of all edits come first, then all `add`s, then the `absent`
+ * elements are added and deleted again: that makes sure they are gone whether or not they were
+ * there (a plain delete of a missing element would fail the whole transaction).
  */
 export interface MapEdit {
+  /** The table; absent means the engine's fast-path table. */
+  readonly table?: string;
   readonly map: string;
+  /** The edit is on a set: added elements have no value. */
+  readonly set?: boolean;
   readonly remove: readonly (readonly string[])[];
   readonly add: readonly (readonly string[])[];
+  /** Added elements expire after this long (the set or map has the timeout flag). */
+  readonly timeoutMs?: number;
+  readonly absent?: readonly (readonly string[])[];
 }
 
 export type NetfilterApplyOp = Extract<Op, { kind: 'netfilterApply' }>;

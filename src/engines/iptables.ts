@@ -13,7 +13,8 @@ export const SNAT_CHAIN = 'FLOWMIG-SNAT';
  */
 export const iptablesEngine: Engine = {
   name: 'iptables',
-  programs: ['ip6tables-restore', 'ip6tables-save'],
+  // nft: the late-packet table (ip6tables has no stateless address rewrite).
+  programs: ['ip6tables-restore', 'ip6tables-save', 'nft'],
 
   install(netns, mappings) {
     return restoreOp(netns, mappings, true, `ip6tables: install ${mappings.length} flow(s)`);
@@ -51,16 +52,26 @@ function describe(mappings: readonly FlowMapping[]): string {
   return mappings.map((m) => `${m.address}→${m.responderAddress}`).join(', ');
 }
 
-/** The rules for the mappings, in ip6tables-restore syntax (no chain declarations). */
+/** Marks the DNAT rules of the way back (responder → abstract address → initiator). */
+export const BACK_COMMENT = 'flowmig-back';
+
+/**
+ * The rules for the mappings, in ip6tables-restore syntax (no chain declarations). A connection
+ * from the initiator to the abstract address goes to the responder; one from the responder (the
+ * server speaks first) goes to the initiator; both leave with the abstract address as source.
+ */
 export function renderRules(mappings: readonly FlowMapping[]): string[] {
-  const dnat = mappings.map(
-    (m) => `-A ${DNAT_CHAIN} -d ${m.address}/128 -j DNAT --to-destination ${m.responderAddress}`,
-  );
-  // Match on the connection's original destination, so each flow's initiator is rewritten to
-  // that flow's abstract address even when several flows share an initiator or a responder.
-  const snat = mappings.map(
-    (m) =>
-      `-A ${SNAT_CHAIN} -s ${m.initiatorAddress}/128 -m conntrack --ctorigdst ${m.address}/128 -j SNAT --to-source ${m.address}`,
+  const dnat = mappings.flatMap((m) => [
+    `-A ${DNAT_CHAIN} -s ${m.initiatorAddress}/128 -d ${m.address}/128 -j DNAT --to-destination ${m.responderAddress}`,
+    `-A ${DNAT_CHAIN} -s ${m.responderAddress}/128 -d ${m.address}/128 -m comment --comment ${BACK_COMMENT} -j DNAT --to-destination ${m.initiatorAddress}`,
+  ]);
+  // Match on the connection's original destination, so each flow's source is rewritten to that
+  // flow's abstract address even when several flows share an initiator or a responder.
+  const snat = mappings.flatMap((m) =>
+    [m.initiatorAddress, m.responderAddress].map(
+      (src) =>
+        `-A ${SNAT_CHAIN} -s ${src}/128 -m conntrack --ctorigdst ${m.address}/128 -j SNAT --to-source ${m.address}`,
+    ),
   );
   return [...dnat, ...snat];
 }
@@ -89,16 +100,13 @@ function restoreOp(
 }
 
 const DNAT_RULE = new RegExp(
-  `^-A ${DNAT_CHAIN} -d (\\S+?)(?:/128)? .*-j DNAT --to-destination \\[?([0-9a-f:]+)\\]?$`,
-);
-const SNAT_RULE = new RegExp(
-  `^-A ${SNAT_CHAIN} -s (\\S+?)(?:/128)? .*--ctorigdst (\\S+?)(?:/128)? -j SNAT --to-source \\[?([0-9a-f:]+)\\]?$`,
+  `^-A ${DNAT_CHAIN} -s (\\S+?)(?:/128)? -d (\\S+?)(?:/128)? (.*)-j DNAT --to-destination \\[?([0-9a-f:]+)\\]?$`,
 );
 
 /** Reads flowmig's mappings from `ip6tables-save -t nat` output (or restore input). */
 export function parseNatTable(text: string): KernelFlowTable {
-  const responders = new Map<string, string>();
-  const initiators = new Map<string, string>();
+  const forward = new Map<string, { initiator: string; responder: string }>();
+  const back = new Set<string>();
   let hookedPre = false;
   let hookedPost = false;
   for (const raw of text.split('\n')) {
@@ -106,13 +114,19 @@ export function parseNatTable(text: string): KernelFlowTable {
     if (line === `-A PREROUTING -j ${DNAT_CHAIN}`) hookedPre = true;
     if (line === `-A POSTROUTING -j ${SNAT_CHAIN}`) hookedPost = true;
     const d = DNAT_RULE.exec(line);
-    if (d?.[1] && d[2]) responders.set(d[1], d[2]);
-    const s = SNAT_RULE.exec(line);
-    if (s?.[1] && s[2]) initiators.set(s[2], s[1]);
+    if (!d?.[1] || !d[2] || !d[4]) continue;
+    if ((d[3] ?? '').includes(BACK_COMMENT)) back.add(`${d[1]} ${d[2]} ${d[4]}`);
+    else forward.set(d[2], { initiator: d[1], responder: d[4] });
   }
   const mappings: FlowMapping[] = [];
-  for (const [address, responderAddress] of responders) {
-    mappings.push({ address, responderAddress, initiatorAddress: initiators.get(address) ?? '' });
+  for (const [address, { initiator, responder }] of forward) {
+    // A flow whose way back is missing is reported without its responder: not in sync.
+    const whole = back.has(`${responder} ${address} ${initiator}`);
+    mappings.push({
+      address,
+      initiatorAddress: initiator,
+      responderAddress: whole ? responder : '',
+    });
   }
   return { installed: hookedPre && hookedPost, mappings };
 }

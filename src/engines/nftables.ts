@@ -8,28 +8,36 @@ import type {
   MapEdit,
   NetfilterApplyOp,
 } from './engine.js';
+import { jsonParts, nftOp, renderEdits } from './nft-script.js';
 
 export const NFT_TABLE = 'flowmig';
-/** abstract address → responder's concrete address */
+/** initiator's concrete address . abstract address → responder's concrete address */
 export const DNAT_MAP = 'dnat_to';
-/** initiator's concrete address . connection's original destination → abstract address */
+/** responder's concrete address . abstract address → initiator's concrete address */
+export const DNAT_BACK_MAP = 'dnat_back';
+/** source's concrete address . connection's original destination → abstract address */
 export const SNAT_MAP = 'snat_from';
 
 const T = `ip6 ${NFT_TABLE}`;
 
 /**
- * The table, declared whole. `dnat to ip6 daddr map @dnat_to` rewrites the abstract destination of
- * a new connection; the source rewrite is keyed on (source, original destination) so that one
- * initiator can use several flows, each answered from its own abstract address.
+ * The table, declared whole. A new connection from a flow's initiator to its abstract address is
+ * sent to the responder (`dnat_to`); one from the responder to the abstract address (the server
+ * speaks first) is sent to the initiator (`dnat_back`). Either way the source is rewritten to the
+ * abstract address, keyed on (source, original destination), so one initiator can use several
+ * flows, each answered from its own abstract address. Anyone else reaching for the abstract address
+ * matches no element and is not translated.
  */
 export function renderTable(): string {
   return [
     `table ${T} {`,
-    `  map ${DNAT_MAP} { type ipv6_addr : ipv6_addr; }`,
+    `  map ${DNAT_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
+    `  map ${DNAT_BACK_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
     `  map ${SNAT_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
-    `    dnat to ip6 daddr map @${DNAT_MAP};`,
+    `    dnat to ip6 saddr . ip6 daddr map @${DNAT_MAP};`,
+    `    dnat to ip6 saddr . ip6 daddr map @${DNAT_BACK_MAP};`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
@@ -39,24 +47,37 @@ export function renderTable(): string {
   ].join('\n');
 }
 
-const dnatKey = (m: FlowMapping) => [m.address];
-const snatKey = (m: FlowMapping) => [m.initiatorAddress, m.address];
+/** The map elements of one mapping, each as key parts followed by the value. */
+function elementsOf(m: FlowMapping): { map: string; element: string[] }[] {
+  const { address: f, initiatorAddress: i, responderAddress: r } = m;
+  return [
+    { map: DNAT_MAP, element: [i, f, r] },
+    { map: DNAT_BACK_MAP, element: [r, f, i] },
+    { map: SNAT_MAP, element: [i, f, f] },
+    { map: SNAT_MAP, element: [r, f, f] },
+  ];
+}
 
-/** The map edits for the changes: only elements that differ are touched. */
+/**
+ * The map edits for the changes: an element is removed and added only when its key or value
+ * differs, so a flow's unchanged elements are never touched (and never missing for a moment).
+ * A changed value is a remove and an add of the key: the transaction applies both at once.
+ */
 export function mapEdits(changes: readonly FlowChange[]): MapEdit[] {
-  const dnat = { map: DNAT_MAP, remove: [] as string[][], add: [] as string[][] };
-  const snat = { map: SNAT_MAP, remove: [] as string[][], add: [] as string[][] };
-  for (const { before: b, after: a } of changes) {
-    if (b && (!a || a.responderAddress !== b.responderAddress)) dnat.remove.push(dnatKey(b));
-    if (b && (!a || a.initiatorAddress !== b.initiatorAddress)) snat.remove.push(snatKey(b));
-    if (a && (!b || a.responderAddress !== b.responderAddress)) {
-      dnat.add.push([...dnatKey(a), a.responderAddress]);
-    }
-    if (a && (!b || a.initiatorAddress !== b.initiatorAddress)) {
-      snat.add.push([...snatKey(a), a.address]);
-    }
+  const edits = new Map<string, { map: string; remove: string[][]; add: string[][] }>();
+  for (const map of [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP])
+    edits.set(map, { map, remove: [], add: [] });
+  const text = (e: { map: string; element: string[] }) => `${e.map} ${e.element.join(' ')}`;
+  for (const { before, after } of changes) {
+    const old = before ? elementsOf(before) : [];
+    const now = after ? elementsOf(after) : [];
+    const oldText = new Set(old.map(text));
+    const nowText = new Set(now.map(text));
+    for (const e of old)
+      if (!nowText.has(text(e))) edits.get(e.map)?.remove.push(e.element.slice(0, -1));
+    for (const e of now) if (!oldText.has(text(e))) edits.get(e.map)?.add.push(e.element);
   }
-  return [dnat, snat].filter((e) => e.remove.length > 0 || e.add.length > 0);
+  return [...edits.values()].filter((e) => e.remove.length > 0 || e.add.length > 0);
 }
 
 /** Changes that add every mapping to an empty table. */
@@ -64,47 +85,9 @@ export function additions(mappings: readonly FlowMapping[]): FlowChange[] {
   return mappings.map((after) => ({ after }));
 }
 
-function element(parts: readonly string[], withValue: boolean): string {
-  const key = withValue ? parts.slice(0, -1) : parts;
-  const text = key.join(' . ');
-  return withValue ? `${text} : ${parts[parts.length - 1] ?? ''}` : text;
-}
-
-/** nft script lines for the edits: all deletes before all adds; `nft -f` commits them as one. */
-export function renderEdits(edits: readonly MapEdit[]): string[] {
-  const lines: string[] = [];
-  for (const e of edits) {
-    if (e.remove.length)
-      lines.push(
-        `delete element ${T} ${e.map} { ${e.remove.map((k) => element(k, false)).join(', ')} }`,
-      );
-  }
-  for (const e of edits) {
-    if (e.add.length)
-      lines.push(`add element ${T} ${e.map} { ${e.add.map((k) => element(k, true)).join(', ')} }`);
-  }
-  return lines;
-}
-
-function op(
-  netns: string,
-  lines: readonly string[],
-  summary: string,
-  edits?: readonly MapEdit[],
-): NetfilterApplyOp {
-  return {
-    kind: 'netfilterApply',
-    netns,
-    argv: ['nft', '-f', '-'],
-    stdin: `${lines.join('\n')}\n`,
-    summary,
-    ...(edits ? { edits } : {}),
-  };
-}
-
 function summarize(edits: readonly MapEdit[]): string {
   const dnat = edits.find((e) => e.map === DNAT_MAP);
-  const moved = (dnat?.add ?? []).slice(0, 3).map((p) => `${p[0]}→${p[1]}`);
+  const moved = (dnat?.add ?? []).slice(0, 3).map((p) => `${p[1]}→${p[2]}`);
   const more = (dnat?.add.length ?? 0) > 3 ? ` and ${(dnat?.add.length ?? 0) - 3} more` : '';
   return `nft: ${moved.join(', ') || 'map update'}${more}`;
 }
@@ -116,26 +99,25 @@ export const nftablesEngine: Engine = {
 
   install(netns, mappings) {
     // Declaring the table and its elements in one script makes the install one transaction too.
-    const lines = [renderTable(), ...renderEdits(mapEdits(additions(mappings)))];
-    return op(netns, lines, `nft: table ${T} with ${mappings.length} flow(s)`);
+    const lines = [renderTable(), ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE)];
+    return nftOp(netns, lines, `nft: table ${T} with ${mappings.length} flow(s)`);
   },
 
   replace(netns, mappings) {
     const lines = [
-      `flush map ${T} ${DNAT_MAP}`,
-      `flush map ${T} ${SNAT_MAP}`,
-      ...renderEdits(mapEdits(additions(mappings))),
+      ...[DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].map((m) => `flush map ${T} ${m}`),
+      ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE),
     ];
-    return op(netns, lines, `nft: set ${mappings.length} flow(s)`);
+    return nftOp(netns, lines, `nft: set ${mappings.length} flow(s)`);
   },
 
   update(netns, changes) {
     const edits = mapEdits(changes);
-    return op(netns, renderEdits(edits), summarize(edits), edits);
+    return nftOp(netns, renderEdits(edits, NFT_TABLE), summarize(edits), edits);
   },
 
   uninstall(netns) {
-    return op(netns, [`delete table ${T}`], `nft: delete table ${T}`);
+    return nftOp(netns, [`delete table ${T}`], `nft: delete table ${T}`);
   },
 
   inspect(netns): Command {
@@ -153,7 +135,7 @@ export const nftablesEngine: Engine = {
 
 type Elem = unknown;
 
-/** Reads flowmig's mappings from `nft -j list table ip6 flowmig`. */
+/** Reads flowmig's mappings from `nft -j list table ip6 flowmig`: the forward elements name them. */
 export function parseNftJson(text: string): KernelFlowTable {
   let doc: { nftables?: Record<string, unknown>[] };
   try {
@@ -173,35 +155,27 @@ export function parseNftJson(text: string): KernelFlowTable {
     const r = item.rule as { table?: string } | undefined;
     if (r?.table === NFT_TABLE) rules++;
   }
-  const parts = (k: Elem): string[] => {
-    if (typeof k === 'string') return [k];
-    const concat = (k as { concat?: unknown[] } | null)?.concat;
-    return Array.isArray(concat) ? concat.map(String) : [];
-  };
-  const initiators = new Map<string, string>();
-  for (const e of maps.get(SNAT_MAP) ?? []) {
-    const [key, value] = e as [Elem, Elem];
-    const [initiator] = parts(key);
-    if (initiator && typeof value === 'string') initiators.set(value, initiator);
-  }
+  const back = new Set(
+    (maps.get(DNAT_BACK_MAP) ?? []).map((e) => {
+      const [key, value] = e as [Elem, Elem];
+      return `${jsonParts(key).join(' ')} ${String(value)}`;
+    }),
+  );
   const mappings: FlowMapping[] = [];
   for (const e of maps.get(DNAT_MAP) ?? []) {
     const [key, value] = e as [Elem, Elem];
-    const [address] = parts(key);
-    if (address && typeof value === 'string') {
-      mappings.push({
-        address,
-        responderAddress: value,
-        initiatorAddress: initiators.get(address) ?? '',
-      });
+    const [initiatorAddress, address] = jsonParts(key);
+    if (initiatorAddress && address && typeof value === 'string') {
+      // A flow whose way back is missing is reported without its responder: not in sync.
+      const whole = back.has(`${value} ${address} ${initiatorAddress}`);
+      mappings.push({ address, initiatorAddress, responderAddress: whole ? value : '' });
     }
   }
   const installed =
-    maps.has(DNAT_MAP) &&
-    maps.has(SNAT_MAP) &&
+    [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].every((m) => maps.has(m)) &&
     chains.has('prerouting') &&
     chains.has('postrouting') &&
-    rules >= 2;
+    rules >= 3;
   return { installed, mappings };
 }
 
@@ -209,26 +183,33 @@ const ELEMENT_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$
 
 /** Applies one of this engine's scripts to a flow table, as the kernel would. */
 export function simulateScript(current: readonly FlowMapping[], script: string): FlowMapping[] {
-  const dnat = new Map(current.map((m) => [m.address, m.responderAddress]));
-  const snat = new Map(current.map((m) => [`${m.initiatorAddress} . ${m.address}`, m.address]));
+  const maps = new Map<string, Map<string, string>>(
+    [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].map((m) => [m, new Map<string, string>()]),
+  );
+  for (const m of current)
+    for (const e of elementsOf(m))
+      maps
+        .get(e.map)
+        ?.set(e.element.slice(0, -1).join(' . '), e.element[e.element.length - 1] ?? '');
   for (const line of script.split('\n').map((l) => l.trim())) {
-    if (line === `flush map ${T} ${DNAT_MAP}` || line === `delete table ${T}`) dnat.clear();
-    if (line === `flush map ${T} ${SNAT_MAP}` || line === `delete table ${T}`) snat.clear();
+    if (line === `delete table ${T}`) for (const m of maps.values()) m.clear();
+    const flush = /^flush map ip6 flowmig (\w+)$/.exec(line);
+    if (flush?.[1]) maps.get(flush[1])?.clear();
     const m = ELEMENT_LINE.exec(line);
-    if (!m) continue;
-    const target = m[2] === DNAT_MAP ? dnat : m[2] === SNAT_MAP ? snat : undefined;
-    if (!target) continue;
+    const target = m?.[2] ? maps.get(m[2]) : undefined;
+    if (!m || !target) continue;
     for (const el of (m[3] ?? '').split(', ')) {
       const [key = '', value] = el.split(' : ');
-      if (m[1] === 'delete') target.delete(key);
-      else target.set(key, value ?? '');
+      if (m[1] === 'delete') {
+        if (!target.has(key)) throw new Error(`nft would fail: no element ${key} in ${m[2]}`);
+        target.delete(key);
+      } else target.set(key, value ?? '');
     }
   }
-  const initiators = new Map<string, string>();
-  for (const [key, value] of snat) initiators.set(value, key.split(' . ')[0] ?? '');
-  return [...dnat].map(([address, responderAddress]) => ({
-    address,
-    responderAddress,
-    initiatorAddress: initiators.get(address) ?? '',
-  }));
+  const back = maps.get(DNAT_BACK_MAP) ?? new Map<string, string>();
+  return [...(maps.get(DNAT_MAP) ?? new Map<string, string>())].map(([key, responder]) => {
+    const [initiatorAddress = '', address = ''] = key.split(' . ');
+    const whole = back.get(`${responder} . ${address}`) === initiatorAddress;
+    return { address, initiatorAddress, responderAddress: whole ? responder : '' };
+  });
 }

@@ -42,6 +42,8 @@ export interface Lab {
   readonly id: string;
   readonly prefix: string;
   readonly engine: EngineName;
+  /** Grace time of former responders' late packets (see the schema's graceSeconds). */
+  readonly graceMs: number;
   readonly nodes: readonly LabNode[];
   readonly translator: LabNode;
   readonly links: readonly LabLink[];

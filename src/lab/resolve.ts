@@ -74,6 +74,7 @@ export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
     id: labId(prefix, description.name),
     prefix,
     engine: description.engine,
+    graceMs: Math.round(description.graceSeconds * 1000),
     nodes,
     translator,
     links,

@@ -46,6 +46,11 @@ export const labDescriptionSchema = z.strictObject({
   /** When omitted, every non-translator node gets a default route via its translator address. */
   routes: z.array(routeSchema).optional(),
   flows: z.array(flowSchema),
+  /**
+   * How long a flow's former responder stays translated after a migration: its late packets (sent
+   * before its conntrack entry was deleted) still reach the initiator. 0 turns that off.
+   */
+  graceSeconds: z.number().min(0).max(3600).default(5),
 });
 
 export type LabDescription = z.infer<typeof labDescriptionSchema>;

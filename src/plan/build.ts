@@ -1,5 +1,6 @@
 // Plans what building a lab takes: namespaces, veths, addresses, routes, the translator's table.
 import type { Engine, FlowMapping } from '../engines/engine.js';
+import { lateTable } from '../engines/late.js';
 import { concreteAddress, type Lab, type LabFlow } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import type { Op } from './ops.js';
@@ -67,7 +68,8 @@ export function planUp(lab: Lab, engine: Engine): Op[] {
     if (!node) continue;
     ops.push({ kind: 'routeAdd', netns: node.netns, to: route.to, via: route.via, dev: route.dev });
   }
-  ops.push(engine.install(t.netns, mappingsFor(lab, lab.flows)));
+  const mappings = mappingsFor(lab, lab.flows);
+  ops.push(engine.install(t.netns, mappings), lateTable.install(t.netns, mappings));
   return ops;
 }
 

@@ -1,7 +1,9 @@
 // Plans a migration: new flow assignments, then one atomic rule change, then that flow's conntrack.
-import type { Engine } from '../engines/engine.js';
+import type { Engine, FlowChange, FlowMapping } from '../engines/engine.js';
+import { lateTable } from '../engines/late.js';
+import { joinNftOps } from '../engines/nft-script.js';
 import { InputError } from '../errors.js';
-import { type Lab, type LabFlow, nodeByName, servers } from '../lab/model.js';
+import { concreteAddress, type Lab, type LabFlow, nodeByName, servers } from '../lab/model.js';
 import { canonicalAddress } from '../net/ipv6.js';
 import { mappingsFor } from './build.js';
 import type { Op } from './ops.js';
@@ -65,15 +67,41 @@ export function planMigration(
   // Order matters (SPEC invariant 1): with the rule changed first, the first packet after the
   // conntrack delete creates a new entry with the new mapping. The other way round, a packet
   // arriving in between re-creates the entry with the old mapping and the flow stays put.
+  const changes = [{ before: mappingsFor(lab, [from])[0], after: mappingsFor(lab, [flow])[0] }];
   const ops: Op[] = [
-    engine.update(
-      t,
-      [{ before: mappingsFor(lab, [from])[0], after: mappingsFor(lab, [flow])[0] }],
-      () => mappingsFor(lab, flows),
-    ),
-    { kind: 'conntrackDelete', netns: t, origDst: flow.address },
+    ...ruleChange(lab, engine, changes, () => mappingsFor(lab, flows)),
+    conntrackDelete(lab, flow),
   ];
   return { role, flow, from, flows, ops };
+}
+
+/**
+ * The rule change of a migration: the engine's mapping change, and the late-packet table's (the
+ * former responders). With nftables both are one nft transaction (and one agent batch); with
+ * ip6tables the mapping changes first, then the late table.
+ */
+function ruleChange(
+  lab: Lab,
+  engine: Engine,
+  changes: readonly FlowChange[],
+  all: () => readonly FlowMapping[],
+): Op[] {
+  const t = lab.translator.netns;
+  const rules = engine.update(t, changes, all);
+  const late = lateTable.update(t, changes, lab.graceMs);
+  if (!late) return [rules];
+  return engine.fastPath ? [joinNftOps(rules, late)] : [rules, late];
+}
+
+/** Deletes the flow's conntrack entries, except those already translated to its new responder. */
+function conntrackDelete(lab: Lab, flow: LabFlow): Op {
+  const responder = concreteAddress(lab, flow.responder);
+  return {
+    kind: 'conntrackDelete',
+    netns: lab.translator.netns,
+    origDst: flow.address,
+    ...(responder ? { keepReplySrc: responder } : {}),
+  };
 }
 
 /** The seed's `swap`: migrate the flow to the next server after its current responder. */
@@ -141,12 +169,13 @@ export function planEvacuation(
   const after = mappingsFor(lab, moved);
   const t = lab.translator.netns;
   const ops: Op[] = [
-    engine.update(
-      t,
+    ...ruleChange(
+      lab,
+      engine,
       before.map((b, i) => ({ before: b, after: after[i] })),
       () => mappingsFor(lab, flows),
     ),
-    ...moved.map((f): Op => ({ kind: 'conntrackDelete', netns: t, origDst: f.address })),
+    ...moved.map((f) => conntrackDelete(lab, f)),
   ];
   return { moved, flows, ops };
 }

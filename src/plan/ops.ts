@@ -48,7 +48,16 @@ export type Op =
       }[];
     }
   /** Deletes the conntrack entries whose original destination is the flow's abstract address. */
-  | { readonly kind: 'conntrackDelete'; readonly netns: string; readonly origDst: string };
+  | {
+      readonly kind: 'conntrackDelete';
+      readonly netns: string;
+      readonly origDst: string;
+      /**
+       * Entries already translated to this responder (created after the rule change) may stay:
+       * the agent keeps them; the conntrack program cannot tell them apart and deletes them too.
+       */
+      readonly keepReplySrc?: string;
+    };
 
 export type OpKind = Op['kind'];
 

@@ -1,0 +1,237 @@
+// Late packets: what a flow's former responders still send to its abstract address after their
+// conntrack entries are gone (echo replies, UDP answers that were in flight at the swap). Conntrack
+// cannot help with those (an echo reply never starts a connection; a late UDP answer would start
+// one that pulls the flow back), so they are rewritten statelessly before connection tracking, to
+// the flow's initiator, from the flow's abstract address. Both engines use this table: ip6tables
+// has no stateless address rewrite.
+import type { Command } from '../plan/command.js';
+import type { FlowChange, FlowMapping, MapEdit, NetfilterApplyOp } from './engine.js';
+import { jsonParts, nftOp, renderEdits } from './nft-script.js';
+
+export const LATE_TABLE = 'flowmig_late';
+/** former responder's concrete address . abstract address, each with its remaining grace time */
+export const LATE_SET = 'late_from';
+/** abstract address → initiator's concrete address */
+export const INITIATOR_MAP = 'initiator_of';
+
+const T = `ip6 ${LATE_TABLE}`;
+
+/**
+ * The rule matches (former responder, abstract address), marks the packet untracked, sets its
+ * source to the abstract address (its destination), then its destination to the flow's initiator.
+ * nft fixes the transport checksum for both address writes. Priority raw: before conntrack.
+ */
+export function renderLateTable(): string {
+  return [
+    `table ${T} {`,
+    `  set ${LATE_SET} { type ipv6_addr . ipv6_addr; flags timeout; }`,
+    `  map ${INITIATOR_MAP} { type ipv6_addr : ipv6_addr; }`,
+    '  chain late {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    `    ip6 saddr . ip6 daddr @${LATE_SET} notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`,
+    '  }',
+    '}',
+  ].join('\n');
+}
+
+/**
+ * The edits for the changes: initiators that changed, and for every flow whose responder changed,
+ * the old responder joins the late set for `graceMs` while the new one must not be in it (it may
+ * be a former responder coming back within its grace time: its packets are tracked again).
+ */
+export function lateEdits(changes: readonly FlowChange[], graceMs: number): MapEdit[] {
+  const initiators = {
+    table: LATE_TABLE,
+    map: INITIATOR_MAP,
+    remove: [] as string[][],
+    add: [] as string[][],
+  };
+  const former: string[][] = [];
+  const absent: string[][] = [];
+  for (const { before: b, after: a } of changes) {
+    if (b && (!a || a.initiatorAddress !== b.initiatorAddress)) initiators.remove.push([b.address]);
+    if (a && (!b || a.initiatorAddress !== b.initiatorAddress))
+      initiators.add.push([a.address, a.initiatorAddress]);
+    if (b && a && a.responderAddress !== b.responderAddress) {
+      if (graceMs > 0) former.push([b.responderAddress, b.address]);
+      absent.push([a.responderAddress, a.address]);
+    }
+  }
+  const edits: MapEdit[] = [];
+  if (initiators.remove.length || initiators.add.length) edits.push(initiators);
+  if (former.length || absent.length) {
+    edits.push({
+      table: LATE_TABLE,
+      map: LATE_SET,
+      set: true,
+      remove: [],
+      add: former,
+      ...(former.length ? { timeoutMs: graceMs } : {}),
+      absent,
+    });
+  }
+  return edits;
+}
+
+export interface FormerResponder {
+  readonly address: string;
+  readonly responderAddress: string;
+  /** Grace time left when read, in ms. */
+  readonly expiresMs: number;
+}
+
+export interface LateState {
+  readonly installed: boolean;
+  /** abstract address → initiator, as the stateless rewrite will use it. */
+  readonly initiators: ReadonlyMap<string, string>;
+  readonly former: readonly FormerResponder[];
+  /** Packets the rule has rewritten since the table was made. */
+  readonly translated: number;
+}
+
+export const lateTable = {
+  install(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
+    const edits = lateEdits(
+      mappings.map((after) => ({ after })),
+      0,
+    );
+    return nftOp(
+      netns,
+      [renderLateTable(), ...renderEdits(edits, LATE_TABLE)],
+      `nft: table ${T} (late packets)`,
+    );
+  },
+
+  /** Sets exactly these initiators; former responders keep their grace time. */
+  replace(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
+    const edits = lateEdits(
+      mappings.map((after) => ({ after })),
+      0,
+    );
+    return nftOp(
+      netns,
+      [`flush map ${T} ${INITIATOR_MAP}`, ...renderEdits(edits, LATE_TABLE)],
+      `nft: set ${mappings.length} initiator(s) for late packets`,
+    );
+  },
+
+  /** The change for a migration, or undefined when late packets need none. */
+  update(
+    netns: string,
+    changes: readonly FlowChange[],
+    graceMs: number,
+  ): NetfilterApplyOp | undefined {
+    const edits = lateEdits(changes, graceMs);
+    if (edits.length === 0) return undefined;
+    const former = edits.find((e) => e.map === LATE_SET)?.add.length ?? 0;
+    return nftOp(
+      netns,
+      renderEdits(edits, LATE_TABLE),
+      `nft: ${former} former responder(s) translated for ${graceMs} ms`,
+      edits,
+    );
+  },
+
+  uninstall(netns: string): NetfilterApplyOp {
+    return nftOp(netns, [`delete table ${T}`], `nft: delete table ${T}`);
+  },
+
+  inspect(netns: string): Command {
+    return { argv: ['nft', '-j', 'list', 'table', 'ip6', LATE_TABLE], netns };
+  },
+
+  parse(output: string): LateState {
+    return parseLateJson(output);
+  },
+};
+
+/** Reads the late table from `nft -j list table ip6 flowmig_late`. */
+export function parseLateJson(text: string): LateState {
+  const none: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
+  let doc: { nftables?: Record<string, unknown>[] };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch {
+    return none;
+  }
+  const initiators = new Map<string, string>();
+  const former: FormerResponder[] = [];
+  let translated = 0;
+  let parts = 0;
+  for (const item of doc.nftables ?? []) {
+    const map = item.map as { name?: string; table?: string; elem?: unknown[] } | undefined;
+    if (map?.table === LATE_TABLE && map.name === INITIATOR_MAP) {
+      parts++;
+      for (const e of map.elem ?? []) {
+        const [key, value] = e as [unknown, unknown];
+        const [address] = jsonParts(key);
+        if (address && typeof value === 'string') initiators.set(address, value);
+      }
+    }
+    const set = item.set as { name?: string; table?: string; elem?: unknown[] } | undefined;
+    if (set?.table === LATE_TABLE && set.name === LATE_SET) {
+      parts++;
+      for (const e of set.elem ?? []) {
+        // With a timeout, an element is {elem: {val, timeout, expires}} (seconds, may be fractional).
+        const el = (e as { elem?: { val?: unknown; expires?: number } }).elem;
+        const [responderAddress, address] = jsonParts(el ? el.val : e);
+        if (responderAddress && address)
+          former.push({
+            responderAddress,
+            address,
+            expiresMs: Math.round((el?.expires ?? 0) * 1000),
+          });
+      }
+    }
+    const rule = item.rule as { table?: string; expr?: Record<string, unknown>[] } | undefined;
+    if (rule?.table === LATE_TABLE) {
+      parts++;
+      for (const x of rule.expr ?? []) {
+        const c = x.counter as { packets?: number } | undefined;
+        if (c) translated += c.packets ?? 0;
+      }
+    }
+  }
+  return { installed: parts >= 3, initiators, former, translated };
+}
+
+/** The late table as the in-memory fake holds it: expiry times on the fake's clock. */
+export interface LateModel {
+  readonly initiators: Map<string, string>;
+  /** `responder . address` → expiry time (ms on the caller's clock). */
+  readonly former: Map<string, number>;
+}
+
+const LATE_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);
+
+/**
+ * Applies a script's late-table lines to the model at time `nowMs`, as the kernel would (a delete
+ * of a missing element fails the whole script). Lines for other tables are left alone.
+ */
+export function simulateLate(model: LateModel, script: string, nowMs: number): LateModel {
+  const initiators = new Map(model.initiators);
+  const former = new Map([...model.former].filter(([, until]) => until > nowMs));
+  for (const line of script.split('\n').map((l) => l.trim())) {
+    if (line === `delete table ${T}`) {
+      initiators.clear();
+      former.clear();
+    }
+    if (line === `flush map ${T} ${INITIATOR_MAP}`) initiators.clear();
+    const m = LATE_LINE.exec(line);
+    if (!m) continue;
+    for (const el of (m[3] ?? '').split(', ')) {
+      const [keyText = '', value] = el.split(' : ');
+      const timeout = / timeout (\d+)ms$/.exec(keyText);
+      const key = keyText.replace(/ timeout \d+ms$/, '');
+      const target: Map<string, string | number> = m[2] === LATE_SET ? former : initiators;
+      if (m[1] === 'delete') {
+        if (!target.has(key)) throw new Error(`nft would fail: no element ${key} in ${m[2]}`);
+        target.delete(key);
+      } else if (m[2] === LATE_SET) {
+        if (!former.has(key))
+          former.set(key, timeout ? nowMs + Number(timeout[1]) : Number.POSITIVE_INFINITY);
+      } else initiators.set(key, value ?? '');
+    }
+  }
+  return { initiators, former };
+}
