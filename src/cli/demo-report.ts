@@ -15,6 +15,10 @@ export function renderDemo(r: DemoResult): string {
       `${n(r.ping.lost)} (${((r.ping.lost / Math.max(1, s.transmitted)) * 100).toFixed(4)}%, ${(r.ping.lost / Math.max(1, r.swaps.done)).toFixed(2)} per swap)`,
     ],
     ['errors reported by ping', n(s.errors)],
+    [
+      'late replies translated',
+      `${n(r.late.translated)} (${r.late.perSwap.toFixed(2)} per swap, grace ${(r.late.graceMs / 1000).toFixed(1)} s)`,
+    ],
     ['duplicates', n(s.duplicates)],
     ...Object.entries(r.reached).map(([node, count]) => [
       `echo requests that reached ${node}`,
@@ -34,7 +38,7 @@ export function renderDemo(r: DemoResult): string {
     ]);
   }
   const verdict = r.verdict.pass
-    ? `VERDICT: PASS — ping reported no error across ${r.swaps.done} swaps of ${r.flow}; every server received requests`
+    ? `VERDICT: PASS — ping reported no error across ${r.swaps.done} swaps of ${r.flow} and ${r.ping.lost === 0 ? 'lost no packet' : `lost ${n(r.ping.lost)}`}; every server received requests`
     : `VERDICT: FAIL — ${r.verdict.reasons.join('; ')}`;
   return [
     `flowmig demo · lab ${r.lab} · engine ${r.engine} · flow ${r.flow} · ${r.durationS.toFixed(1)} s`,
