@@ -185,6 +185,8 @@ for (const variant of ENGINE_VARIANTS) {
               const next = to === 'fc01::1' ? 'fc02::2' : 'fc01::1';
               if (variant.engine === 'iptables') {
                 const rule = (t: string) => [
+                  '-s',
+                  'fc00::1/128',
                   '-d',
                   'fe00::1/128',
                   '-j',
@@ -206,10 +208,11 @@ for (const variant of ENGINE_VARIANTS) {
                 );
               } else {
                 const map = ['ip6', 'flowmig', 'dnat_to'];
-                await runner.run(['nft', 'delete', 'element', ...map, '{ fe00::1 }'], {
+                const key = 'fc00::1 . fe00::1';
+                await runner.run(['nft', 'delete', 'element', ...map, `{ ${key} }`], {
                   netns: ns('B'),
                 });
-                await runner.run(['nft', 'add', 'element', ...map, `{ fe00::1 : ${next} }`], {
+                await runner.run(['nft', 'add', 'element', ...map, `{ ${key} : ${next} }`], {
                   netns: ns('B'),
                 });
               }

@@ -16,8 +16,8 @@ import type { UdpLoadResult } from '../../src/traffic/udp-load.js';
 import {
   ENGINE_VARIANTS,
   FIXTURES,
-  removeNamespacesWith,
   ROOT,
+  removeNamespacesWith,
   tempStateDir,
   uniquePrefix,
   withLab,
@@ -35,7 +35,7 @@ async function ready(b: Background, what: string): Promise<void> {
 
 describe('lossless: ping -i 0.00001 across 1,000 swaps', () => {
   for (const engine of ['nftables', 'iptables'] as const) {
-    it(`${engine}: no error and no loss by ping's own count, both servers reached, late replies translated`, async () => {
+    it(`${engine}: no error and no loss by ping's own count, both servers reached, late replies translated`, async (t) => {
       const prefix = uniquePrefix();
       const stateDir = await tempStateDir();
       const fm = new Flowmig({ stateDir });
@@ -48,6 +48,9 @@ describe('lossless: ping -i 0.00001 across 1,000 swaps', () => {
           tcp: false,
         });
         const s = r.ping.summary;
+        t.diagnostic(
+          `${engine}: ${s.transmitted} sent, ${s.received} received, ${s.errors} errors, C ${r.reached.C}, D ${r.reached.D}, late replies translated ${r.late.translated}`,
+        );
         assert.equal(r.swaps.done, 1000);
         assert.equal(s.errors, 0, 'ping reported no error');
         assert.deepEqual(r.ping.errorLines, []);
@@ -69,7 +72,7 @@ describe('lossless: ping -i 0.00001 across 1,000 swaps', () => {
 for (const variant of ENGINE_VARIANTS) {
   const swaps = 500;
   describe(`lossless UDP request/response: ${variant.name}`, () => {
-    it(`20,000 datagrams/s across ${swaps} swaps: none lost, none duplicated`, async () => {
+    it(`20,000 datagrams/s across ${swaps} swaps: none lost, none duplicated`, async (t) => {
       await withLab(
         undefined,
         async ({ fm, lab, ns }) => {
@@ -91,6 +94,8 @@ for (const variant of ENGINE_VARIANTS) {
             await sleep(300);
             await load.stop('SIGTERM', 10_000);
             const r = JSON.parse(load.stdout.trim()) as UdpLoadResult;
+            const late = (await fm.status(lab.id)).late.translated;
+            t.diagnostic(`${variant.name}: ${JSON.stringify(r)}, late packets translated ${late}`);
             assert.ok(r.ratePerS >= 19_000, `rate ${r.ratePerS}/s`);
             assert.equal(r.lost, 0, `lost ${r.lost} of ${r.sent}`);
             assert.equal(r.duplicates, 0, `duplicated ${r.duplicates}`);
@@ -156,10 +161,13 @@ for (const variant of ENGINE_VARIANTS) {
             await send('C', 'from-C');
             assert.deepEqual(heard(), ['fe00::1 from-C']);
             // ping from C to fe00::1 is answered (A's echo replies come back through the flow).
-            const ping = await fm.runner.run(['ping', '-c', '3', '-i', '0.2', '-w', '5', 'fe00::1'], {
-              netns: ns('C'),
-              okExitCodes: [0, 1],
-            });
+            const ping = await fm.runner.run(
+              ['ping', '-c', '3', '-i', '0.2', '-w', '5', 'fe00::1'],
+              {
+                netns: ns('C'),
+                okExitCodes: [0, 1],
+              },
+            );
             assert.match(ping.stdout, /3 packets transmitted, 3 received/, ping.stdout);
             // E has nothing to do with the flow: its packet is not translated into it.
             await send('E', 'from-E');
