@@ -47,9 +47,14 @@ export class FakeTranslator {
   apply(op: Op): void {
     if (op.kind === 'netfilterApply') {
       // The late table is always nft; the engine's own script may be too (then one script has both).
-      if (op.argv[0] === 'nft') this.late = simulateLate(this.late, op.stdin, this.nowMs);
-      if (op.argv[0] === this.engine.programs[0])
-        this.mappings = this.engine.simulate(this.mappings, op);
+      // One transaction: nothing changes unless both parts apply.
+      const late = op.argv[0] === 'nft' ? simulateLate(this.late, op.stdin, this.nowMs) : this.late;
+      const mappings =
+        op.argv[0] === this.engine.programs[0]
+          ? this.engine.simulate(this.mappings, op)
+          : this.mappings;
+      this.late = late;
+      this.mappings = mappings;
     } else if (op.kind === 'conntrackDelete') {
       for (const [key, e] of this.conntrack)
         if (e.origDst === op.origDst) this.conntrack.delete(key);

@@ -70,7 +70,7 @@ export function planMigration(
   const changes = [{ before: mappingsFor(lab, [from])[0], after: mappingsFor(lab, [flow])[0] }];
   const ops: Op[] = [
     ...ruleChange(lab, engine, changes, () => mappingsFor(lab, flows)),
-    conntrackDelete(lab, flow),
+    conntrackDelete(lab, flow, role === 'responder'),
   ];
   return { role, flow, from, flows, ops };
 }
@@ -93,9 +93,13 @@ function ruleChange(
   return engine.fastPath ? [joinNftOps(rules, late)] : [rules, late];
 }
 
-/** Deletes the flow's conntrack entries, except those already translated to its new responder. */
-function conntrackDelete(lab: Lab, flow: LabFlow): Op {
-  const responder = concreteAddress(lab, flow.responder);
+/**
+ * Deletes the flow's conntrack entries, except those already translated to its new responder.
+ * Only a new responder tells those apart (by the entries' reply source): when the initiator moves,
+ * the old initiator's entries have the same reply source, and all of them go.
+ */
+function conntrackDelete(lab: Lab, flow: LabFlow, newResponder: boolean): Op {
+  const responder = newResponder ? concreteAddress(lab, flow.responder) : undefined;
   return {
     kind: 'conntrackDelete',
     netns: lab.translator.netns,
@@ -175,7 +179,7 @@ export function planEvacuation(
       before.map((b, i) => ({ before: b, after: after[i] })),
       () => mappingsFor(lab, flows),
     ),
-    ...moved.map((f) => conntrackDelete(lab, f)),
+    ...moved.map((f) => conntrackDelete(lab, f, true)),
   ];
   return { moved, flows, ops };
 }

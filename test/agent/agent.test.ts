@@ -30,10 +30,16 @@ describe('toElement', () => {
     assert.equal(e.value, undefined);
   });
 
-  it('2-part key with value (the snat map’s element)', () => {
+  it('2-part key with value (the dnat and snat maps’ elements)', () => {
     const e = toElement(['fc00::1', 'fe00::2', 'fe00::2'], true);
     assert.equal(hex(e.key), ab('fc00::1') + ab('fe00::2'));
     assert.equal(hex(e.value), ab('fe00::2'));
+  });
+
+  it('a set element: every part is key (the late set’s former responder . abstract address)', () => {
+    const e = toElement(['fc01::1', 'fe00::1'], false);
+    assert.equal(hex(e.key), ab('fc01::1') + ab('fe00::1'));
+    assert.equal('value' in e, false);
   });
 
   it('accepts any spelling of an address', () => {
@@ -60,7 +66,16 @@ const flowOf = (el: MapElement) => hex(el.key.subarray(el.key.length - 16));
 
 const addr = (i: number) => `fe00::${(i + 1).toString(16)}`;
 
-/** A migration of n flows: dnat fc01::1 → fc02::2 and snat initiator fc00::1 → fc03::1. */
+const KINDS = ['remove', 'add', 'absent'] as const;
+
+/** Every element of an edit, of every kind. */
+const elementsOf = (e: MapEdit) => KINDS.flatMap((kind) => e[kind] ?? []);
+
+/**
+ * The agent's batch for n flows (initiator fc00::1) moving from fc01::1 to fc02::2, as the
+ * planner's edits become (see mapEdits and lateEdits): the engine's three maps, then the late set
+ * (fc01::1 for 5 s, fc02::2 absent). `reversed` lists the snat map's flows the other way round.
+ */
 function migration(n: number, order: 'same' | 'reversed' = 'same'): MapEdit[] {
   const ids = Array.from({ length: n }, (_, i) => i);
   const snatIds = order === 'same' ? ids : [...ids].reverse();
@@ -68,24 +83,41 @@ function migration(n: number, order: 'same' | 'reversed' = 'same'): MapEdit[] {
     {
       table: 'flowmig',
       map: 'dnat_to',
-      remove: ids.map((i) => toElement([addr(i)], false)),
-      add: ids.map((i) => toElement([addr(i), 'fc02::2'], true)),
+      remove: ids.map((i) => toElement(['fc00::1', addr(i)], false)),
+      add: ids.map((i) => toElement(['fc00::1', addr(i), 'fc02::2'], true)),
+    },
+    {
+      table: 'flowmig',
+      map: 'dnat_back',
+      remove: ids.map((i) => toElement(['fc01::1', addr(i)], false)),
+      add: ids.map((i) => toElement(['fc02::2', addr(i), 'fc00::1'], true)),
     },
     {
       table: 'flowmig',
       map: 'snat_from',
-      remove: snatIds.map((i) => toElement(['fc00::1', addr(i)], false)),
-      add: snatIds.map((i) => toElement(['fc03::1', addr(i), addr(i)], true)),
+      remove: snatIds.map((i) => toElement(['fc01::1', addr(i)], false)),
+      add: snatIds.map((i) => toElement(['fc02::2', addr(i), addr(i)], true)),
+    },
+    {
+      table: 'flowmig_late',
+      map: 'late_from',
+      remove: [],
+      add: ids.map((i) => toElement(['fc01::1', addr(i)], false)),
+      timeoutMs: 5000,
+      absent: ids.map((i) => toElement(['fc02::2', addr(i)], false)),
     },
   ];
 }
 
-/** Every element as `map kind key value`, for multiset comparisons. */
+/** Every element as `table map kind timeout key value`, for multiset comparisons. */
 function inventory(edits: readonly MapEdit[]): string[] {
   return edits
     .flatMap((e) =>
-      (['remove', 'add'] as const).flatMap((kind) =>
-        e[kind].map((el) => `${e.table} ${e.map} ${kind} ${hex(el.key)} ${hex(el.value)}`),
+      KINDS.flatMap((kind) =>
+        (e[kind] ?? []).map(
+          (el) =>
+            `${e.table} ${e.map} ${kind} ${kind === 'add' ? (e.timeoutMs ?? '-') : '-'} ${hex(el.key)} ${hex(el.value)}`,
+        ),
       ),
     )
     .sort();
@@ -99,7 +131,7 @@ function checkSplit(input: readonly MapEdit[], batches: readonly MapEdit[][], ma
   batches.forEach((batch, b) => {
     const flows = new Set<string>();
     for (const e of batch) {
-      for (const el of [...e.remove, ...e.add]) {
+      for (const el of elementsOf(e)) {
         const f = flowOf(el);
         flows.add(f);
         const seen = batchOfFlow.get(f);
@@ -109,8 +141,8 @@ function checkSplit(input: readonly MapEdit[], batches: readonly MapEdit[][], ma
     }
     assert.ok(flows.size <= max, `batch ${b} has ${flows.size} flows (max ${max})`);
     assert.ok(flows.size > 0, `batch ${b} is empty`);
-    // one edit per map in a batch, each keeping its table
-    const maps = batch.map((e) => e.map);
+    // one edit per source edit in a batch (here: one per table and map)
+    const maps = batch.map((e) => `${e.table} ${e.map}`);
     assert.equal(new Set(maps).size, maps.length, `batch ${b} repeats a map: ${maps.join(',')}`);
   });
 }
@@ -131,9 +163,26 @@ describe('splitEdits', () => {
     assert.deepEqual(splitEdits([]), []);
   });
 
-  it('exactly `max` elements stay in one batch', () => {
-    const input = migration(3); // 12 elements
-    assert.equal(splitEdits(input, 12).length, 1);
+  it('up to `max` elements: the edits as they are, in one batch', () => {
+    const input = migration(3); // 3 flows × (2 dnat_to + 2 dnat_back + 2 snat + 1 late + 1 absent)
+    const out = splitEdits(input, 24);
+    assert.equal(out.length, 1);
+    assert.equal(out[0]?.length, input.length);
+    for (const [i, e] of input.entries()) assert.equal(out[0]?.[i], e);
+  });
+
+  it('`max` counts flows: 3 flows fit one batch of 3, not of 2', () => {
+    const input = migration(3);
+    for (const [max, batches] of [
+      [23, 1],
+      [3, 1],
+      [2, 2],
+      [1, 3],
+    ] as const) {
+      const out = splitEdits(input, max);
+      checkSplit(input, out, max);
+      assert.equal(out.length, batches, `max ${max}`);
+    }
   });
 
   it('with max 3: 10 flows become 4 batches of 3, 3, 3 and 1 flows', () => {
@@ -141,27 +190,77 @@ describe('splitEdits', () => {
     const out = splitEdits(input, 3);
     checkSplit(input, out, 3);
     assert.equal(out.length, 4);
-    const flowsPer = out.map(
-      (b) => new Set(b.flatMap((e) => [...e.remove, ...e.add].map(flowOf))).size,
-    );
+    const flowsPer = out.map((b) => new Set(b.flatMap((e) => elementsOf(e).map(flowOf))).size);
     assert.deepEqual(flowsPer, [3, 3, 3, 1]);
   });
 
-  it('a flow’s remove and add share a batch, in both maps', () => {
+  it('a flow’s elements share a batch: its deletes, adds, late element and absent one', () => {
     const input = migration(7);
     const out = splitEdits(input, 3);
     checkSplit(input, out, 3);
     for (const batch of out) {
-      for (const e of batch) {
-        const removed = e.remove.map(flowOf).sort();
-        const added = e.add.map(flowOf).sort();
-        assert.deepEqual(removed, added, `${e.map}: every removed flow is re-added in the batch`);
-      }
-      const dnat = batch.find((e) => e.map === 'dnat_to');
-      const snat = batch.find((e) => e.map === 'snat_from');
-      assert.ok(dnat && snat);
-      assert.deepEqual(dnat.add.map(flowOf).sort(), snat.add.map(flowOf).sort());
+      const flows = (map: string, kind: (typeof KINDS)[number]) =>
+        (batch.find((e) => e.map === map)?.[kind] ?? []).map(flowOf).sort();
+      const moved = flows('dnat_to', 'add');
+      assert.ok(moved.length > 0);
+      for (const map of ['dnat_to', 'dnat_back', 'snat_from'])
+        for (const kind of ['remove', 'add'] as const)
+          assert.deepEqual(flows(map, kind), moved, `${map} ${kind}`);
+      assert.deepEqual(flows('late_from', 'add'), moved, 'late_from add');
+      assert.deepEqual(flows('late_from', 'absent'), moved, 'late_from absent');
     }
+  });
+
+  it('every batch keeps the late set’s table and timeout; the maps get none', () => {
+    const out = splitEdits(migration(7), 3);
+    for (const batch of out) {
+      const late = batch.find((e) => e.map === 'late_from');
+      assert.equal(late?.table, 'flowmig_late');
+      assert.equal(late?.timeoutMs, 5000);
+      for (const e of batch.filter((x) => x.map !== 'late_from')) {
+        assert.equal(e.table, 'flowmig');
+        assert.equal('timeoutMs' in e, false, e.map);
+      }
+    }
+  });
+
+  it('two edits of one set with different timeouts stay apart (one slot per edit)', () => {
+    const late = (ids: number[], timeoutMs: number): MapEdit => ({
+      table: 'flowmig_late',
+      map: 'late_from',
+      remove: [],
+      add: ids.map((i) => toElement(['fc01::1', addr(i)], false)),
+      timeoutMs,
+    });
+    const out = splitEdits([late([0, 1], 1000), late([1, 2], 2000)], 2);
+    assert.deepEqual(
+      out.map((batch) => batch.map((e) => [e.timeoutMs, e.add.map(flowOf)])),
+      [
+        [
+          [1000, [ab(addr(0)), ab(addr(1))]],
+          [2000, [ab(addr(1))]],
+        ],
+        [[2000, [ab(addr(2))]]],
+      ],
+    );
+  });
+
+  it('edits holding only absent elements are split by flow too', () => {
+    const input: MapEdit[] = [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        remove: [],
+        add: [],
+        absent: [0, 1, 2, 3, 4].map((i) => toElement(['fc02::2', addr(i)], false)),
+      },
+    ];
+    const out = splitEdits(input, 2);
+    checkSplit(input, out, 2);
+    assert.deepEqual(
+      out.map((b) => b[0]?.absent?.length),
+      [2, 2, 1],
+    );
   });
 
   it('keeps flows together when the maps list them in different orders', () => {
@@ -174,7 +273,7 @@ describe('splitEdits', () => {
     const input = migration(9);
     const out = splitEdits(input, 2);
     checkSplit(input, out, 2);
-    for (const map of ['dnat_to', 'snat_from']) {
+    for (const map of ['dnat_to', 'dnat_back', 'snat_from']) {
       const orig = input.find((e) => e.map === map);
       assert.ok(orig);
       const removes = out.flatMap((b) => b.filter((e) => e.map === map).flatMap((e) => e.remove));
@@ -182,7 +281,9 @@ describe('splitEdits', () => {
         removes.map((e) => hex(e.key)),
         orig.remove.map((e) => hex(e.key)),
       );
-      for (const b of out) for (const e of b) assert.equal(e.table, 'flowmig');
+      for (const b of out)
+        for (const e of b)
+          assert.equal(e.table, e.map === 'late_from' ? 'flowmig_late' : 'flowmig');
     }
   });
 
@@ -191,8 +292,8 @@ describe('splitEdits', () => {
       {
         table: 'flowmig',
         map: 'dnat_to',
-        remove: [0, 1, 2].map((i) => toElement([addr(i)], false)),
-        add: [3, 4, 5, 6].map((i) => toElement([addr(i), 'fc01::1'], true)),
+        remove: [0, 1, 2].map((i) => toElement(['fc00::1', addr(i)], false)),
+        add: [3, 4, 5, 6].map((i) => toElement(['fc00::1', addr(i), 'fc01::1'], true)),
       },
     ];
     const out = splitEdits(input, 2);
@@ -218,17 +319,18 @@ describe('splitEdits', () => {
     assert.equal(out[1]?.[0]?.add.length, 1);
   });
 
-  it('each batch encodes with mapEditBatch and carries each flow’s delete and add', () => {
+  it('each batch encodes with mapEditBatch: deletes, adds, then the absent add and delete', () => {
     const input = migration(5);
     const out = splitEdits(input, 2);
     let seq = 1;
     const seen: string[] = [];
+    const DEL = (10 << 8) | 14;
+    const NEW = (10 << 8) | 12;
     for (const part of out) {
       const batch = mapEditBatch(part, seq);
       seq = batch.nextSeq;
       const types = [...messages(batch.data)].map((m) => m.type);
-      assert.equal(types[0], 0x10);
-      assert.equal(types[types.length - 1], 0x11);
+      assert.deepEqual(types, [0x10, DEL, DEL, DEL, NEW, NEW, NEW, NEW, NEW, DEL, 0x11]);
       seen.push(...part.flatMap((e) => e.add.map(flowOf)));
     }
     assert.equal(new Set(seen).size, 5);

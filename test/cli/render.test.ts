@@ -153,6 +153,12 @@ const STATUS: LabStatus = {
     conntrackMs: 0.25,
     conntrackDeleted: 1,
   },
+  late: {
+    installed: true,
+    graceMs: 5000,
+    translated: 3,
+    former: [{ address: 'fe00::1', responderAddress: 'fc01::1', expiresMs: 4200 }],
+  },
 };
 
 describe('renderFlows and renderStatus', () => {

@@ -5,8 +5,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { FlowmigError, InputError } from '../../src/errors.js';
 import type { Lab } from '../../src/lab/model.js';
+import { resolveLab } from '../../src/lab/resolve.js';
 import { FakeKernel } from '../support/fake-kernel.js';
-import { referenceLab } from '../support/labs.js';
+import { referenceLab, TWO_CLIENTS_LAB } from '../support/labs.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 
 const ID = 't1-default';
@@ -76,10 +77,16 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         status.flows.map((f) => [f.address, f.responder, f.kernelResponder, f.inSync]),
         [['fe00::1', 'C', 'fc01::1', true]],
       );
+      assert.deepEqual(status.late, { installed: true, graceMs: 5000, translated: 0, former: [] });
+      assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc00::1');
       const state = await fm.store.read(ID);
       assert.equal(state?.phase, 'up');
       assert.deepEqual(state?.created, NAMESPACES);
-      assert.equal(steps[0], '1/31 create namespace t1-A');
+      assert.equal(steps[0], '1/32 create namespace t1-A');
+      assert.ok(
+        steps.includes('32/32 t1-B: nft: table ip6 flowmig_late (late packets)'),
+        steps.join('\n'),
+      );
       assert.match(steps.at(-1) ?? '', /waiting for the links/);
       // Nothing outside the lab's namespaces was touched.
       for (const call of kernel.runner.calls) {
@@ -186,7 +193,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
   });
 
   describe('swap and migrate', () => {
-    it('swap runs ip6tables-restore, then conntrack -D for the flow, in the translator', async () => {
+    it('swap runs ip6tables-restore, the late table, then conntrack -D for the flow, in the translator', async () => {
       await fm.up(lab);
       const mark = kernel.runner.calls.length;
       const result = await fm.swap(ID);
@@ -195,10 +202,18 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         calls.map((c) => [c.netns, ...c.argv]),
         [
           ['t1-B', 'ip6tables-restore', '-w', '--noflush'],
+          ['t1-B', 'nft', '-f', '-'],
           ['t1-B', 'conntrack', '-D', '-f', 'ipv6', '--orig-dst', 'fe00::1'],
         ],
       );
-      assert.match(calls[0]?.stdin ?? '', /-d fe00::1\/128 -j DNAT --to-destination fc02::2$/m);
+      assert.match(
+        calls[0]?.stdin ?? '',
+        /-s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
+      );
+      assert.match(
+        calls[1]?.stdin ?? '',
+        /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 5000ms \}$/m,
+      );
       assert.equal(result.lab, ID);
       assert.equal(result.flow, 'fe00::1');
       assert.equal(result.role, 'responder');
@@ -208,7 +223,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       assert.equal(result.conntrackDeleted, 1);
       assert.deepEqual(
         result.steps.map((s) => s.op.kind),
-        ['netfilterApply', 'conntrackDelete'],
+        ['netfilterApply', 'netfilterApply', 'conntrackDelete'],
       );
       assert.ok(result.totalMs >= result.ruleMs);
     });
@@ -226,6 +241,10 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         status.flows.map((f) => [f.responder, f.kernelResponder, f.inSync]),
         [['D', 'fc02::2', true]],
       );
+      // The fake kernel's clock stands still: all of C's grace is left.
+      assert.deepEqual(status.late.former, [
+        { address: 'fe00::1', responderAddress: 'fc01::1', expiresMs: 5000 },
+      ]);
       assert.deepEqual(
         (await fm.flows(ID)).map((f) => f.responder),
         ['D'],
@@ -239,7 +258,52 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       assert.equal(back.from, 'D');
       assert.equal(back.to, 'C');
       assert.equal((await fm.store.read(ID))?.migrations, 2);
-      assert.equal((await fm.status(ID)).flows[0]?.kernelResponder, 'fc01::1');
+      const status = await fm.status(ID);
+      assert.equal(status.flows[0]?.kernelResponder, 'fc01::1');
+      // Back on C within D's grace: D is the former responder, C no longer.
+      assert.deepEqual(status.late.former, [
+        { address: 'fe00::1', responderAddress: 'fc02::2', expiresMs: 5000 },
+      ]);
+    });
+
+    it('migrating the initiator changes the late packets’ initiator too', async () => {
+      const clients = resolveLab(
+        { ...TWO_CLIENTS_LAB, name: 'default' },
+        { prefix: 't1-', engine: 'iptables' },
+      );
+      assert.equal(clients.id, ID);
+      await fm.up(clients);
+      const result = await fm.migrate(ID, 'fe00::1', 'E');
+      assert.equal(result.role, 'initiator');
+      assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc03::1');
+      const status = await fm.status(ID);
+      assert.deepEqual(
+        status.flows.map((f) => [f.initiator, f.kernelResponder, f.inSync]),
+        [['E', 'fc01::1', true]],
+      );
+      assert.deepEqual(status.late.former, []);
+    });
+
+    it('status shows a flow out of sync when the late table names another initiator', async () => {
+      await fm.up(lab);
+      kernel.namespaces.get('t1-B')?.late.model.initiators.set('fe00::1', 'fc09::9');
+      const status = await fm.status(ID);
+      assert.equal(status.translatorInstalled, true);
+      assert.deepEqual(
+        status.flows.map((f) => [f.kernelResponder, f.inSync]),
+        [['', false]],
+      );
+    });
+
+    it('status says the translator is not installed when the late table is missing', async () => {
+      await fm.up(lab);
+      const b = kernel.namespaces.get('t1-B');
+      assert.ok(b);
+      b.late.installed = false;
+      const status = await fm.status(ID);
+      assert.equal(status.translatorInstalled, false);
+      assert.equal(status.late.installed, false);
+      assert.equal(status.flows[0]?.inSync, false);
     });
 
     it('counts 0 deleted entries when conntrack found none (exit 1)', async () => {
@@ -285,10 +349,31 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       });
       const mark = kernel.lines().length;
       await assert.rejects(fm.swap(ID), FlowmigError);
-      // conntrack is not touched when the rule did not change.
+      // Neither the late table nor conntrack is touched when the rule did not change.
       assert.deepEqual(since(mark), ['ip netns exec t1-B ip6tables-restore -w --noflush']);
       assert.equal((await fm.store.read(ID))?.flows[0]?.responder, 'C');
       assert.equal((await fm.store.read(ID))?.migrations, 0);
+      assert.deepEqual((await fm.status(ID)).late.former, []);
+    });
+
+    it('with ip6tables the late table is a second transaction: if it fails, status shows it', async () => {
+      await fm.up(lab);
+      kernel.failWhen((call) => call.argv.join(' ') === 'nft -f -', {
+        exitCode: 1,
+        stderr: 'Error: Could not process rule: No buffer space available\n',
+      });
+      const mark = kernel.lines().length;
+      await assert.rejects(fm.swap(ID), FlowmigError);
+      assert.deepEqual(since(mark), [
+        'ip netns exec t1-B ip6tables-restore -w --noflush',
+        'ip netns exec t1-B nft -f -',
+      ]);
+      assert.equal((await fm.store.read(ID))?.flows[0]?.responder, 'C');
+      // The chains already map fe00::1 to D: the recorded C is out of sync, and says so.
+      assert.deepEqual(
+        (await fm.status(ID)).flows.map((f) => [f.responder, f.kernelResponder, f.inSync]),
+        [['C', 'fc02::2', false]],
+      );
     });
 
     it('refuses to act on a lab that is not up', async () => {

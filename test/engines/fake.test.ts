@@ -4,12 +4,18 @@ import type { Engine } from '../../src/engines/engine.js';
 import { type FakePacket, FakeTranslator, type Trace } from '../../src/engines/fake.js';
 import { iptablesEngine } from '../../src/engines/iptables.js';
 import { nftablesEngine } from '../../src/engines/nftables.js';
+import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import { planUp } from '../../src/plan/build.js';
 import { planMigration, planSwap } from '../../src/plan/migrate.js';
 import type { Op } from '../../src/plan/ops.js';
-import { at, referenceLab, TWO_CLIENTS_LAB, TWO_FLOWS_LAB } from '../support/labs.js';
+import {
+  referenceLab,
+  THREE_SERVERS_LAB,
+  TWO_CLIENTS_LAB,
+  TWO_FLOWS_LAB,
+} from '../support/labs.js';
 
 /** A translator after `up`: every op of planUp applied (only the netfilter one concerns it). */
 function builtTranslator(lab: Lab, engine: Engine): FakeTranslator {
@@ -27,6 +33,21 @@ function opOf<K extends Op['kind']>(ops: readonly Op[], kind: K): Extract<Op, { 
   assert.ok(op, `no ${kind} op`);
   return op;
 }
+
+/** The rule change of a plan: every netfilter transaction (one with nftables, two with ip6tables). */
+function rulesOf(ops: readonly Op[]): Op[] {
+  const rules = ops.filter((o) => o.kind === 'netfilterApply');
+  assert.ok(rules.length > 0, 'no netfilterApply op');
+  return rules;
+}
+
+/** Applies every op of a plan, in order. */
+function applyAll(t: FakeTranslator, ops: readonly Op[]): void {
+  for (const op of ops) t.apply(op);
+}
+
+/** A late packet: rewritten statelessly to the initiator, from the abstract address. */
+const late = (to: string, from: string): Trace => ({ to, from, newEntry: false, late: true });
 
 for (const engine of [nftablesEngine, iptablesEngine]) {
   describe(`${engine.name}: FakeTranslator after up (reference lab)`, () => {
@@ -52,9 +73,19 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
         trace: { to: undefined, from: 'fc00::1', newEntry: true },
       },
       {
-        what: 'a source that is not the initiator keeps its own address',
+        what: 'the responder speaks first: C’s packet to fe00::1 reaches A, from fe00::1',
+        packet: { src: 'fc01::1', dst: 'fe00::1', proto: 'udp', id: 53 },
+        trace: { to: 'fc00::1', from: 'fe00::1', newEntry: true },
+      },
+      {
+        what: 'another server’s packet to fe00::1 is not translated into the flow',
         packet: ping('fc02::2', 'fe00::1'),
-        trace: { to: 'fc01::1', from: 'fc02::2', newEntry: true },
+        trace: { to: undefined, from: 'fc02::2', newEntry: true },
+      },
+      {
+        what: 'the responder’s packet to another abstract address goes nowhere',
+        packet: ping('fc01::1', 'fe00::9'),
+        trace: { to: undefined, from: 'fc01::1', newEntry: true },
       },
     ];
     for (const c of cases) {
@@ -106,19 +137,19 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       },
       {
         what: 'the plan in order with a packet in between: the flow still moves to D',
-        steps: (swap) => [at(swap, 0), ongoing, at(swap, 1)],
+        steps: (swap) => [...rulesOf(swap), ongoing, opOf(swap, 'conntrackDelete')],
         ongoingTo: 'fc02::2',
         fresh: 'fc02::2',
       },
       {
         what: 'conntrack first, a packet, then the rule: the flow stays stuck on C',
-        steps: (swap) => [opOf(swap, 'conntrackDelete'), ongoing, opOf(swap, 'netfilterApply')],
+        steps: (swap) => [opOf(swap, 'conntrackDelete'), ongoing, ...rulesOf(swap)],
         ongoingTo: 'fc01::1',
         fresh: 'fc02::2',
       },
       {
         what: 'the rule alone: the ongoing flow stays on C, new connections go to D',
-        steps: (swap) => [opOf(swap, 'netfilterApply')],
+        steps: (swap) => rulesOf(swap),
         ongoingTo: 'fc01::1',
         fresh: 'fc02::2',
       },
@@ -146,11 +177,15 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       });
     }
 
-    it('the plan’s own order is the one that works', () => {
+    it('the plan’s own order is the one that works: the rule change, then conntrack', () => {
       const swap = planSwap(lab, engine, lab.flows, undefined).ops;
+      // nftables: the mapping and the late table in one nft transaction; ip6tables: the mapping,
+      // then the late table.
       assert.deepEqual(
-        swap.map((op) => op.kind),
-        ['netfilterApply', 'conntrackDelete'],
+        swap.map((op) => (op.kind === 'netfilterApply' ? op.argv[0] : op.kind)),
+        engine === nftablesEngine
+          ? ['nft', 'conntrackDelete']
+          : ['ip6tables-restore', 'nft', 'conntrackDelete'],
       );
     });
 
@@ -211,7 +246,133 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
         from: 'fe00::1',
         newEntry: true,
       });
-      assert.equal(t.send(ping('fc00::1', 'fe00::1', 1)).from, 'fc00::1');
+      assert.deepEqual(t.send(ping('fc00::1', 'fe00::1', 1)), {
+        to: undefined,
+        from: 'fc00::1',
+        newEntry: true,
+      });
+    });
+
+    it('the responder’s packets find the new initiator', () => {
+      const lab = resolveLab(TWO_CLIENTS_LAB);
+      const t = builtTranslator(lab, engine);
+      applyAll(t, planMigration(lab, engine, lab.flows, 'fe00::1', 'E').ops);
+      assert.deepEqual(t.send(ping('fc01::1', 'fe00::1', 3)), {
+        to: 'fc03::1',
+        from: 'fe00::1',
+        newEntry: true,
+      });
+    });
+  });
+
+  describe(`${engine.name}: FakeTranslator and late packets (the grace time)`, () => {
+    const lab = referenceLab();
+    /** A packet C (the former responder) sends to the flow after the swap, e.g. an echo reply. */
+    const fromC = (id = 7) => ping('fc01::1', 'fe00::1', id);
+
+    function swapped(l: Lab = lab): FakeTranslator {
+      const t = builtTranslator(l, engine);
+      assert.equal(t.send(ping('fc00::1', 'fe00::1', 7)).to, 'fc01::1');
+      applyAll(t, planSwap(l, engine, l.flows, undefined).ops);
+      return t;
+    }
+
+    it('the reference lab’s grace is 5 s', () => {
+      assert.equal(lab.graceMs, 5000);
+    });
+
+    it('after a swap, C’s late packet is rewritten to A, from fe00::1, without conntrack', () => {
+      const t = swapped();
+      assert.equal(t.entriesTo('fe00::1'), 0);
+      assert.deepEqual(t.send(fromC()), late('fc00::1', 'fe00::1'));
+      assert.deepEqual(t.send({ ...fromC(), proto: 'udp', id: 5353 }), late('fc00::1', 'fe00::1'));
+      assert.equal(t.entriesTo('fe00::1'), 0, 'a late packet makes no conntrack entry');
+    });
+
+    it('C’s late packets are translated until the grace runs out, then not at all', () => {
+      const t = swapped();
+      t.advance(lab.graceMs - 1);
+      assert.deepEqual(t.send(fromC()), late('fc00::1', 'fe00::1'));
+      t.advance(1);
+      assert.deepEqual(t.send(fromC()), { to: undefined, from: 'fc01::1', newEntry: true });
+    });
+
+    it('the new responder’s packets take the way back, tracked (not late)', () => {
+      const t = swapped();
+      assert.deepEqual(t.send(ping('fc02::2', 'fe00::1', 9)), {
+        to: 'fc00::1',
+        from: 'fe00::1',
+        newEntry: true,
+      });
+    });
+
+    it('the ongoing flow and new connections go to D while C’s late packets go to A', () => {
+      const t = swapped();
+      assert.deepEqual(t.send(ping('fc00::1', 'fe00::1', 7)), {
+        to: 'fc02::2',
+        from: 'fe00::1',
+        newEntry: true,
+      });
+      assert.deepEqual(t.send(fromC()), late('fc00::1', 'fe00::1'));
+    });
+
+    it('swapping back within the grace: C is tracked again, D’s packets are the late ones', () => {
+      const t = builtTranslator(lab, engine);
+      const there = planSwap(lab, engine, lab.flows, undefined);
+      applyAll(t, there.ops);
+      t.advance(1000);
+      applyAll(t, planSwap(lab, engine, there.flows, undefined).ops);
+      assert.deepEqual(t.send(fromC(8)), { to: 'fc00::1', from: 'fe00::1', newEntry: true });
+      assert.deepEqual(t.send(ping('fc02::2', 'fe00::1', 9)), late('fc00::1', 'fe00::1'));
+      assert.deepEqual(t.send(ping('fc00::1', 'fe00::1', 10)).to, 'fc01::1');
+    });
+
+    it('with graceSeconds 0 a former responder is never translated', () => {
+      const t = swapped(resolveLab({ ...REFERENCE_LAB, graceSeconds: 0 }));
+      assert.deepEqual(t.send(fromC()), { to: undefined, from: 'fc01::1', newEntry: true });
+    });
+
+    it('a third server’s packet to fe00::1 is never translated into the flow', () => {
+      const three = resolveLab(THREE_SERVERS_LAB);
+      const e = (id: number) => ping('fc03::1', 'fe00::1', id);
+      const t = builtTranslator(three, engine);
+      assert.deepEqual(t.send(e(1)), { to: undefined, from: 'fc03::1', newEntry: true });
+      applyAll(t, planSwap(three, engine, three.flows, undefined).ops);
+      assert.deepEqual(t.send(e(2)), { to: undefined, from: 'fc03::1', newEntry: true });
+      t.advance(three.graceMs);
+      assert.deepEqual(t.send(e(3)), { to: undefined, from: 'fc03::1', newEntry: true });
+    });
+
+    it('late packets follow an initiator that moved during the grace', () => {
+      const two = resolveLab(TWO_CLIENTS_LAB);
+      const t = builtTranslator(two, engine);
+      const swap = planSwap(two, engine, two.flows, undefined);
+      applyAll(t, swap.ops);
+      applyAll(t, planMigration(two, engine, swap.flows, 'fe00::1', 'E').ops);
+      assert.deepEqual(t.send(fromC()), late('fc03::1', 'fe00::1'));
     });
   });
 }
+
+describe('nftables: FakeTranslator applies a joined script as one transaction', () => {
+  it('a script nft would refuse changes neither the mappings nor the late table', () => {
+    const lab = referenceLab();
+    const t = builtTranslator(lab, nftablesEngine);
+    const [rule] = planSwap(lab, nftablesEngine, lab.flows, undefined).ops;
+    assert.ok(rule?.kind === 'netfilterApply');
+    t.apply(rule);
+    t.advance(lab.graceMs);
+    // Applied again, the script deletes the way back of C, which is gone: nft fails as a whole,
+    // so its late part (C as a former responder, again for 5 s) must not take effect either.
+    assert.throws(
+      () => t.apply(rule),
+      /nft would fail: no element fc01::1 \. fe00::1 in dnat_back/,
+    );
+    assert.deepEqual(t.send(ping('fc01::1', 'fe00::1')), {
+      to: undefined,
+      from: 'fc01::1',
+      newEntry: true,
+    });
+    assert.equal(t.send(ping('fc00::1', 'fe00::1')).to, 'fc02::2');
+  });
+});

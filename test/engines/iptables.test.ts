@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FlowMapping } from '../../src/engines/engine.js';
 import {
+  BACK_COMMENT,
   DNAT_CHAIN,
   iptablesEngine,
   parseNatTable,
@@ -29,8 +30,10 @@ describe('renderRestore', () => {
         ':FLOWMIG-SNAT - [0:0]',
         '-A PREROUTING -j FLOWMIG-DNAT',
         '-A POSTROUTING -j FLOWMIG-SNAT',
-        '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
         '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
         'COMMIT',
         '',
       ].join('\n'),
@@ -44,10 +47,14 @@ describe('renderRestore', () => {
         '*nat',
         ':FLOWMIG-DNAT - [0:0]',
         ':FLOWMIG-SNAT - [0:0]',
-        '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1',
-        '-A FLOWMIG-DNAT -d fe00::2/128 -j DNAT --to-destination fc02::2',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::2/128 -j DNAT --to-destination fc02::2',
+        '-A FLOWMIG-DNAT -s fc02::2/128 -d fe00::2/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
         '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
         '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
+        '-A FLOWMIG-SNAT -s fc02::2/128 -m conntrack --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
         'COMMIT',
         '',
       ].join('\n'),
@@ -75,17 +82,32 @@ describe('renderRestore', () => {
     }
   });
 
-  it('renderRules: one DNAT and one SNAT rule per flow, keyed by the original destination', () => {
+  it('renderRules: per flow a DNAT there and back, and the SNAT of both ends by original destination', () => {
     const rules = renderRules([M1, M3]);
-    assert.equal(rules.length, 4);
-    assert.deepEqual(rules.filter((r) => r.startsWith(`-A ${DNAT_CHAIN} `)).length, 2);
+    assert.equal(rules.length, 8);
+    assert.equal(rules.filter((r) => r.startsWith(`-A ${DNAT_CHAIN} `)).length, 4);
+    assert.equal(rules.filter((r) => r.includes(`--comment ${BACK_COMMENT} `)).length, 2);
     assert.ok(
       rules.every((r) => r.startsWith(`-A ${DNAT_CHAIN} `) || r.startsWith(`-A ${SNAT_CHAIN} `)),
     );
-    assert.ok(
-      rules.includes(
+    assert.deepEqual(
+      rules.filter((r) => r.includes('fe00::3')),
+      [
+        '-A FLOWMIG-DNAT -s fc03::1/128 -d fe00::3/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::3/128 -m comment --comment flowmig-back -j DNAT --to-destination fc03::1',
         '-A FLOWMIG-SNAT -s fc03::1/128 -m conntrack --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
-      ),
+        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
+      ],
+    );
+  });
+
+  it('renderRules: a responder of two flows is rewritten to each flow’s own address', () => {
+    const rules = renderRules([M1, M3]).filter((r) =>
+      r.startsWith('-A FLOWMIG-SNAT -s fc01::1/128'),
+    );
+    assert.deepEqual(
+      rules.map((r) => r.replace(/.*--ctorigdst (\S+) .*--to-source (\S+)$/, '$1>$2')),
+      ['fe00::1/128>fe00::1', 'fe00::3/128>fe00::3'],
     );
   });
 });
@@ -111,6 +133,10 @@ describe('parseNatTable', () => {
     assert.deepEqual(parseNatTable(NAT_SAVE_TWO_FLOWS), { installed: true, mappings: [M1, M2] });
   });
 
+  it('natSave (the test helper) prints what ip6tables-save printed', () => {
+    assert.equal(natSave([M1, M2], true), NAT_SAVE_TWO_FLOWS);
+  });
+
   it('reads the same output without the jump lines as not installed', () => {
     const text = NAT_SAVE_TWO_FLOWS.split('\n')
       .filter((l) => !/^-A (PRE|POST)ROUTING -j FLOWMIG/.test(l))
@@ -133,6 +159,7 @@ describe('parseNatTable', () => {
         '-A PREROUTING -d fe00::9/128 -j DNAT --to-destination fc05::1',
         '-A POSTROUTING -o eth0 -j MASQUERADE',
         '-A OTHER-DNAT -d fe00::8/128 -j DNAT --to-destination fc06::1',
+        '-A OTHER-DNAT -s fc00::1/128 -d fe00::7/128 -j DNAT --to-destination fc06::1',
         'COMMIT',
       ].join('\n'),
     );
@@ -154,11 +181,35 @@ describe('parseNatTable', () => {
     assert.deepEqual(parseNatTable(''), { installed: false, mappings: [] });
   });
 
-  it('a DNAT rule without its SNAT rule gives an empty initiator', () => {
-    const text = '-A FLOWMIG-DNAT -d fe00::1/128 -j DNAT --to-destination fc01::1\n';
+  it('a DNAT rule without its way back gives an empty responder (not in sync)', () => {
+    const text = '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1\n';
     assert.deepEqual(parseNatTable(text).mappings, [
-      { address: 'fe00::1', responderAddress: 'fc01::1', initiatorAddress: '' },
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: '' },
     ]);
+  });
+
+  it('a way back from another responder or to another initiator does not count', () => {
+    const forward =
+      '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1';
+    const back = (from: string, to: string) =>
+      `-A FLOWMIG-DNAT -s ${from}/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination ${to}`;
+    const responder = (text: string) => parseNatTable(text).mappings[0]?.responderAddress;
+    assert.equal(responder([forward, back('fc01::1', 'fc00::1')].join('\n')), 'fc01::1');
+    assert.equal(responder([forward, back('fc02::2', 'fc00::1')].join('\n')), '');
+    assert.equal(responder([forward, back('fc01::1', 'fc03::1')].join('\n')), '');
+  });
+
+  it('a way back alone is no mapping', () => {
+    const text =
+      '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1\n';
+    assert.deepEqual(parseNatTable(text).mappings, []);
+  });
+
+  it('SNAT rules alone are no mapping (the DNAT rules name the flows)', () => {
+    const text = NAT_SAVE_TWO_FLOWS.split('\n')
+      .filter((l) => !l.startsWith('-A FLOWMIG-DNAT'))
+      .join('\n');
+    assert.deepEqual(parseNatTable(text), { installed: true, mappings: [] });
   });
 
   it('tolerates CRLF line ends and indentation', () => {
@@ -174,7 +225,14 @@ describe('iptablesEngine', () => {
   it('is the engine registered as iptables', () => {
     assert.equal(engineFor('iptables'), iptablesEngine);
     assert.equal(iptablesEngine.name, 'iptables');
-    assert.deepEqual([...iptablesEngine.programs].sort(), ['ip6tables-restore', 'ip6tables-save']);
+    // nft for the late-packet table: ip6tables has no stateless address rewrite.
+    assert.deepEqual([...iptablesEngine.programs].sort(), [
+      'ip6tables-restore',
+      'ip6tables-save',
+      'nft',
+    ]);
+    assert.equal(iptablesEngine.programs[0], 'ip6tables-restore');
+    assert.equal(iptablesEngine.fastPath, undefined);
   });
 
   it('install is one ip6tables-restore --noflush with the hooks', () => {
@@ -215,6 +273,9 @@ describe('iptablesEngine', () => {
     const op = iptablesEngine.replace('B', [M2]);
     assert.deepEqual(iptablesEngine.simulate([M1, M3], op), [M2]);
     assert.deepEqual(iptablesEngine.simulate([], iptablesEngine.install('B', [M1, M3])), [M1, M3]);
+    const moved = { ...M1, responderAddress: 'fc02::2' };
+    const update = iptablesEngine.update('B', [{ before: M1, after: moved }], () => [moved, M3]);
+    assert.deepEqual(iptablesEngine.simulate([M1, M3], update), [moved, M3]);
   });
 
   it('inspects with ip6tables-save -t nat in the translator and parses its output', () => {

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FlowMapping, MapEdit } from '../../src/engines/engine.js';
+import type { FlowMapping } from '../../src/engines/engine.js';
+import { lateTable } from '../../src/engines/late.js';
+import { joinNftOps } from '../../src/engines/nft-script.js';
 import {
   additions,
+  DNAT_BACK_MAP,
   DNAT_MAP,
   mapEdits,
   NFT_TABLE,
   nftablesEngine,
   parseNftJson,
-  renderEdits,
   renderTable,
   SNAT_MAP,
   simulateScript,
@@ -49,17 +51,32 @@ const noAll = () => {
   throw new Error('the nftables engine must not need the whole table');
 };
 
+type Doc = { nftables: Record<string, unknown>[] };
+type MapItem = { map?: { name: string; elem?: [unknown, unknown][] } };
+
+/** NFT_JSON_THREE_FLOWS with `edit` applied to its parsed document. */
+function threeFlowsWith(edit: (doc: Doc) => void): string {
+  const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as Doc;
+  edit(doc);
+  return JSON.stringify(doc);
+}
+
+const mapOf = (doc: Doc, name: string) =>
+  (doc.nftables as MapItem[]).find((i) => i.map?.name === name)?.map;
+
 describe('renderTable', () => {
-  it('declares the ip6 flowmig table with both maps and both NAT chains', () => {
+  it('declares the ip6 flowmig table: three maps, dnat there and back, snat on the way out', () => {
     assert.equal(
       renderTable(),
       [
         'table ip6 flowmig {',
-        '  map dnat_to { type ipv6_addr : ipv6_addr; }',
+        '  map dnat_to { type ipv6_addr . ipv6_addr : ipv6_addr; }',
+        '  map dnat_back { type ipv6_addr . ipv6_addr : ipv6_addr; }',
         '  map snat_from { type ipv6_addr . ipv6_addr : ipv6_addr; }',
         '  chain prerouting {',
         '    type nat hook prerouting priority dstnat; policy accept;',
-        '    dnat to ip6 daddr map @dnat_to;',
+        '    dnat to ip6 saddr . ip6 daddr map @dnat_to;',
+        '    dnat to ip6 saddr . ip6 daddr map @dnat_back;',
         '  }',
         '  chain postrouting {',
         '    type nat hook postrouting priority srcnat; policy accept;',
@@ -73,33 +90,76 @@ describe('renderTable', () => {
   it('uses the exported names', () => {
     assert.equal(NFT_TABLE, 'flowmig');
     assert.equal(DNAT_MAP, 'dnat_to');
+    assert.equal(DNAT_BACK_MAP, 'dnat_back');
     assert.equal(SNAT_MAP, 'snat_from');
   });
 });
 
 describe('mapEdits', () => {
-  it('a new flow adds a dnat and a snat element', () => {
+  it('a new flow adds its way there, its way back and the snat of both ends', () => {
     assert.deepEqual(mapEdits([{ after: M1 }]), [
-      { map: 'dnat_to', remove: [], add: [['fe00::1', 'fc01::1']] },
-      { map: 'snat_from', remove: [], add: [['fc00::1', 'fe00::1', 'fe00::1']] },
+      { map: 'dnat_to', remove: [], add: [['fc00::1', 'fe00::1', 'fc01::1']] },
+      { map: 'dnat_back', remove: [], add: [['fc01::1', 'fe00::1', 'fc00::1']] },
+      {
+        map: 'snat_from',
+        remove: [],
+        add: [
+          ['fc00::1', 'fe00::1', 'fe00::1'],
+          ['fc01::1', 'fe00::1', 'fe00::1'],
+        ],
+      },
     ]);
   });
 
-  it('a removed flow removes its dnat and snat elements (keys only)', () => {
+  it('a removed flow removes all four elements (keys only)', () => {
     assert.deepEqual(mapEdits([{ before: M2 }]), [
-      { map: 'dnat_to', remove: [['fe00::2']], add: [] },
-      { map: 'snat_from', remove: [['fc00::1', 'fe00::2']], add: [] },
+      { map: 'dnat_to', remove: [['fc00::1', 'fe00::2']], add: [] },
+      { map: 'dnat_back', remove: [['fc02::2', 'fe00::2']], add: [] },
+      {
+        map: 'snat_from',
+        remove: [
+          ['fc00::1', 'fe00::2'],
+          ['fc02::2', 'fe00::2'],
+        ],
+        add: [],
+      },
     ]);
   });
 
-  it('a responder change touches only the dnat map', () => {
+  it('a responder change leaves the initiator’s snat element alone', () => {
     assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }]), [
-      { map: 'dnat_to', remove: [['fe00::1']], add: [['fe00::1', 'fc02::2']] },
+      // Same key, new value: removed and added in the one transaction.
+      {
+        map: 'dnat_to',
+        remove: [['fc00::1', 'fe00::1']],
+        add: [['fc00::1', 'fe00::1', 'fc02::2']],
+      },
+      {
+        map: 'dnat_back',
+        remove: [['fc01::1', 'fe00::1']],
+        add: [['fc02::2', 'fe00::1', 'fc00::1']],
+      },
+      {
+        map: 'snat_from',
+        remove: [['fc01::1', 'fe00::1']],
+        add: [['fc02::2', 'fe00::1', 'fe00::1']],
+      },
     ]);
   });
 
-  it('an initiator change touches only the snat map', () => {
+  it('an initiator change leaves the responder’s snat element alone', () => {
     assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, initiatorAddress: 'fc03::1' } }]), [
+      {
+        map: 'dnat_to',
+        remove: [['fc00::1', 'fe00::1']],
+        add: [['fc03::1', 'fe00::1', 'fc01::1']],
+      },
+      // The way back keeps its key and changes its value.
+      {
+        map: 'dnat_back',
+        remove: [['fc01::1', 'fe00::1']],
+        add: [['fc01::1', 'fe00::1', 'fc03::1']],
+      },
       {
         map: 'snat_from',
         remove: [['fc00::1', 'fe00::1']],
@@ -118,21 +178,43 @@ describe('mapEdits', () => {
     assert.deepEqual(mapEdits(UPDATE_CHANGES), [
       {
         map: 'dnat_to',
-        remove: [['fe00::1'], ['fe00::1:0']],
+        remove: [
+          ['fc00::1', 'fe00::1'],
+          ['fc00::1', 'fe00::2'],
+          ['fc03::1', 'fe00::1:0'],
+        ],
         add: [
-          ['fe00::1', 'fc02::2'],
-          ['fe00::3', 'fc01::1'],
+          ['fc00::1', 'fe00::1', 'fc02::2'],
+          ['fc03::1', 'fe00::2', 'fc02::2'],
+          ['fc00::1', 'fe00::3', 'fc01::1'],
+        ],
+      },
+      {
+        map: 'dnat_back',
+        remove: [
+          ['fc01::1', 'fe00::1'],
+          ['fc02::2', 'fe00::2'],
+          ['fc01::1', 'fe00::1:0'],
+        ],
+        add: [
+          ['fc02::2', 'fe00::1', 'fc00::1'],
+          ['fc02::2', 'fe00::2', 'fc03::1'],
+          ['fc01::1', 'fe00::3', 'fc00::1'],
         ],
       },
       {
         map: 'snat_from',
         remove: [
+          ['fc01::1', 'fe00::1'],
           ['fc00::1', 'fe00::2'],
           ['fc03::1', 'fe00::1:0'],
+          ['fc01::1', 'fe00::1:0'],
         ],
         add: [
+          ['fc02::2', 'fe00::1', 'fe00::1'],
           ['fc03::1', 'fe00::2', 'fe00::2'],
           ['fc00::1', 'fe00::3', 'fe00::3'],
+          ['fc01::1', 'fe00::3', 'fe00::3'],
         ],
       },
     ]);
@@ -148,36 +230,6 @@ describe('mapEdits', () => {
   it('additions turns mappings into changes without `before`', () => {
     assert.deepEqual(additions([M1, M2]), [{ after: M1 }, { after: M2 }]);
     assert.deepEqual(additions([]), []);
-  });
-});
-
-describe('renderEdits', () => {
-  it('deletes of every map come before adds of any map', () => {
-    assert.deepEqual(renderEdits(mapEdits(UPDATE_CHANGES)), [
-      'delete element ip6 flowmig dnat_to { fe00::1, fe00::1:0 }',
-      'delete element ip6 flowmig snat_from { fc00::1 . fe00::2, fc03::1 . fe00::1:0 }',
-      'add element ip6 flowmig dnat_to { fe00::1 : fc02::2, fe00::3 : fc01::1 }',
-      'add element ip6 flowmig snat_from { fc03::1 . fe00::2 : fe00::2, fc00::1 . fe00::3 : fe00::3 }',
-    ]);
-  });
-
-  it('element syntax: `a . b : c` for concatenated keys with a value, `a : b` otherwise', () => {
-    const edits: MapEdit[] = [
-      { map: 'snat_from', remove: [], add: [['fc00::1', 'fe00::1', 'fe00::1']] },
-      { map: 'dnat_to', remove: [], add: [['fe00::1', 'fc01::1']] },
-    ];
-    assert.deepEqual(renderEdits(edits), [
-      'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1 }',
-      'add element ip6 flowmig dnat_to { fe00::1 : fc01::1 }',
-    ]);
-  });
-
-  it('no line for a map without removes (or adds)', () => {
-    assert.deepEqual(renderEdits([{ map: 'dnat_to', remove: [['fe00::1']], add: [] }]), [
-      'delete element ip6 flowmig dnat_to { fe00::1 }',
-    ]);
-    assert.deepEqual(renderEdits([{ map: 'dnat_to', remove: [], add: [] }]), []);
-    assert.deepEqual(renderEdits([]), []);
   });
 });
 
@@ -198,8 +250,9 @@ describe('nftablesEngine operations', () => {
       op.stdin,
       [
         renderTable(),
-        'add element ip6 flowmig dnat_to { fe00::1 : fc01::1, fe00::2 : fc02::2, fe00::1:0 : fc01::1 }',
-        'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1, fc00::1 . fe00::2 : fe00::2, fc03::1 . fe00::1:0 : fe00::1:0 }',
+        'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc01::1, fc00::1 . fe00::2 : fc02::2, fc03::1 . fe00::1:0 : fc01::1 }',
+        'add element ip6 flowmig dnat_back { fc01::1 . fe00::1 : fc00::1, fc02::2 . fe00::2 : fc00::1, fc01::1 . fe00::1:0 : fc03::1 }',
+        'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1, fc01::1 . fe00::1 : fe00::1, fc00::1 . fe00::2 : fe00::2, fc02::2 . fe00::2 : fe00::2, fc03::1 . fe00::1:0 : fe00::1:0, fc01::1 . fe00::1:0 : fe00::1:0 }',
         '',
       ].join('\n'),
     );
@@ -212,16 +265,18 @@ describe('nftablesEngine operations', () => {
     assert.equal(op.stdin, `${renderTable()}\n`);
   });
 
-  it('replace: flushes both maps, then adds every mapping, in one script', () => {
+  it('replace: flushes the three maps, then adds every mapping, in one script', () => {
     const op = nftablesEngine.replace('B', [M2]);
     assert.deepEqual(op.argv, ['nft', '-f', '-']);
     assert.equal(
       op.stdin,
       [
         'flush map ip6 flowmig dnat_to',
+        'flush map ip6 flowmig dnat_back',
         'flush map ip6 flowmig snat_from',
-        'add element ip6 flowmig dnat_to { fe00::2 : fc02::2 }',
-        'add element ip6 flowmig snat_from { fc00::1 . fe00::2 : fe00::2 }',
+        'add element ip6 flowmig dnat_to { fc00::1 . fe00::2 : fc02::2 }',
+        'add element ip6 flowmig dnat_back { fc02::2 . fe00::2 : fc00::1 }',
+        'add element ip6 flowmig snat_from { fc00::1 . fe00::2 : fe00::2, fc02::2 . fe00::2 : fe00::2 }',
         '',
       ].join('\n'),
     );
@@ -229,7 +284,7 @@ describe('nftablesEngine operations', () => {
     assert.doesNotMatch(op.stdin, /^table /m, 'does not redeclare the table');
   });
 
-  it('update: the changed elements only, with the same change as edits for the agent', () => {
+  it('update: the changed elements only, deletes first, with the same change as edits for the agent', () => {
     const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
     const op = nftablesEngine.update('B', changes, noAll);
     assert.equal(op.netns, 'B');
@@ -237,8 +292,12 @@ describe('nftablesEngine operations', () => {
     assert.equal(
       op.stdin,
       [
-        'delete element ip6 flowmig dnat_to { fe00::1 }',
-        'add element ip6 flowmig dnat_to { fe00::1 : fc02::2 }',
+        'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
+        'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
+        'delete element ip6 flowmig snat_from { fc01::1 . fe00::1 }',
+        'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc02::2 }',
+        'add element ip6 flowmig dnat_back { fc02::2 . fe00::1 : fc00::1 }',
+        'add element ip6 flowmig snat_from { fc02::2 . fe00::1 : fe00::1 }',
         '',
       ].join('\n'),
     );
@@ -255,13 +314,17 @@ describe('nftablesEngine operations', () => {
     assert.equal(op.summary, 'nft: fe00::1→fc02::2, fe00::2→fc02::2, fe00::3→fc02::2 and 2 more');
   });
 
-  it('update with only an initiator change still says something', () => {
+  it('update summary names the flow’s responder after an initiator change', () => {
     const op = nftablesEngine.update(
       'B',
       [{ before: M1, after: { ...M1, initiatorAddress: 'fc03::1' } }],
       noAll,
     );
-    assert.equal(op.summary, 'nft: map update');
+    assert.equal(op.summary, 'nft: fe00::1→fc01::1');
+  });
+
+  it('update that only removes still says something', () => {
+    assert.equal(nftablesEngine.update('B', [{ before: M1 }], noAll).summary, 'nft: map update');
   });
 
   it('update with nothing changed: an empty script and no edits', () => {
@@ -294,10 +357,10 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
     assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
   });
 
-  it('keeps the kernel’s order of the dnat map', () => {
+  it('keeps the kernel’s order of the dnat_to map', () => {
     assert.deepEqual(
       parseNftJson(NFT_JSON_THREE_FLOWS).mappings.map((m) => m.address),
-      ['fe00::1', 'fe00::2', 'fe00::1:0'],
+      ['fe00::1:0', 'fe00::1', 'fe00::2'],
     );
   });
 
@@ -345,23 +408,65 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
   });
 
   it('without rules the table is not installed', () => {
-    const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as { nftables: Record<string, unknown>[] };
-    doc.nftables = doc.nftables.filter((i) => !('rule' in i));
-    const t = parseNftJson(JSON.stringify(doc));
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables = doc.nftables.filter((i) => !('rule' in i));
+      }),
+    );
     assert.equal(t.installed, false);
     assert.equal(t.mappings.length, 3);
   });
 
-  it('a dnat element without a snat element gets an empty initiator', () => {
-    const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as {
-      nftables: { map?: { name: string; elem?: unknown[] } }[];
-    };
-    for (const i of doc.nftables) if (i.map?.name === 'snat_from') i.map.elem = [];
-    const t = parseNftJson(JSON.stringify(doc));
+  it('without the way-back rule the table is not installed', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables = doc.nftables.filter((i) => !JSON.stringify(i).includes('"@dnat_back"'));
+      }),
+    );
+    assert.equal(t.installed, false);
+    assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
+  });
+
+  it('without the dnat_back map the table is not installed and no flow is whole', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables = doc.nftables.filter((i) => (i as MapItem).map?.name !== 'dnat_back');
+      }),
+    );
+    assert.equal(t.installed, false);
     assert.deepEqual(
-      t.mappings.map((m) => m.initiatorAddress),
+      t.mappings.map((m) => m.responderAddress),
       ['', '', ''],
     );
+  });
+
+  it('a flow whose way back is missing is read without its responder (not in sync)', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        const back = mapOf(doc, 'dnat_back');
+        assert.ok(back?.elem);
+        // Drop fe00::1's element (fc01::1 . fe00::1 → fc00::1).
+        back.elem = back.elem.filter((e) => !JSON.stringify(e[0]).includes('"fe00::1"'));
+      }),
+    );
+    assert.equal(t.installed, true);
+    assert.deepEqual(byAddress(t.mappings), [
+      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: '' },
+      M3,
+      M2,
+    ]);
+  });
+
+  it('a way back to another initiator does not make the flow whole', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        const back = mapOf(doc, 'dnat_back');
+        assert.ok(back?.elem);
+        for (const e of back.elem) if (JSON.stringify(e[0]).includes('"fe00::2"')) e[1] = 'fc03::1';
+      }),
+    );
+    const m2 = t.mappings.find((m) => m.address === 'fe00::2');
+    assert.deepEqual(m2, { ...M2, responderAddress: '' });
   });
 });
 
@@ -413,11 +518,44 @@ describe('simulateScript', () => {
     ]);
   });
 
+  it('a flow whose way back was deleted has no responder', () => {
+    const script = 'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }';
+    assert.deepEqual(simulateScript([M1, M2], script), [{ ...M1, responderAddress: '' }, M2]);
+  });
+
+  it('fails like nft when the script deletes a missing element (the same swap twice)', () => {
+    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
+    const op = nftablesEngine.update('B', changes, noAll);
+    const once = simulateScript([M1, M2], op.stdin);
+    // dnat_to's key fc00::1 . fe00::1 is still there (with the new value); the way back is not.
+    assert.throws(
+      () => simulateScript(once, op.stdin),
+      /^Error: nft would fail: no element fc01::1 \. fe00::1 in dnat_back$/,
+    );
+    assert.throws(
+      () => simulateScript([], 'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }'),
+      /no element fc00::1 \. fe00::1 in dnat_to/,
+    );
+  });
+
+  it('reads only its own table in a migration script joined with the late table’s', () => {
+    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
+    const late = lateTable.update('B', changes, 5000);
+    assert.ok(late);
+    const joined = joinNftOps(nftablesEngine.update('B', changes, noAll), late);
+    assert.deepEqual(byAddress(nftablesEngine.simulate([M1, M2], joined)), [
+      { ...M1, responderAddress: 'fc02::2' },
+      M2,
+    ]);
+  });
+
   it('ignores lines for other tables or maps', () => {
     const script = [
-      'add element ip6 other dnat_to { fe00::9 : fc09::9 }',
+      'add element ip6 other dnat_to { fc00::9 . fe00::9 : fc09::9 }',
       'add element ip6 flowmig unknown_map { fe00::9 : fc09::9 }',
+      'delete element ip6 flowmig_late late_from { fc09::9 . fe00::1 }',
       'delete table ip6 other',
+      'delete table ip6 flowmig_late',
     ].join('\n');
     assert.deepEqual(simulateScript([M1], script), [M1]);
   });

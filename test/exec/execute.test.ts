@@ -49,9 +49,12 @@ describe('execute with a RecordingRunner', () => {
     assert.ok(lines.includes('ip -n A link add A-B type veth peer name B-A netns B'));
     assert.ok(lines.includes('ip -n B -6 addr add fc00::2/64 dev B-A nodad'));
     assert.ok(lines.includes('ip -n C -6 route add default via fc01::2 dev C-B'));
-    assert.equal(lines[lines.length - 1], 'ip netns exec B ip6tables-restore -w --noflush');
-    const last = at(runner.calls, runner.calls.length - 1);
-    assert.deepEqual(last.full, [
+    assert.deepEqual(lines.slice(-2), [
+      'ip netns exec B ip6tables-restore -w --noflush',
+      'ip netns exec B nft -f -',
+    ]);
+    const install = at(runner.calls, runner.calls.length - 2);
+    assert.deepEqual(install.full, [
       'ip',
       'netns',
       'exec',
@@ -60,10 +63,13 @@ describe('execute with a RecordingRunner', () => {
       '-w',
       '--noflush',
     ]);
-    assert.match(last.stdin ?? '', /^\*nat\n/);
+    assert.match(install.stdin ?? '', /^\*nat\n/);
+    const late = at(runner.calls, runner.calls.length - 1);
+    assert.deepEqual(late.full, ['ip', 'netns', 'exec', 'B', 'nft', '-f', '-']);
+    assert.match(late.stdin ?? '', /^table ip6 flowmig_late \{\n/);
   });
 
-  it('runs a swap as ip6tables-restore then conntrack -D in the translator', async () => {
+  it('runs a swap as ip6tables-restore, nft (late table), then conntrack -D in the translator', async () => {
     const lab = referenceLab();
     const runner = new RecordingRunner(
       conntrackSays({
@@ -73,10 +79,12 @@ describe('execute with a RecordingRunner', () => {
     const steps = await execute(runner, planSwap(lab, iptablesEngine, lab.flows, undefined).ops);
     assert.deepEqual(runner.lines(), [
       'ip netns exec B ip6tables-restore -w --noflush',
+      'ip netns exec B nft -f -',
       'ip netns exec B conntrack -D -f ipv6 --orig-dst fe00::1',
     ]);
-    assert.equal(steps[1]?.deleted, 1);
+    assert.equal(steps[2]?.deleted, 1);
     assert.equal(steps[0]?.deleted, undefined);
+    assert.equal(steps[1]?.deleted, undefined);
   });
 });
 

@@ -73,6 +73,11 @@ describe('resolveLab: the reference lab', () => {
     assert.equal(lab.engine, 'nftables');
   });
 
+  it('gives former responders the default grace of 5 s', () => {
+    assert.equal(lab.description.graceSeconds, 5);
+    assert.equal(lab.graceMs, 5000);
+  });
+
   it('links every non-translator node to B with interfaces <node>-B and B-<node>', () => {
     assert.deepEqual(lab.links, [
       {
@@ -157,6 +162,22 @@ describe('resolveLab: options', () => {
     assert.equal(lab.description.engine, 'iptables');
     assert.equal(resolveLab(raw({ engine: 'iptables' })).engine, 'iptables');
   });
+
+  const graces: [number, number][] = [
+    [0, 0],
+    [1, 1000],
+    [2.5, 2500],
+    [0.0004, 0],
+    [0.0006, 1],
+    [3600, 3_600_000],
+  ];
+  for (const [seconds, ms] of graces) {
+    it(`graceSeconds ${seconds} is a grace of ${ms} ms`, () => {
+      const lab = resolveLab(raw({ graceSeconds: seconds }));
+      assert.equal(lab.graceMs, ms);
+      assert.equal(lab.description.graceSeconds, seconds);
+    });
+  }
 
   it('a 16-character prefix is accepted', () => {
     const prefix = `${'p'.repeat(15)}-`;
@@ -262,6 +283,13 @@ const BAD: readonly BadCase[] = [
     expect: [/links\.0\.translatorAddress: /],
   },
   { why: 'unknown engine', input: raw({ engine: 'pf' }), expect: [/engine: /] },
+  { why: 'negative grace', input: raw({ graceSeconds: -1 }), expect: [/graceSeconds: /] },
+  { why: 'grace over an hour', input: raw({ graceSeconds: 3601 }), expect: [/graceSeconds: /] },
+  {
+    why: 'grace not a number',
+    input: raw({ graceSeconds: '5s' }),
+    expect: [/graceSeconds: .*number/],
+  },
   { why: 'name not a string', input: raw({ name: 7 }), expect: [/name: .*string/] },
   // Unknown keys.
   { why: 'unknown top-level key', input: raw({ extra: 1 }), expect: [/Unrecognized key.*"extra"/] },

@@ -25,6 +25,8 @@ const DELSETELEM = (10 << 8) | 14;
 interface DecodedElement {
   key: string;
   value: string | undefined;
+  /** NFTA_SET_ELEM_TIMEOUT in ms, only when the element carries one. */
+  timeout?: number;
 }
 
 interface Decoded {
@@ -78,9 +80,15 @@ function decode(data: Buffer): Decoded[] {
         const data = findAttr(el.payload, 2);
         const dataValue = data && findAttr(data.payload, 1);
         if (data) assert.equal(data.raw.readUInt16LE(2) & NLA_F_NESTED, NLA_F_NESTED);
+        const timeout = findAttr(el.payload, 4);
+        if (timeout) {
+          assert.equal(timeout.raw.readUInt16LE(2) & NLA_F_NESTED, 0, 'TIMEOUT is not nested');
+          assert.equal(timeout.payload.length, 8, 'TIMEOUT is a u64');
+        }
         d.elements.push({
           key: keyValue.payload.toString('hex'),
           value: dataValue?.payload.toString('hex'),
+          ...(timeout ? { timeout: Number(timeout.payload.readBigUInt64BE(0)) } : {}),
         });
       }
     }
@@ -94,18 +102,34 @@ const a = (text: string) => addressBytes(text);
 const key2 = (x: string, y: string) => Buffer.concat([a(x), a(y)]);
 const hx = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** A realistic migration: fe00::1 from fc01::1 to fc02::2 (dnat), fe00::2 initiator change (snat). */
+/** Parts of a migration: fe00::1 from fc01::1 to fc02::2 (dnat), fe00::2 initiator change (snat). */
 const DNAT: MapEdit = {
   table: 'flowmig',
   map: 'dnat_to',
-  remove: [{ key: a('fe00::1') }],
-  add: [{ key: a('fe00::1'), value: a('fc02::2') }],
+  remove: [{ key: key2('fc00::1', 'fe00::1') }],
+  add: [{ key: key2('fc00::1', 'fe00::1'), value: a('fc02::2') }],
 };
 const SNAT: MapEdit = {
   table: 'flowmig',
   map: 'snat_from',
   remove: [{ key: key2('fc00::1', 'fe00::2') }],
   add: [{ key: key2('fc03::1', 'fe00::2'), value: a('fe00::2') }],
+};
+/** The late set's part of fe00::1's move: fc01::1 for 5 s, fc02::2 absent. */
+const LATE: MapEdit = {
+  table: 'flowmig_late',
+  map: 'late_from',
+  remove: [],
+  add: [{ key: key2('fc01::1', 'fe00::1') }],
+  timeoutMs: 5000,
+  absent: [{ key: key2('fc02::2', 'fe00::1') }],
+};
+/** The initiator of fe00::1 for late packets (a 16-byte key). */
+const INITIATOR: MapEdit = {
+  table: 'flowmig_late',
+  map: 'initiator_of',
+  remove: [{ key: a('fe00::1') }],
+  add: [{ key: a('fe00::1'), value: a('fc03::1') }],
 };
 
 describe('mapEditBatch', () => {
@@ -166,13 +190,15 @@ describe('mapEditBatch', () => {
   });
 
   it('carries each element’s key and data bytes (16-byte and 32-byte keys)', () => {
-    const d = decode(mapEditBatch([DNAT, SNAT], 1).data);
+    const d = decode(mapEditBatch([INITIATOR, SNAT], 1).data);
     assert.deepEqual(d[1]?.elements, [{ key: hx(a('fe00::1')), value: undefined }]);
     assert.deepEqual(d[2]?.elements, [{ key: hx(key2('fc00::1', 'fe00::2')), value: undefined }]);
-    assert.deepEqual(d[3]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc02::2')) }]);
+    assert.deepEqual(d[3]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc03::1')) }]);
     assert.deepEqual(d[4]?.elements, [
       { key: hx(key2('fc03::1', 'fe00::2')), value: hx(a('fe00::2')) },
     ]);
+    assert.equal(d[3]?.table, 'flowmig_late');
+    assert.equal(d[4]?.table, 'flowmig');
   });
 
   it('an element message is byte for byte what the codec’s attribute builders give', () => {
@@ -330,12 +356,150 @@ describe('mapEditBatch', () => {
   });
 
   it('the length of every message is consistent with its attributes', () => {
-    const batch = mapEditBatch([DNAT, SNAT], 1);
+    const batch = mapEditBatch([DNAT, SNAT, LATE, INITIATOR], 1);
     for (const m of messages(batch.data)) {
       if (m.type !== NEWSETELEM && m.type !== DELSETELEM) continue;
       const top = [...attrs(m.body.subarray(4))];
       const used = top.reduce((n, x) => n + ((x.raw.length + 3) & ~3), 0);
       assert.equal(used, m.body.length - 4, 'attributes fill the body exactly');
     }
+  });
+});
+
+describe('mapEditBatch: timeouts and absent elements', () => {
+  it('a timeout is NFTA_SET_ELEM_TIMEOUT (4) in each added element: u64, big-endian, in ms', () => {
+    const batch = mapEditBatch([{ ...LATE, absent: [] }], 1);
+    const [, add] = [...messages(batch.data)];
+    assert.ok(add);
+    const timeout = Buffer.alloc(8);
+    timeout.writeBigUInt64BE(5000n);
+    const expected = Buffer.concat([
+      strAttr(1, 'flowmig_late'),
+      strAttr(2, 'late_from'),
+      nested(3, nested(1, nested(1, attr(1, key2('fc01::1', 'fe00::1'))), attr(4, timeout))),
+    ]);
+    assert.equal(hx(add.body.subarray(4)), hx(expected));
+    // The attribute itself: length 12, type 4, then 5000 = 0x1388.
+    assert.ok(hx(add.body).endsWith('0c000400' + '0000000000001388'), hx(add.body));
+  });
+
+  it('a map element with a timeout: key, data, then the timeout', () => {
+    const edit: MapEdit = { ...INITIATOR, remove: [], timeoutMs: 250 };
+    const batch = mapEditBatch([edit], 1);
+    const [, add] = [...messages(batch.data)];
+    assert.ok(add);
+    const timeout = Buffer.alloc(8);
+    timeout.writeBigUInt64BE(250n);
+    const elem = nested(
+      1,
+      nested(1, attr(1, a('fe00::1'))),
+      nested(2, attr(1, a('fc03::1'))),
+      attr(4, timeout),
+    );
+    const expected = Buffer.concat([
+      strAttr(1, 'flowmig_late'),
+      strAttr(2, 'initiator_of'),
+      nested(3, elem),
+    ]);
+    assert.equal(hx(add.body.subarray(4)), hx(expected));
+  });
+
+  it('every added element of the edit carries it; deletes never do', () => {
+    const edit: MapEdit = {
+      table: 'flowmig_late',
+      map: 'late_from',
+      remove: [{ key: key2('fc09::9', 'fe00::9') }],
+      add: [{ key: key2('fc01::1', 'fe00::1') }, { key: key2('fc01::1', 'fe00::2') }],
+      timeoutMs: 60_000,
+    };
+    const d = decode(mapEditBatch([edit], 1).data);
+    assert.deepEqual(d[1]?.elements, [{ key: hx(key2('fc09::9', 'fe00::9')), value: undefined }]);
+    assert.deepEqual(
+      d[2]?.elements?.map((e) => e.timeout),
+      [60_000, 60_000],
+    );
+  });
+
+  it('uses all 64 bits, and rounds a fractional timeout to whole ms', () => {
+    const timeoutOf = (timeoutMs: number) =>
+      decode(mapEditBatch([{ ...LATE, absent: [], timeoutMs }], 1).data)[1]?.elements?.[0]?.timeout;
+    assert.equal(timeoutOf(3_600_000), 3_600_000);
+    assert.equal(timeoutOf(2 ** 32 + 7), 2 ** 32 + 7);
+    assert.equal(timeoutOf(2500.4), 2500);
+    assert.equal(timeoutOf(0), 0);
+  });
+
+  it('without timeoutMs an element has no timeout attribute at all', () => {
+    const d = decode(mapEditBatch([INITIATOR], 1).data);
+    assert.deepEqual(d[2]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc03::1')) }]);
+  });
+
+  it('absent elements are added then deleted after every other add, without a timeout', () => {
+    const batch = mapEditBatch([DNAT, LATE, INITIATOR], 1);
+    const d = decode(batch.data);
+    assert.deepEqual(
+      d.map((m) => [m.type, m.flags, m.set]),
+      [
+        [BATCH_BEGIN, NLM_F_REQUEST, undefined],
+        [DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, 'dnat_to'],
+        [DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, 'initiator_of'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'dnat_to'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'late_from'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'initiator_of'],
+        [NEWSETELEM, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, 'late_from'],
+        [DELSETELEM, NLM_F_REQUEST | NLM_F_ACK, 'late_from'],
+        [BATCH_END, NLM_F_REQUEST, undefined],
+      ],
+    );
+    const former = { key: hx(key2('fc01::1', 'fe00::1')), value: undefined, timeout: 5000 };
+    const absent = { key: hx(key2('fc02::2', 'fe00::1')), value: undefined };
+    assert.deepEqual(d[4]?.elements, [former]);
+    assert.deepEqual(d[6]?.elements, [absent]);
+    assert.deepEqual(d[7]?.elements, [absent]);
+    for (const m of d.slice(4, 8)) assert.equal(m.table, 'flowmig_late');
+    // Every element message is acknowledged, the absent pair too.
+    assert.deepEqual(batch.acks, [2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(batch.nextSeq, 10);
+  });
+
+  it('absent pairs follow edit order, each add right before its delete', () => {
+    const absentOnly = (map: string, addr: string): MapEdit => ({
+      table: 't',
+      map,
+      remove: [],
+      add: [],
+      absent: [{ key: a(addr) }],
+    });
+    const d = decode(
+      mapEditBatch(
+        [absentOnly('a', 'fe00::1'), { ...INITIATOR, remove: [] }, absentOnly('b', 'fe00::2')],
+        1,
+      ).data,
+    ).slice(1, -1);
+    assert.deepEqual(
+      d.map((m) => `${m.type === DELSETELEM ? 'del' : 'add'}:${m.set}:${m.elements?.[0]?.key}`),
+      [
+        `add:initiator_of:${hx(a('fe00::1'))}`,
+        `add:a:${hx(a('fe00::1'))}`,
+        `del:a:${hx(a('fe00::1'))}`,
+        `add:b:${hx(a('fe00::2'))}`,
+        `del:b:${hx(a('fe00::2'))}`,
+      ],
+    );
+  });
+
+  it('chunks added elements with timeouts at 500 per message like the others', () => {
+    const add: MapElement[] = Array.from({ length: 501 }, (_, i) => ({
+      key: key2('fc01::1', `fe00::${(i + 1).toString(16)}`),
+    }));
+    const d = decode(
+      mapEditBatch([{ table: 't', map: 's', remove: [], add, timeoutMs: 5000 }], 1).data,
+    );
+    const adds = d.filter((m) => m.type === NEWSETELEM);
+    assert.deepEqual(
+      adds.map((m) => m.elements?.length),
+      [500, 1],
+    );
+    assert.ok(adds.every((m) => m.elements?.every((e) => e.timeout === 5000)));
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { iptablesEngine, renderRestore } from '../../src/engines/iptables.js';
+import { lateTable, renderLateTable } from '../../src/engines/late.js';
+import { nftablesEngine } from '../../src/engines/nftables.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../../src/plan/build.js';
 import { commandFor } from '../../src/plan/command.js';
@@ -132,26 +134,49 @@ describe('planUp for the reference lab', () => {
     }
   });
 
-  it("ends with the engine's install in B, hooks and mapping fe00::1 → fc01::1 included", () => {
+  const mappings = [
+    { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
+  ];
+
+  it("installs the engine's table in B, hooks and mapping fe00::1 → fc01::1 included", () => {
+    const install = at(ops, ops.length - 2);
+    assert.deepEqual(install, iptablesEngine.install('B', mappings));
+    assert.equal(install.kind, 'netfilterApply');
+    if (install.kind !== 'netfilterApply') return;
+    assert.equal(install.netns, 'B');
+    assert.deepEqual(install.argv, ['ip6tables-restore', '-w', '--noflush']);
+    assert.equal(install.stdin, renderRestore(mappings, true));
+    assert.match(install.stdin, /^-A PREROUTING -j FLOWMIG-DNAT$/m);
+  });
+
+  it('ends with the late-packet table in B, naming fe00::1’s initiator', () => {
     const last = at(ops, ops.length - 1);
-    const mappings = [
-      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
-    ];
-    assert.deepEqual(last, iptablesEngine.install('B', mappings));
+    assert.deepEqual(last, lateTable.install('B', mappings));
     assert.equal(last.kind, 'netfilterApply');
     if (last.kind !== 'netfilterApply') return;
     assert.equal(last.netns, 'B');
-    assert.deepEqual(last.argv, ['ip6tables-restore', '-w', '--noflush']);
-    assert.equal(last.stdin, renderRestore(mappings, true));
-    assert.match(last.stdin, /^-A PREROUTING -j FLOWMIG-DNAT$/m);
+    assert.deepEqual(last.argv, ['nft', '-f', '-']);
+    assert.equal(
+      last.stdin,
+      `${renderLateTable()}\nadd element ip6 flowmig_late initiator_of { fe00::1 : fc00::1 }\n`,
+    );
   });
 
-  it('has exactly one netfilter transaction and no conntrack change', () => {
-    assert.equal(ofKind(ops, 'netfilterApply').length, 1);
+  it('has two netfilter transactions (the engine’s, then the late table’s) and no conntrack change', () => {
+    assert.equal(ofKind(ops, 'netfilterApply').length, 2);
     assert.equal(ofKind(ops, 'conntrackDelete').length, 0);
     assert.equal(ofKind(ops, 'netnsDelete').length, 0);
-    // 4 nodes × (add, lo, sysctl) + 3 links × (veth, 2 addr, 2 up) + 3 routes + 1 install.
-    assert.equal(ops.length, 12 + 15 + 3 + 1);
+    // 4 nodes × (add, lo, sysctl) + 3 links × (veth, 2 addr, 2 up) + 3 routes + 2 installs.
+    assert.equal(ops.length, 12 + 15 + 3 + 2);
+  });
+
+  it('with the nftables engine: its table, then the late table, both nft in B', () => {
+    const nft = planUp(lab, nftablesEngine);
+    assert.deepEqual(nft.slice(0, -2), ops.slice(0, -2), 'the same lab before the tables');
+    assert.deepEqual(nft.slice(-2), [
+      nftablesEngine.install('B', mappings),
+      lateTable.install('B', mappings),
+    ]);
   });
 
   it('renders planned ops to the exact argv, in the right namespace', () => {
@@ -194,13 +219,17 @@ describe('planUp for the reference lab', () => {
       find((op) => op.kind === 'routeAdd' && op.netns === 'D'),
       { argv: ['ip', '-6', 'route', 'add', 'default', 'via', 'fc02::1', 'dev', 'D-B'], netns: 'D' },
     );
-    const install = commandFor(at(ops, ops.length - 1));
+    const install = commandFor(at(ops, ops.length - 2));
     assert.deepEqual(install.argv, ['ip6tables-restore', '-w', '--noflush']);
     assert.equal(install.netns, 'B');
     assert.match(
       install.stdin ?? '',
-      /^-A FLOWMIG-DNAT -d fe00::1\/128 -j DNAT --to-destination fc01::1$/m,
+      /^-A FLOWMIG-DNAT -s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc01::1$/m,
     );
+    const late = commandFor(at(ops, ops.length - 1));
+    assert.deepEqual(late.argv, ['nft', '-f', '-']);
+    assert.equal(late.netns, 'B');
+    assert.match(late.stdin ?? '', /^table ip6 flowmig_late \{$/m);
   });
 
   it('every op turns into an argv of separate, space-free strings', () => {
@@ -254,16 +283,23 @@ describe('mappingsFor', () => {
     assert.equal(mappingsFor(lab, moved)[0]?.responderAddress, 'fc02::2');
   });
 
-  it('installs every flow of a two-flow lab in the one transaction', () => {
+  it('installs every flow of a two-flow lab in the one engine transaction', () => {
     const lab = resolveLab(TWO_FLOWS_LAB);
     const ops = planUp(lab, iptablesEngine);
-    assert.equal(ops.filter((op) => op.kind === 'netfilterApply').length, 1);
-    const last = at(ops, ops.length - 1);
-    assert.equal(last.kind, 'netfilterApply');
-    if (last.kind === 'netfilterApply') {
-      assert.match(last.stdin, /-d fe00::1\/128 -j DNAT --to-destination fc01::1$/m);
-      assert.match(last.stdin, /-d fe00::2\/128 -j DNAT --to-destination fc02::2$/m);
-    }
+    const [install, late] = ofKind(ops, 'netfilterApply');
+    assert.ok(install && late);
+    assert.match(
+      install.stdin,
+      /-s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc01::1$/m,
+    );
+    assert.match(
+      install.stdin,
+      /-s fc00::1\/128 -d fe00::2\/128 -j DNAT --to-destination fc02::2$/m,
+    );
+    assert.match(
+      late.stdin,
+      /^add element ip6 flowmig_late initiator_of \{ fe00::1 : fc00::1, fe00::2 : fc00::1 \}$/m,
+    );
   });
 });
 

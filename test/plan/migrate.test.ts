@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Engine, FlowMapping } from '../../src/engines/engine.js';
 import { iptablesEngine, parseNatTable } from '../../src/engines/iptables.js';
+import { lateTable } from '../../src/engines/late.js';
+import { joinNftOps } from '../../src/engines/nft-script.js';
 import { nftablesEngine, simulateScript } from '../../src/engines/nftables.js';
+import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { Lab, LabFlow } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import type { LabDescriptionInput } from '../../src/lab/schema.js';
@@ -25,20 +28,38 @@ import {
   TWO_CLIENTS_LAB,
   TWO_FLOWS_LAB,
 } from '../support/labs.js';
+import { M1 } from '../support/mappings.js';
 
 type Apply = Extract<Op, { kind: 'netfilterApply' }>;
 type Delete = Extract<Op, { kind: 'conntrackDelete' }>;
 
-/** The plan's two ops, checked to be [netfilterApply, conntrackDelete] in that order. */
-function ruleThenConntrack(plan: MigrationPlan): { apply: Apply; del: Delete } {
-  assert.deepEqual(
-    plan.ops.map((op) => op.kind),
-    ['netfilterApply', 'conntrackDelete'],
-  );
+/** An op as its program, or its kind when it runs none of netfilter's. */
+const programOf = (op: Op) => (op.kind === 'netfilterApply' ? op.argv[0] : op.kind);
+
+/**
+ * The plan's ops, checked to be the rule change, then the conntrack delete: with ip6tables the
+ * chains, then the late table (nft); with nftables both in one nft transaction (`late` undefined).
+ */
+function ruleThenConntrack(plan: MigrationPlan): {
+  apply: Apply;
+  late: Apply | undefined;
+  del: Delete;
+} {
+  const first = plan.ops[0];
+  if (first && programOf(first) === 'ip6tables-restore') {
+    assert.deepEqual(plan.ops.map(programOf), ['ip6tables-restore', 'nft', 'conntrackDelete']);
+    const [apply, late, del] = plan.ops;
+    assert.ok(apply?.kind === 'netfilterApply' && late?.kind === 'netfilterApply');
+    assert.ok(del?.kind === 'conntrackDelete');
+    return { apply, late, del };
+  }
+  assert.deepEqual(plan.ops.map(programOf), ['nft', 'conntrackDelete']);
   const [apply, del] = plan.ops;
   assert.ok(apply?.kind === 'netfilterApply' && del?.kind === 'conntrackDelete');
-  return { apply, del };
+  return { apply, late: undefined, del };
 }
+
+const M1_ON_D: FlowMapping = { ...M1, responderAddress: 'fc02::2' };
 
 function responders(flows: readonly LabFlow[]): string[] {
   return flows.map((f) => `${f.address}:${f.responder}`);
@@ -49,10 +70,18 @@ describe('planMigration (iptables engine)', () => {
 
   it('moves fe00::1 from C to D: rule change first, then that flow’s conntrack entries', () => {
     const plan = planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D');
-    const { apply, del } = ruleThenConntrack(plan);
+    const { apply, late, del } = ruleThenConntrack(plan);
     assert.equal(apply.netns, 'B');
     assert.deepEqual(apply.argv, ['ip6tables-restore', '-w', '--noflush']);
-    assert.deepEqual(del, { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1' });
+    // The late table after the chains: C becomes a former responder for the lab's grace (5 s).
+    assert.deepEqual(late, lateTable.update('B', [{ before: M1, after: M1_ON_D }], 5000));
+    // Entries already on D (created after the rule change) may stay.
+    assert.deepEqual(del, {
+      kind: 'conntrackDelete',
+      netns: 'B',
+      origDst: 'fe00::1',
+      keepReplySrc: 'fc02::2',
+    });
     assert.deepEqual(plan.from, at(lab.flows, 0));
     assert.deepEqual(plan.flow, {
       name: undefined,
@@ -64,18 +93,21 @@ describe('planMigration (iptables engine)', () => {
     assert.equal(plan.role, 'responder');
   });
 
-  it('the new rules map fe00::1 to fc02::2 and keep the SNAT of A', () => {
+  it('the new rules map fe00::1 to fc02::2 and back, and keep the SNAT of A', () => {
     const { apply } = ruleThenConntrack(
       planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D'),
     );
-    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
-      { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
-    ]);
+    assert.deepEqual(parseNatTable(apply.stdin).mappings, [M1_ON_D]);
     assert.match(
       apply.stdin,
-      /^-A FLOWMIG-DNAT -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
+      /^-A FLOWMIG-DNAT -s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
     );
-    assert.doesNotMatch(apply.stdin, /fc01::1/);
+    assert.match(
+      apply.stdin,
+      /^-A FLOWMIG-DNAT -s fc02::2\/128 -d fe00::1\/128 .*-j DNAT --to-destination fc00::1$/m,
+    );
+    assert.match(apply.stdin, /^-A FLOWMIG-SNAT -s fc00::1\/128 .*--to-source fe00::1$/m);
+    assert.doesNotMatch(apply.stdin, /fc01::1/, 'C is neither the responder nor translated');
   });
 
   it('replaces the chains without adding the PREROUTING/POSTROUTING jumps again', () => {
@@ -112,14 +144,24 @@ describe('planMigration (iptables engine)', () => {
   it('to a client makes it the initiator and keeps the responder', () => {
     const two = resolveLab(TWO_CLIENTS_LAB);
     const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'E');
-    const { apply, del } = ruleThenConntrack(plan);
+    const { apply, late, del } = ruleThenConntrack(plan);
     assert.equal(plan.role, 'initiator');
     assert.equal(plan.flow.initiator, 'E');
     assert.equal(plan.flow.responder, 'C');
     assert.deepEqual(parseNatTable(apply.stdin).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc03::1', responderAddress: 'fc01::1' },
     ]);
-    assert.equal(del.origDst, 'fe00::1');
+    // Late packets now go to E; no responder became a former one.
+    assert.equal(
+      late?.stdin,
+      [
+        'delete element ip6 flowmig_late initiator_of { fe00::1 }',
+        'add element ip6 flowmig_late initiator_of { fe00::1 : fc03::1 }',
+        '',
+      ].join('\n'),
+    );
+    // Every entry of the flow has C as reply source, A's too: none can be kept.
+    assert.deepEqual(del, { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1' });
   });
 
   it('finds the flow by name and by any spelling of its address', () => {
@@ -134,13 +176,14 @@ describe('planMigration (iptables engine)', () => {
   it('with two flows rewrites the whole table but deletes only the moved flow’s entries', () => {
     const two = resolveLab(TWO_FLOWS_LAB);
     const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'D');
-    const { apply, del } = ruleThenConntrack(plan);
+    const { apply, late, del } = ruleThenConntrack(plan);
     assert.deepEqual(parseNatTable(apply.stdin).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
       { address: 'fe00::2', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
     ]);
     assert.equal(del.origDst, 'fe00::1');
     assert.deepEqual(responders(plan.flows), ['fe00::1:D', 'fe00::2:D']);
+    assert.doesNotMatch(late?.stdin ?? '', /fe00::2/, 'the late table changes for fe00::1 only');
   });
 
   const errors: [string, (lab: Lab) => unknown, RegExp][] = [
@@ -177,6 +220,102 @@ describe('planMigration (iptables engine)', () => {
   }
 });
 
+describe('planMigration (nftables engine): the mapping and the late table in one transaction', () => {
+  const lab = referenceLab();
+  const noAll = () => {
+    throw new Error('the nftables engine must not need the whole table');
+  };
+
+  it('one nft script: the engine’s element changes, then the former responder and the absent pair', () => {
+    const plan = planMigration(lab, nftablesEngine, lab.flows, 'fe00::1', 'D');
+    const { apply, late, del } = ruleThenConntrack(plan);
+    assert.equal(late, undefined);
+    const changes = [{ before: M1, after: M1_ON_D }];
+    const lateOp = lateTable.update('B', changes, 5000);
+    assert.ok(lateOp);
+    assert.deepEqual(apply, joinNftOps(nftablesEngine.update('B', changes, noAll), lateOp));
+    // The script nft 1.0.6 accepted when the samples were captured.
+    assert.equal(
+      apply.stdin,
+      [
+        'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
+        'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
+        'delete element ip6 flowmig snat_from { fc01::1 . fe00::1 }',
+        'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc02::2 }',
+        'add element ip6 flowmig dnat_back { fc02::2 . fe00::1 : fc00::1 }',
+        'add element ip6 flowmig snat_from { fc02::2 . fe00::1 : fe00::1 }',
+        'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }',
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(del, {
+      kind: 'conntrackDelete',
+      netns: 'B',
+      origDst: 'fe00::1',
+      keepReplySrc: 'fc02::2',
+    });
+  });
+
+  it('the same change as edits for the agent: the engine’s table by default, the late table named', () => {
+    const { apply } = ruleThenConntrack(
+      planMigration(lab, nftablesEngine, lab.flows, 'fe00::1', 'D'),
+    );
+    assert.deepEqual(
+      apply.edits?.map((e) => [
+        (e as { table?: string }).table ?? '(default)',
+        e.map,
+        e.remove.length,
+        e.add.length,
+      ]),
+      [
+        ['(default)', 'dnat_to', 1, 1],
+        ['(default)', 'dnat_back', 1, 1],
+        ['(default)', 'snat_from', 1, 1],
+        ['flowmig_late', 'late_from', 0, 1],
+      ],
+    );
+  });
+
+  it('the grace time comes from the lab (graceSeconds)', () => {
+    const quick = resolveLab({ ...REFERENCE_LAB, graceSeconds: 2.5 });
+    assert.equal(quick.graceMs, 2500);
+    const { apply } = ruleThenConntrack(
+      planMigration(quick, nftablesEngine, quick.flows, 'fe00::1', 'D'),
+    );
+    assert.match(
+      apply.stdin,
+      /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 2500ms \}$/m,
+    );
+  });
+
+  it('graceSeconds 0: no former responder, the new one is still made absent', () => {
+    const none = resolveLab({ ...REFERENCE_LAB, graceSeconds: 0 });
+    const { apply } = ruleThenConntrack(
+      planMigration(none, nftablesEngine, none.flows, 'fe00::1', 'D'),
+    );
+    const lateLines = apply.stdin.split('\n').filter((l) => l.includes('flowmig_late'));
+    assert.deepEqual(lateLines, [
+      'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+      'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+    ]);
+  });
+
+  it('to a client: the late packets’ initiator changes too; no entry is kept', () => {
+    const two = resolveLab(TWO_CLIENTS_LAB);
+    const { apply, del } = ruleThenConntrack(
+      planMigration(two, nftablesEngine, two.flows, 'fe00::1', 'E'),
+    );
+    assert.match(
+      apply.stdin,
+      /^add element ip6 flowmig_late initiator_of \{ fe00::1 : fc03::1 \}$/m,
+    );
+    assert.doesNotMatch(apply.stdin, /late_from/);
+    assert.equal('keepReplySrc' in del, false);
+  });
+});
+
 describe('planSwap', () => {
   it('moves the only flow to the other server and back: C → D → C', () => {
     const lab = referenceLab();
@@ -191,7 +330,24 @@ describe('planSwap', () => {
     assert.deepEqual(parseNatTable(ruleThenConntrack(second).apply.stdin).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
     ]);
-    assert.equal(ruleThenConntrack(second).del.origDst, 'fe00::1');
+    assert.deepEqual(ruleThenConntrack(second).del, {
+      kind: 'conntrackDelete',
+      netns: 'B',
+      origDst: 'fe00::1',
+      keepReplySrc: 'fc01::1',
+    });
+    // Back to C within D's grace: D is the former responder, C must not be one any more.
+    assert.deepEqual(ruleThenConntrack(second).late?.edits, [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [['fc02::2', 'fe00::1']],
+        timeoutMs: 5000,
+        absent: [['fc01::1', 'fe00::1']],
+      },
+    ]);
   });
 
   it('cycles through three servers in order: C → D → E → C', () => {
@@ -299,6 +455,8 @@ function tableAfter(engine: Engine, current: readonly FlowMapping[], apply: Appl
 for (const engine of [nftablesEngine, iptablesEngine]) {
   describe(`planEvacuation (${engine.name} engine)`, () => {
     const lab = resolveLab(EVACUATION_LAB);
+    /** The rule change: one nft transaction, or the chains and then the late table. */
+    const rules = engine === nftablesEngine ? ['nft'] : ['ip6tables-restore', 'nft'];
 
     it('moves only the flows on `from`: one rule transaction, then one conntrack delete each', () => {
       const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
@@ -312,16 +470,34 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
         'fe00::3:D',
         'fe00::4:E',
       ]);
-      assert.deepEqual(
-        plan.ops.map((op) => op.kind),
-        ['netfilterApply', 'conntrackDelete', 'conntrackDelete'],
-      );
-      const [apply, ...deletes] = plan.ops;
+      assert.deepEqual(plan.ops.map(programOf), [...rules, 'conntrackDelete', 'conntrackDelete']);
+      const [apply] = plan.ops;
       assert.ok(apply?.kind === 'netfilterApply');
       assert.equal(apply.netns, 'B');
-      assert.deepEqual(deletes, [
-        { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1' },
-        { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::3' },
+      assert.deepEqual(
+        plan.ops.filter((op) => op.kind === 'conntrackDelete'),
+        [
+          { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::1', keepReplySrc: 'fc02::2' },
+          { kind: 'conntrackDelete', netns: 'B', origDst: 'fe00::3', keepReplySrc: 'fc02::2' },
+        ],
+      );
+    });
+
+    it('C becomes a former responder of both moved flows, D must be one of neither', () => {
+      const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
+      const lateEdit = plan.ops
+        .flatMap((op) => (op.kind === 'netfilterApply' ? (op.edits ?? []) : []))
+        .find((e) => e.map === 'late_from') as
+        | { add: string[][]; absent?: string[][]; timeoutMs?: number }
+        | undefined;
+      const script = plan.ops.map((op) => (op.kind === 'netfilterApply' ? op.stdin : '')).join('');
+      assert.match(
+        script,
+        /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 5000ms, fc01::1 \. fe00::3 timeout 5000ms \}$/m,
+      );
+      assert.deepEqual(lateEdit?.absent, [
+        ['fc02::2', 'fe00::1'],
+        ['fc02::2', 'fe00::3'],
       ]);
     });
 
@@ -344,10 +520,7 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       assert.deepEqual(plan.moved, [
         { name: undefined, address: 'fe00::4', initiator: 'A', responder: 'C' },
       ]);
-      assert.deepEqual(
-        plan.ops.map((op) => op.kind),
-        ['netfilterApply', 'conntrackDelete'],
-      );
+      assert.deepEqual(plan.ops.map(programOf), [...rules, 'conntrackDelete']);
     });
 
     it('does not change the assignments it was given', () => {

@@ -1,8 +1,11 @@
-// A scripted kernel behind RecordingRunner: namespaces, veths, lo marks and the translator's nat
-// table, answering the commands flowmig runs the way ip, ip6tables and conntrack would.
+// A scripted kernel behind RecordingRunner: namespaces, veths, lo marks, the translator's nat
+// table and its late-packet nft table, answering the commands flowmig runs the way ip, ip6tables,
+// nft and conntrack would.
 import type { FlowMapping } from '../../src/engines/engine.js';
 import { parseNatTable } from '../../src/engines/iptables.js';
+import { LATE_TABLE, type LateModel, simulateLate } from '../../src/engines/late.js';
 import { type RecordedCall, RecordingRunner, type Responder } from '../../src/exec/recording.js';
+import { lateJson } from './nft-samples.js';
 import { natSave } from './samples.js';
 
 type Answer = ReturnType<Responder>;
@@ -20,6 +23,8 @@ interface FakeNamespace {
   loUp: boolean;
   readonly links: Map<string, FakeLink>;
   nat: { installed: boolean; mappings: FlowMapping[] };
+  /** The late-packet table (nft), on a clock that stands still at 0. */
+  late: { installed: boolean; model: LateModel };
 }
 
 interface Fault {
@@ -156,12 +161,44 @@ export class FakeKernel {
     if (line === 'ip6tables-save -t nat') {
       return { stdout: natSave(ns.nat.mappings, ns.nat.installed) };
     }
+    if (line === 'nft -f -') return this.nftScript(ns, call.stdin ?? '');
+    if (line === `nft -j list table ip6 ${LATE_TABLE}`) {
+      if (!ns.late.installed) {
+        return fail(1, `Error: No such file or directory\nlist table ip6 ${LATE_TABLE}\n`);
+      }
+      const { initiators, former } = ns.late.model;
+      const elements = [...former].map(([key, until]) => {
+        const [responderAddress = '', address = ''] = key.split(' . ');
+        return { responderAddress, address, timeout: until / 1000, expires: until / 1000 };
+      });
+      return { stdout: `${lateJson([...initiators], elements)}\n` };
+    }
     if (a[0] === 'conntrack' && a[1] === '-D') {
       const n = this.conntrackDeleted;
       const stderr = `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n`;
       return n === 0 ? fail(1, stderr) : { stderr };
     }
     throw new Error(`fake kernel: unexpected command: ${call.full.join(' ')}`);
+  }
+
+  /** Only the late table is modelled: flowmig's nftables engine is not used against this fake. */
+  private nftScript(ns: FakeNamespace, script: string): Answer {
+    if (/ip6 flowmig(?!_late)\b/.test(script)) {
+      throw new Error(`fake kernel: the nftables engine's table is not modelled:\n${script}`);
+    }
+    const lines = script.split('\n').map((l) => l.trim());
+    const declares = lines.includes(`table ip6 ${LATE_TABLE} {`);
+    if (!ns.late.installed && !declares) {
+      return fail(1, `Error: Could not process rule: No such file or directory\n${script}`);
+    }
+    try {
+      // One transaction: the model changes only when the whole script applies.
+      ns.late.model = simulateLate(ns.late.model, script, 0);
+    } catch (error) {
+      return fail(1, `Error: Could not process rule: ${(error as Error).message}\n`);
+    }
+    ns.late.installed = !lines.includes(`delete table ip6 ${LATE_TABLE}`);
+    return {};
   }
 
   private linkShow(ns: FakeNamespace): string {
@@ -193,6 +230,7 @@ function emptyNamespace(alias: string | undefined): FakeNamespace {
     loUp: alias !== undefined,
     links: new Map(),
     nat: { installed: false, mappings: [] },
+    late: { installed: false, model: { initiators: new Map(), former: new Map() } },
   };
 }
 

@@ -1,0 +1,444 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FlowChange, FlowMapping } from '../../src/engines/engine.js';
+import {
+  INITIATOR_MAP,
+  LATE_SET,
+  LATE_TABLE,
+  type LateModel,
+  lateEdits,
+  lateTable,
+  parseLateJson,
+  renderLateTable,
+  simulateLate,
+} from '../../src/engines/late.js';
+import { M1, M2 } from '../support/mappings.js';
+import {
+  LATE_JSON_AFTER_SWAP,
+  LATE_JSON_AFTER_SWAP_BACK,
+  LATE_JSON_INSTALLED,
+  lateJson,
+  NFT_JSON_NO_TABLE,
+  NFT_JSON_THREE_FLOWS,
+} from '../support/nft-samples.js';
+
+const M3: FlowMapping = {
+  address: 'fe00::1:0',
+  initiatorAddress: 'fc03::1',
+  responderAddress: 'fc01::1',
+};
+
+/** fe00::1 moved from C (fc01::1) to D (fc02::2), and back. */
+const M1_ON_D: FlowMapping = { ...M1, responderAddress: 'fc02::2' };
+const SWAP: FlowChange[] = [{ before: M1, after: M1_ON_D }];
+const SWAP_BACK: FlowChange[] = [{ before: M1_ON_D, after: M1 }];
+
+const EMPTY: LateModel = { initiators: new Map(), former: new Map() };
+
+describe('renderLateTable', () => {
+  it('declares the late table: a timeout set, the initiators and one raw-priority rule', () => {
+    assert.equal(
+      renderLateTable(),
+      [
+        'table ip6 flowmig_late {',
+        '  set late_from { type ipv6_addr . ipv6_addr; flags timeout; }',
+        '  map initiator_of { type ipv6_addr : ipv6_addr; }',
+        '  chain late {',
+        '    type filter hook prerouting priority raw; policy accept;',
+        '    ip6 saddr . ip6 daddr @late_from notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
+        '  }',
+        '}',
+      ].join('\n'),
+    );
+  });
+
+  it('uses the exported names', () => {
+    assert.equal(LATE_TABLE, 'flowmig_late');
+    assert.equal(LATE_SET, 'late_from');
+    assert.equal(INITIATOR_MAP, 'initiator_of');
+  });
+});
+
+describe('lateEdits', () => {
+  it('a swap: the old responder joins the set for the grace time, the new one must be absent', () => {
+    assert.deepEqual(lateEdits(SWAP, 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [['fc01::1', 'fe00::1']],
+        timeoutMs: 5000,
+        absent: [['fc02::2', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('a swap back within the grace: the returning responder is made absent, the other joins', () => {
+    assert.deepEqual(lateEdits(SWAP_BACK, 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [['fc02::2', 'fe00::1']],
+        timeoutMs: 5000,
+        absent: [['fc01::1', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('grace 0: no former responder and no timeout, the new responder is still made absent', () => {
+    assert.deepEqual(lateEdits(SWAP, 0), [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [],
+        absent: [['fc02::2', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('an initiator change replaces the flow’s initiator and leaves the set alone', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1' };
+    assert.deepEqual(lateEdits([{ before: M1, after }], 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'initiator_of',
+        remove: [['fe00::1']],
+        add: [['fe00::1', 'fc03::1']],
+      },
+    ]);
+  });
+
+  it('both ends changed: the initiator edit first, then the set', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
+    assert.deepEqual(
+      lateEdits([{ before: M1, after }], 100).map((e) => [e.map, e.remove, e.add, e.absent]),
+      [
+        ['initiator_of', [['fe00::1']], [['fe00::1', 'fc03::1']], undefined],
+        ['late_from', [], [['fc01::1', 'fe00::1']], [['fc02::2', 'fe00::1']]],
+      ],
+    );
+  });
+
+  it('a new flow adds its initiator, a removed one removes it; neither has a former responder', () => {
+    assert.deepEqual(lateEdits([{ after: M1 }, { before: M2 }], 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'initiator_of',
+        remove: [['fe00::2']],
+        add: [['fe00::1', 'fc00::1']],
+      },
+    ]);
+  });
+
+  it('nothing changed: no edit', () => {
+    assert.deepEqual(lateEdits([{ before: M1, after: { ...M1 } }], 5000), []);
+    assert.deepEqual(lateEdits([], 5000), []);
+    assert.deepEqual(lateEdits([{}], 5000), []);
+  });
+
+  it('several flows moved at once (an evacuation): one set edit with all of them', () => {
+    const m3OnD = { ...M3, responderAddress: 'fc02::2' };
+    const [edit] = lateEdits(
+      [
+        { before: M1, after: M1_ON_D },
+        { before: M3, after: m3OnD },
+      ],
+      2500,
+    );
+    assert.deepEqual(edit?.add, [
+      ['fc01::1', 'fe00::1'],
+      ['fc01::1', 'fe00::1:0'],
+    ]);
+    assert.deepEqual(edit?.absent, [
+      ['fc02::2', 'fe00::1'],
+      ['fc02::2', 'fe00::1:0'],
+    ]);
+    assert.equal(edit?.timeoutMs, 2500);
+  });
+
+  it('the last part of every key is the flow’s abstract address (the agent relies on it)', () => {
+    const after = { ...M3, initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' };
+    for (const e of lateEdits([...SWAP, { before: M3, after }], 5000)) {
+      for (const k of [...e.remove, ...(e.absent ?? [])]) assert.match(k.at(-1) ?? '', /^fe00:/);
+      for (const k of e.add) assert.match(e.set ? (k.at(-1) ?? '') : (k.at(-2) ?? ''), /^fe00:/);
+    }
+  });
+});
+
+describe('lateTable operations', () => {
+  it('install: the table, then every flow’s initiator, in one `nft -f -`', () => {
+    const op = lateTable.install('B', [M1, M2, M3]);
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(op.netns, 'B');
+    assert.equal(
+      op.stdin,
+      [
+        renderLateTable(),
+        'add element ip6 flowmig_late initiator_of { fe00::1 : fc00::1, fe00::2 : fc00::1, fe00::1:0 : fc03::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'nft: table ip6 flowmig_late (late packets)');
+    assert.equal(op.edits, undefined);
+  });
+
+  it('install with no flows declares just the table', () => {
+    assert.equal(lateTable.install('B', []).stdin, `${renderLateTable()}\n`);
+  });
+
+  it('replace: sets exactly these initiators and leaves the former responders be', () => {
+    const op = lateTable.replace('B', [M2]);
+    assert.equal(
+      op.stdin,
+      [
+        'flush map ip6 flowmig_late initiator_of',
+        'add element ip6 flowmig_late initiator_of { fe00::2 : fc00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.doesNotMatch(op.stdin, /late_from/);
+    assert.equal(op.summary, 'nft: set 1 initiator(s) for late packets');
+  });
+
+  it('update for a swap: the former responder with its timeout, then the absent pair', () => {
+    const op = lateTable.update('B', SWAP, 5000);
+    assert.ok(op);
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }',
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(op.edits, lateEdits(SWAP, 5000));
+    assert.equal(op.summary, 'nft: 1 former responder(s) translated for 5000 ms');
+  });
+
+  it('update with grace 0 still makes the new responder absent', () => {
+    const op = lateTable.update('B', SWAP, 0);
+    assert.equal(
+      op?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op?.summary, 'nft: 0 former responder(s) translated for 0 ms');
+  });
+
+  it('update is undefined when late packets need no change', () => {
+    assert.equal(lateTable.update('B', [{ before: M1, after: M1 }], 5000), undefined);
+  });
+
+  it('uninstall deletes the table; inspect lists it as JSON', () => {
+    const op = lateTable.uninstall('B');
+    assert.equal(op.stdin, 'delete table ip6 flowmig_late\n');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(lateTable.inspect('B'), {
+      argv: ['nft', '-j', 'list', 'table', 'ip6', 'flowmig_late'],
+      netns: 'B',
+    });
+  });
+});
+
+describe('parseLateJson (real nft 1.0.6 output)', () => {
+  const INITIATORS = new Map([
+    ['fe00::1', 'fc00::1'],
+    ['fe00::2', 'fc00::1'],
+    ['fe00::1:0', 'fc03::1'],
+  ]);
+
+  it('the installed table: every initiator, no former responder, nothing translated', () => {
+    assert.deepEqual(parseLateJson(LATE_JSON_INSTALLED), {
+      installed: true,
+      initiators: INITIATORS,
+      former: [],
+      translated: 0,
+    });
+  });
+
+  it('after a swap: the former responder with its time left, and the rule’s counter', () => {
+    assert.deepEqual(parseLateJson(LATE_JSON_AFTER_SWAP), {
+      installed: true,
+      initiators: INITIATORS,
+      former: [{ responderAddress: 'fc01::1', address: 'fe00::1', expiresMs: 58_000 }],
+      translated: 3,
+    });
+  });
+
+  it('after the swap back: the other server is the former responder now', () => {
+    const s = parseLateJson(LATE_JSON_AFTER_SWAP_BACK);
+    assert.deepEqual(s.former, [
+      { responderAddress: 'fc02::2', address: 'fe00::1', expiresMs: 59_000 },
+    ]);
+    assert.equal(s.translated, 3);
+  });
+
+  it('lateTable.parse is parseLateJson', () => {
+    assert.deepEqual(lateTable.parse(LATE_JSON_AFTER_SWAP), parseLateJson(LATE_JSON_AFTER_SWAP));
+  });
+
+  it('reads the scripts that made the captures the way simulateLate applies them', () => {
+    const installed = simulateLate(EMPTY, lateTable.install('B', [M1, M2, M3]).stdin, 0);
+    assert.deepEqual(installed.initiators, parseLateJson(LATE_JSON_INSTALLED).initiators);
+    const swapped = simulateLate(installed, lateTable.update('B', SWAP, 60_000)?.stdin ?? '', 0);
+    assert.deepEqual([...swapped.former.keys()], ['fc01::1 . fe00::1']);
+    const back = simulateLate(swapped, lateTable.update('B', SWAP_BACK, 60_000)?.stdin ?? '', 0);
+    assert.deepEqual([...back.former.keys()], ['fc02::2 . fe00::1']);
+    assert.deepEqual(
+      parseLateJson(LATE_JSON_AFTER_SWAP_BACK).former.map(
+        (f) => `${f.responderAddress} . ${f.address}`,
+      ),
+      ['fc02::2 . fe00::1'],
+    );
+  });
+
+  it('rounds fractional seconds; an element without timeout has no time left', () => {
+    const doc = JSON.parse(LATE_JSON_AFTER_SWAP) as { nftables: { set?: { elem: unknown[] } }[] };
+    const set = doc.nftables.find((i) => i.set)?.set;
+    assert.ok(set);
+    set.elem = [
+      { elem: { val: { concat: ['fc01::1', 'fe00::1'] }, timeout: 5, expires: 1.2345 } },
+      { concat: ['fc02::2', 'fe00::2'] },
+    ];
+    assert.deepEqual(parseLateJson(JSON.stringify(doc)).former, [
+      { responderAddress: 'fc01::1', address: 'fe00::1', expiresMs: 1235 },
+      { responderAddress: 'fc02::2', address: 'fe00::2', expiresMs: 0 },
+    ]);
+  });
+
+  it('without its rule the table is not installed', () => {
+    const doc = JSON.parse(LATE_JSON_AFTER_SWAP) as { nftables: Record<string, unknown>[] };
+    doc.nftables = doc.nftables.filter((i) => !('rule' in i));
+    const s = parseLateJson(JSON.stringify(doc));
+    assert.equal(s.installed, false);
+    assert.equal(s.translated, 0);
+    assert.equal(s.former.length, 1);
+  });
+
+  it('no table, another table, or no JSON (nft failed): not installed, nothing read', () => {
+    for (const text of [NFT_JSON_NO_TABLE, NFT_JSON_THREE_FLOWS, '', 'Error: No such file', '{}']) {
+      assert.deepEqual(
+        parseLateJson(text),
+        { installed: false, initiators: new Map(), former: [], translated: 0 },
+        text.slice(0, 40),
+      );
+    }
+  });
+});
+
+describe('lateJson (the test helper) prints what nft prints', () => {
+  const initiators: [string, string][] = [
+    ['fe00::1', 'fc00::1'],
+    ['fe00::2', 'fc00::1'],
+    ['fe00::1:0', 'fc03::1'],
+  ];
+
+  it('for the installed table', () => {
+    assert.equal(lateJson(initiators, []), LATE_JSON_INSTALLED);
+  });
+
+  it('for the table after a swap, with its counter', () => {
+    const former = [{ responderAddress: 'fc01::1', address: 'fe00::1', timeout: 60, expires: 58 }];
+    assert.equal(lateJson(initiators, former, { packets: 3, bytes: 312 }), LATE_JSON_AFTER_SWAP);
+  });
+});
+
+describe('simulateLate', () => {
+  const installed = () => simulateLate(EMPTY, lateTable.install('B', [M1, M2]).stdin, 0);
+  const swapAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
+    simulateLate(model, lateTable.update('B', changes, grace)?.stdin ?? '', now);
+
+  it('the install script sets the initiators', () => {
+    assert.deepEqual(installed(), {
+      initiators: new Map([
+        ['fe00::1', 'fc00::1'],
+        ['fe00::2', 'fc00::1'],
+      ]),
+      former: new Map(),
+    });
+  });
+
+  it('a swap at t=1000 with a 5000 ms grace: the former responder until t=6000', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
+    assert.equal(m.initiators.get('fe00::1'), 'fc00::1');
+  });
+
+  it('an element expires when its time has come (kept just before)', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    assert.equal(simulateLate(m, '', 5999).former.size, 1);
+    assert.equal(simulateLate(m, '', 6000).former.size, 0);
+  });
+
+  it('a swap back within the grace removes the returning responder and adds the other', () => {
+    const there = swapAt(installed(), SWAP, 5000, 1000);
+    const back = swapAt(there, SWAP_BACK, 5000, 2000);
+    assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 7000]]);
+  });
+
+  it('a swap back after the grace: the absent pair works on the expired element too', () => {
+    const there = swapAt(installed(), SWAP, 5000, 1000);
+    const back = swapAt(there, SWAP_BACK, 5000, 9000);
+    assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 14000]]);
+  });
+
+  it('grace 0: the absent add and delete leave nothing behind', () => {
+    const m = swapAt(installed(), SWAP, 0, 1000);
+    assert.equal(m.former.size, 0);
+  });
+
+  it('an initiator change: the flow’s late packets go to the new initiator', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1' };
+    const m = swapAt(installed(), [{ before: M1, after }], 5000, 0);
+    assert.equal(m.initiators.get('fe00::1'), 'fc03::1');
+    assert.equal(m.initiators.get('fe00::2'), 'fc00::1');
+  });
+
+  it('a delete of a missing (or expired) element fails the script, as in nft, model untouched', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    const before = { initiators: new Map(m.initiators), former: new Map(m.former) };
+    const script = [
+      'add element ip6 flowmig_late initiator_of { fe00::9 : fc09::9 }',
+      'delete element ip6 flowmig_late late_from { fc09::9 . fe00::9 }',
+    ].join('\n');
+    assert.throws(
+      () => simulateLate(m, script, 2000),
+      /^Error: nft would fail: no element fc09::9 \. fe00::9 in late_from$/,
+    );
+    assert.deepEqual(m, before);
+    const expired = 'delete element ip6 flowmig_late late_from { fc01::1 . fe00::1 }';
+    assert.doesNotThrow(() => simulateLate(m, expired, 5999));
+    assert.throws(() => simulateLate(m, expired, 6000), /no element fc01::1 \. fe00::1/);
+    assert.throws(
+      () => simulateLate(m, 'delete element ip6 flowmig_late initiator_of { fe00::9 }', 0),
+      /no element fe00::9 in initiator_of/,
+    );
+  });
+
+  it('flush clears the initiators only; delete table clears everything', () => {
+    const m = swapAt(installed(), SWAP, 5000, 0);
+    const flushed = simulateLate(m, lateTable.replace('B', [M2]).stdin, 0);
+    assert.deepEqual([...flushed.initiators], [['fe00::2', 'fc00::1']]);
+    assert.equal(flushed.former.size, 1);
+    assert.deepEqual(simulateLate(m, lateTable.uninstall('B').stdin, 0), EMPTY);
+  });
+
+  it('leaves lines of other tables alone (the engine’s part of a joined script)', () => {
+    const script = [
+      'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
+      'add element ip6 flowmig late_from { fc09::9 . fe00::1 }',
+      'delete table ip6 flowmig',
+    ].join('\n');
+    assert.deepEqual(simulateLate(installed(), script, 0), installed());
+  });
+});
