@@ -32,8 +32,7 @@ describe('renderRestore', () => {
         '-A POSTROUTING -j FLOWMIG-SNAT',
         '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1',
         '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
-        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
-        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
         'COMMIT',
         '',
       ].join('\n'),
@@ -51,10 +50,8 @@ describe('renderRestore', () => {
         '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
         '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::2/128 -j DNAT --to-destination fc02::2',
         '-A FLOWMIG-DNAT -s fc02::2/128 -d fe00::2/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
-        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
-        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
-        '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
-        '-A FLOWMIG-SNAT -s fc02::2/128 -m conntrack --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
         'COMMIT',
         '',
       ].join('\n'),
@@ -82,9 +79,9 @@ describe('renderRestore', () => {
     }
   });
 
-  it('renderRules: per flow a DNAT there and back, and the SNAT of both ends by original destination', () => {
+  it('renderRules: per flow a DNAT there and back, and one SNAT of translated connections by original destination', () => {
     const rules = renderRules([M1, M3]);
-    assert.equal(rules.length, 8);
+    assert.equal(rules.length, 6);
     assert.equal(rules.filter((r) => r.startsWith(`-A ${DNAT_CHAIN} `)).length, 4);
     assert.equal(rules.filter((r) => r.includes(`--comment ${BACK_COMMENT} `)).length, 2);
     assert.ok(
@@ -95,19 +92,27 @@ describe('renderRestore', () => {
       [
         '-A FLOWMIG-DNAT -s fc03::1/128 -d fe00::3/128 -j DNAT --to-destination fc01::1',
         '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::3/128 -m comment --comment flowmig-back -j DNAT --to-destination fc03::1',
-        '-A FLOWMIG-SNAT -s fc03::1/128 -m conntrack --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
-        '-A FLOWMIG-SNAT -s fc01::1/128 -m conntrack --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::3/128 -j SNAT --to-source fe00::3',
       ],
     );
   });
 
-  it('renderRules: a responder of two flows is rewritten to each flow’s own address', () => {
-    const rules = renderRules([M1, M3]).filter((r) =>
-      r.startsWith('-A FLOWMIG-SNAT -s fc01::1/128'),
-    );
+  it('renderRules: one SNAT rule per flow, for both directions, matching no source', () => {
+    const snat = renderRules([M1, M2, M3]).filter((r) => r.startsWith(`-A ${SNAT_CHAIN} `));
+    assert.equal(snat.length, 3);
+    for (const r of snat) {
+      // Only connections a DNAT rule translated; whichever end opened it.
+      assert.match(r, / -m conntrack --ctstate DNAT --ctorigdst \S+\/128 -j SNAT --to-source /);
+      assert.doesNotMatch(r, / -s /);
+    }
+  });
+
+  it('renderRules: flows sharing a node are each rewritten to their own abstract address', () => {
+    // M1 and M2 share the initiator fc00::1; M1 and M3 share the responder fc01::1.
+    const rules = renderRules([M1, M2, M3]).filter((r) => r.startsWith(`-A ${SNAT_CHAIN} `));
     assert.deepEqual(
       rules.map((r) => r.replace(/.*--ctorigdst (\S+) .*--to-source (\S+)$/, '$1>$2')),
-      ['fe00::1/128>fe00::1', 'fe00::3/128>fe00::3'],
+      ['fe00::1/128>fe00::1', 'fe00::2/128>fe00::2', 'fe00::3/128>fe00::3'],
     );
   });
 });
@@ -128,6 +133,16 @@ describe('parseNatTable', () => {
       });
     }
   }
+
+  it('real ip6tables-save -t nat output keeps one SNAT rule per flow with --ctstate DNAT', () => {
+    assert.deepEqual(
+      NAT_SAVE_TWO_FLOWS.split('\n').filter((l) => l.startsWith('-A FLOWMIG-SNAT')),
+      [
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::2 -j SNAT --to-source fe00::2',
+      ],
+    );
+  });
 
   it('reads real ip6tables-save -t nat output (--ctorigdst without /128)', () => {
     assert.deepEqual(parseNatTable(NAT_SAVE_TWO_FLOWS), { installed: true, mappings: [M1, M2] });

@@ -365,12 +365,14 @@ describe('simulateLate', () => {
         ['fe00::2', 'fc00::1'],
       ]),
       former: new Map(),
+      timeouts: new Map(),
     });
   });
 
   it('a swap at t=1000 with a 5000 ms grace: the former responder until t=6000', () => {
     const m = swapAt(installed(), SWAP, 5000, 1000);
     assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
+    assert.deepEqual([...(m.timeouts ?? [])], [['fc01::1 . fe00::1', 5000]]);
     assert.equal(m.initiators.get('fe00::1'), 'fc00::1');
   });
 
@@ -392,6 +394,66 @@ describe('simulateLate', () => {
     assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 14000]]);
   });
 
+  it('re-adding an element with another timeout restarts it (as kernel 6.18 does)', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
+    const add = (timeout: string) =>
+      `add element ip6 flowmig_late late_from { fc01::1 . fe00::1${timeout} }`;
+    // A longer timeout at t=4000: the element outlives its first expiry, until t=4000 + 8000.
+    const longer = simulateLate(m, add(' timeout 8000ms'), 4000);
+    assert.deepEqual([...longer.former], [['fc01::1 . fe00::1', 12_000]]);
+    assert.equal(simulateLate(longer, '', 11_999).former.size, 1);
+    assert.equal(simulateLate(longer, '', 12_000).former.size, 0);
+    // A shorter one at t=2000: now + timeout, whatever was left.
+    assert.deepEqual(
+      [...simulateLate(m, add(' timeout 1000ms'), 2000).former],
+      [['fc01::1 . fe00::1', 3000]],
+    );
+    // None given: the element has no timeout any more and stays.
+    const none = simulateLate(m, add(''), 2000);
+    assert.deepEqual([...none.former], [['fc01::1 . fe00::1', Number.POSITIVE_INFINITY]]);
+    assert.equal(simulateLate(none, '', 1e12).former.size, 1);
+    // The model given is left as it was.
+    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
+  });
+
+  it('re-adding an element with the same timeout leaves its expiry be (the kernel does not restart it)', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    const again = 'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }';
+    const later = simulateLate(m, again, 4000);
+    assert.deepEqual([...later.former], [['fc01::1 . fe00::1', 6000]]);
+    assert.equal(simulateLate(later, '', 6000).former.size, 0);
+    // The same swap's script applied again (a retry) does not prolong the grace either.
+    const retried = simulateLate(m, lateTable.update('B', SWAP, 5000)?.stdin ?? '', 3000);
+    assert.deepEqual([...retried.former], [['fc01::1 . fe00::1', 6000]]);
+    // Once expired, an add is a new element with a fresh timeout.
+    assert.deepEqual([...simulateLate(m, again, 6000).former], [['fc01::1 . fe00::1', 11_000]]);
+  });
+
+  it('the timeout a re-add compares with is the one the element was last given', () => {
+    const m = swapAt(installed(), SWAP, 5000, 1000);
+    const add = (ms: number) =>
+      `add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout ${ms}ms }`;
+    const changed = simulateLate(m, add(8000), 2000); // until 10000, timeout 8000
+    assert.deepEqual(
+      [...simulateLate(changed, add(8000), 3000).former],
+      [['fc01::1 . fe00::1', 10_000]],
+    );
+    assert.deepEqual(
+      [...simulateLate(changed, add(5000), 3000).former],
+      [['fc01::1 . fe00::1', 8000]],
+    );
+    // A model without timeouts (built by hand): a re-add counts as a change.
+    const bare: LateModel = {
+      initiators: new Map(),
+      former: new Map([['fc01::1 . fe00::1', 6000]]),
+    };
+    assert.deepEqual(
+      [...simulateLate(bare, add(5000), 3000).former],
+      [['fc01::1 . fe00::1', 8000]],
+    );
+  });
+
   it('grace 0: the absent add and delete leave nothing behind', () => {
     const m = swapAt(installed(), SWAP, 0, 1000);
     assert.equal(m.former.size, 0);
@@ -406,7 +468,11 @@ describe('simulateLate', () => {
 
   it('a delete of a missing (or expired) element fails the script, as in nft, model untouched', () => {
     const m = swapAt(installed(), SWAP, 5000, 1000);
-    const before = { initiators: new Map(m.initiators), former: new Map(m.former) };
+    const before = {
+      initiators: new Map(m.initiators),
+      former: new Map(m.former),
+      timeouts: new Map(m.timeouts),
+    };
     const script = [
       'add element ip6 flowmig_late initiator_of { fe00::9 : fc09::9 }',
       'delete element ip6 flowmig_late late_from { fc09::9 . fe00::9 }',
@@ -430,7 +496,10 @@ describe('simulateLate', () => {
     const flushed = simulateLate(m, lateTable.replace('B', [M2]).stdin, 0);
     assert.deepEqual([...flushed.initiators], [['fe00::2', 'fc00::1']]);
     assert.equal(flushed.former.size, 1);
-    assert.deepEqual(simulateLate(m, lateTable.uninstall('B').stdin, 0), EMPTY);
+    assert.deepEqual(simulateLate(m, lateTable.uninstall('B').stdin, 0), {
+      ...EMPTY,
+      timeouts: new Map(),
+    });
   });
 
   it('leaves lines of other tables alone (the engine’s part of a joined script)', () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { FlowMapping } from '../../src/engines/engine.js';
 import { lateTable } from '../../src/engines/late.js';
 import { joinNftOps } from '../../src/engines/nft-script.js';
+import * as nftables from '../../src/engines/nftables.js';
 import {
   additions,
   DNAT_BACK_MAP,
@@ -12,7 +13,6 @@ import {
   nftablesEngine,
   parseNftJson,
   renderTable,
-  SNAT_MAP,
   simulateScript,
 } from '../../src/engines/nftables.js';
 import { engineFor } from '../../src/engines/registry.js';
@@ -65,14 +65,13 @@ const mapOf = (doc: Doc, name: string) =>
   (doc.nftables as MapItem[]).find((i) => i.map?.name === name)?.map;
 
 describe('renderTable', () => {
-  it('declares the ip6 flowmig table: three maps, dnat there and back, snat on the way out', () => {
+  it('declares the ip6 flowmig table: two maps, dnat there and back, one snat on the way out', () => {
     assert.equal(
       renderTable(),
       [
         'table ip6 flowmig {',
         '  map dnat_to { type ipv6_addr . ipv6_addr : ipv6_addr; }',
         '  map dnat_back { type ipv6_addr . ipv6_addr : ipv6_addr; }',
-        '  map snat_from { type ipv6_addr . ipv6_addr : ipv6_addr; }',
         '  chain prerouting {',
         '    type nat hook prerouting priority dstnat; policy accept;',
         '    dnat to ip6 saddr . ip6 daddr map @dnat_to;',
@@ -80,53 +79,52 @@ describe('renderTable', () => {
         '  }',
         '  chain postrouting {',
         '    type nat hook postrouting priority srcnat; policy accept;',
-        '    snat to ip6 saddr . ct original ip6 daddr map @snat_from;',
+        '    ct status dnat snat to ct original ip6 daddr;',
         '  }',
         '}',
       ].join('\n'),
     );
   });
 
-  it('uses the exported names', () => {
+  it('one snat rule for both directions: a translated connection leaves from its abstract address', () => {
+    const lines = renderTable().split('\n');
+    // The source becomes the address the connection was sent to, whichever end opened it; only
+    // connections flowmig's dnat translated (ct status dnat), with no per-flow element.
+    assert.deepEqual(
+      lines.filter((l) => l.includes('snat')),
+      ['    ct status dnat snat to ct original ip6 daddr;'],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.trim().startsWith('map ')).map((l) => l.trim().split(' ')[1]),
+      ['dnat_to', 'dnat_back'],
+    );
+    assert.doesNotMatch(renderTable(), /snat_from|@snat/);
+  });
+
+  it('uses the exported names (no snat map any more)', () => {
     assert.equal(NFT_TABLE, 'flowmig');
     assert.equal(DNAT_MAP, 'dnat_to');
     assert.equal(DNAT_BACK_MAP, 'dnat_back');
-    assert.equal(SNAT_MAP, 'snat_from');
+    assert.equal('SNAT_MAP' in nftables, false);
   });
 });
 
 describe('mapEdits', () => {
-  it('a new flow adds its way there, its way back and the snat of both ends', () => {
+  it('a new flow adds its way there and its way back: two elements, no snat element', () => {
     assert.deepEqual(mapEdits([{ after: M1 }]), [
       { map: 'dnat_to', remove: [], add: [['fc00::1', 'fe00::1', 'fc01::1']] },
       { map: 'dnat_back', remove: [], add: [['fc01::1', 'fe00::1', 'fc00::1']] },
-      {
-        map: 'snat_from',
-        remove: [],
-        add: [
-          ['fc00::1', 'fe00::1', 'fe00::1'],
-          ['fc01::1', 'fe00::1', 'fe00::1'],
-        ],
-      },
     ]);
   });
 
-  it('a removed flow removes all four elements (keys only)', () => {
+  it('a removed flow removes both its elements (keys only)', () => {
     assert.deepEqual(mapEdits([{ before: M2 }]), [
       { map: 'dnat_to', remove: [['fc00::1', 'fe00::2']], add: [] },
       { map: 'dnat_back', remove: [['fc02::2', 'fe00::2']], add: [] },
-      {
-        map: 'snat_from',
-        remove: [
-          ['fc00::1', 'fe00::2'],
-          ['fc02::2', 'fe00::2'],
-        ],
-        add: [],
-      },
     ]);
   });
 
-  it('a responder change leaves the initiator’s snat element alone', () => {
+  it('a responder change: the way there changes its value, the way back its key', () => {
     assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }]), [
       // Same key, new value: removed and added in the one transaction.
       {
@@ -139,15 +137,10 @@ describe('mapEdits', () => {
         remove: [['fc01::1', 'fe00::1']],
         add: [['fc02::2', 'fe00::1', 'fc00::1']],
       },
-      {
-        map: 'snat_from',
-        remove: [['fc01::1', 'fe00::1']],
-        add: [['fc02::2', 'fe00::1', 'fe00::1']],
-      },
     ]);
   });
 
-  it('an initiator change leaves the responder’s snat element alone', () => {
+  it('an initiator change: the way there changes its key, the way back its value', () => {
     assert.deepEqual(mapEdits([{ before: M1, after: { ...M1, initiatorAddress: 'fc03::1' } }]), [
       {
         map: 'dnat_to',
@@ -159,11 +152,6 @@ describe('mapEdits', () => {
         map: 'dnat_back',
         remove: [['fc01::1', 'fe00::1']],
         add: [['fc01::1', 'fe00::1', 'fc03::1']],
-      },
-      {
-        map: 'snat_from',
-        remove: [['fc00::1', 'fe00::1']],
-        add: [['fc03::1', 'fe00::1', 'fe00::1']],
       },
     ]);
   });
@@ -202,22 +190,22 @@ describe('mapEdits', () => {
           ['fc01::1', 'fe00::3', 'fc00::1'],
         ],
       },
-      {
-        map: 'snat_from',
-        remove: [
-          ['fc01::1', 'fe00::1'],
-          ['fc00::1', 'fe00::2'],
-          ['fc03::1', 'fe00::1:0'],
-          ['fc01::1', 'fe00::1:0'],
-        ],
-        add: [
-          ['fc02::2', 'fe00::1', 'fe00::1'],
-          ['fc03::1', 'fe00::2', 'fe00::2'],
-          ['fc00::1', 'fe00::3', 'fe00::3'],
-          ['fc01::1', 'fe00::3', 'fe00::3'],
-        ],
-      },
     ]);
+  });
+
+  it('every flow is exactly two elements, whatever the changes', () => {
+    const adds = (changes: Parameters<typeof mapEdits>[0]) =>
+      mapEdits(changes).reduce((n, e) => n + e.add.length, 0);
+    assert.equal(adds(additions([M1, M2, M3])), 6);
+    assert.deepEqual(
+      mapEdits(additions([M1, M2, M3])).map((e) => e.map),
+      ['dnat_to', 'dnat_back'],
+    );
+    const removes = mapEdits([{ before: M1 }, { before: M2 }, { before: M3 }]);
+    assert.equal(
+      removes.reduce((n, e) => n + e.remove.length, 0),
+      6,
+    );
   });
 
   it('the last part of every key is the flow’s abstract address (the agent relies on it)', () => {
@@ -252,7 +240,6 @@ describe('nftablesEngine operations', () => {
         renderTable(),
         'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc01::1, fc00::1 . fe00::2 : fc02::2, fc03::1 . fe00::1:0 : fc01::1 }',
         'add element ip6 flowmig dnat_back { fc01::1 . fe00::1 : fc00::1, fc02::2 . fe00::2 : fc00::1, fc01::1 . fe00::1:0 : fc03::1 }',
-        'add element ip6 flowmig snat_from { fc00::1 . fe00::1 : fe00::1, fc01::1 . fe00::1 : fe00::1, fc00::1 . fe00::2 : fe00::2, fc02::2 . fe00::2 : fe00::2, fc03::1 . fe00::1:0 : fe00::1:0, fc01::1 . fe00::1:0 : fe00::1:0 }',
         '',
       ].join('\n'),
     );
@@ -265,7 +252,7 @@ describe('nftablesEngine operations', () => {
     assert.equal(op.stdin, `${renderTable()}\n`);
   });
 
-  it('replace: flushes the three maps, then adds every mapping, in one script', () => {
+  it('replace: flushes the two maps, then adds every mapping, in one script', () => {
     const op = nftablesEngine.replace('B', [M2]);
     assert.deepEqual(op.argv, ['nft', '-f', '-']);
     assert.equal(
@@ -273,10 +260,8 @@ describe('nftablesEngine operations', () => {
       [
         'flush map ip6 flowmig dnat_to',
         'flush map ip6 flowmig dnat_back',
-        'flush map ip6 flowmig snat_from',
         'add element ip6 flowmig dnat_to { fc00::1 . fe00::2 : fc02::2 }',
         'add element ip6 flowmig dnat_back { fc02::2 . fe00::2 : fc00::1 }',
-        'add element ip6 flowmig snat_from { fc00::1 . fe00::2 : fe00::2, fc02::2 . fe00::2 : fe00::2 }',
         '',
       ].join('\n'),
     );
@@ -294,10 +279,8 @@ describe('nftablesEngine operations', () => {
       [
         'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
         'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
-        'delete element ip6 flowmig snat_from { fc01::1 . fe00::1 }',
         'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc02::2 }',
         'add element ip6 flowmig dnat_back { fc02::2 . fe00::1 : fc00::1 }',
-        'add element ip6 flowmig snat_from { fc02::2 . fe00::1 : fe00::1 }',
         '',
       ].join('\n'),
     );
@@ -355,6 +338,25 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
     const t = parseNftJson(NFT_JSON_THREE_FLOWS);
     assert.equal(t.installed, true);
     assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
+  });
+
+  it('the kernel holds two maps and one postrouting rule: ct status dnat, snat to the original destination', () => {
+    const doc = JSON.parse(NFT_JSON_THREE_FLOWS) as Doc;
+    const items = doc.nftables as {
+      map?: { name: string };
+      rule?: { chain: string; expr: unknown[] };
+    }[];
+    assert.deepEqual(
+      items.flatMap((i) => (i.map ? [i.map.name] : [])),
+      ['dnat_to', 'dnat_back'],
+    );
+    const post = items.flatMap((i) => (i.rule?.chain === 'postrouting' ? [i.rule.expr] : []));
+    assert.deepEqual(post, [
+      [
+        { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } },
+        { snat: { addr: { ct: { key: 'ip6 daddr', dir: 'original' } } } },
+      ],
+    ]);
   });
 
   it('keeps the kernel’s order of the dnat_to map', () => {
@@ -415,6 +417,16 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
     );
     assert.equal(t.installed, false);
     assert.equal(t.mappings.length, 3);
+  });
+
+  it('without the snat rule the table is not installed', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables = doc.nftables.filter((i) => !JSON.stringify(i).includes('"snat"'));
+      }),
+    );
+    assert.equal(t.installed, false);
+    assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
   });
 
   it('without the way-back rule the table is not installed', () => {
