@@ -52,6 +52,14 @@ export function renderStatus(s: LabStatus): string {
         : `programs (${s.controlPath.reason})`
     }`,
   ];
+  const former = s.late.former
+    .map(
+      (f) => `${f.responderAddress} for ${f.address} (${(f.expiresMs / 1000).toFixed(0)} s left)`,
+    )
+    .join(', ');
+  head.push(
+    `  late packets: ${s.late.installed ? `${s.late.translated.toLocaleString('en')} translated; grace ${(s.late.graceMs / 1000).toFixed(1)} s; former responders: ${former || 'none'}` : 'table MISSING'}`,
+  );
   if (s.lastMigration) {
     const m = s.lastMigration;
     head.push(

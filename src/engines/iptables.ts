@@ -65,13 +65,11 @@ export function renderRules(mappings: readonly FlowMapping[]): string[] {
     `-A ${DNAT_CHAIN} -s ${m.initiatorAddress}/128 -d ${m.address}/128 -j DNAT --to-destination ${m.responderAddress}`,
     `-A ${DNAT_CHAIN} -s ${m.responderAddress}/128 -d ${m.address}/128 -m comment --comment ${BACK_COMMENT} -j DNAT --to-destination ${m.initiatorAddress}`,
   ]);
-  // Match on the connection's original destination, so each flow's source is rewritten to that
-  // flow's abstract address even when several flows share an initiator or a responder.
-  const snat = mappings.flatMap((m) =>
-    [m.initiatorAddress, m.responderAddress].map(
-      (src) =>
-        `-A ${SNAT_CHAIN} -s ${src}/128 -m conntrack --ctorigdst ${m.address}/128 -j SNAT --to-source ${m.address}`,
-    ),
+  // Either way the source becomes the abstract address the connection was sent to: match the
+  // original destination of a translated connection, so several flows may share a node.
+  const snat = mappings.map(
+    (m) =>
+      `-A ${SNAT_CHAIN} -m conntrack --ctstate DNAT --ctorigdst ${m.address}/128 -j SNAT --to-source ${m.address}`,
   );
   return [...dnat, ...snat];
 }

@@ -200,6 +200,8 @@ export interface LateModel {
   readonly initiators: Map<string, string>;
   /** `responder . address` → expiry time (ms on the caller's clock). */
   readonly former: Map<string, number>;
+  /** `responder . address` → the element's timeout in ms (0: none); missing: taken as changed. */
+  readonly timeouts?: Map<string, number>;
 }
 
 const LATE_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);
@@ -211,10 +213,12 @@ const LATE_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);
 export function simulateLate(model: LateModel, script: string, nowMs: number): LateModel {
   const initiators = new Map(model.initiators);
   const former = new Map([...model.former].filter(([, until]) => until > nowMs));
+  const timeouts = new Map([...(model.timeouts ?? [])].filter(([key]) => former.has(key)));
   for (const line of script.split('\n').map((l) => l.trim())) {
     if (line === `delete table ${T}`) {
       initiators.clear();
       former.clear();
+      timeouts.clear();
     }
     if (line === `flush map ${T} ${INITIATOR_MAP}`) initiators.clear();
     const m = LATE_LINE.exec(line);
@@ -227,11 +231,17 @@ export function simulateLate(model: LateModel, script: string, nowMs: number): L
       if (m[1] === 'delete') {
         if (!target.has(key)) throw new Error(`nft would fail: no element ${key} in ${m[2]}`);
         target.delete(key);
+        if (m[2] === LATE_SET) timeouts.delete(key);
       } else if (m[2] === LATE_SET) {
-        if (!former.has(key))
-          former.set(key, timeout ? nowMs + Number(timeout[1]) : Number.POSITIVE_INFINITY);
+        // Adding an element that is there restarts its timeout only if the timeout changes (as
+        // kernel 6.18 does); the same timeout again leaves it be, none given means none.
+        const ms = timeout ? Number(timeout[1]) : 0;
+        if (!former.has(key) || timeouts.get(key) !== ms) {
+          former.set(key, ms ? nowMs + ms : Number.POSITIVE_INFINITY);
+          timeouts.set(key, ms);
+        }
       } else initiators.set(key, value ?? '');
     }
   }
-  return { initiators, former };
+  return { initiators, former, timeouts };
 }

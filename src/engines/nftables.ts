@@ -1,13 +1,6 @@
 // The nftables engine: one flowmig-owned table; mappings are elements of two named maps.
 import type { Command } from '../plan/command.js';
-import type {
-  Engine,
-  FlowChange,
-  FlowMapping,
-  KernelFlowTable,
-  MapEdit,
-  NetfilterApplyOp,
-} from './engine.js';
+import type { Engine, FlowChange, FlowMapping, KernelFlowTable, MapEdit } from './engine.js';
 import { jsonParts, nftOp, renderEdits } from './nft-script.js';
 
 export const NFT_TABLE = 'flowmig';
@@ -15,25 +8,23 @@ export const NFT_TABLE = 'flowmig';
 export const DNAT_MAP = 'dnat_to';
 /** responder's concrete address . abstract address → initiator's concrete address */
 export const DNAT_BACK_MAP = 'dnat_back';
-/** source's concrete address . connection's original destination → abstract address */
-export const SNAT_MAP = 'snat_from';
 
 const T = `ip6 ${NFT_TABLE}`;
 
 /**
  * The table, declared whole. A new connection from a flow's initiator to its abstract address is
  * sent to the responder (`dnat_to`); one from the responder to the abstract address (the server
- * speaks first) is sent to the initiator (`dnat_back`). Either way the source is rewritten to the
- * abstract address, keyed on (source, original destination), so one initiator can use several
- * flows, each answered from its own abstract address. Anyone else reaching for the abstract address
- * matches no element and is not translated.
+ * speaks first) is sent to the initiator (`dnat_back`). Either way its source becomes the abstract
+ * address it was sent to (`ct original ip6 daddr`), so one node can use several flows, each
+ * answered from its own abstract address, with no per-flow source element. Only flowmig's maps
+ * translate destinations in the translator, so `ct status dnat` marks exactly its connections.
+ * Anyone else reaching for an abstract address matches no element and is not translated.
  */
 export function renderTable(): string {
   return [
     `table ${T} {`,
     `  map ${DNAT_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
     `  map ${DNAT_BACK_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
-    `  map ${SNAT_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
     `    dnat to ip6 saddr . ip6 daddr map @${DNAT_MAP};`,
@@ -41,7 +32,7 @@ export function renderTable(): string {
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    snat to ip6 saddr . ct original ip6 daddr map @${SNAT_MAP};`,
+    '    ct status dnat snat to ct original ip6 daddr;',
     '  }',
     '}',
   ].join('\n');
@@ -53,8 +44,6 @@ function elementsOf(m: FlowMapping): { map: string; element: string[] }[] {
   return [
     { map: DNAT_MAP, element: [i, f, r] },
     { map: DNAT_BACK_MAP, element: [r, f, i] },
-    { map: SNAT_MAP, element: [i, f, f] },
-    { map: SNAT_MAP, element: [r, f, f] },
   ];
 }
 
@@ -65,8 +54,7 @@ function elementsOf(m: FlowMapping): { map: string; element: string[] }[] {
  */
 export function mapEdits(changes: readonly FlowChange[]): MapEdit[] {
   const edits = new Map<string, { map: string; remove: string[][]; add: string[][] }>();
-  for (const map of [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP])
-    edits.set(map, { map, remove: [], add: [] });
+  for (const map of [DNAT_MAP, DNAT_BACK_MAP]) edits.set(map, { map, remove: [], add: [] });
   const text = (e: { map: string; element: string[] }) => `${e.map} ${e.element.join(' ')}`;
   for (const { before, after } of changes) {
     const old = before ? elementsOf(before) : [];
@@ -105,7 +93,7 @@ export const nftablesEngine: Engine = {
 
   replace(netns, mappings) {
     const lines = [
-      ...[DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].map((m) => `flush map ${T} ${m}`),
+      ...[DNAT_MAP, DNAT_BACK_MAP].map((m) => `flush map ${T} ${m}`),
       ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE),
     ];
     return nftOp(netns, lines, `nft: set ${mappings.length} flow(s)`);
@@ -172,7 +160,7 @@ export function parseNftJson(text: string): KernelFlowTable {
     }
   }
   const installed =
-    [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].every((m) => maps.has(m)) &&
+    [DNAT_MAP, DNAT_BACK_MAP].every((m) => maps.has(m)) &&
     chains.has('prerouting') &&
     chains.has('postrouting') &&
     rules >= 3;
@@ -184,7 +172,7 @@ const ELEMENT_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$
 /** Applies one of this engine's scripts to a flow table, as the kernel would. */
 export function simulateScript(current: readonly FlowMapping[], script: string): FlowMapping[] {
   const maps = new Map<string, Map<string, string>>(
-    [DNAT_MAP, DNAT_BACK_MAP, SNAT_MAP].map((m) => [m, new Map<string, string>()]),
+    [DNAT_MAP, DNAT_BACK_MAP].map((m) => [m, new Map<string, string>()]),
   );
   for (const m of current)
     for (const e of elementsOf(m))

@@ -50,7 +50,11 @@ export interface DemoResult {
     readonly latencyMs: Distribution;
   };
   /** Late packets the translator rewrote (former responders' replies after their entry went). */
-  readonly late: { readonly translated: number; readonly perSwap: number; readonly graceMs: number };
+  readonly late: {
+    readonly translated: number;
+    readonly perSwap: number;
+    readonly graceMs: number;
+  };
   readonly tcp: TcpObservation | undefined;
   readonly verdict: { readonly pass: boolean; readonly reasons: readonly string[] };
   readonly notes: readonly string[];

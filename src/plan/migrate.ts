@@ -63,7 +63,6 @@ export function planMigration(
   if (flow.responder === from.responder && flow.initiator === from.initiator) {
     return { role, flow, from, flows, ops: [] };
   }
-  const t = lab.translator.netns;
   // Order matters (SPEC invariant 1): with the rule changed first, the first packet after the
   // conntrack delete creates a new entry with the new mapping. The other way round, a packet
   // arriving in between re-creates the entry with the old mapping and the flow stays put.
@@ -171,7 +170,6 @@ export function planEvacuation(
     current.filter((f) => movedSet.has(f.address)),
   );
   const after = mappingsFor(lab, moved);
-  const t = lab.translator.netns;
   const ops: Op[] = [
     ...ruleChange(
       lab,

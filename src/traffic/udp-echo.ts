@@ -5,7 +5,10 @@ import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '5555' }, address: { type: 'string', default: '::' } },
+  options: {
+    port: { type: 'string', default: '5555' },
+    address: { type: 'string', default: '::' },
+  },
 });
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 1 || port > 65_535) {

@@ -59,7 +59,7 @@ sock.on('message', (data) => {
     bigger.set(seen);
     seen = bigger;
   }
-  const bit = 1 << seq % 8;
+  const bit = 1 << (seq % 8);
   if ((seen[byte] ?? 0) & bit) duplicates++;
   else {
     seen[byte] = (seen[byte] ?? 0) | bit;
