@@ -5,7 +5,7 @@
 // {"ms": <latency measured here>, "deleted": <entries deleted>}; end of input closes the agent.
 import { createInterface } from 'node:readline';
 import { Agent } from '../src/agent/agent.js';
-import { lateEdits } from '../src/engines/late.js';
+import { lateEdits, releaseEdits } from '../src/engines/late.js';
 import { mapEdits, NFT_TABLE } from '../src/engines/nftables.js';
 
 const agent = await Agent.start();
@@ -26,6 +26,7 @@ try {
       table: NFT_TABLE,
       edits: [...mapEdits(change), ...lateEdits(change, 5_000)],
       conntrack: [{ address: 'fe00::1', keepReplySrc: to }],
+      after: releaseEdits(change, 5_000),
     });
     const ms = performance.now() - t0;
     swaps++;

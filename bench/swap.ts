@@ -193,15 +193,28 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         const late = lateTable.update(t, changes, GRACE_MS);
         return late ? joinNftOps(rules, late) : rules;
       };
+      const releaseOps = (changes: FlowChange[]) => {
+        const op = lateTable.release(t, changes, GRACE_MS);
+        return op ? [op] : [];
+      };
       await measure('nftables-programs', n, async (to) => {
-        await run([swapOp(change(to)), { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' }]);
+        const c = change(to);
+        await run([
+          swapOp(c),
+          { kind: 'conntrackDelete', netns: t, origDst: 'fe00::1' },
+          ...releaseOps(c),
+        ]);
         return undefined;
       });
       const viaAgent = async (to: string): Promise<Sample> => {
-        const op = swapOp(change(to));
-        const r = await agent.apply(NFT_TABLE, op.edits ?? [], [
-          { address: 'fe00::1', keepReplySrc: to },
-        ]);
+        const c = change(to);
+        const op = swapOp(c);
+        const r = await agent.apply(
+          NFT_TABLE,
+          op.edits ?? [],
+          [{ address: 'fe00::1', keepReplySrc: to }],
+          releaseOps(c).flatMap((o) => o.edits ?? []),
+        );
         return { within: r.totalMs, deleted: r.deleted };
       };
       await measure('nftables-agent', n, viaAgent);
@@ -250,6 +263,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
           NFT_TABLE,
           op.edits ?? [],
           onC.map((m) => ({ address: m.address, keepReplySrc: D })),
+          releaseOps(moves).flatMap((o) => o.edits ?? []),
         );
         bulk.push({
           method: 'nftables-agent',

@@ -29,12 +29,16 @@ export interface ApplyRequest {
   readonly edits: readonly MapEdit[];
   /** The flows whose conntrack entries are deleted after the edits are committed. */
   readonly conntrack: readonly ConntrackTarget[];
+  /** Edits committed after the conntrack deletes (a second transaction). */
+  readonly after?: readonly MapEdit[];
 }
 
 export interface ApplyResult {
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly totalMs: number;
+  /** The `after` transaction, when there was one (not part of totalMs). */
+  readonly releaseMs?: number;
   readonly deleted: number;
   /** How the entries were found: from the event-fed index, or by a dump (index rebuilt). */
   readonly lookup: 'index' | 'dump';
@@ -196,8 +200,45 @@ export class Agent {
    */
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const t0 = now();
-    const edits = req.edits.map((e) => ({
-      table: e.table ?? req.table,
+    const edits = this.toNetlink(req.table, req.edits);
+    // Where each migrated flow points after the commit: entries already translated there stay.
+    const target = new Map<string, string>();
+    for (const c of req.conntrack) if (c.keepReplySrc) target.set(c.address, c.keepReplySrc);
+    const fresh = (e: CtEntry) => e.replySrc !== undefined && target.get(e.origDst) === e.replySrc;
+    let lookup: ApplyResult['lookup'] = 'index';
+    if (req.conntrack.length > 0 && this.index.dirty) {
+      lookup = 'dump';
+      await this.rebuild();
+    }
+    // The batch and the deletes go out back to back (see above); both are awaited together.
+    const committed = this.commit(edits);
+    const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
+    const deletes = this.deleteEntries(first);
+    const [ruleDone] = await Promise.all([committed, deletes]);
+    let deleted = await deletes;
+    // Second look: NEW events queued before the commit reach the index in this turn.
+    await new Promise((r) => setImmediate(r));
+    const late = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
+    if (late.length > 0) deleted += await this.deleteEntries(late);
+    const t2 = now();
+    let releaseMs: number | undefined;
+    if (req.after?.length) {
+      await this.commit(this.toNetlink(req.table, req.after));
+      releaseMs = now() - t2;
+    }
+    return {
+      ruleMs: ruleDone - t0,
+      conntrackMs: t2 - ruleDone,
+      totalMs: t2 - t0,
+      ...(releaseMs !== undefined ? { releaseMs } : {}),
+      deleted,
+      lookup,
+    };
+  }
+
+  private toNetlink(table: string, list: readonly MapEdit[]): NlMapEdit[] {
+    return list.map((e) => ({
+      table: e.table ?? table,
       map: e.map,
       remove: e.remove.map((p) => toElement(p, false)),
       add: e.add.map((p) => toElement(p, !e.set)),
@@ -211,31 +252,17 @@ export class Agent {
           }
         : {}),
     }));
-    // Where each migrated flow points after the commit: entries already translated there stay.
-    const target = new Map<string, string>();
-    for (const c of req.conntrack) if (c.keepReplySrc) target.set(c.address, c.keepReplySrc);
-    const fresh = (e: CtEntry) => e.replySrc !== undefined && target.get(e.origDst) === e.replySrc;
-    let lookup: ApplyResult['lookup'] = 'index';
-    if (req.conntrack.length > 0 && this.index.dirty) {
-      lookup = 'dump';
-      await this.rebuild();
-    }
+  }
+
+  /** Sends the edits as nf_tables batches; resolves (with the time) when all are acknowledged. */
+  private commit(edits: readonly NlMapEdit[]): Promise<number> {
     const waits: Promise<unknown>[] = [];
     for (const part of splitEdits(edits)) {
       const batch = mapEditBatch(part, this.sock.nextSeq(0));
       this.sock.advanceTo(batch.nextSeq);
       waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 10_000 }));
     }
-    const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
-    const deletes = this.deleteEntries(first);
-    const [ruleDone] = await Promise.all([Promise.all(waits).then(() => now()), deletes]);
-    let deleted = await deletes;
-    // Second look: NEW events queued before the commit reach the index in this turn.
-    await new Promise((r) => setImmediate(r));
-    const late = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
-    if (late.length > 0) deleted += await this.deleteEntries(late);
-    const t2 = now();
-    return { ruleMs: ruleDone - t0, conntrackMs: t2 - ruleDone, totalMs: t2 - t0, deleted, lookup };
+    return Promise.all(waits).then(() => now());
   }
 
   /** Exact-tuple deletes, pipelined; resolves with how many existed. */

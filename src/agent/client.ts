@@ -85,10 +85,14 @@ export class AgentClient {
     table: string,
     edits: Extract<AgentRequest, { op: 'apply' }>['edits'],
     conntrack: readonly ConntrackTarget[],
+    after: Extract<AgentRequest, { op: 'apply' }>['edits'] = [],
     timeoutMs = 2_000 + edits.reduce((n, e) => n + e.add.length + e.remove.length, 0) / 10,
   ): Promise<ApplyResult> {
     return AgentClient.unwrap<ApplyResult>(
-      await this.call({ op: 'apply', table, edits, conntrack }, timeoutMs),
+      await this.call(
+        { op: 'apply', table, edits, conntrack, ...(after.length ? { after } : {}) },
+        timeoutMs,
+      ),
     );
   }
 

@@ -11,6 +11,7 @@ export type AgentRequest =
       readonly table: string;
       readonly edits: readonly MapEdit[];
       readonly conntrack: readonly ConntrackTarget[];
+      readonly after?: readonly MapEdit[];
     }
   | { readonly id: number; readonly op: 'shutdown' };
 

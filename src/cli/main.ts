@@ -1,8 +1,14 @@
 // The flowmig command line: parses arguments, calls the controller, prints text or JSON.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DAEMON_MARKER, daemonPaths, startDaemon } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
+import { DaemonClient } from '../daemon/client.js';
+import type { RequestBody } from '../daemon/protocol.js';
+import { serveLab } from '../daemon/serve.js';
+import { DaemonServer } from '../daemon/server.js';
 import { engineFor } from '../engines/registry.js';
 import { FlowmigError, InputError } from '../errors.js';
+import { isOurProcess } from '../exec/daemon.js';
 import { RecordingRunner } from '../exec/recording.js';
 import { runDemo } from '../experiment/demo.js';
 import { loadLab } from '../lab/load.js';
@@ -15,6 +21,7 @@ import { Progress, renderFlows, renderMigration, renderStatus } from './render.j
 
 interface Globals {
   stateDir?: string;
+  direct?: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -46,10 +53,40 @@ export function buildProgram(): Command {
       '--state-dir <dir>',
       'where lab state is kept (default $FLOWMIG_STATE_DIR or /run/flowmig)',
     )
+    .option('--direct', "act on the lab from this process instead of through the lab's daemon")
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   const controller = () => new Flowmig({ stateDir: program.opts<Globals>().stateDir });
+
+  /**
+   * Runs a request through the lab's daemon, which owns the lab and serialises its changes. Reads
+   * fall back to this process when no daemon runs; changes need the daemon (or --direct).
+   */
+  const act = async <T>(
+    fm: Flowmig,
+    id: string,
+    body: RequestBody,
+    direct: () => Promise<T>,
+    kind: 'read' | 'change',
+  ): Promise<T> => {
+    if (program.opts<Globals>().direct) return direct();
+    const daemon = (await fm.store.read(id))?.daemon;
+    if (daemon && (await isOurProcess(daemon.pid, [DAEMON_MARKER, id]))) {
+      const client = await DaemonClient.connect(daemon.socket);
+      try {
+        return await client.request<T>(body);
+      } finally {
+        client.close();
+      }
+    }
+    if (kind === 'read') return direct();
+    throw new FlowmigError(
+      daemon
+        ? `the daemon of lab ${id} (pid ${daemon.pid}) is not running; restart it with 'flowmig daemon --lab ${id}', or act without it with --direct`
+        : `no daemon serves lab ${id}; start one with 'flowmig daemon --lab ${id}', or act without it with --direct`,
+    );
+  };
 
   program
     .command('up')
@@ -95,13 +132,27 @@ export function buildProgram(): Command {
         });
         progress.done();
         if (o.detach) {
+          const daemon = await startDaemon(lab.id, fm.store.dir).catch((error: unknown) => {
+            throw new FlowmigError(
+              `lab ${lab.id} is up but its daemon did not start (${(error as Error).message}); 'flowmig daemon --lab ${lab.id}' retries, 'flowmig down --lab ${lab.id}' removes the lab`,
+            );
+          });
           print(
             o.json,
-            status,
-            `lab ${lab.id} is up (detached); act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderStatus(status)}`,
+            { ...status, daemon: { pid: daemon.pid, socket: daemon.socket, running: true } },
+            `lab ${lab.id} is up (detached, daemon pid ${daemon.pid}); act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderStatus(status)}`,
           );
           return;
         }
+        // While the prompt runs, this process is the lab's daemon for other terminals too.
+        const { socket } = daemonPaths(fm.store.dir, lab.id);
+        await fm.recordDaemon(lab.id, { pid: process.pid, socket });
+        const server = await DaemonServer.start(fm, lab.id, socket, {
+          onDown: () => {
+            process.stdout.write(`\nlab ${lab.id} was torn down from another terminal\n`);
+            process.exit(0);
+          },
+        });
         print(
           o.json,
           status,
@@ -111,6 +162,8 @@ export function buildProgram(): Command {
         try {
           end = await runPrompt(fm, lab.id, { input: process.stdin, output: process.stdout });
         } finally {
+          await server.close();
+          await fm.recordDaemon(lab.id, undefined).catch(() => {});
           if (!o.keep) {
             const down = await fm.down(lab.id);
             process.stdout.write(
@@ -118,10 +171,13 @@ export function buildProgram(): Command {
             );
           }
         }
-        if (o.keep)
+        if (o.keep) {
+          // A daemon takes over, so other terminals keep acting on the lab.
+          const daemon = await startDaemon(lab.id, fm.store.dir);
           process.stdout.write(
-            `lab ${lab.id} left up ('flowmig down --lab ${lab.id}' removes it)\n`,
+            `lab ${lab.id} left up, served by daemon pid ${daemon.pid} ('flowmig down --lab ${lab.id}' removes it)\n`,
           );
+        }
         if (end === 'interrupt') process.exitCode = 130;
       },
     );
@@ -155,7 +211,8 @@ export function buildProgram(): Command {
         }
         id = await fm.pick(undefined);
       }
-      const r = await fm.down(id, fallback);
+      const lab = id;
+      const r = await act(fm, lab, { verb: 'down' }, () => fm.down(lab, fallback), 'read');
       const text = r.removed.length
         ? `lab ${r.id} torn down (removed ${r.removed.join(', ')})`
         : `lab ${r.id}: nothing to remove${r.hadState ? '' : ' (no state and no namespace marked as this lab)'}`;
@@ -173,7 +230,14 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (o: { lab?: string; flow?: string; json?: boolean }) => {
       const fm = controller();
-      const r = await fm.swap(await fm.pick(o.lab), o.flow);
+      const id = await fm.pick(o.lab);
+      const r = await act(
+        fm,
+        id,
+        { verb: 'swap', ...(o.flow === undefined ? {} : { flow: o.flow }) },
+        () => fm.swap(id, o.flow),
+        'change',
+      );
       print(o.json, r, renderMigration(r));
     });
 
@@ -186,7 +250,14 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (flow: string, node: string, o: { lab?: string; json?: boolean }) => {
       const fm = controller();
-      const r = await fm.migrate(await fm.pick(o.lab), flow, node);
+      const id = await fm.pick(o.lab);
+      const r = await act(
+        fm,
+        id,
+        { verb: 'migrate', flow, node },
+        () => fm.migrate(id, flow, node),
+        'change',
+      );
       print(o.json, r, renderMigration(r));
     });
 
@@ -199,7 +270,14 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (from: string, to: string, o: { lab?: string; json?: boolean }) => {
       const fm = controller();
-      const r = await fm.evacuate(await fm.pick(o.lab), from, to);
+      const id = await fm.pick(o.lab);
+      const r = await act(
+        fm,
+        id,
+        { verb: 'evacuate', from, to },
+        () => fm.evacuate(id, from, to),
+        'change',
+      );
       const text =
         `${r.moved} flow(s) moved ${r.from} → ${r.to} in ${r.totalMs.toFixed(3)} ms via ${r.path} ` +
         `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ${r.conntrackDeleted} entries deleted)` +
@@ -214,7 +292,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the status as JSON')
     .action(async (o: { lab?: string; json?: boolean }) => {
       const fm = controller();
-      const s = await fm.status(await fm.pick(o.lab));
+      const id = await fm.pick(o.lab);
+      const s = await act(fm, id, { verb: 'status' }, () => fm.status(id), 'read');
       print(o.json, s, renderStatus(s));
     });
 
@@ -225,8 +304,49 @@ export function buildProgram(): Command {
     .option('--json', 'print the flows as JSON')
     .action(async (o: { lab?: string; json?: boolean }) => {
       const fm = controller();
-      const s = await fm.status(await fm.pick(o.lab));
+      const id = await fm.pick(o.lab);
+      const s = await act(fm, id, { verb: 'status' }, () => fm.status(id), 'read');
       print(o.json, s.flows, renderFlows(s));
+    });
+
+  program
+    .command('reconcile')
+    .description(
+      "make the translator match the lab's desired flow table (restores missing or changed rules)",
+    )
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { lab?: string; json?: boolean }) => {
+      const fm = controller();
+      const id = await fm.pick(o.lab);
+      const r = await act(fm, id, { verb: 'reconcile' }, () => fm.reconcile(id), 'change');
+      const text = r.drift.length
+        ? `lab ${id}: ${r.drift.length} difference(s) found${r.repaired ? ', repaired' : ', NOT repaired'}:\n${r.drift.map((d) => `  - ${d}`).join('\n')}${r.remaining?.length ? `\nstill:\n${r.remaining.map((d) => `  - ${d}`).join('\n')}` : ''}`
+        : `lab ${id}: the translator matches the desired flow table`;
+      print(o.json, r, text);
+      if (r.drift.length && !r.repaired) process.exitCode = 1;
+    });
+
+  program
+    .command('daemon')
+    .description("serve a lab's local API (a Unix socket only root can open) and own its changes")
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('-d, --detach', 'start it in the background and return')
+    .option('--json', 'with --detach: print the daemon as JSON')
+    .action(async (o: { lab?: string; detach?: boolean; json?: boolean }) => {
+      const fm = controller();
+      const id = await fm.pick(o.lab);
+      if (o.detach) {
+        const hello = await startDaemon(id, fm.store.dir);
+        print(
+          o.json,
+          hello,
+          `daemon of lab ${id} started (pid ${hello.pid}, socket ${hello.socket})`,
+        );
+        return;
+      }
+      await serveLab(id, fm.store.dir);
+      await new Promise(() => {}); // serves until SIGTERM/SIGINT or a `down` request
     });
 
   program

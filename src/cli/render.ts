@@ -60,6 +60,10 @@ export function renderStatus(s: LabStatus): string {
   head.push(
     `  late packets: ${s.late.installed ? `${s.late.translated.toLocaleString('en')} translated; grace ${(s.late.graceMs / 1000).toFixed(1)} s; former responders: ${former || 'none'}` : 'table MISSING'}`,
   );
+  head.push(
+    `  daemon: ${s.daemon ? `pid ${s.daemon.pid} (${s.daemon.running ? 'running' : 'NOT RUNNING'}), socket ${s.daemon.socket}` : 'none'}`,
+    `  drift: ${s.drift.length ? s.drift.join('; ') : 'none (the translator matches the desired flow table)'}`,
+  );
   if (s.lastMigration) {
     const m = s.lastMigration;
     head.push(

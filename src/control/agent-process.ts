@@ -1,8 +1,14 @@
 // Starts, finds and stops a lab's translator agent (the no-spawn fast path for migrations).
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../agent/client.js';
-import { isOurProcess, isRunning, spawnDetached, stopProcess } from '../exec/daemon.js';
+import {
+  findByMarker,
+  isOurProcess,
+  isRunning,
+  spawnDetached,
+  stopProcess,
+} from '../exec/daemon.js';
 
 export interface AgentHandle {
   readonly pid: number;
@@ -75,19 +81,8 @@ export async function connectAgent(h: AgentHandle, id: string): Promise<AgentCli
 }
 
 /** PIDs of running flowmig agents whose lab id satisfies `match`, found from /proc. */
-export async function findAgentsWhere(match: (id: string) => boolean): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const argv = await readFile(`/proc/${name}/cmdline`, 'utf8').then(
-      (t) => t.split('\0'),
-      () => [] as string[],
-    );
-    const at = argv.indexOf(MARKER);
-    const id = at >= 0 ? argv[at + 1] : undefined;
-    if (id !== undefined && match(id)) pids.push(Number(name));
-  }
-  return pids;
+export function findAgentsWhere(match: (id: string) => boolean): Promise<number[]> {
+  return findByMarker(MARKER, match);
 }
 
 /** PIDs of running agents of lab `id` (when the state file is gone, or as a safety net). */

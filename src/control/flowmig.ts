@@ -5,6 +5,7 @@ import type { NetfilterApplyOp } from '../engines/engine.js';
 import { type FormerResponder, type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
 import { CommandError, FlowmigError } from '../errors.js';
+import { isOurProcess } from '../exec/daemon.js';
 import { execute, nowMs, type StepRecord } from '../exec/execute.js';
 import { requirePrograms, requireRoot } from '../exec/preflight.js';
 import { ProcessRunner, type Runner } from '../exec/runner.js';
@@ -23,6 +24,7 @@ import {
   stopAgent,
   stopAllAgents,
 } from './agent-process.js';
+import { DAEMON_MARKER, daemonPaths, findDaemonsWhere, stopDaemon } from './daemon-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 
 export interface FlowmigOptions {
@@ -109,6 +111,12 @@ export interface LabStatus {
     | { readonly kind: 'programs'; readonly reason: string };
   readonly migrations: number;
   readonly lastMigration: MigrationRecord | undefined;
+  /** How the translator differs from the desired flow table (empty: in agreement). */
+  readonly drift: readonly string[];
+  /** The lab's daemon, if one was started. */
+  readonly daemon:
+    | { readonly pid: number; readonly socket: string; readonly running: boolean }
+    | undefined;
   /** The late-packet table: former responders still translated, and packets it has rewritten. */
   readonly late: {
     readonly installed: boolean;
@@ -116,6 +124,15 @@ export interface LabStatus {
     readonly translated: number;
     readonly former: readonly FormerResponder[];
   };
+}
+
+export interface ReconcileResult {
+  readonly lab: string;
+  /** What differed before (empty: nothing to do). */
+  readonly drift: readonly string[];
+  /** Whether the translator agrees with the desired table afterwards. */
+  readonly repaired: boolean;
+  readonly remaining?: readonly string[];
 }
 
 export interface DownResult {
@@ -251,6 +268,9 @@ export class Flowmig {
       ]);
       // State lost: the kernel still shows which namespaces carry this lab's mark.
       if (!state) for (const ns of await this.markedNamespaces(id)) candidates.add(ns);
+      if (state?.daemon) await stopDaemon(id, state.daemon.pid);
+      // With the state lost, a daemon of the lab is found by its command line.
+      for (const pid of await findDaemonsWhere((x) => x === id)) await stopDaemon(id, pid);
       await stopAllAgents(id, state?.agent);
       if (lab && state) await this.uninstall(lab, state);
       const result = await this.removeNamespaces(
@@ -260,6 +280,11 @@ export class Flowmig {
       );
       await this.store.remove(id);
       if (state?.agent) await rm(state.agent.log, { force: true });
+      const daemonFiles = daemonPaths(this.store.dir, id);
+      // The daemon's socket (gone with it, unless it was killed) and its log; the daemon doing
+      // this `down` itself closes its socket after replying.
+      if (state?.daemon?.pid !== process.pid) await rm(daemonFiles.socket, { force: true });
+      await rm(daemonFiles.log, { force: true });
       return { id, ...result, hadState: state !== undefined };
     });
   }
@@ -443,8 +468,14 @@ export class Flowmig {
     if (p.ops.length === 0) return { steps: [], path: 'programs' };
     const engine = engineFor(lab.engine);
     const rule = p.ops.find((o): o is NetfilterApplyOp => o.kind === 'netfilterApply');
+    // Rule changes that follow the conntrack delete (the late table's release).
+    const firstDelete = p.ops.findIndex((o) => o.kind === 'conntrackDelete');
+    const later = p.ops.filter(
+      (o, i): o is NetfilterApplyOp =>
+        o.kind === 'netfilterApply' && firstDelete >= 0 && i > firstDelete,
+    );
     const { client, note } = await this.agentClient(state, lab);
-    if (client && engine.fastPath && rule?.edits) {
+    if (client && engine.fastPath && rule?.edits && later.every((o) => o.edits)) {
       const conntrack = p.ops.flatMap((o) =>
         o.kind === 'conntrackDelete'
           ? [{ address: o.origDst, ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}) }]
@@ -452,7 +483,8 @@ export class Flowmig {
       );
       try {
         const startedAt = nowMs();
-        const r = await client.apply(engine.fastPath.table, rule.edits, conntrack);
+        const after = later.flatMap((o) => o.edits ?? []);
+        const r = await client.apply(engine.fastPath.table, rule.edits, conntrack, after);
         const totalMs = nowMs() - startedAt;
         const steps: StepRecord[] = [{ op: rule, startedAt, durationMs: r.ruleMs }];
         // One conntrack pass for all flows: reported as one step on the first delete op.
@@ -463,6 +495,14 @@ export class Flowmig {
             startedAt: startedAt + r.ruleMs,
             durationMs: r.conntrackMs,
             deleted: r.deleted,
+          });
+        }
+        const release = later[0];
+        if (release && r.releaseMs !== undefined) {
+          steps.push({
+            op: release,
+            startedAt: startedAt + r.ruleMs + r.conntrackMs,
+            durationMs: r.releaseMs,
           });
         }
         return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
@@ -478,6 +518,7 @@ export class Flowmig {
           engine.replace(lab.translator.netns, all),
           lateTable.replace(lab.translator.netns, all),
           ...p.ops.filter((o) => o.kind === 'conntrackDelete'),
+          ...later,
         ];
         const steps = await execute(this.runner, ops);
         const why = `agent failed (${(error as Error).message}); used the programs instead`;
@@ -527,6 +568,105 @@ export class Flowmig {
   }
 
   /** The lab as recorded, checked against what the kernel shows. */
+  /**
+   * How the translator differs from the desired flow table in the state file (empty: it agrees):
+   * missing tables or hooks, flows pointing elsewhere, flows flowmig does not know, foreign rules
+   * in flowmig's own chains.
+   */
+  private async drift(state: LabState, lab: Lab): Promise<string[]> {
+    const t = lab.translator.netns;
+    if (!(await listNamespaces(this.runner)).has(t))
+      return [`translator namespace ${t} is missing`];
+    const engine = engineFor(lab.engine);
+    const read = async (cmd: Command) =>
+      (await this.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
+    const table = engine.parse(await read(engine.inspect(t)));
+    const late = lateTable.parse(await read(lateTable.inspect(t)));
+    const drift: string[] = [];
+    if (!table.installed) drift.push(`the ${engine.name} rules are missing or incomplete`);
+    if (!late.installed) drift.push('the late-packet table is missing or incomplete');
+    if (table.foreignRules) drift.push(`${table.foreignRules} foreign rule(s) in flowmig's chains`);
+    if (late.foreignRules) drift.push(`${late.foreignRules} foreign rule(s) in the late table`);
+    const desired = mappingsFor(lab, state.flows.map(fromStateFlow));
+    const kernel = new Map(table.mappings.map((m) => [m.address, m]));
+    for (const m of desired) {
+      const k = kernel.get(m.address);
+      if (!k) drift.push(`flow ${m.address} has no mapping`);
+      else if (
+        k.responderAddress !== m.responderAddress ||
+        k.initiatorAddress !== m.initiatorAddress
+      )
+        drift.push(
+          `flow ${m.address} maps ${k.initiatorAddress || '?'} → ${k.responderAddress || '?'}, not ${m.initiatorAddress} → ${m.responderAddress}`,
+        );
+      if (late.installed && late.initiators.get(m.address) !== m.initiatorAddress)
+        drift.push(`flow ${m.address}: the late table names another initiator`);
+    }
+    for (const k of table.mappings)
+      if (!desired.some((m) => m.address === k.address))
+        drift.push(`unknown flow ${k.address} in the translator`);
+    return drift;
+  }
+
+  /**
+   * Makes the translator match the desired flow table: each of flowmig's tables or chain sets
+   * that drifted is restated whole in one transaction (then the drifted flows' conntrack entries
+   * go, so no connection keeps a mapping that should not exist). Nothing that is not flowmig's is
+   * touched.
+   */
+  async reconcile(id: string): Promise<ReconcileResult> {
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const lab = labOf(state);
+      const drift = await this.drift(state, lab);
+      if (drift.length === 0 || drift[0]?.startsWith('translator namespace'))
+        return { lab: id, drift, repaired: false };
+      const engine = engineFor(lab.engine);
+      const t = lab.translator.netns;
+      const desired = mappingsFor(lab, state.flows.map(fromStateFlow));
+      const table = engine.parse(
+        (await this.runner.run(engine.inspect(t).argv, { netns: t, okExitCodes: [0, 1] })).stdout,
+      );
+      await execute(this.runner, [
+        engine.repair(t, desired, table),
+        lateTable.repair(t, desired),
+        ...desired.map((m): Op => ({ kind: 'conntrackDelete', netns: t, origDst: m.address })),
+      ]);
+      const after = await this.drift(state, lab);
+      return {
+        lab: id,
+        drift,
+        repaired: after.length === 0,
+        ...(after.length ? { remaining: after } : {}),
+      };
+    });
+  }
+
+  /**
+   * Records `daemon` as the lab's daemon (undefined clears it). Refuses when another daemon of the
+   * lab still runs: one daemon owns a lab.
+   */
+  async recordDaemon(
+    id: string,
+    daemon: { pid: number; socket: string } | undefined,
+  ): Promise<void> {
+    await this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const other = state.daemon;
+      if (
+        daemon &&
+        other &&
+        other.pid !== daemon.pid &&
+        (await isOurProcess(other.pid, [DAEMON_MARKER, id]))
+      )
+        throw new FlowmigError(`lab ${id} already has a daemon (pid ${other.pid})`);
+      if (daemon) state.daemon = daemon;
+      else if (other?.pid === process.pid) state.daemon = undefined;
+      else return;
+      await this.store.write(state);
+    });
+  }
+
   async status(id: string): Promise<LabStatus> {
     const state = await this.store.read(id);
     if (!state) throw new FlowmigError(`no lab '${id}' is up`);
@@ -558,6 +698,10 @@ export class Flowmig {
       );
     }
     const controlPath = await this.controlPath(state, lab);
+    const drift = await this.drift(state, lab);
+    const daemon = state.daemon
+      ? { ...state.daemon, running: await isOurProcess(state.daemon.pid, [DAEMON_MARKER, id]) }
+      : undefined;
     const flows = state.flows.map((f): FlowStatus => {
       const kernelResponder = kernel.get(f.address);
       const expected = lab.links.find((l) => l.node === f.responder)?.address.address;
@@ -578,6 +722,8 @@ export class Flowmig {
       controlPath,
       migrations: state.migrations,
       lastMigration: state.lastMigration,
+      drift,
+      daemon,
       late: {
         installed: late.installed,
         graceMs: lab.graceMs,

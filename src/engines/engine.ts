@@ -24,6 +24,8 @@ export interface KernelFlowTable {
   /** Whether the engine's own objects (chains, hooks) are present. */
   readonly installed: boolean;
   readonly mappings: readonly FlowMapping[];
+  /** Rules in flowmig's own chains that flowmig does not write (a foreign change to its objects). */
+  readonly foreignRules?: number;
 }
 
 /**
@@ -74,6 +76,16 @@ export interface Engine {
     netns: string,
     changes: readonly FlowChange[],
     all: () => readonly FlowMapping[],
+  ): NetfilterApplyOp;
+  /**
+   * Restates the engine's objects and exactly these mappings in one transaction, whatever the
+   * kernel holds now (`kernel`, as parsed): missing objects come back, foreign changes to flowmig's
+   * own objects go. Objects that are not flowmig's are never touched.
+   */
+  repair(
+    netns: string,
+    mappings: readonly FlowMapping[],
+    kernel: KernelFlowTable,
   ): NetfilterApplyOp;
   /** Removes the engine's objects (undefined when deleting the namespace is enough). */
   uninstall(netns: string): NetfilterApplyOp | undefined;

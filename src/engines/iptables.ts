@@ -30,6 +30,12 @@ export const iptablesEngine: Engine = {
     return restoreOp(netns, all(), false, `ip6tables: set ${describe(moved)}`);
   },
 
+  // Redeclaring the two chains flushes them (foreign rules in them go); the jumps are added only
+  // when neither is there (one jump alone is reported, not guessed at).
+  repair(netns, mappings, kernel) {
+    return restoreOp(netns, mappings, !kernel.installed, `ip6tables: chains restated`);
+  },
+
   // The rules live in the translator's namespace and go with it.
   uninstall() {
     return undefined;
@@ -101,17 +107,24 @@ const DNAT_RULE = new RegExp(
   `^-A ${DNAT_CHAIN} -s (\\S+?)(?:/128)? -d (\\S+?)(?:/128)? (.*)-j DNAT --to-destination \\[?([0-9a-f:]+)\\]?$`,
 );
 
+const SNAT_RULE = new RegExp(
+  `^-A ${SNAT_CHAIN} -m conntrack --ctstate DNAT --ctorigdst \\S+? -j SNAT --to-source \\S+$`,
+);
+
 /** Reads flowmig's mappings from `ip6tables-save -t nat` output (or restore input). */
 export function parseNatTable(text: string): KernelFlowTable {
   const forward = new Map<string, { initiator: string; responder: string }>();
   const back = new Set<string>();
   let hookedPre = false;
   let hookedPost = false;
+  let foreignRules = 0;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === `-A PREROUTING -j ${DNAT_CHAIN}`) hookedPre = true;
     if (line === `-A POSTROUTING -j ${SNAT_CHAIN}`) hookedPost = true;
+    if (line.startsWith(`-A ${SNAT_CHAIN} `) && !SNAT_RULE.test(line)) foreignRules++;
     const d = DNAT_RULE.exec(line);
+    if (line.startsWith(`-A ${DNAT_CHAIN} `) && !d) foreignRules++;
     if (!d?.[1] || !d[2] || !d[4]) continue;
     if ((d[3] ?? '').includes(BACK_COMMENT)) back.add(`${d[1]} ${d[2]} ${d[4]}`);
     else forward.set(d[2], { initiator: d[1], responder: d[4] });
@@ -126,5 +139,9 @@ export function parseNatTable(text: string): KernelFlowTable {
       responderAddress: whole ? responder : '',
     });
   }
-  return { installed: hookedPre && hookedPost, mappings };
+  return {
+    installed: hookedPre && hookedPost,
+    mappings,
+    ...(foreignRules ? { foreignRules } : {}),
+  };
 }

@@ -35,9 +35,8 @@ export function renderLateTable(): string {
 }
 
 /**
- * The edits for the changes: initiators that changed, and for every flow whose responder changed,
- * the old responder joins the late set for `graceMs` while the new one must not be in it (it may
- * be a former responder coming back within its grace time: its packets are tracked again).
+ * The edits of a migration's rule transaction: initiators that changed, and for every flow whose
+ * responder changed, the old responder joins the late set for `graceMs`.
  */
 export function lateEdits(changes: readonly FlowChange[], graceMs: number): MapEdit[] {
   const initiators = {
@@ -47,30 +46,43 @@ export function lateEdits(changes: readonly FlowChange[], graceMs: number): MapE
     add: [] as string[][],
   };
   const former: string[][] = [];
-  const absent: string[][] = [];
   for (const { before: b, after: a } of changes) {
     if (b && (!a || a.initiatorAddress !== b.initiatorAddress)) initiators.remove.push([b.address]);
     if (a && (!b || a.initiatorAddress !== b.initiatorAddress))
       initiators.add.push([a.address, a.initiatorAddress]);
-    if (b && a && a.responderAddress !== b.responderAddress) {
-      if (graceMs > 0) former.push([b.responderAddress, b.address]);
-      absent.push([a.responderAddress, a.address]);
-    }
+    if (b && a && a.responderAddress !== b.responderAddress && graceMs > 0)
+      former.push([b.responderAddress, b.address]);
   }
   const edits: MapEdit[] = [];
   if (initiators.remove.length || initiators.add.length) edits.push(initiators);
-  if (former.length || absent.length) {
+  if (former.length) {
     edits.push({
       table: LATE_TABLE,
       map: LATE_SET,
       set: true,
       remove: [],
       add: former,
-      ...(former.length ? { timeoutMs: graceMs } : {}),
-      absent,
+      timeoutMs: graceMs,
     });
   }
   return edits;
+}
+
+/**
+ * The edits that follow a migration's conntrack delete: the new responder leaves the late set (it
+ * may be a former responder coming back within its grace time). Not before: until the flow's old
+ * entries are gone, a late packet of the new responder that conntrack tracked would start a
+ * connection whose reply tuple is taken by the initiator's entry to the old responder, and NAT
+ * would answer from another port (lost to the initiator's socket). Stateless, it arrives.
+ */
+export function releaseEdits(changes: readonly FlowChange[], graceMs: number): MapEdit[] {
+  if (graceMs <= 0) return []; // nobody is ever a former responder
+  const absent = changes.flatMap(({ before: b, after: a }) =>
+    b && a && a.responderAddress !== b.responderAddress ? [[a.responderAddress, a.address]] : [],
+  );
+  return absent.length
+    ? [{ table: LATE_TABLE, map: LATE_SET, set: true, remove: [], add: [], absent }]
+    : [];
 }
 
 export interface FormerResponder {
@@ -87,6 +99,8 @@ export interface LateState {
   readonly former: readonly FormerResponder[];
   /** Packets the rule has rewritten since the table was made. */
   readonly translated: number;
+  /** Rules in the table besides flowmig's one. */
+  readonly foreignRules?: number;
 }
 
 export const lateTable = {
@@ -115,6 +129,22 @@ export const lateTable = {
     );
   },
 
+  /** After the conntrack delete: the new responders leave the late set (see releaseEdits). */
+  release(
+    netns: string,
+    changes: readonly FlowChange[],
+    graceMs: number,
+  ): NetfilterApplyOp | undefined {
+    const edits = releaseEdits(changes, graceMs);
+    if (edits.length === 0) return undefined;
+    return nftOp(
+      netns,
+      renderEdits(edits, LATE_TABLE),
+      `nft: ${edits[0]?.absent?.length ?? 0} new responder(s) tracked again`,
+      edits,
+    );
+  },
+
   /** The change for a migration, or undefined when late packets need none. */
   update(
     netns: string,
@@ -129,6 +159,19 @@ export const lateTable = {
       renderEdits(edits, LATE_TABLE),
       `nft: ${former} former responder(s) translated for ${graceMs} ms`,
       edits,
+    );
+  },
+
+  /** Restates the table whole (foreign changes go; former responders' grace times are dropped). */
+  repair(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
+    const edits = lateEdits(
+      mappings.map((after) => ({ after })),
+      0,
+    );
+    return nftOp(
+      netns,
+      [`table ${T} {}`, `delete table ${T}`, renderLateTable(), ...renderEdits(edits, LATE_TABLE)],
+      `nft: table ${T} restated`,
     );
   },
 
@@ -158,6 +201,7 @@ export function parseLateJson(text: string): LateState {
   const former: FormerResponder[] = [];
   let translated = 0;
   let parts = 0;
+  let rules = 0;
   for (const item of doc.nftables ?? []) {
     const map = item.map as { name?: string; table?: string; elem?: unknown[] } | undefined;
     if (map?.table === LATE_TABLE && map.name === INITIATOR_MAP) {
@@ -186,13 +230,20 @@ export function parseLateJson(text: string): LateState {
     const rule = item.rule as { table?: string; expr?: Record<string, unknown>[] } | undefined;
     if (rule?.table === LATE_TABLE) {
       parts++;
+      rules++;
       for (const x of rule.expr ?? []) {
         const c = x.counter as { packets?: number } | undefined;
         if (c) translated += c.packets ?? 0;
       }
     }
   }
-  return { installed: parts >= 3, initiators, former, translated };
+  return {
+    installed: parts >= 3,
+    initiators,
+    former,
+    translated,
+    ...(rules > 1 ? { foreignRules: rules - 1 } : {}),
+  };
 }
 
 /** The late table as the in-memory fake holds it: expiry times on the fake's clock. */

@@ -104,6 +104,18 @@ export const nftablesEngine: Engine = {
     return nftOp(netns, renderEdits(edits, NFT_TABLE), summarize(edits), edits);
   },
 
+  // Declaring the table first makes the delete safe when it is missing; the whole script is one
+  // transaction, so packets see the old table or the new one.
+  repair(netns, mappings) {
+    const lines = [
+      `table ${T} {}`,
+      `delete table ${T}`,
+      renderTable(),
+      ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE),
+    ];
+    return nftOp(netns, lines, `nft: table ${T} restated with ${mappings.length} flow(s)`);
+  },
+
   uninstall(netns) {
     return nftOp(netns, [`delete table ${T}`], `nft: delete table ${T}`);
   },
@@ -164,7 +176,8 @@ export function parseNftJson(text: string): KernelFlowTable {
     chains.has('prerouting') &&
     chains.has('postrouting') &&
     rules >= 3;
-  return { installed, mappings };
+  const foreignRules = Math.max(0, rules - 3);
+  return { installed, mappings, ...(foreignRules ? { foreignRules } : {}) };
 }
 
 const ELEMENT_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);

@@ -1,7 +1,7 @@
 // Starts a long-lived program inside a namespace, detached from the caller, output to a log file.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { inNetns } from './runner.js';
 
 /**
@@ -73,4 +73,26 @@ export async function stopProcess(pid: number, graceMs = 1_000): Promise<void> {
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   if (alive()) process.kill(pid, 'SIGKILL');
   while (alive()) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * PIDs of running processes (other than this one) whose command line has `marker` followed by an
+ * argument that satisfies `match` (flowmig marks its agents and daemons with their lab id).
+ */
+export async function findByMarker(
+  marker: string,
+  match: (value: string) => boolean,
+): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const argv = await readFile(`/proc/${name}/cmdline`, 'utf8').then(
+      (t) => t.split('\0'),
+      () => [] as string[],
+    );
+    const at = argv.indexOf(marker);
+    const value = at >= 0 ? argv[at + 1] : undefined;
+    if (value !== undefined && match(value)) pids.push(Number(name));
+  }
+  return pids;
 }

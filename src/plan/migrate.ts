@@ -70,6 +70,7 @@ export function planMigration(
   const ops: Op[] = [
     ...ruleChange(lab, engine, changes, () => mappingsFor(lab, flows)),
     conntrackDelete(lab, flow, role === 'responder'),
+    ...release(lab, changes),
   ];
   return { role, flow, from, flows, ops };
 }
@@ -90,6 +91,12 @@ function ruleChange(
   const late = lateTable.update(t, changes, lab.graceMs);
   if (!late) return [rules];
   return engine.fastPath ? [joinNftOps(rules, late)] : [rules, late];
+}
+
+/** After the conntrack delete: the new responders are tracked again (see releaseEdits). */
+function release(lab: Lab, changes: readonly FlowChange[]): Op[] {
+  const op = lateTable.release(lab.translator.netns, changes, lab.graceMs);
+  return op ? [op] : [];
 }
 
 /**
@@ -170,14 +177,11 @@ export function planEvacuation(
     current.filter((f) => movedSet.has(f.address)),
   );
   const after = mappingsFor(lab, moved);
+  const changes = before.map((b, i) => ({ before: b, after: after[i] }));
   const ops: Op[] = [
-    ...ruleChange(
-      lab,
-      engine,
-      before.map((b, i) => ({ before: b, after: after[i] })),
-      () => mappingsFor(lab, flows),
-    ),
+    ...ruleChange(lab, engine, changes, () => mappingsFor(lab, flows)),
     ...moved.map((f) => conntrackDelete(lab, f, true)),
+    ...release(lab, changes),
   ];
   return { moved, flows, ops };
 }

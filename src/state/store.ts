@@ -51,6 +51,8 @@ export const labStateSchema = z.object({
   agent: z.object({ pid: z.number(), socket: z.string(), log: z.string() }).optional(),
   /** Why there is no agent (the nft/conntrack programs are used instead). */
   agentError: z.string().optional(),
+  /** The daemon that serves the lab's local API (recorded by the daemon itself). */
+  daemon: z.object({ pid: z.number(), socket: z.string() }).optional(),
 });
 
 export type LabState = z.infer<typeof labStateSchema>;

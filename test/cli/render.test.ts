@@ -159,6 +159,8 @@ const STATUS: LabStatus = {
     translated: 3,
     former: [{ address: 'fe00::1', responderAddress: 'fc01::1', expiresMs: 4200 }],
   },
+  drift: ['flow fe00::2 maps fc00::1 → fc02::2, not fc00::1 → fc01::1'],
+  daemon: { pid: 5151, socket: '/run/flowmig/t1-default.sock', running: true },
 };
 
 describe('renderFlows and renderStatus', () => {
@@ -188,6 +190,12 @@ describe('renderFlows and renderStatus', () => {
     assert.match(text, /^A +client +t1-A +up$/m);
     assert.match(text, /^B +translator +t1-B +present, NOT MARKED as this lab$/m);
     assert.match(text, /^C +server +t1-C +MISSING$/m);
+    assert.match(
+      text,
+      /late packets: 3 translated; grace 5\.0 s; former responders: fc01::1 for fe00::1 \(4 s left\)/,
+    );
+    assert.match(text, /daemon: pid 5151 \(running\), socket \/run\/flowmig\/t1-default\.sock$/m);
+    assert.match(text, /drift: flow fe00::2 maps fc00::1 → fc02::2, not fc00::1 → fc01::1$/m);
     assert.ok(text.endsWith(renderFlows(STATUS)));
   });
 
@@ -198,7 +206,13 @@ describe('renderFlows and renderStatus', () => {
       translatorInstalled: false,
       migrations: 0,
       lastMigration: undefined,
+      drift: [],
+      daemon: { pid: 5151, socket: '/run/flowmig/t1-default.sock', running: false },
+      late: { installed: false, graceMs: 5000, translated: 0, former: [] },
     });
+    assert.match(text, /daemon: pid 5151 \(NOT RUNNING\)/);
+    assert.match(text, /drift: none/);
+    assert.match(text, /late packets: table MISSING/);
     assert.match(text, /\(gone\)/);
     assert.match(text, /translator table: MISSING/);
     assert.doesNotMatch(text, /last migration/);

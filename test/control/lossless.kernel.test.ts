@@ -18,6 +18,7 @@ import {
   FIXTURES,
   ROOT,
   removeNamespacesWith,
+  runner,
   tempStateDir,
   uniquePrefix,
   withLab,
@@ -27,6 +28,29 @@ const ECHO = join(ROOT, 'dist', 'src', 'traffic', 'udp-echo.js');
 const LOAD = join(ROOT, 'dist', 'src', 'traffic', 'udp-load.js');
 const LISTEN = join(FIXTURES, 'udp-listen.mjs');
 const SEND = join(FIXTURES, 'udp-send.mjs');
+
+/** Udp6RcvbufErrors and Udp6InErrors of each namespace (datagrams a full socket buffer dropped). */
+async function udpDrops(namespaces: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const netns of namespaces) {
+    const text = (await runner.run(['cat', '/proc/net/snmp6'], { netns })).stdout;
+    const get = (k: string) => new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(text)?.[1] ?? '?';
+    parts.push(
+      `${netns} rcvbuf ${get('Udp6RcvbufErrors')} in-errors ${get('Udp6InErrors')} no-port ${get('Udp6NoPorts')} in ${get('Udp6InDatagrams')} out ${get('Udp6OutDatagrams')}`,
+    );
+  }
+  return parts.join(', ');
+}
+
+/** The translator's conntrack counters that mean a packet was refused or dropped. */
+async function conntrackStats(netns: string): Promise<string> {
+  const text = (await runner.run(['conntrack', '-S'], { netns })).stdout;
+  const sum = (k: string) =>
+    [...text.matchAll(new RegExp(`\\b${k}=(\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
+  return ['invalid', 'insert_failed', 'drop', 'clash_resolve']
+    .map((k) => `${k} ${sum(k)}`)
+    .join(', ');
+}
 
 /** Starts a line-printing program and waits for its first line (it is ready). */
 async function ready(b: Background, what: string): Promise<void> {
@@ -95,9 +119,13 @@ for (const variant of ENGINE_VARIANTS) {
             await load.stop('SIGTERM', 10_000);
             const r = JSON.parse(load.stdout.trim()) as UdpLoadResult;
             const late = (await fm.status(lab.id)).late.translated;
-            t.diagnostic(`${variant.name}: ${JSON.stringify(r)}, late packets translated ${late}`);
+            // Where datagrams could be dropped outside the translator: full socket buffers.
+            const drops = `${await udpDrops(['A', 'C', 'D'].map(ns))}; B conntrack: ${await conntrackStats(ns('B'))}`;
+            t.diagnostic(
+              `${variant.name}: ${JSON.stringify(r)}, late packets translated ${late}, socket drops ${drops}`,
+            );
             assert.ok(r.ratePerS >= 19_000, `rate ${r.ratePerS}/s`);
-            assert.equal(r.lost, 0, `lost ${r.lost} of ${r.sent}`);
+            assert.equal(r.lost, 0, `lost ${r.lost} of ${r.sent} (socket drops: ${drops})`);
             assert.equal(r.duplicates, 0, `duplicated ${r.duplicates}`);
             const served = await Promise.all(
               echoes.map(async (e) => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findAgentsWhere } from '../../src/control/agent-process.js';
+import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { listNamespaces } from '../../src/control/kernel.js';
 import { stopProcess } from '../../src/exec/daemon.js';
@@ -71,11 +72,12 @@ export async function namespacesWith(prefix: string): Promise<string[]> {
 }
 
 /**
- * Safety net after a failure: stops this test's agents (found by their command line, which names
- * the lab) and deletes, by name, the namespaces with this test's unique prefix.
+ * Safety net after a failure: stops this test's agents and daemons (found by their command line,
+ * which names the lab) and deletes, by name, the namespaces with this test's unique prefix.
  */
 export async function removeNamespacesWith(prefix: string): Promise<void> {
   for (const pid of await findAgentsWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
+  for (const pid of await findDaemonsWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
   for (const ns of await namespacesWith(prefix)) {
     await runner.run(['ip', 'netns', 'delete', ns]).catch(() => {});
   }

@@ -1,0 +1,80 @@
+// The daemon's local API: one JSON object per line each way over a Unix socket (root only).
+// Requests are checked against a schema before anything runs; every reply carries the request id.
+import { z } from 'zod';
+
+/** Longest request line accepted; a longer one gets an error and the connection is closed. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+const id = z.number().int().nonnegative();
+const name = z.string().min(1).max(200);
+
+export const requestSchema = z.discriminatedUnion('verb', [
+  z.strictObject({ id, verb: z.literal('hello') }),
+  z.strictObject({ id, verb: z.literal('status') }),
+  z.strictObject({ id, verb: z.literal('flows') }),
+  z.strictObject({ id, verb: z.literal('swap'), flow: name.optional() }),
+  z.strictObject({ id, verb: z.literal('migrate'), flow: name, node: name }),
+  z.strictObject({ id, verb: z.literal('evacuate'), from: name, to: name }),
+  z.strictObject({ id, verb: z.literal('reconcile') }),
+  z.strictObject({ id, verb: z.literal('down') }),
+]);
+
+export type DaemonRequest = z.infer<typeof requestSchema>;
+export type Verb = DaemonRequest['verb'];
+export type RequestBody = DaemonRequest extends infer R
+  ? R extends { id: number }
+    ? Omit<R, 'id'>
+    : never
+  : never;
+
+export interface HelloReply {
+  readonly lab: string;
+  readonly pid: number;
+  readonly socket: string;
+  readonly startedAt: string;
+  /** Changes applied by this daemon so far. */
+  readonly changes: number;
+  readonly queued: number;
+}
+
+export type DaemonReply =
+  | { readonly id: number | null; readonly ok: true; readonly result: unknown }
+  | {
+      readonly id: number | null;
+      readonly ok: false;
+      readonly error: string;
+      readonly code?: string;
+    };
+
+/** Parses one request line: the request, or the reason it is refused (with the id if readable). */
+export function parseRequest(
+  line: string,
+): { request: DaemonRequest } | { error: string; id: number | null } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { error: 'malformed request: not JSON', id: null };
+  }
+  const maybeId = (value as { id?: unknown } | null)?.id;
+  const replyId = typeof maybeId === 'number' && Number.isInteger(maybeId) ? maybeId : null;
+  const verb = (value as { verb?: unknown } | null)?.verb;
+  const parsed = requestSchema.safeParse(value);
+  if (parsed.success) return { request: parsed.data };
+  if (typeof verb === 'string' && !requestSchema.options.some((o) => o.shape.verb.value === verb))
+    return { error: `unknown verb '${verb.slice(0, 40)}'`, id: replyId };
+  const issue = parsed.error.issues[0];
+  return {
+    error: `malformed request: ${issue ? `${issue.path.join('.') || 'request'}: ${issue.message}` : 'invalid'}`,
+    id: replyId,
+  };
+}
+
+/** Verbs that change the lab: applied one at a time, in arrival order. */
+export const MUTATING: ReadonlySet<Verb> = new Set([
+  'swap',
+  'migrate',
+  'evacuate',
+  'reconcile',
+  'down',
+]);

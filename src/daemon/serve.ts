@@ -1,0 +1,36 @@
+// Serves one lab as its daemon: records itself in the lab's state, reconciles the translator with
+// the desired flow table, then answers the lab's API until SIGTERM/SIGINT or a `down` request.
+import { daemonPaths } from '../control/daemon-process.js';
+import { Flowmig } from '../control/flowmig.js';
+import { DaemonServer } from './server.js';
+
+const log = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
+
+export async function serveLab(labId: string, stateDir: string): Promise<DaemonServer> {
+  const fm = new Flowmig({ stateDir });
+  const { socket } = daemonPaths(stateDir, labId);
+  // Record first (refused if another daemon of the lab runs), then listen.
+  await fm.recordDaemon(labId, { pid: process.pid, socket });
+  const r = await fm.reconcile(labId);
+  if (r.drift.length)
+    log(
+      `reconciled: ${r.drift.join('; ')} → ${r.repaired ? 'repaired' : `still: ${(r.remaining ?? []).join('; ')}`}`,
+    );
+  let server: DaemonServer | undefined;
+  const stop = async (why: string) => {
+    log(`stopping (${why})`);
+    await server?.close();
+    await fm.recordDaemon(labId, undefined).catch(() => {});
+    process.exit(0);
+  };
+  server = await DaemonServer.start(fm, labId, socket, {
+    onDown: () => {
+      log('lab torn down; exiting');
+      process.exit(0);
+    },
+  });
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  log(`serving lab ${labId} on ${socket} (pid ${process.pid})`);
+  return server;
+}

@@ -1,0 +1,172 @@
+// The daemon's server: owns one lab through the controller, serves the local API on a Unix socket
+// that only root can open, and applies changes one at a time in arrival order.
+import { chmod, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import type { Flowmig } from '../control/flowmig.js';
+import { FlowmigError } from '../errors.js';
+import {
+  type DaemonReply,
+  type DaemonRequest,
+  type HelloReply,
+  MAX_REQUEST_BYTES,
+  MUTATING,
+  parseRequest,
+} from './protocol.js';
+
+export interface DaemonHooks {
+  /** Called after a `down` request tore the lab down and its reply was sent. */
+  readonly onDown?: () => void;
+}
+
+export class DaemonServer {
+  private queue: Promise<unknown> = Promise.resolve();
+  private changes = 0;
+  private queued = 0;
+  private readonly startedAt = new Date().toISOString();
+  private readonly sockets = new Set<Socket>();
+  private closed = false;
+
+  private constructor(
+    private readonly fm: Flowmig,
+    readonly lab: string,
+    readonly socketPath: string,
+    private readonly server: Server,
+    private readonly hooks: DaemonHooks,
+  ) {}
+
+  /** Listens on `socketPath` (a stale socket file there is replaced), mode 0600. */
+  static async start(
+    fm: Flowmig,
+    lab: string,
+    socketPath: string,
+    hooks: DaemonHooks = {},
+  ): Promise<DaemonServer> {
+    await rm(socketPath, { force: true });
+    const server = createServer();
+    const daemon = new DaemonServer(fm, lab, socketPath, server, hooks);
+    server.on('connection', (s) => daemon.serve(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // The umask already keeps others from writing (connecting); 0600 keeps out the group too.
+      server.listen(socketPath, () => resolve());
+    });
+    await chmod(socketPath, 0o600);
+    return daemon;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.socketPath, { force: true });
+  }
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const decoder = new StringDecoder('utf8');
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      if (socket.writableEnded) return; // closed for a request too large: read no further
+      buffer += decoder.write(chunk);
+      for (let at = buffer.indexOf('\n'); at >= 0; at = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, at);
+        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) break; // refused whole below
+        buffer = buffer.slice(at + 1);
+        if (line.trim()) this.handle(socket, line);
+      }
+      if (Buffer.byteLength(buffer) > MAX_REQUEST_BYTES) {
+        buffer = '';
+        this.reply(socket, {
+          id: null,
+          ok: false,
+          error: `request too large (over ${MAX_REQUEST_BYTES} bytes)`,
+          code: 'too-large',
+        });
+        socket.end();
+      }
+    });
+  }
+
+  private handle(socket: Socket, line: string): void {
+    if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
+      this.reply(socket, { id: null, ok: false, error: 'request too large', code: 'too-large' });
+      return;
+    }
+    const parsed = parseRequest(line);
+    if ('error' in parsed) {
+      this.reply(socket, { id: parsed.id, ok: false, error: parsed.error, code: 'bad-request' });
+      return;
+    }
+    const r = parsed.request;
+    const run = () => this.run(r);
+    let work: Promise<unknown>;
+    if (MUTATING.has(r.verb)) {
+      this.queued++;
+      work = this.queue.then(run, run);
+      this.queue = work.catch(() => {});
+      // then, not finally: a refused change must not leave a rejected promise unhandled.
+      void work.then(
+        () => this.queued--,
+        () => this.queued--,
+      );
+    } else work = run();
+    work.then(
+      (result) => {
+        this.reply(socket, { id: r.id, ok: true, result });
+        if (r.verb === 'down') {
+          void this.close().then(() => this.hooks.onDown?.());
+        }
+      },
+      (error: unknown) =>
+        this.reply(socket, {
+          id: r.id,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+          code: error instanceof FlowmigError ? 'refused' : 'failed',
+        }),
+    );
+  }
+
+  private async run(r: DaemonRequest): Promise<unknown> {
+    if (this.closed) throw new FlowmigError(`the daemon of lab ${this.lab} is shutting down`);
+    switch (r.verb) {
+      case 'hello':
+        return {
+          lab: this.lab,
+          pid: process.pid,
+          socket: this.socketPath,
+          startedAt: this.startedAt,
+          changes: this.changes,
+          queued: this.queued,
+        } satisfies HelloReply;
+      case 'status':
+        return this.fm.status(this.lab);
+      case 'flows':
+        return this.fm.flows(this.lab);
+      case 'swap':
+        return this.counted(this.fm.swap(this.lab, r.flow));
+      case 'migrate':
+        return this.counted(this.fm.migrate(this.lab, r.flow, r.node));
+      case 'evacuate':
+        return this.counted(this.fm.evacuate(this.lab, r.from, r.to));
+      case 'reconcile':
+        return this.counted(this.fm.reconcile(this.lab));
+      case 'down':
+        return this.fm.down(this.lab);
+    }
+  }
+
+  private async counted<T>(p: Promise<T>): Promise<T> {
+    const result = await p;
+    this.changes++;
+    return result;
+  }
+
+  private reply(socket: Socket, reply: DaemonReply): void {
+    if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
+  }
+}
