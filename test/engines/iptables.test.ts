@@ -301,3 +301,166 @@ describe('iptablesEngine', () => {
     assert.deepEqual(iptablesEngine.parse(NAT_SAVE_TWO_FLOWS), parseNatTable(NAT_SAVE_TWO_FLOWS));
   });
 });
+
+describe('iptablesEngine.repair', () => {
+  const restore = ['ip6tables-restore', '-w', '--noflush'];
+
+  it('jumps in place (installed): both chains redeclared (so flushed) and refilled, no jumps', () => {
+    const op = iptablesEngine.repair('t1-B', [M1, M2], { installed: true, mappings: [M1] });
+    assert.deepEqual(op, {
+      kind: 'netfilterApply',
+      netns: 't1-B',
+      argv: restore,
+      stdin: [
+        '*nat',
+        ':FLOWMIG-DNAT - [0:0]',
+        ':FLOWMIG-SNAT - [0:0]',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::2/128 -j DNAT --to-destination fc02::2',
+        '-A FLOWMIG-DNAT -s fc02::2/128 -d fe00::2/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::2/128 -j SNAT --to-source fe00::2',
+        'COMMIT',
+        '',
+      ].join('\n'),
+      summary: 'ip6tables: chains restated',
+    });
+  });
+
+  it('jumps missing (not installed): the same, with the two jumps', () => {
+    const op = iptablesEngine.repair('B', [M1], { installed: false, mappings: [] });
+    assert.deepEqual(op.argv, restore);
+    assert.equal(op.netns, 'B');
+    assert.equal(
+      op.stdin,
+      [
+        '*nat',
+        ':FLOWMIG-DNAT - [0:0]',
+        ':FLOWMIG-SNAT - [0:0]',
+        '-A PREROUTING -j FLOWMIG-DNAT',
+        '-A POSTROUTING -j FLOWMIG-SNAT',
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128 -j DNAT --to-destination fc01::1',
+        '-A FLOWMIG-DNAT -s fc01::1/128 -d fe00::1/128 -m comment --comment flowmig-back -j DNAT --to-destination fc00::1',
+        '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'ip6tables: chains restated');
+  });
+
+  it('withHooks follows kernel.installed as parsed from ip6tables-save', () => {
+    const unhooked = NAT_SAVE_TWO_FLOWS.split('\n')
+      .filter((l) => !/^-A (PRE|POST)ROUTING -j FLOWMIG/.test(l))
+      .join('\n');
+    const jumps = (text: string) =>
+      iptablesEngine
+        .repair('B', [M1], parseNatTable(text))
+        .stdin.split('\n')
+        .filter((l) => /^-A (PRE|POST)ROUTING /.test(l));
+    assert.deepEqual(jumps(NAT_SAVE_TWO_FLOWS), []);
+    assert.deepEqual(jumps(unhooked), [
+      '-A PREROUTING -j FLOWMIG-DNAT',
+      '-A POSTROUTING -j FLOWMIG-SNAT',
+    ]);
+    assert.deepEqual(jumps(''), [
+      '-A PREROUTING -j FLOWMIG-DNAT',
+      '-A POSTROUTING -j FLOWMIG-SNAT',
+    ]);
+  });
+
+  it('only installed matters: the kernel’s mappings and foreign rules do not change the script', () => {
+    const a = iptablesEngine.repair('B', [M1, M3], { installed: true, mappings: [] });
+    const b = iptablesEngine.repair('B', [M1, M3], {
+      installed: true,
+      mappings: [M2],
+      foreignRules: 3,
+    });
+    assert.equal(a.stdin, b.stdin);
+    assert.equal(a.stdin, renderRestore([M1, M3], false));
+    assert.equal(
+      iptablesEngine.repair('B', [M1, M3], { installed: false, mappings: [M1], foreignRules: 1 })
+        .stdin,
+      renderRestore([M1, M3], true),
+    );
+  });
+
+  it('one transaction that writes only flowmig’s chains (and the jumps)', () => {
+    const text = iptablesEngine.repair('B', [M1, M2, M3], { installed: false, mappings: [] }).stdin;
+    assert.equal(text.match(/^\*/gm)?.length, 1);
+    assert.equal(text.match(/^COMMIT$/gm)?.length, 1);
+    for (const line of text.split('\n').filter((l) => l.startsWith(':') || l.startsWith('-'))) {
+      assert.match(
+        line,
+        /^(:FLOWMIG-(DNAT|SNAT) - \[0:0\]|-A FLOWMIG-(DNAT|SNAT) |-A PREROUTING -j FLOWMIG-DNAT$|-A POSTROUTING -j FLOWMIG-SNAT$)/,
+      );
+    }
+  });
+
+  it('simulated, leaves exactly the given mappings, and reads back as installed with no foreign rule', () => {
+    const op = iptablesEngine.repair('B', [M1, M2], { installed: false, mappings: [] });
+    assert.deepEqual(iptablesEngine.simulate([M3], op), [M1, M2]);
+    assert.deepEqual(parseNatTable(op.stdin), { installed: true, mappings: [M1, M2] });
+  });
+});
+
+describe('parseNatTable: foreign rules', () => {
+  // Lines as ip6tables-save v1.8.9 printed them after `ip6tables -t nat -A FLOWMIG-DNAT -s fc09::9
+  // -j ACCEPT` and `ip6tables -t nat -A FLOWMIG-SNAT -o lo -j MASQUERADE` on flowmig's install.
+  const FOREIGN_DNAT = '-A FLOWMIG-DNAT -s fc09::9/128 -j ACCEPT';
+  const FOREIGN_SNAT = '-A FLOWMIG-SNAT -o lo -j MASQUERADE';
+  const withLines = (...lines: string[]) =>
+    NAT_SAVE_TWO_FLOWS.replace('COMMIT\n', `${lines.join('\n')}\nCOMMIT\n`);
+
+  it('a foreign rule in each of flowmig’s chains: two, the flows still read', () => {
+    assert.deepEqual(parseNatTable(withLines(FOREIGN_DNAT, FOREIGN_SNAT)), {
+      installed: true,
+      mappings: [M1, M2],
+      foreignRules: 2,
+    });
+  });
+
+  it('counts each chain’s foreign rules wherever they stand in it', () => {
+    const text = NAT_SAVE_TWO_FLOWS.replace(
+      '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128',
+      `${FOREIGN_DNAT}\n-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::1/128`,
+    );
+    assert.equal(parseNatTable(text).foreignRules, 1);
+    assert.equal(parseNatTable(withLines(FOREIGN_SNAT)).foreignRules, 1);
+    assert.equal(
+      parseNatTable(withLines(FOREIGN_DNAT, FOREIGN_DNAT, FOREIGN_SNAT)).foreignRules,
+      3,
+    );
+  });
+
+  it('a SNAT rule not of flowmig’s shape in its chain is foreign', () => {
+    const text = withLines(
+      '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1 -j MASQUERADE',
+      '-A FLOWMIG-SNAT -s fc00::1/128 -m conntrack --ctstate DNAT --ctorigdst fe00::1 -j SNAT --to-source fe00::1',
+    );
+    assert.equal(parseNatTable(text).foreignRules, 2);
+  });
+
+  it('flowmig’s own rules, as saved or as written, are not foreign: the key is absent', () => {
+    for (const text of [
+      NAT_SAVE_TWO_FLOWS,
+      natSave([M1, M2, M3], false),
+      renderRestore([M1, M2, M3], true),
+      renderRestore([], false),
+    ]) {
+      assert.equal('foreignRules' in parseNatTable(text), false, text.slice(0, 80));
+    }
+  });
+
+  it('rules in other chains, even ones named like flowmig’s, are not counted', () => {
+    const text = withLines(
+      '-A PREROUTING -d fe00::9/128 -j DNAT --to-destination fc05::1',
+      '-A POSTROUTING -o eth0 -j MASQUERADE',
+      '-A FLOWMIG-DNAT2 -j ACCEPT',
+      '-A FLOWMIG-SNAT-OLD -j ACCEPT',
+      '-A OTHER -j FLOWMIG-DNAT',
+    );
+    assert.deepEqual(parseNatTable(text), { installed: true, mappings: [M1, M2] });
+  });
+});

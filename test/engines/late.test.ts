@@ -16,6 +16,7 @@ import { M1, M2 } from '../support/mappings.js';
 import {
   LATE_JSON_AFTER_SWAP,
   LATE_JSON_AFTER_SWAP_BACK,
+  LATE_JSON_FOREIGN_RULE,
   LATE_JSON_INSTALLED,
   lateJson,
   NFT_JSON_NO_TABLE,
@@ -250,6 +251,74 @@ describe('lateTable operations', () => {
   });
 });
 
+describe('lateTable.repair', () => {
+  it('one `nft -f -`: declare the table, delete it, declare it whole, then the initiators', () => {
+    const op = lateTable.repair('t1-B', [M1, M2]);
+    assert.equal(op.kind, 'netfilterApply');
+    assert.equal(op.netns, 't1-B');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        'table ip6 flowmig_late {}',
+        'delete table ip6 flowmig_late',
+        'table ip6 flowmig_late {',
+        '  set late_from { type ipv6_addr . ipv6_addr; flags timeout; }',
+        '  map initiator_of { type ipv6_addr : ipv6_addr; }',
+        '  chain late {',
+        '    type filter hook prerouting priority raw; policy accept;',
+        '    ip6 saddr . ip6 daddr @late_from notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
+        '  }',
+        '}',
+        'add element ip6 flowmig_late initiator_of { fe00::1 : fc00::1, fe00::2 : fc00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'nft: table ip6 flowmig_late restated');
+    assert.equal(op.edits, undefined);
+  });
+
+  it('with no flows: the table alone, restated', () => {
+    assert.equal(
+      lateTable.repair('B', []).stdin,
+      `table ip6 flowmig_late {}\ndelete table ip6 flowmig_late\n${renderLateTable()}\n`,
+    );
+  });
+
+  it('touches only the late table and writes no former responder', () => {
+    const lines = lateTable.repair('B', [M1, M2, M3]).stdin.trim().split('\n');
+    const top = lines.filter((l) => !l.startsWith(' ') && l !== '}');
+    for (const l of top)
+      assert.match(l, /^(table|delete table|add element) ip6 flowmig_late( |$)/, l);
+    assert.equal(lines.filter((l) => l.startsWith('delete ')).length, 1);
+    assert.equal(lines.filter((l) => l.startsWith('add element')).length, 1);
+    assert.doesNotMatch(lines.filter((l) => l.startsWith('add ')).join('\n'), /late_from/);
+  });
+
+  it('what follows the delete is exactly install’s script', () => {
+    const op = lateTable.repair('B', [M1, M2, M3]);
+    assert.equal(
+      op.stdin,
+      `table ip6 flowmig_late {}\ndelete table ip6 flowmig_late\n${lateTable.install('B', [M1, M2, M3]).stdin}`,
+    );
+  });
+
+  it('simulated: exactly the given initiators, former responders and their grace dropped', () => {
+    const swapped = simulateLate(
+      simulateLate(EMPTY, lateTable.install('B', [M1, M2, M3]).stdin, 0),
+      lateTable.update('B', SWAP, 60_000)?.stdin ?? '',
+      0,
+    );
+    assert.equal(swapped.former.size, 1);
+    const repaired = simulateLate(swapped, lateTable.repair('B', [M1_ON_D]).stdin, 10);
+    assert.deepEqual(repaired, {
+      initiators: new Map([['fe00::1', 'fc00::1']]),
+      former: new Map(),
+      timeouts: new Map(),
+    });
+  });
+});
+
 describe('parseLateJson (real nft 1.0.6 output)', () => {
   const INITIATORS = new Map([
     ['fe00::1', 'fc00::1'],
@@ -333,6 +402,77 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
         text.slice(0, 40),
       );
     }
+  });
+});
+
+describe('parseLateJson: foreign rules', () => {
+  type Doc = { nftables: Record<string, unknown>[] };
+  const foreignRule = (handle: number) => ({
+    rule: {
+      family: 'ip6',
+      table: 'flowmig_late',
+      chain: 'late',
+      handle,
+      expr: [
+        {
+          match: {
+            op: '==',
+            left: { payload: { protocol: 'ip6', field: 'saddr' } },
+            right: 'fc09::9',
+          },
+        },
+        { drop: null },
+      ],
+    },
+  });
+  const withItems = (text: string, ...items: Record<string, unknown>[]) => {
+    const doc = JSON.parse(text) as Doc;
+    doc.nftables.push(...items);
+    return JSON.stringify(doc);
+  };
+
+  it('a foreign rule in the late chain (real nft output): one, the table still read', () => {
+    const s = parseLateJson(LATE_JSON_FOREIGN_RULE);
+    assert.equal(s.foreignRules, 1);
+    assert.equal(s.installed, true);
+    assert.deepEqual(
+      s.initiators,
+      new Map([
+        ['fe00::1', 'fc00::1'],
+        ['fe00::2', 'fc00::1'],
+        ['fe00::1:0', 'fc03::1'],
+      ]),
+    );
+    assert.deepEqual(s.former, []);
+    // The capture is the installed table plus that rule.
+    const rules = (JSON.parse(LATE_JSON_FOREIGN_RULE) as Doc).nftables.filter((i) => 'rule' in i);
+    assert.equal(rules.length, 2);
+  });
+
+  it('counts every rule of the table beyond flowmig’s one', () => {
+    const text = withItems(
+      lateJson([['fe00::1', 'fc00::1']], []),
+      { chain: { family: 'ip6', table: 'flowmig_late', name: 'extra', handle: 7 } },
+      foreignRule(8),
+      { rule: { ...foreignRule(9).rule, chain: 'extra' } },
+    );
+    const s = parseLateJson(text);
+    assert.equal(s.foreignRules, 2);
+    assert.equal(s.installed, true);
+  });
+
+  it('flowmig’s table alone, or rules of other tables: the key is absent', () => {
+    for (const text of [LATE_JSON_INSTALLED, LATE_JSON_AFTER_SWAP, LATE_JSON_AFTER_SWAP_BACK]) {
+      assert.equal('foreignRules' in parseLateJson(text), false);
+    }
+    const other = withItems(LATE_JSON_INSTALLED, {
+      rule: { ...foreignRule(8).rule, table: 'flowmig' },
+    });
+    assert.equal('foreignRules' in parseLateJson(other), false);
+    // Without its own rule, the table has no rule at all: none foreign either.
+    const doc = JSON.parse(LATE_JSON_INSTALLED) as Doc;
+    doc.nftables = doc.nftables.filter((i) => !('rule' in i));
+    assert.equal('foreignRules' in parseLateJson(JSON.stringify(doc)), false);
   });
 });
 

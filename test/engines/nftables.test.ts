@@ -20,6 +20,7 @@ import { M1, M2 } from '../support/mappings.js';
 import {
   NFT_JSON_AFTER_UPDATE,
   NFT_JSON_EMPTY,
+  NFT_JSON_FOREIGN_RULE,
   NFT_JSON_NO_POSTROUTING,
   NFT_JSON_NO_TABLE,
   NFT_JSON_THREE_FLOWS,
@@ -330,6 +331,156 @@ describe('nftablesEngine operations', () => {
       argv: ['nft', '-j', 'list', 'table', 'ip6', 'flowmig'],
       netns: 'B',
     });
+  });
+});
+
+describe('nftablesEngine.repair', () => {
+  const KERNEL_OK = { installed: true, mappings: [M1, M2] };
+
+  it('one `nft -f -`: declare the table, delete it, declare it whole, then the elements', () => {
+    const op = nftablesEngine.repair('t1-B', [M1, M2], KERNEL_OK);
+    assert.equal(op.kind, 'netfilterApply');
+    assert.equal(op.netns, 't1-B');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(
+      op.stdin,
+      [
+        'table ip6 flowmig {}',
+        'delete table ip6 flowmig',
+        'table ip6 flowmig {',
+        '  map dnat_to { type ipv6_addr . ipv6_addr : ipv6_addr; }',
+        '  map dnat_back { type ipv6_addr . ipv6_addr : ipv6_addr; }',
+        '  chain prerouting {',
+        '    type nat hook prerouting priority dstnat; policy accept;',
+        '    dnat to ip6 saddr . ip6 daddr map @dnat_to;',
+        '    dnat to ip6 saddr . ip6 daddr map @dnat_back;',
+        '  }',
+        '  chain postrouting {',
+        '    type nat hook postrouting priority srcnat; policy accept;',
+        '    ct status dnat snat to ct original ip6 daddr;',
+        '  }',
+        '}',
+        'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc01::1, fc00::1 . fe00::2 : fc02::2 }',
+        'add element ip6 flowmig dnat_back { fc01::1 . fe00::1 : fc00::1, fc02::2 . fe00::2 : fc00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op.summary, 'nft: table ip6 flowmig restated with 2 flow(s)');
+    assert.equal(op.edits, undefined, 'a whole-table script: no map edits for the agent');
+  });
+
+  it('with no mappings: the table restated with empty maps', () => {
+    const op = nftablesEngine.repair('B', [], { installed: false, mappings: [] });
+    assert.equal(op.stdin, `table ip6 flowmig {}\ndelete table ip6 flowmig\n${renderTable()}\n`);
+    assert.equal(op.summary, 'nft: table ip6 flowmig restated with 0 flow(s)');
+  });
+
+  it('the script is the same whatever the kernel holds: missing table, foreign rules, other flows', () => {
+    const expected = nftablesEngine.repair('B', [M1, M3], KERNEL_OK).stdin;
+    for (const kernel of [
+      { installed: false, mappings: [] },
+      { installed: true, mappings: [M2], foreignRules: 2 },
+      parseNftJson(NFT_JSON_FOREIGN_RULE),
+      parseNftJson(NFT_JSON_NO_TABLE),
+    ]) {
+      assert.equal(nftablesEngine.repair('B', [M1, M3], kernel).stdin, expected);
+    }
+  });
+
+  it('touches only flowmig’s own table, and declares it before deleting it (no error if missing)', () => {
+    const lines = nftablesEngine.repair('B', [M1, M2, M3], KERNEL_OK).stdin.trim().split('\n');
+    const top = lines.filter((l) => !l.startsWith(' ') && l !== '}');
+    assert.deepEqual(top.slice(0, 3), [
+      'table ip6 flowmig {}',
+      'delete table ip6 flowmig',
+      'table ip6 flowmig {',
+    ]);
+    for (const l of top) assert.match(l, /^(table|delete table|add element) ip6 flowmig( |$)/, l);
+    assert.equal(lines.filter((l) => l.startsWith('delete ')).length, 1);
+  });
+
+  it('simulated, leaves exactly the given mappings, whatever was there', () => {
+    const stale = [{ ...M1, responderAddress: 'fc09::9' }, M3];
+    const op = nftablesEngine.repair('B', [M1, M2], { installed: true, mappings: stale });
+    assert.deepEqual(byAddress(simulateScript(stale, op.stdin)), [M1, M2]);
+    assert.deepEqual(byAddress(nftablesEngine.simulate(stale, op)), [M1, M2]);
+    assert.deepEqual(
+      simulateScript([M1, M2, M3], nftablesEngine.repair('B', [], KERNEL_OK).stdin),
+      [],
+    );
+  });
+
+  it('a repaired table parses back as installed with no foreign rule (its script is install’s)', () => {
+    const op = nftablesEngine.repair('B', [M1, M2, M3], KERNEL_OK);
+    // What follows the delete is exactly what install writes (whose result NFT_JSON_THREE_FLOWS is).
+    assert.ok(op.stdin.endsWith(nftablesEngine.install('B', [M1, M2, M3]).stdin));
+    const t = parseNftJson(NFT_JSON_THREE_FLOWS);
+    assert.equal(t.installed, true);
+    assert.equal('foreignRules' in t, false);
+  });
+});
+
+describe('parseNftJson: foreign rules', () => {
+  type RuleItem = { rule?: { table: string; chain: string; handle: number; expr: unknown[] } };
+  const foreign = (chain: string, handle: number, table = 'flowmig') => ({
+    rule: {
+      family: 'ip6',
+      table,
+      chain,
+      handle,
+      expr: [
+        { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
+        { accept: null },
+      ],
+    },
+  });
+
+  it('a foreign rule in flowmig’s chain (real nft output): counted, table still read', () => {
+    const t = parseNftJson(NFT_JSON_FOREIGN_RULE);
+    assert.equal(t.foreignRules, 1);
+    assert.equal(t.installed, true);
+    assert.deepEqual(byAddress(t.mappings), byAddress([M1, M2, M3]));
+    // The capture is the three-flow table plus that rule.
+    const rules = (JSON.parse(NFT_JSON_FOREIGN_RULE) as Doc).nftables.filter((i) => 'rule' in i);
+    assert.equal(rules.length, 4);
+    assert.deepEqual(
+      rules.map((i) => (i as RuleItem).rule?.handle),
+      [5, 6, 8, 7],
+    );
+  });
+
+  it('flowmig’s own table has none: the key is absent', () => {
+    for (const text of [NFT_JSON_THREE_FLOWS, NFT_JSON_AFTER_UPDATE, NFT_JSON_EMPTY]) {
+      assert.equal('foreignRules' in parseNftJson(text), false);
+    }
+    // Fewer rules than flowmig's three are missing ones, not a negative count of foreign ones.
+    assert.equal('foreignRules' in parseNftJson(NFT_JSON_NO_POSTROUTING), false);
+    assert.equal('foreignRules' in parseNftJson(NFT_JSON_NO_TABLE), false);
+  });
+
+  it('counts rules in any chain of the table, one per rule', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables.push(
+          { chain: { family: 'ip6', table: 'flowmig', name: 'extra', handle: 9 } },
+          foreign('extra', 10),
+          foreign('postrouting', 11),
+        );
+      }),
+    );
+    assert.equal(t.foreignRules, 2);
+    assert.equal(t.installed, true);
+    assert.equal(t.mappings.length, 3);
+  });
+
+  it('rules of other tables are not counted', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        doc.nftables.push(foreign('prerouting', 12, 'other'), foreign('late', 13, 'flowmig_late'));
+      }),
+    );
+    assert.equal('foreignRules' in t, false);
+    assert.equal(t.installed, true);
   });
 });
 
