@@ -26,6 +26,8 @@ export interface KernelFlowTable {
   readonly mappings: readonly FlowMapping[];
   /** Rules in flowmig's own chains that flowmig does not write (a foreign change to its objects). */
   readonly foreignRules?: number;
+  /** Built-in chains whose jump to flowmig's chain is missing while the other one is there. */
+  readonly missingHooks?: readonly ('PREROUTING' | 'POSTROUTING')[];
 }
 
 /**

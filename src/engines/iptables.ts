@@ -17,23 +17,29 @@ export const iptablesEngine: Engine = {
   programs: ['ip6tables-restore', 'ip6tables-save', 'nft'],
 
   install(netns, mappings) {
-    return restoreOp(netns, mappings, true, `ip6tables: install ${mappings.length} flow(s)`);
+    return restoreOp(
+      netns,
+      mappings,
+      ['PREROUTING', 'POSTROUTING'],
+      `ip6tables: install ${mappings.length} flow(s)`,
+    );
   },
 
   replace(netns, mappings) {
-    return restoreOp(netns, mappings, false, `ip6tables: set ${describe(mappings)}`);
+    return restoreOp(netns, mappings, [], `ip6tables: set ${describe(mappings)}`);
   },
 
   // Chains are rewritten whole: ip6tables has no cheaper atomic way to change one rule.
   update(netns, changes, all) {
     const moved = changes.flatMap((c) => (c.after ? [c.after] : []));
-    return restoreOp(netns, all(), false, `ip6tables: set ${describe(moved)}`);
+    return restoreOp(netns, all(), [], `ip6tables: set ${describe(moved)}`);
   },
 
-  // Redeclaring the two chains flushes them (foreign rules in them go); the jumps are added only
-  // when neither is there (one jump alone is reported, not guessed at).
+  // Redeclaring the two chains flushes them (foreign rules in them go); only the missing jumps
+  // are added (a jump that is there stays single).
   repair(netns, mappings, kernel) {
-    return restoreOp(netns, mappings, !kernel.installed, `ip6tables: chains restated`);
+    const missing = kernel.missingHooks ?? (kernel.installed ? [] : ['PREROUTING', 'POSTROUTING']);
+    return restoreOp(netns, mappings, missing, `ip6tables: chains restated`);
   },
 
   // The rules live in the translator's namespace and go with it.
@@ -80,17 +86,28 @@ export function renderRules(mappings: readonly FlowMapping[]): string[] {
   return [...dnat, ...snat];
 }
 
-export function renderRestore(mappings: readonly FlowMapping[], withHooks: boolean): string {
+/**
+ * ip6tables-restore input that redeclares (flushes) and refills the two chains; `hooks` lists the
+ * built-in chains whose jump to flowmig's chain is added (`true`: both, `false`: none).
+ */
+export function renderRestore(
+  mappings: readonly FlowMapping[],
+  hooks: boolean | readonly Hook[],
+): string {
+  const list: readonly Hook[] = hooks === true ? ['PREROUTING', 'POSTROUTING'] : hooks || [];
   const lines = ['*nat', `:${DNAT_CHAIN} - [0:0]`, `:${SNAT_CHAIN} - [0:0]`];
-  if (withHooks) lines.push(`-A PREROUTING -j ${DNAT_CHAIN}`, `-A POSTROUTING -j ${SNAT_CHAIN}`);
+  if (list.includes('PREROUTING')) lines.push(`-A PREROUTING -j ${DNAT_CHAIN}`);
+  if (list.includes('POSTROUTING')) lines.push(`-A POSTROUTING -j ${SNAT_CHAIN}`);
   // concat, not push(...): a spread of 200,000 rules would overflow the call stack.
   return lines.concat(renderRules(mappings), ['COMMIT', '']).join('\n');
 }
 
+type Hook = 'PREROUTING' | 'POSTROUTING';
+
 function restoreOp(
   netns: string,
   mappings: readonly FlowMapping[],
-  withHooks: boolean,
+  hooks: readonly Hook[],
   summary: string,
 ): NetfilterApplyOp {
   return {
@@ -98,13 +115,13 @@ function restoreOp(
     netns,
     // -w: wait for the xtables lock instead of failing when another ip6tables runs.
     argv: ['ip6tables-restore', '-w', '--noflush'],
-    stdin: renderRestore(mappings, withHooks),
+    stdin: renderRestore(mappings, hooks),
     summary,
   };
 }
 
 const DNAT_RULE = new RegExp(
-  `^-A ${DNAT_CHAIN} -s (\\S+?)(?:/128)? -d (\\S+?)(?:/128)? (.*)-j DNAT --to-destination \\[?([0-9a-f:]+)\\]?$`,
+  `^-A ${DNAT_CHAIN} -s (\\S+?)(?:/128)? -d (\\S+?)(?:/128)? (-m comment --comment "?${BACK_COMMENT}"? )?-j DNAT --to-destination \\[?([0-9a-f:]+)\\]?$`,
 );
 
 const SNAT_RULE = new RegExp(
@@ -139,9 +156,14 @@ export function parseNatTable(text: string): KernelFlowTable {
       responderAddress: whole ? responder : '',
     });
   }
+  // Exactly one jump missing is named, so a repair adds that one and does not double the other.
+  const missingHooks: ('PREROUTING' | 'POSTROUTING')[] = [];
+  if (!hookedPre && hookedPost) missingHooks.push('PREROUTING');
+  if (hookedPre && !hookedPost) missingHooks.push('POSTROUTING');
   return {
     installed: hookedPre && hookedPost,
     mappings,
     ...(foreignRules ? { foreignRules } : {}),
+    ...(missingHooks.length ? { missingHooks } : {}),
   };
 }

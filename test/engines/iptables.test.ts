@@ -370,6 +370,28 @@ describe('iptablesEngine.repair', () => {
     ]);
   });
 
+  it('with one jump missing, only that one is added (the other stays single)', () => {
+    const without = (jump: string) =>
+      NAT_SAVE_TWO_FLOWS.split('\n')
+        .filter((l) => l !== jump)
+        .join('\n');
+    const noPost = parseNatTable(without('-A POSTROUTING -j FLOWMIG-SNAT'));
+    assert.equal(noPost.installed, false);
+    assert.deepEqual(noPost.missingHooks, ['POSTROUTING']);
+    const jumps = (kernel: ReturnType<typeof parseNatTable>) =>
+      iptablesEngine
+        .repair('B', [M1], kernel)
+        .stdin.split('\n')
+        .filter((l) => /^-A (PRE|POST)ROUTING /.test(l));
+    assert.deepEqual(jumps(noPost), ['-A POSTROUTING -j FLOWMIG-SNAT']);
+    const noPre = parseNatTable(without('-A PREROUTING -j FLOWMIG-DNAT'));
+    assert.deepEqual(noPre.missingHooks, ['PREROUTING']);
+    assert.deepEqual(jumps(noPre), ['-A PREROUTING -j FLOWMIG-DNAT']);
+    // Both present or both missing: no list (installed says it all).
+    assert.equal(parseNatTable(NAT_SAVE_TWO_FLOWS).missingHooks, undefined);
+    assert.equal(parseNatTable('').missingHooks, undefined);
+  });
+
   it('only installed matters: the kernel’s mappings and foreign rules do not change the script', () => {
     const a = iptablesEngine.repair('B', [M1, M3], { installed: true, mappings: [] });
     const b = iptablesEngine.repair('B', [M1, M3], {
@@ -412,6 +434,19 @@ describe('parseNatTable: foreign rules', () => {
   const FOREIGN_SNAT = '-A FLOWMIG-SNAT -o lo -j MASQUERADE';
   const withLines = (...lines: string[]) =>
     NAT_SAVE_TWO_FLOWS.replace('COMMIT\n', `${lines.join('\n')}\nCOMMIT\n`);
+
+  it('a foreign DNAT rule of another shape (a port match) is foreign, not a broken flow', () => {
+    const r = parseNatTable(
+      withLines(
+        '-A FLOWMIG-DNAT -s fc00::1/128 -d fe00::9/128 -p tcp -m tcp --dport 80 -j DNAT --to-destination fc01::1',
+      ),
+    );
+    assert.equal(r.foreignRules, 1);
+    assert.deepEqual(
+      r.mappings.map((m) => m.address),
+      [M1.address, M2.address],
+    );
+  });
 
   it('a foreign rule in each of flowmig’s chains: two, the flows still read', () => {
     assert.deepEqual(parseNatTable(withLines(FOREIGN_DNAT, FOREIGN_SNAT)), {
