@@ -19,6 +19,7 @@ import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
 import {
   type AgentHandle,
+  agentPaths,
   connectAgent,
   startAgent,
   stopAgent,
@@ -279,7 +280,11 @@ export class Flowmig {
         new Set(state?.created ?? []),
       );
       await this.store.remove(id);
-      if (state?.agent) await rm(state.agent.log, { force: true });
+      // The agent's files by their fixed paths: a build killed right after spawning the agent
+      // may not have recorded it yet.
+      const agentFiles = agentPaths(this.store.dir, id);
+      await rm(agentFiles.log, { force: true });
+      await rm(agentFiles.socket, { force: true });
       const daemonFiles = daemonPaths(this.store.dir, id);
       // The daemon's socket (gone with it, unless it was killed) and its log; the daemon doing
       // this `down` itself closes its socket after replying.
