@@ -1,5 +1,7 @@
 // flowmig's library API: the same verbs as the CLI, for people who build their own controller.
+export { startDaemon } from './control/daemon-process.js';
 export {
+  type ChangeEvent,
   type DownResult,
   type EvacuationResult,
   Flowmig,
@@ -9,7 +11,11 @@ export {
   type MigrationResult,
   type NodeStatus,
   type ProgressHooks,
+  type ReconcileResult,
 } from './control/flowmig.js';
+export { DaemonClient } from './daemon/client.js';
+export type { DaemonReply, DaemonRequest, HelloReply, RequestBody } from './daemon/protocol.js';
+export { DaemonServer } from './daemon/server.js';
 export type {
   Engine,
   FlowChange,
@@ -19,6 +25,7 @@ export type {
 } from './engines/engine.js';
 export { type FakePacket, FakeTranslator, type Trace } from './engines/fake.js';
 export { iptablesEngine } from './engines/iptables.js';
+export { type FormerResponder, type LateState, lateTable } from './engines/late.js';
 export { nftablesEngine } from './engines/nftables.js';
 export { engineFor } from './engines/registry.js';
 export { CommandError, FlowmigError, InputError } from './errors.js';

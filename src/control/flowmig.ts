@@ -136,6 +136,11 @@ export interface ReconcileResult {
   readonly remaining?: readonly string[];
 }
 
+/** What `onChange` listeners receive. */
+export type ChangeEvent =
+  | { readonly kind: 'migrated'; readonly result: MigrationResult }
+  | { readonly kind: 'evacuated'; readonly result: EvacuationResult };
+
 export interface DownResult {
   readonly id: string;
   readonly removed: readonly string[];
@@ -151,6 +156,8 @@ export class Flowmig {
   readonly runner: Runner;
   private readonly preflight: boolean;
   private readonly useAgent: boolean;
+
+  private readonly listeners = new Set<(event: ChangeEvent) => void>();
 
   constructor(options: FlowmigOptions = {}) {
     this.store = new StateStore(stateDirFrom(options.stateDir));
@@ -365,7 +372,7 @@ export class Flowmig {
         state.migrations += p.moved.length;
         await this.store.write(state);
       }
-      return {
+      const result: EvacuationResult = {
         lab: id,
         from,
         to,
@@ -374,7 +381,28 @@ export class Flowmig {
         path: applied.path,
         note: applied.note,
       };
+      if (result.moved > 0) this.emit({ kind: 'evacuated', result });
+      return result;
     });
+  }
+
+  /**
+   * Calls `listener` after each change this controller applies (a migration with its steps and
+   * their timestamps, or an evacuation); returns the function that stops it.
+   */
+  onChange(listener: (event: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ChangeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
   }
 
   private async change(
@@ -413,6 +441,7 @@ export class Flowmig {
           path: result.path,
         };
         await this.store.write(state);
+        this.emit({ kind: 'migrated', result });
       }
       return result;
     });
