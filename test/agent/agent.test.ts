@@ -72,9 +72,11 @@ const KINDS = ['remove', 'add', 'absent'] as const;
 const elementsOf = (e: MapEdit) => KINDS.flatMap((kind) => e[kind] ?? []);
 
 /**
- * The agent's batch for n flows (initiator fc00::1) moving from fc01::1 to fc02::2, as the
- * planner's edits become (see mapEdits and lateEdits): the engine's two maps, then the late set
- * (fc01::1 for 5 s, fc02::2 absent). `reversed` lists the way back's flows the other way round.
+ * A batch for n flows (initiator fc00::1) moving from fc01::1 to fc02::2 with every kind of element
+ * splitEdits must keep together: the engine's two maps, then the late set (fc01::1 for 5 s,
+ * fc02::2 absent). The planner sends the absent elements apart, in the `after` batch that follows
+ * the conntrack deletes (see releaseEdits); splitEdits treats any mix the same. `reversed` lists
+ * the way back's flows the other way round.
  */
 function migration(n: number, order: 'same' | 'reversed' = 'same'): MapEdit[] {
   const ids = Array.from({ length: n }, (_, i) => i);

@@ -193,7 +193,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
   });
 
   describe('swap and migrate', () => {
-    it('swap runs ip6tables-restore, the late table, then conntrack -D for the flow, in the translator', async () => {
+    it('swap runs ip6tables-restore, the late table, conntrack -D for the flow, then the release, in the translator', async () => {
       await fm.up(lab);
       const mark = kernel.runner.calls.length;
       const result = await fm.swap(ID);
@@ -204,15 +204,25 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
           ['t1-B', 'ip6tables-restore', '-w', '--noflush'],
           ['t1-B', 'nft', '-f', '-'],
           ['t1-B', 'conntrack', '-D', '-f', 'ipv6', '--orig-dst', 'fe00::1'],
+          ['t1-B', 'nft', '-f', '-'],
         ],
       );
       assert.match(
         calls[0]?.stdin ?? '',
         /-s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
       );
-      assert.match(
-        calls[1]?.stdin ?? '',
-        /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 5000ms \}$/m,
+      assert.equal(
+        calls[1]?.stdin,
+        'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }\n',
+      );
+      // The release: D leaves the late set only after the conntrack delete.
+      assert.equal(
+        calls[3]?.stdin,
+        [
+          'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+          'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+          '',
+        ].join('\n'),
       );
       assert.equal(result.lab, ID);
       assert.equal(result.flow, 'fe00::1');
@@ -223,8 +233,9 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       assert.equal(result.conntrackDeleted, 1);
       assert.deepEqual(
         result.steps.map((s) => s.op.kind),
-        ['netfilterApply', 'netfilterApply', 'conntrackDelete'],
+        ['netfilterApply', 'netfilterApply', 'conntrackDelete', 'netfilterApply'],
       );
+      assert.equal(result.path, 'programs');
       assert.ok(result.totalMs >= result.ruleMs);
     });
 
@@ -266,6 +277,47 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       ]);
     });
 
+    it('a swap back within the grace: C is released from the late set only after conntrack -D', async () => {
+      await fm.up(lab);
+      await fm.swap(ID);
+      const b = kernel.namespaces.get('t1-B');
+      assert.ok(b);
+      const former = () => [...b.late.model.former.keys()];
+      const seen: string[] = [];
+      kernel.observe((call) => {
+        if (call.argv[0] === 'conntrack') seen.push(`at conntrack -D: ${former().join(', ')}`);
+      });
+      const mark = kernel.lines().length;
+      await fm.swap(ID);
+      assert.deepEqual(since(mark), [
+        'ip netns exec t1-B ip6tables-restore -w --noflush',
+        'ip netns exec t1-B nft -f -',
+        'ip netns exec t1-B conntrack -D -f ipv6 --orig-dst fe00::1',
+        'ip netns exec t1-B nft -f -',
+      ]);
+      // While conntrack deletes the old entries, C (the new responder, a former one within its
+      // grace) is still in the late set: its late packets are rewritten statelessly instead of
+      // starting a tracked connection that would clash with A's entry to D.
+      assert.deepEqual(seen, ['at conntrack -D: fc01::1 . fe00::1, fc02::2 . fe00::1']);
+      assert.deepEqual(former(), ['fc02::2 . fe00::1']);
+    });
+
+    it('a failed conntrack delete leaves the release undone and the recorded responder as it was', async () => {
+      await fm.up(lab);
+      kernel.failWhen((call) => call.argv[0] === 'conntrack', {
+        exitCode: 1,
+        stderr: 'conntrack v1.4.7 (conntrack-tools): Operation failed: invalid parameters\n',
+      });
+      const mark = kernel.lines().length;
+      await assert.rejects(fm.swap(ID), FlowmigError);
+      assert.equal(
+        since(mark).at(-1),
+        'ip netns exec t1-B conntrack -D -f ipv6 --orig-dst fe00::1',
+      );
+      assert.equal(since(mark).length, 3);
+      assert.equal((await fm.store.read(ID))?.flows[0]?.responder, 'C');
+    });
+
     it('migrating the initiator changes the late packets’ initiator too', async () => {
       const clients = resolveLab(
         { ...TWO_CLIENTS_LAB, name: 'default' },
@@ -273,8 +325,15 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       );
       assert.equal(clients.id, ID);
       await fm.up(clients);
+      const mark = kernel.lines().length;
       const result = await fm.migrate(ID, 'fe00::1', 'E');
       assert.equal(result.role, 'initiator');
+      // The responder stays: no release after the conntrack delete.
+      assert.deepEqual(since(mark), [
+        'ip netns exec t1-B ip6tables-restore -w --noflush',
+        'ip netns exec t1-B nft -f -',
+        'ip netns exec t1-B conntrack -D -f ipv6 --orig-dst fe00::1',
+      ]);
       assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc03::1');
       const status = await fm.status(ID);
       assert.deepEqual(

@@ -9,6 +9,7 @@ import {
   lateEdits,
   lateTable,
   parseLateJson,
+  releaseEdits,
   renderLateTable,
   simulateLate,
 } from '../../src/engines/late.js';
@@ -61,7 +62,7 @@ describe('renderLateTable', () => {
 });
 
 describe('lateEdits', () => {
-  it('a swap: the old responder joins the set for the grace time, the new one must be absent', () => {
+  it('a swap: the old responder joins the set for the grace time (nothing is made absent)', () => {
     assert.deepEqual(lateEdits(SWAP, 5000), [
       {
         table: 'flowmig_late',
@@ -70,12 +71,13 @@ describe('lateEdits', () => {
         remove: [],
         add: [['fc01::1', 'fe00::1']],
         timeoutMs: 5000,
-        absent: [['fc02::2', 'fe00::1']],
       },
     ]);
   });
 
-  it('a swap back within the grace: the returning responder is made absent, the other joins', () => {
+  it('a swap back within the grace: the other server joins; the returning one is left in the set', () => {
+    // C (fc01::1) may still be in the set from the first swap: it leaves it only in the release,
+    // after the conntrack delete (see releaseEdits).
     assert.deepEqual(lateEdits(SWAP_BACK, 5000), [
       {
         table: 'flowmig_late',
@@ -84,22 +86,13 @@ describe('lateEdits', () => {
         remove: [],
         add: [['fc02::2', 'fe00::1']],
         timeoutMs: 5000,
-        absent: [['fc01::1', 'fe00::1']],
       },
     ]);
   });
 
-  it('grace 0: no former responder and no timeout, the new responder is still made absent', () => {
-    assert.deepEqual(lateEdits(SWAP, 0), [
-      {
-        table: 'flowmig_late',
-        map: 'late_from',
-        set: true,
-        remove: [],
-        add: [],
-        absent: [['fc02::2', 'fe00::1']],
-      },
-    ]);
+  it('grace 0: no former responder, so a responder move needs no late edit at all', () => {
+    assert.deepEqual(lateEdits(SWAP, 0), []);
+    assert.deepEqual(lateEdits(SWAP_BACK, 0), []);
   });
 
   it('an initiator change replaces the flow’s initiator and leaves the set alone', () => {
@@ -117,10 +110,10 @@ describe('lateEdits', () => {
   it('both ends changed: the initiator edit first, then the set', () => {
     const after = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
     assert.deepEqual(
-      lateEdits([{ before: M1, after }], 100).map((e) => [e.map, e.remove, e.add, e.absent]),
+      lateEdits([{ before: M1, after }], 100).map((e) => [e.map, e.remove, e.add, e.timeoutMs]),
       [
         ['initiator_of', [['fe00::1']], [['fe00::1', 'fc03::1']], undefined],
-        ['late_from', [], [['fc01::1', 'fe00::1']], [['fc02::2', 'fe00::1']]],
+        ['late_from', [], [['fc01::1', 'fe00::1']], 100],
       ],
     );
   });
@@ -144,22 +137,28 @@ describe('lateEdits', () => {
 
   it('several flows moved at once (an evacuation): one set edit with all of them', () => {
     const m3OnD = { ...M3, responderAddress: 'fc02::2' };
-    const [edit] = lateEdits(
+    const edits = lateEdits(
       [
         { before: M1, after: M1_ON_D },
         { before: M3, after: m3OnD },
       ],
       2500,
     );
+    assert.equal(edits.length, 1);
+    const [edit] = edits;
     assert.deepEqual(edit?.add, [
       ['fc01::1', 'fe00::1'],
       ['fc01::1', 'fe00::1:0'],
     ]);
-    assert.deepEqual(edit?.absent, [
-      ['fc02::2', 'fe00::1'],
-      ['fc02::2', 'fe00::1:0'],
-    ]);
     assert.equal(edit?.timeoutMs, 2500);
+    assert.equal(edit !== undefined && 'absent' in edit, false);
+  });
+
+  it('never makes an element absent: that is the release’s part, after the conntrack delete', () => {
+    const both = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
+    for (const changes of [SWAP, SWAP_BACK, [{ before: M1, after: both }], [{ after: M1 }]])
+      for (const grace of [0, 5000])
+        for (const e of lateEdits(changes, grace)) assert.equal('absent' in e, false, e.map);
   });
 
   it('the last part of every key is the flow’s abstract address (the agent relies on it)', () => {
@@ -168,6 +167,95 @@ describe('lateEdits', () => {
       for (const k of [...e.remove, ...(e.absent ?? [])]) assert.match(k.at(-1) ?? '', /^fe00:/);
       for (const k of e.add) assert.match(e.set ? (k.at(-1) ?? '') : (k.at(-2) ?? ''), /^fe00:/);
     }
+  });
+});
+
+// The new responder leaves the late set only after the flow's conntrack entries are deleted.
+// Before that, a late packet from it (a former responder swapped back to within its grace) would
+// be tracked: it would start a connection whose reply tuple is taken by the initiator's entry to
+// the old responder, NAT would remap its port, and the initiator's socket would drop the reply.
+// While it is still in the set, the packet is rewritten statelessly and arrives.
+describe('releaseEdits', () => {
+  it('a swap: the new responder is made absent from the late set (added, then deleted)', () => {
+    assert.deepEqual(releaseEdits(SWAP, 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [],
+        absent: [['fc02::2', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('a swap back: the returning responder (a former one within its grace) is made absent', () => {
+    assert.deepEqual(releaseEdits(SWAP_BACK, 5000), [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [],
+        absent: [['fc01::1', 'fe00::1']],
+      },
+    ]);
+  });
+
+  it('grace 0: nobody is ever a former responder, so nothing to release', () => {
+    assert.deepEqual(releaseEdits(SWAP, 0), []);
+    assert.deepEqual(releaseEdits(SWAP_BACK, 0), []);
+  });
+
+  it('several flows moved at once (an evacuation): one edit with every new responder', () => {
+    const m3OnD = { ...M3, responderAddress: 'fc02::2' };
+    assert.deepEqual(
+      releaseEdits(
+        [
+          { before: M1, after: M1_ON_D },
+          { before: M3, after: m3OnD },
+          { before: M2, after: { ...M2 } }, // D's own flow, unchanged: not released
+        ],
+        2500,
+      ),
+      [
+        {
+          table: 'flowmig_late',
+          map: 'late_from',
+          set: true,
+          remove: [],
+          add: [],
+          absent: [
+            ['fc02::2', 'fe00::1'],
+            ['fc02::2', 'fe00::1:0'],
+          ],
+        },
+      ],
+    );
+  });
+
+  it('an initiator change alone: the responder stays, nothing to release', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1' };
+    assert.deepEqual(releaseEdits([{ before: M1, after }], 5000), []);
+  });
+
+  it('both ends changed: only the new responder, no initiator edit (that was in the rule change)', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
+    assert.deepEqual(
+      releaseEdits([{ before: M1, after }], 5000).map((e) => [e.map, e.absent]),
+      [['late_from', [['fc02::2', 'fe00::1']]]],
+    );
+  });
+
+  it('new, removed or unchanged flows: nothing to release', () => {
+    assert.deepEqual(releaseEdits([{ after: M1 }, { before: M2 }], 5000), []);
+    assert.deepEqual(releaseEdits([{ before: M1, after: { ...M1 } }], 5000), []);
+    assert.deepEqual(releaseEdits([], 5000), []);
+  });
+
+  it('no timeout (absent elements are gone when the transaction ends)', () => {
+    const [edit] = releaseEdits(SWAP, 5000);
+    assert.equal(edit !== undefined && 'timeoutMs' in edit, false);
   });
 });
 
@@ -206,30 +294,31 @@ describe('lateTable operations', () => {
     assert.equal(op.summary, 'nft: set 1 initiator(s) for late packets');
   });
 
-  it('update for a swap: the former responder with its timeout, then the absent pair', () => {
+  it('update for a swap: the former responder with its timeout, nothing more', () => {
     const op = lateTable.update('B', SWAP, 5000);
     assert.ok(op);
     assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(op.netns, 'B');
     assert.equal(
       op.stdin,
-      [
-        'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }',
-        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-        '',
-      ].join('\n'),
+      'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }\n',
     );
     assert.deepEqual(op.edits, lateEdits(SWAP, 5000));
     assert.equal(op.summary, 'nft: 1 former responder(s) translated for 5000 ms');
   });
 
-  it('update with grace 0 still makes the new responder absent', () => {
-    const op = lateTable.update('B', SWAP, 0);
+  it('update with grace 0 for a responder move is undefined (nothing for late packets)', () => {
+    assert.equal(lateTable.update('B', SWAP, 0), undefined);
+  });
+
+  it('update with grace 0 still moves the late packets’ initiator', () => {
+    const after = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
+    const op = lateTable.update('B', [{ before: M1, after }], 0);
     assert.equal(
       op?.stdin,
       [
-        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late initiator_of { fe00::1 }',
+        'add element ip6 flowmig_late initiator_of { fe00::1 : fc03::1 }',
         '',
       ].join('\n'),
     );
@@ -238,6 +327,69 @@ describe('lateTable operations', () => {
 
   it('update is undefined when late packets need no change', () => {
     assert.equal(lateTable.update('B', [{ before: M1, after: M1 }], 5000), undefined);
+  });
+
+  it('release for a swap: the new responder added and deleted in one `nft -f -`', () => {
+    const op = lateTable.release('B', SWAP, 5000);
+    assert.ok(op);
+    assert.equal(op.kind, 'netfilterApply');
+    assert.equal(op.netns, 'B');
+    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    // Added first, so the delete succeeds whether or not it was in the set.
+    assert.equal(
+      op.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(op.edits, releaseEdits(SWAP, 5000));
+    assert.equal(op.summary, 'nft: 1 new responder(s) tracked again');
+  });
+
+  it('release for a swap back names the returning responder', () => {
+    const op = lateTable.release('B', SWAP_BACK, 5000);
+    assert.equal(
+      op?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc01::1 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('release for an evacuation: every moved flow in one add and one delete', () => {
+    const m3OnD = { ...M3, responderAddress: 'fc02::2' };
+    const changes = [
+      { before: M1, after: M1_ON_D },
+      { before: M3, after: m3OnD },
+    ];
+    const op = lateTable.release('B', changes, 5000);
+    assert.equal(
+      op?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1, fc02::2 . fe00::1:0 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1, fc02::2 . fe00::1:0 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(op?.summary, 'nft: 2 new responder(s) tracked again');
+  });
+
+  it('release is undefined with grace 0, for an initiator move, or when nothing changed', () => {
+    assert.equal(lateTable.release('B', SWAP, 0), undefined);
+    const initiator = { ...M1, initiatorAddress: 'fc03::1' };
+    assert.equal(lateTable.release('B', [{ before: M1, after: initiator }], 5000), undefined);
+    assert.equal(lateTable.release('B', [{ before: M1, after: M1 }], 5000), undefined);
+    assert.equal(lateTable.release('B', [], 5000), undefined);
+  });
+
+  it('update and release touch only the late set of the late table', () => {
+    for (const op of [lateTable.update('B', SWAP, 5000), lateTable.release('B', SWAP, 5000)])
+      for (const line of op?.stdin.trim().split('\n') ?? [])
+        assert.match(line, /^(add|delete) element ip6 flowmig_late late_from \{ /);
   });
 
   it('uninstall deletes the table; inspect lists it as JSON', () => {
@@ -357,11 +509,24 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
   });
 
   it('reads the scripts that made the captures the way simulateLate applies them', () => {
+    // The captures were made when one script held the former responder and the absent pair; a
+    // migration now writes them in two transactions (update, then release after the conntrack
+    // delete), which leave the set the same.
+    const step = (m: LateModel, changes: FlowChange[]) =>
+      simulateLate(
+        simulateLate(m, lateTable.update('B', changes, 60_000)?.stdin ?? '', 0),
+        lateTable.release('B', changes, 60_000)?.stdin ?? '',
+        0,
+      );
     const installed = simulateLate(EMPTY, lateTable.install('B', [M1, M2, M3]).stdin, 0);
     assert.deepEqual(installed.initiators, parseLateJson(LATE_JSON_INSTALLED).initiators);
-    const swapped = simulateLate(installed, lateTable.update('B', SWAP, 60_000)?.stdin ?? '', 0);
+    const swapped = step(installed, SWAP);
     assert.deepEqual([...swapped.former.keys()], ['fc01::1 . fe00::1']);
-    const back = simulateLate(swapped, lateTable.update('B', SWAP_BACK, 60_000)?.stdin ?? '', 0);
+    assert.deepEqual(
+      parseLateJson(LATE_JSON_AFTER_SWAP).former.map((f) => `${f.responderAddress} . ${f.address}`),
+      ['fc01::1 . fe00::1'],
+    );
+    const back = step(swapped, SWAP_BACK);
     assert.deepEqual([...back.former.keys()], ['fc02::2 . fe00::1']);
     assert.deepEqual(
       parseLateJson(LATE_JSON_AFTER_SWAP_BACK).former.map(
@@ -495,8 +660,15 @@ describe('lateJson (the test helper) prints what nft prints', () => {
 
 describe('simulateLate', () => {
   const installed = () => simulateLate(EMPTY, lateTable.install('B', [M1, M2]).stdin, 0);
-  const swapAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
+  /** The rule change's late part alone (what holds until the conntrack delete). */
+  const updateAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
     simulateLate(model, lateTable.update('B', changes, grace)?.stdin ?? '', now);
+  /** The release, after the conntrack delete. */
+  const releaseAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
+    simulateLate(model, lateTable.release('B', changes, grace)?.stdin ?? '', now);
+  /** A whole migration's late-table work: the update, then the release. */
+  const swapAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
+    releaseAt(updateAt(model, changes, grace, now), changes, grace, now);
 
   it('the install script sets the initiators', () => {
     assert.deepEqual(installed(), {
@@ -528,10 +700,36 @@ describe('simulateLate', () => {
     assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 7000]]);
   });
 
-  it('a swap back after the grace: the absent pair works on the expired element too', () => {
+  it('a swap back within the grace: the returning responder stays late until the release', () => {
     const there = swapAt(installed(), SWAP, 5000, 1000);
-    const back = swapAt(there, SWAP_BACK, 5000, 9000);
-    assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 14000]]);
+    // Between the rule change and the release (the conntrack delete runs in between), C's
+    // packets are still rewritten statelessly: both servers are in the set.
+    const between = updateAt(there, SWAP_BACK, 5000, 2000);
+    assert.deepEqual(
+      [...between.former],
+      [
+        ['fc01::1 . fe00::1', 6000],
+        ['fc02::2 . fe00::1', 7000],
+      ],
+    );
+    const released = releaseAt(between, SWAP_BACK, 5000, 2100);
+    assert.deepEqual([...released.former], [['fc02::2 . fe00::1', 7000]]);
+  });
+
+  it('a swap back after the grace: the release’s absent pair works on the expired element too', () => {
+    const there = swapAt(installed(), SWAP, 5000, 1000);
+    const between = updateAt(there, SWAP_BACK, 5000, 9000);
+    assert.deepEqual([...between.former], [['fc02::2 . fe00::1', 14000]]);
+    // C's element expired: a bare delete would fail the script; the add before it makes it safe.
+    assert.deepEqual(
+      [...releaseAt(between, SWAP_BACK, 5000, 9000).former],
+      [['fc02::2 . fe00::1', 14000]],
+    );
+  });
+
+  it('the release of a swap to a server that was never a former responder changes nothing', () => {
+    const between = updateAt(installed(), SWAP, 5000, 1000);
+    assert.deepEqual(releaseAt(between, SWAP, 5000, 1000), between);
   });
 
   it('re-adding an element with another timeout restarts it (as kernel 6.18 does)', () => {
@@ -594,7 +792,9 @@ describe('simulateLate', () => {
     );
   });
 
-  it('grace 0: the absent add and delete leave nothing behind', () => {
+  it('grace 0: neither the update nor the release writes the late set', () => {
+    assert.equal(lateTable.update('B', SWAP, 0), undefined);
+    assert.equal(lateTable.release('B', SWAP, 0), undefined);
     const m = swapAt(installed(), SWAP, 0, 1000);
     assert.equal(m.former.size, 0);
   });

@@ -69,7 +69,7 @@ describe('execute with a RecordingRunner', () => {
     assert.match(late.stdin ?? '', /^table ip6 flowmig_late \{\n/);
   });
 
-  it('runs a swap as ip6tables-restore, nft (late table), then conntrack -D in the translator', async () => {
+  it('runs a swap as ip6tables-restore, nft (late table), conntrack -D, then nft (the release)', async () => {
     const lab = referenceLab();
     const runner = new RecordingRunner(
       conntrackSays({
@@ -81,10 +81,35 @@ describe('execute with a RecordingRunner', () => {
       'ip netns exec B ip6tables-restore -w --noflush',
       'ip netns exec B nft -f -',
       'ip netns exec B conntrack -D -f ipv6 --orig-dst fe00::1',
+      'ip netns exec B nft -f -',
     ]);
+    // The late table's rule part makes C a former responder; the release, after the conntrack
+    // delete, takes D out of the late set.
+    assert.match(runner.calls[1]?.stdin ?? '', /late_from \{ fc01::1 \. fe00::1 timeout 5000ms \}/);
+    assert.equal(
+      runner.calls[3]?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(steps.length, 4);
     assert.equal(steps[2]?.deleted, 1);
-    assert.equal(steps[0]?.deleted, undefined);
-    assert.equal(steps[1]?.deleted, undefined);
+    for (const i of [0, 1, 3]) assert.equal(steps[i]?.deleted, undefined, `step ${i}`);
+  });
+
+  it('stops at a failed conntrack delete: the release does not run', async () => {
+    const lab = referenceLab();
+    const runner = new RecordingRunner(
+      conntrackSays({ fail: { exitCode: 1, stderr: 'conntrack: Operation failed\n' } }),
+    );
+    await assert.rejects(
+      execute(runner, planSwap(lab, iptablesEngine, lab.flows, undefined).ops),
+      CommandError,
+    );
+    assert.equal(runner.lines().at(-1), 'ip netns exec B conntrack -D -f ipv6 --orig-dst fe00::1');
+    assert.equal(runner.calls.length, 3);
   });
 });
 

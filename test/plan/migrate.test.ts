@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Engine, FlowMapping } from '../../src/engines/engine.js';
+import type { Engine, FlowMapping, MapEdit } from '../../src/engines/engine.js';
 import { iptablesEngine, parseNatTable } from '../../src/engines/iptables.js';
 import { lateTable } from '../../src/engines/late.js';
 import { joinNftOps } from '../../src/engines/nft-script.js';
@@ -37,26 +37,37 @@ type Delete = Extract<Op, { kind: 'conntrackDelete' }>;
 const programOf = (op: Op) => (op.kind === 'netfilterApply' ? op.argv[0] : op.kind);
 
 /**
- * The plan's ops, checked to be the rule change, then the conntrack delete: with ip6tables the
- * chains, then the late table (nft); with nftables both in one nft transaction (`late` undefined).
+ * The plan's ops, checked to be the rule change, then the conntrack delete, then the late table's
+ * release when there is one: with ip6tables the chains, then the late table (nft); with nftables
+ * both in one nft transaction (`late` undefined). The release is one more `nft -f -`: the new
+ * responder leaves the late set only once the flow's old conntrack entries are gone.
  */
 function ruleThenConntrack(plan: MigrationPlan): {
   apply: Apply;
   late: Apply | undefined;
   del: Delete;
+  release: Apply | undefined;
 } {
-  const first = plan.ops[0];
-  if (first && programOf(first) === 'ip6tables-restore') {
-    assert.deepEqual(plan.ops.map(programOf), ['ip6tables-restore', 'nft', 'conntrackDelete']);
-    const [apply, late, del] = plan.ops;
-    assert.ok(apply?.kind === 'netfilterApply' && late?.kind === 'netfilterApply');
-    assert.ok(del?.kind === 'conntrackDelete');
-    return { apply, late, del };
+  const ops = [...plan.ops];
+  const apply = ops.shift();
+  assert.ok(apply?.kind === 'netfilterApply', 'the rule change comes first');
+  const iptables = apply.argv[0] === 'ip6tables-restore';
+  let late: Apply | undefined;
+  const next = ops[0];
+  if (iptables && next?.kind === 'netfilterApply') {
+    late = next;
+    ops.shift();
   }
-  assert.deepEqual(plan.ops.map(programOf), ['nft', 'conntrackDelete']);
-  const [apply, del] = plan.ops;
-  assert.ok(apply?.kind === 'netfilterApply' && del?.kind === 'conntrackDelete');
-  return { apply, late: undefined, del };
+  const del = ops.shift();
+  assert.ok(del?.kind === 'conntrackDelete', `then conntrack: ${plan.ops.map(programOf)}`);
+  const release = ops.shift();
+  if (release !== undefined) {
+    assert.ok(release.kind === 'netfilterApply');
+    assert.deepEqual(release.argv, ['nft', '-f', '-']);
+    assert.equal(release.netns, apply.netns);
+  }
+  assert.deepEqual(ops, [], 'nothing after the release');
+  return { apply, late, del, release };
 }
 
 const M1_ON_D: FlowMapping = { ...M1, responderAddress: 'fc02::2' };
@@ -70,11 +81,20 @@ describe('planMigration (iptables engine)', () => {
 
   it('moves fe00::1 from C to D: rule change first, then that flow’s conntrack entries', () => {
     const plan = planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D');
-    const { apply, late, del } = ruleThenConntrack(plan);
+    assert.deepEqual(plan.ops.map(programOf), [
+      'ip6tables-restore',
+      'nft',
+      'conntrackDelete',
+      'nft',
+    ]);
+    const { apply, late, del, release } = ruleThenConntrack(plan);
     assert.equal(apply.netns, 'B');
     assert.deepEqual(apply.argv, ['ip6tables-restore', '-w', '--noflush']);
     // The late table after the chains: C becomes a former responder for the lab's grace (5 s).
-    assert.deepEqual(late, lateTable.update('B', [{ before: M1, after: M1_ON_D }], 5000));
+    const changes = [{ before: M1, after: M1_ON_D }];
+    assert.deepEqual(late, lateTable.update('B', changes, 5000));
+    // After the conntrack delete, D leaves the late set (released).
+    assert.deepEqual(release, lateTable.release('B', changes, 5000));
     // Entries already on D (created after the rule change) may stay.
     assert.deepEqual(del, {
       kind: 'conntrackDelete',
@@ -150,7 +170,10 @@ describe('planMigration (iptables engine)', () => {
   it('to a client makes it the initiator and keeps the responder', () => {
     const two = resolveLab(TWO_CLIENTS_LAB);
     const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'E');
-    const { apply, late, del } = ruleThenConntrack(plan);
+    const { apply, late, del, release } = ruleThenConntrack(plan);
+    // The responder stays: nobody to release.
+    assert.equal(release, undefined);
+    assert.deepEqual(plan.ops.map(programOf), ['ip6tables-restore', 'nft', 'conntrackDelete']);
     assert.equal(plan.role, 'initiator');
     assert.equal(plan.flow.initiator, 'E');
     assert.equal(plan.flow.responder, 'C');
@@ -182,7 +205,7 @@ describe('planMigration (iptables engine)', () => {
   it('with two flows rewrites the whole table but deletes only the moved flow’s entries', () => {
     const two = resolveLab(TWO_FLOWS_LAB);
     const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'D');
-    const { apply, late, del } = ruleThenConntrack(plan);
+    const { apply, late, del, release } = ruleThenConntrack(plan);
     assert.deepEqual(parseNatTable(apply.stdin).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
       { address: 'fe00::2', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
@@ -190,6 +213,14 @@ describe('planMigration (iptables engine)', () => {
     assert.equal(del.origDst, 'fe00::1');
     assert.deepEqual(responders(plan.flows), ['fe00::1:D', 'fe00::2:D']);
     assert.doesNotMatch(late?.stdin ?? '', /fe00::2/, 'the late table changes for fe00::1 only');
+    assert.equal(
+      release?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
   });
 
   const errors: [string, (lab: Lab) => unknown, RegExp][] = [
@@ -232,15 +263,15 @@ describe('planMigration (nftables engine): the mapping and the late table in one
     throw new Error('the nftables engine must not need the whole table');
   };
 
-  it('one nft script: the engine’s element changes, then the former responder and the absent pair', () => {
+  it('one nft script: the engine’s element changes and the former responder; the release after conntrack', () => {
     const plan = planMigration(lab, nftablesEngine, lab.flows, 'fe00::1', 'D');
-    const { apply, late, del } = ruleThenConntrack(plan);
+    assert.deepEqual(plan.ops.map(programOf), ['nft', 'conntrackDelete', 'nft']);
+    const { apply, late, del, release } = ruleThenConntrack(plan);
     assert.equal(late, undefined);
     const changes = [{ before: M1, after: M1_ON_D }];
     const lateOp = lateTable.update('B', changes, 5000);
     assert.ok(lateOp);
     assert.deepEqual(apply, joinNftOps(nftablesEngine.update('B', changes, noAll), lateOp));
-    // The script nft 1.0.6 accepted when the samples were captured.
     assert.equal(
       apply.stdin,
       [
@@ -249,8 +280,6 @@ describe('planMigration (nftables engine): the mapping and the late table in one
         'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc02::2 }',
         'add element ip6 flowmig dnat_back { fc02::2 . fe00::1 : fc00::1 }',
         'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }',
-        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
         '',
       ].join('\n'),
     );
@@ -260,56 +289,83 @@ describe('planMigration (nftables engine): the mapping and the late table in one
       origDst: 'fe00::1',
       keepReplySrc: 'fc02::2',
     });
+    // D is made absent from the late set only now, after its flow's old entries are gone.
+    assert.deepEqual(release, lateTable.release('B', changes, 5000));
+    assert.equal(
+      release?.stdin,
+      [
+        'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('the same change as edits for the agent: the engine’s table by default, the late table named', () => {
-    const { apply } = ruleThenConntrack(
+    const { apply, release } = ruleThenConntrack(
       planMigration(lab, nftablesEngine, lab.flows, 'fe00::1', 'D'),
     );
-    assert.deepEqual(
-      apply.edits?.map((e) => [
+    const shape = (edits: Apply['edits']) =>
+      edits?.map((e) => [
         (e as { table?: string }).table ?? '(default)',
         e.map,
         e.remove.length,
         e.add.length,
-      ]),
-      [
-        ['(default)', 'dnat_to', 1, 1],
-        ['(default)', 'dnat_back', 1, 1],
-        ['flowmig_late', 'late_from', 0, 1],
-      ],
-    );
+        (e as MapEdit).absent?.length ?? 0,
+      ]);
+    assert.deepEqual(shape(apply.edits), [
+      ['(default)', 'dnat_to', 1, 1, 0],
+      ['(default)', 'dnat_back', 1, 1, 0],
+      ['flowmig_late', 'late_from', 0, 1, 0],
+    ]);
+    // The release's edits (the agent's `after` transaction): only the absent new responder.
+    assert.deepEqual(release?.edits, [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [],
+        absent: [['fc02::2', 'fe00::1']],
+      },
+    ]);
   });
 
   it('the grace time comes from the lab (graceSeconds)', () => {
     const quick = resolveLab({ ...REFERENCE_LAB, graceSeconds: 2.5 });
     assert.equal(quick.graceMs, 2500);
-    const { apply } = ruleThenConntrack(
+    const { apply, release } = ruleThenConntrack(
       planMigration(quick, nftablesEngine, quick.flows, 'fe00::1', 'D'),
     );
     assert.match(
       apply.stdin,
       /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 2500ms \}$/m,
     );
+    assert.ok(release);
   });
 
-  it('graceSeconds 0: no former responder, the new one is still made absent', () => {
+  it('graceSeconds 0: no former responder and no release (the late set is never written)', () => {
     const none = resolveLab({ ...REFERENCE_LAB, graceSeconds: 0 });
-    const { apply } = ruleThenConntrack(
-      planMigration(none, nftablesEngine, none.flows, 'fe00::1', 'D'),
-    );
-    const lateLines = apply.stdin.split('\n').filter((l) => l.includes('flowmig_late'));
-    assert.deepEqual(lateLines, [
-      'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-      'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
-    ]);
+    const plan = planMigration(none, nftablesEngine, none.flows, 'fe00::1', 'D');
+    assert.deepEqual(plan.ops.map(programOf), ['nft', 'conntrackDelete']);
+    const { apply, release } = ruleThenConntrack(plan);
+    assert.equal(release, undefined);
+    assert.doesNotMatch(apply.stdin, /flowmig_late/);
+    assert.deepEqual(apply, nftablesEngine.update('B', [{ before: M1, after: M1_ON_D }], noAll));
+  });
+
+  it('graceSeconds 0 with ip6tables: the chains, then conntrack; no late op at all', () => {
+    const none = resolveLab({ ...REFERENCE_LAB, graceSeconds: 0, engine: 'iptables' });
+    const plan = planMigration(none, iptablesEngine, none.flows, 'fe00::1', 'D');
+    assert.deepEqual(plan.ops.map(programOf), ['ip6tables-restore', 'conntrackDelete']);
   });
 
   it('to a client: the late packets’ initiator changes too; no entry is kept', () => {
     const two = resolveLab(TWO_CLIENTS_LAB);
-    const { apply, del } = ruleThenConntrack(
+    const { apply, del, release } = ruleThenConntrack(
       planMigration(two, nftablesEngine, two.flows, 'fe00::1', 'E'),
     );
+    assert.equal(release, undefined);
     assert.match(
       apply.stdin,
       /^add element ip6 flowmig_late initiator_of \{ fe00::1 : fc03::1 \}$/m,
@@ -339,8 +395,10 @@ describe('planSwap', () => {
       origDst: 'fe00::1',
       keepReplySrc: 'fc01::1',
     });
-    // Back to C within D's grace: D is the former responder, C must not be one any more.
-    assert.deepEqual(ruleThenConntrack(second).late?.edits, [
+    // Back to C within C's grace: D becomes the former responder in the rule change; C leaves
+    // the late set only in the release, after the conntrack delete.
+    const { late, release } = ruleThenConntrack(second);
+    assert.deepEqual(late?.edits, [
       {
         table: 'flowmig_late',
         map: 'late_from',
@@ -348,8 +406,23 @@ describe('planSwap', () => {
         remove: [],
         add: [['fc02::2', 'fe00::1']],
         timeoutMs: 5000,
+      },
+    ]);
+    assert.deepEqual(release?.edits, [
+      {
+        table: 'flowmig_late',
+        map: 'late_from',
+        set: true,
+        remove: [],
+        add: [],
         absent: [['fc01::1', 'fe00::1']],
       },
+    ]);
+    assert.deepEqual(second.ops.map(programOf), [
+      'ip6tables-restore',
+      'nft',
+      'conntrackDelete',
+      'nft',
     ]);
   });
 
@@ -473,7 +546,13 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
         'fe00::3:D',
         'fe00::4:E',
       ]);
-      assert.deepEqual(plan.ops.map(programOf), [...rules, 'conntrackDelete', 'conntrackDelete']);
+      // The release comes after every flow's conntrack delete.
+      assert.deepEqual(plan.ops.map(programOf), [
+        ...rules,
+        'conntrackDelete',
+        'conntrackDelete',
+        'nft',
+      ]);
       const [apply] = plan.ops;
       assert.ok(apply?.kind === 'netfilterApply');
       assert.equal(apply.netns, 'B');
@@ -486,19 +565,30 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       );
     });
 
-    it('C becomes a former responder of both moved flows, D must be one of neither', () => {
+    it('C becomes a former responder of both moved flows; D is released from both afterwards', () => {
       const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
-      const lateEdit = plan.ops
-        .flatMap((op) => (op.kind === 'netfilterApply' ? (op.edits ?? []) : []))
-        .find((e) => e.map === 'late_from') as
-        | { add: string[][]; absent?: string[][]; timeoutMs?: number }
-        | undefined;
-      const script = plan.ops.map((op) => (op.kind === 'netfilterApply' ? op.stdin : '')).join('');
+      const firstDelete = plan.ops.findIndex((op) => op.kind === 'conntrackDelete');
+      const rulePart = plan.ops.slice(0, firstDelete);
+      const script = rulePart.map((op) => (op.kind === 'netfilterApply' ? op.stdin : '')).join('');
       assert.match(
         script,
         /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 5000ms, fc01::1 \. fe00::3 timeout 5000ms \}$/m,
       );
-      assert.deepEqual(lateEdit?.absent, [
+      // The rule transaction makes nobody absent: D may still be in the late set here.
+      assert.doesNotMatch(script, /late_from \{[^}]*fc02::2/);
+      const lateEdit = rulePart
+        .flatMap((op) => (op.kind === 'netfilterApply' ? (op.edits ?? []) : []))
+        .find((e): e is MapEdit => e.map === 'late_from');
+      assert.ok(lateEdit, "the late table's edits are in the rule part with either engine");
+      assert.equal(lateEdit?.absent, undefined);
+      const release = plan.ops.at(-1);
+      assert.ok(release?.kind === 'netfilterApply');
+      const changes = mappingsFor(
+        lab,
+        lab.flows.filter((f) => f.responder === 'C'),
+      ).map((before) => ({ before, after: { ...before, responderAddress: 'fc02::2' } }));
+      assert.deepEqual(release, lateTable.release('B', changes, 5000));
+      assert.deepEqual((release.edits?.[0] as MapEdit | undefined)?.absent, [
         ['fc02::2', 'fe00::1'],
         ['fc02::2', 'fe00::3'],
       ]);
@@ -523,7 +613,14 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       assert.deepEqual(plan.moved, [
         { name: undefined, address: 'fe00::4', initiator: 'A', responder: 'C' },
       ]);
-      assert.deepEqual(plan.ops.map(programOf), [...rules, 'conntrackDelete']);
+      assert.deepEqual(plan.ops.map(programOf), [...rules, 'conntrackDelete', 'nft']);
+      // E (fc03::1) was fe00::4's responder; C (fc01::1) is released after the delete.
+      const onE = { address: 'fe00::4', initiatorAddress: 'fc00::1', responderAddress: 'fc03::1' };
+      const onC = { ...onE, responderAddress: 'fc01::1' };
+      assert.deepEqual(
+        plan.ops.at(-1),
+        lateTable.release('B', [{ before: onE, after: onC }], 5000),
+      );
     });
 
     it('does not change the assignments it was given', () => {
@@ -556,6 +653,35 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
     for (const [what, from, to, pattern] of errors) {
       it(`refuses ${what} with an InputError`, () => {
         assertInputError(() => planEvacuation(lab, engine, lab.flows, from, to), pattern);
+      });
+    }
+  });
+}
+
+// The late table's release follows the conntrack delete: until the flow's old entries are gone,
+// a late packet of the new responder (a former one within its grace) that conntrack tracked would
+// start a connection whose reply tuple is taken by the initiator's entry to the old responder;
+// NAT would remap its port and the initiator's socket would drop the reply.
+for (const engine of [nftablesEngine, iptablesEngine]) {
+  describe(`a migration's order (${engine.name} engine): rule op(s), conntrack delete, release`, () => {
+    const lab = referenceLab({ engine: engine.name });
+    const rules = engine === nftablesEngine ? ['nft'] : ['ip6tables-restore', 'nft'];
+    const changes = [{ before: M1, after: M1_ON_D }];
+
+    const plans: [string, () => { ops: readonly Op[] }][] = [
+      ['planMigration', () => planMigration(lab, engine, lab.flows, 'fe00::1', 'D')],
+      ['planSwap', () => planSwap(lab, engine, lab.flows, undefined)],
+      ['planEvacuation', () => planEvacuation(lab, engine, lab.flows, 'C', 'D')],
+    ];
+    for (const [name, plan] of plans) {
+      it(`${name}: ${[...rules, 'conntrackDelete', 'nft (release)'].join(' → ')}`, () => {
+        const { ops } = plan();
+        assert.deepEqual(ops.map(programOf), [...rules, 'conntrackDelete', 'nft']);
+        assert.deepEqual(ops.at(-1), lateTable.release('B', changes, 5000));
+        // The rule op(s) hold the engine's change and C as a former responder, not the release.
+        const ruleOps = ops.slice(0, rules.length) as Apply[];
+        assert.equal(ruleOps.at(-1)?.stdin.includes('fc01::1 . fe00::1 timeout 5000ms'), true);
+        for (const op of ruleOps) assert.doesNotMatch(op.stdin, /late_from \{ fc02::2/);
       });
     }
   });
