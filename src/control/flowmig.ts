@@ -538,6 +538,11 @@ export class Flowmig {
             startedAt: startedAt + r.ruleMs + r.conntrackMs,
             durationMs: r.releaseMs,
           });
+        } else if (after.length > 0) {
+          // An agent that did not apply `after` (an older build): the programs do it.
+          steps.push(...(await execute(this.runner, later)));
+          const why = 'the agent did not apply the release step; the programs did';
+          return { steps, path: 'agent', totalMs, note: note ? `${note}; ${why}` : why };
         }
         return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
       } catch (error) {
