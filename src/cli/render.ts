@@ -30,13 +30,14 @@ export function renderMigration(r: MigrationResult): string {
 
 export function renderFlows(s: LabStatus): string {
   return table([
-    ['FLOW', 'NAME', 'INITIATOR', 'RESPONDER', 'KERNEL'],
+    ['FLOW', 'NAME', 'INITIATOR', 'RESPONDER', 'KERNEL', 'CONNTRACK'],
     ...s.flows.map((f) => [
       f.address,
       f.name ?? '-',
       f.initiator,
       f.responder,
       f.inSync ? `ok (${f.kernelResponder})` : `OUT OF SYNC (${f.kernelResponder ?? 'no mapping'})`,
+      String(f.conntrackEntries),
     ]),
   ]);
 }

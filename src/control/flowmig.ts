@@ -1,6 +1,7 @@
 // The controller behind the CLI and the library API: up, down, migrate, swap, status, per lab.
 import { rm } from 'node:fs/promises';
 import type { AgentClient } from '../agent/client.js';
+import { parseConntrackList } from '../engines/conntrack.js';
 import type { NetfilterApplyOp } from '../engines/engine.js';
 import { type FormerResponder, type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
@@ -92,6 +93,8 @@ export interface FlowStatus extends LabFlow {
   /** The responder address the kernel maps the flow to now (undefined: no mapping found). */
   readonly kernelResponder: string | undefined;
   readonly inSync: boolean;
+  /** Conntrack entries in the translator whose original destination is the flow's address. */
+  readonly conntrackEntries: number;
 }
 
 export interface LabStatus {
@@ -736,6 +739,15 @@ export class Flowmig {
         ]),
       );
     }
+    const entries = new Map<string, number>();
+    if (existing.has(lab.translator.netns)) {
+      const list = await this.runner.run(['conntrack', '-L', '-f', 'ipv6'], {
+        netns: lab.translator.netns,
+        okExitCodes: [0, 1],
+      });
+      for (const e of parseConntrackList(list.stdout))
+        entries.set(e.origDst, (entries.get(e.origDst) ?? 0) + 1);
+    }
     const controlPath = await this.controlPath(state, lab);
     const drift = await this.drift(state, lab);
     const daemon = state.daemon
@@ -744,7 +756,12 @@ export class Flowmig {
     const flows = state.flows.map((f): FlowStatus => {
       const kernelResponder = kernel.get(f.address);
       const expected = lab.links.find((l) => l.node === f.responder)?.address.address;
-      return { ...fromStateFlow(f), kernelResponder, inSync: kernelResponder === expected };
+      return {
+        ...fromStateFlow(f),
+        kernelResponder,
+        inSync: kernelResponder === expected,
+        conntrackEntries: entries.get(f.address) ?? 0,
+      };
     });
     return {
       id,

@@ -122,6 +122,7 @@ const STATUS: LabStatus = {
       responder: 'D',
       kernelResponder: 'fc02::2',
       inSync: true,
+      conntrackEntries: 2,
     },
     {
       name: undefined,
@@ -130,6 +131,7 @@ const STATUS: LabStatus = {
       responder: 'C',
       kernelResponder: 'fc02::2',
       inSync: false,
+      conntrackEntries: 0,
     },
     {
       name: undefined,
@@ -138,6 +140,7 @@ const STATUS: LabStatus = {
       responder: 'C',
       kernelResponder: undefined,
       inSync: false,
+      conntrackEntries: 0,
     },
   ],
   translatorInstalled: true,
@@ -168,10 +171,10 @@ describe('renderFlows and renderStatus', () => {
     assert.equal(
       renderFlows(STATUS),
       [
-        'FLOW     NAME  INITIATOR  RESPONDER  KERNEL',
-        'fe00::1  web   A          D          ok (fc02::2)',
-        'fe00::2  -     A          C          OUT OF SYNC (fc02::2)',
-        'fe00::3  -     A          C          OUT OF SYNC (no mapping)',
+        'FLOW     NAME  INITIATOR  RESPONDER  KERNEL                    CONNTRACK',
+        'fe00::1  web   A          D          ok (fc02::2)              2',
+        'fe00::2  -     A          C          OUT OF SYNC (fc02::2)     0',
+        'fe00::3  -     A          C          OUT OF SYNC (no mapping)  0',
       ].join('\n'),
     );
   });

@@ -173,6 +173,9 @@ describe('the daemon', () => {
         netns: `${prefix}A`,
       });
       assert.match(ping.stdout, /2 received/);
+      // The ping's conntrack entry is counted for its flow.
+      const after = JSON.parse((await cli(['status', '--json'], { stateDir })).stdout) as LabStatus;
+      assert.equal(after.flows[0]?.conntrackEntries, 1);
     });
   });
 
