@@ -252,6 +252,16 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         status.flows.map((f) => [f.responder, f.kernelResponder, f.inSync]),
         [['D', 'fc02::2', true]],
       );
+      // Two entries of the flow (one of them already on D) and one of another address.
+      kernel.conntrackList = [
+        'icmpv6   58 29 src=fc00::1 dst=fe00::1 type=128 code=0 id=7 src=fc02::2 dst=fe00::1 type=129 code=0 id=7 mark=0 use=1',
+        'udp      17 29 src=fc00::1 dst=fe00::1 sport=40000 dport=5555 [UNREPLIED] src=fc01::1 dst=fe00::1 sport=5555 dport=40000 mark=0 use=1',
+        'udp      17 29 src=fc00::1 dst=fe00::9 sport=40001 dport=5555 [UNREPLIED] src=fe00::9 dst=fc00::1 sport=5555 dport=40001 mark=0 use=1',
+      ];
+      assert.deepEqual(
+        (await fm.status(ID)).flows.map((f) => [f.address, f.conntrackEntries]),
+        [['fe00::1', 2]],
+      );
       // The fake kernel's clock stands still: all of C's grace is left.
       assert.deepEqual(status.late.former, [
         { address: 'fe00::1', responderAddress: 'fc01::1', expiresMs: 5000 },

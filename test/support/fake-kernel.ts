@@ -39,6 +39,8 @@ export class FakeKernel {
   readonly runner: RecordingRunner;
   /** What `conntrack -D` reports as deleted. */
   conntrackDeleted = 1;
+  /** What `conntrack -L -f ipv6` lists (lines in conntrack-tools' default format). */
+  conntrackList: string[] = [];
   private readonly faults: Fault[] = [];
   private readonly observers: ((call: RecordedCall) => void)[] = [];
   private nextIndex = 2;
@@ -177,6 +179,15 @@ export class FakeKernel {
       const n = this.conntrackDeleted;
       const stderr = `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n`;
       return n === 0 ? fail(1, stderr) : { stderr };
+    }
+    if (line === 'conntrack -L -f ipv6') {
+      // As conntrack-tools prints them: entries on stdout, the count on stderr.
+      const stdout = this.conntrackList.map((l) => `${l}\n`).join('');
+      const n = this.conntrackList.length;
+      return {
+        stdout,
+        stderr: `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been shown.\n`,
+      };
     }
     throw new Error(`fake kernel: unexpected command: ${call.full.join(' ')}`);
   }
