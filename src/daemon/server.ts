@@ -4,7 +4,7 @@ import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Flowmig } from '../control/flowmig.js';
-import { FlowmigError } from '../errors.js';
+import { CommandError, FlowmigError } from '../errors.js';
 import {
   type DaemonReply,
   type DaemonRequest,
@@ -126,7 +126,12 @@ export class DaemonServer {
           id: r.id,
           ok: false,
           error: error instanceof Error ? error.message : String(error),
-          code: error instanceof FlowmigError ? 'refused' : 'failed',
+          // Refused: the request cannot be done as asked (bad flow, lab not up). Failed: it was
+          // tried and something broke (a program failed, a bug).
+          code:
+            error instanceof FlowmigError && !(error instanceof CommandError)
+              ? 'refused'
+              : 'failed',
         }),
     );
   }

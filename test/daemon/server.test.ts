@@ -8,7 +8,7 @@ import type { Flowmig } from '../../src/control/flowmig.js';
 import { DaemonClient } from '../../src/daemon/client.js';
 import { type DaemonReply, type HelloReply, MAX_REQUEST_BYTES } from '../../src/daemon/protocol.js';
 import { DaemonServer } from '../../src/daemon/server.js';
-import { FlowmigError, InputError } from '../../src/errors.js';
+import { CommandError, FlowmigError, InputError } from '../../src/errors.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 
 const LAB = 'lab1';
@@ -667,6 +667,12 @@ describe('DaemonServer: failures', () => {
       stub.behave = (verb) => {
         if (verb === 'status') throw new FlowmigError('lab lab1 is not up');
         if (verb === 'flows') throw new TypeError('x is undefined');
+        if (verb === 'reconcile')
+          throw new CommandError({
+            argv: ['nft', '-f', '-'],
+            exitCode: 1,
+            stderr: 'Error: boom\n',
+          });
         return undefined;
       };
       const r = await raw();
@@ -680,6 +686,13 @@ describe('DaemonServer: failures', () => {
         id: 2,
         ok: false,
         error: 'x is undefined',
+        code: 'failed',
+      });
+      // A program that failed is a failure, not a refusal (CommandError is a FlowmigError too).
+      assert.deepEqual(await r.ask({ id: 3, verb: 'reconcile' }), {
+        id: 3,
+        ok: false,
+        error: 'nft -f - failed: Error: boom',
         code: 'failed',
       });
     });
