@@ -179,6 +179,42 @@ describe('the daemon', () => {
     });
   });
 
+  it('reconcile and down leave foreign objects with flowmig-like names alone', async () => {
+    await withDaemonLab(['--engine', 'iptables'], async ({ prefix, stateDir }) => {
+      const B = `${prefix}B`;
+      const E = `${prefix}E`; // a namespace with the lab's prefix that the lab did not create
+      await runner.run(['ip', 'netns', 'add', E]);
+      try {
+        // Foreign objects beside flowmig's own, in the translator: a table and a chain whose
+        // names look like flowmig's, each with a rule.
+        await runner.run(['nft', '-f', '-'], {
+          netns: B,
+          stdin:
+            'table ip6 flowmig_foreign { chain c { type filter hook input priority 0; counter; }; }\n',
+        });
+        await runner.run(['ip6tables', '-w', '-t', 'nat', '-N', 'FLOWMIG-DNAT-X'], { netns: B });
+        await runner.run(['ip6tables', '-w', '-t', 'nat', '-A', 'FLOWMIG-DNAT-X', '-j', 'RETURN'], {
+          netns: B,
+        });
+        // And drift in flowmig's own chain, so reconcile has work to do.
+        await runner.run(['ip6tables', '-w', '-t', 'nat', '-F', 'FLOWMIG-DNAT'], { netns: B });
+        const r = await cli(['reconcile', '--json'], { stateDir });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((JSON.parse(r.stdout) as { repaired: boolean }).repaired, true);
+        const save = (await runner.run(['ip6tables-save', '-t', 'nat'], { netns: B })).stdout;
+        assert.match(save, /^-A FLOWMIG-DNAT-X -j RETURN$/m, 'the foreign chain kept its rule');
+        assert.match(save, /^-A FLOWMIG-DNAT -s fc00::1\/128 -d fe00::1\/128 /m, 'ours is back');
+        const tables = (await runner.run(['nft', 'list', 'tables'], { netns: B })).stdout;
+        assert.match(tables, /table ip6 flowmig_foreign/);
+        const down = await cli(['down'], { stateDir });
+        assert.equal(down.code, 0, down.stderr);
+        assert.deepEqual(await namespacesWith(prefix), [E], 'only the foreign namespace is left');
+      } finally {
+        await runner.run(['ip', 'netns', 'delete', E]).catch(() => undefined);
+      }
+    });
+  });
+
   it('down through the daemon removes the lab, the daemon, its socket and its files', async () => {
     const prefix = uniquePrefix();
     const stateDir = await tempStateDir();
