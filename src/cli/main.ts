@@ -30,6 +30,13 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError('must be a port (0-65535)');
+  return n;
+}
+
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
@@ -332,20 +339,30 @@ export function buildProgram(): Command {
     .description("serve a lab's local API (a Unix socket only root can open) and own its changes")
     .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
     .option('-d, --detach', 'start it in the background and return')
+    .option(
+      '--http <port>',
+      'also serve the API over HTTP on 127.0.0.1:PORT (0: any) with a random bearer token, printed at start (in the daemon log with --detach)',
+      portNumber,
+    )
     .option('--json', 'with --detach: print the daemon as JSON')
-    .action(async (o: { lab?: string; detach?: boolean; json?: boolean }) => {
+    .action(async (o: { lab?: string; detach?: boolean; http?: number; json?: boolean }) => {
       const fm = controller();
       const id = await fm.pick(o.lab);
+      const http = o.http === undefined ? {} : { httpPort: o.http };
       if (o.detach) {
-        const hello = await startDaemon(id, fm.store.dir);
+        const hello = await startDaemon(id, fm.store.dir, http);
+        const where =
+          o.http === undefined
+            ? ''
+            : `; HTTP URL and token in ${daemonPaths(fm.store.dir, id).log}`;
         print(
           o.json,
           hello,
-          `daemon of lab ${id} started (pid ${hello.pid}, socket ${hello.socket})`,
+          `daemon of lab ${id} started (pid ${hello.pid}, socket ${hello.socket}${where})`,
         );
         return;
       }
-      await serveLab(id, fm.store.dir);
+      await serveLab(id, fm.store.dir, http);
       await new Promise(() => {}); // serves until SIGTERM/SIGINT or a `down` request
     });
 

@@ -22,12 +22,13 @@ export function daemonPaths(stateDir: string, id: string): { socket: string; log
 export async function startDaemon(
   id: string,
   stateDir: string,
-  timeoutMs = 15_000,
+  options: { timeoutMs?: number; httpPort?: number } = {},
 ): Promise<HelloReply> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const { socket, log } = daemonPaths(stateDir, id);
-  const pid = spawnDetached([process.execPath, MAIN, DAEMON_MARKER, id, '--state-dir', stateDir], {
-    logFile: log,
-  });
+  const http = options.httpPort === undefined ? [] : ['--http', String(options.httpPort)];
+  const argv = [process.execPath, MAIN, DAEMON_MARKER, id, '--state-dir', stateDir, ...http];
+  const pid = spawnDetached(argv, { logFile: log });
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {

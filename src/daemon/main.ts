@@ -6,14 +6,25 @@ import { stateDirFrom } from '../state/store.js';
 import { serveLab } from './serve.js';
 
 const { values } = parseArgs({
-  options: { 'flowmig-daemon': { type: 'string' }, 'state-dir': { type: 'string' } },
+  options: {
+    'flowmig-daemon': { type: 'string' },
+    'state-dir': { type: 'string' },
+    http: { type: 'string' },
+  },
 });
 const id = values['flowmig-daemon'];
 if (id === undefined) {
   process.stderr.write('usage: main.js --flowmig-daemon LAB [--state-dir DIR]\n');
   process.exit(2);
 }
-serveLab(id, stateDirFrom(values['state-dir'])).catch((error: unknown) => {
-  process.stderr.write(`flowmig daemon: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+const httpPort = values.http === undefined ? undefined : Number(values.http);
+if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && httpPort < 65_536)) {
+  process.stderr.write(`flowmig daemon: bad --http port '${values.http}'\n`);
+  process.exit(2);
+}
+serveLab(id, stateDirFrom(values['state-dir']), httpPort === undefined ? {} : { httpPort }).catch(
+  (error: unknown) => {
+    process.stderr.write(`flowmig daemon: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

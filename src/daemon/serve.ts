@@ -6,7 +6,11 @@ import { DaemonServer } from './server.js';
 
 const log = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
 
-export async function serveLab(labId: string, stateDir: string): Promise<DaemonServer> {
+export async function serveLab(
+  labId: string,
+  stateDir: string,
+  options: { httpPort?: number } = {},
+): Promise<DaemonServer> {
   const fm = new Flowmig({ stateDir });
   const { socket } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
@@ -32,5 +36,9 @@ export async function serveLab(labId: string, stateDir: string): Promise<DaemonS
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   log(`serving lab ${labId} on ${socket} (pid ${process.pid})`);
+  if (options.httpPort !== undefined) {
+    const { url, token } = await server.startHttp(options.httpPort);
+    log(`http API on ${url} (POST, header "Authorization: Bearer ${token}")`);
+  }
   return server;
 }

@@ -1,6 +1,8 @@
 // The daemon's server: owns one lab through the controller, serves the local API on a Unix socket
 // that only root can open, and applies changes one at a time in arrival order.
+import { randomBytes } from 'node:crypto';
 import { chmod, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Flowmig } from '../control/flowmig.js';
@@ -26,6 +28,7 @@ export class DaemonServer {
   private readonly startedAt = new Date().toISOString();
   private readonly sockets = new Set<Socket>();
   private closed = false;
+  private http: HttpServer | undefined;
 
   private constructor(
     private readonly fm: Flowmig,
@@ -59,6 +62,10 @@ export class DaemonServer {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.sockets) s.destroy();
+    this.http?.closeAllConnections();
+    await new Promise<void>((resolve) =>
+      this.http ? this.http.close(() => resolve()) : resolve(),
+    );
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.socketPath, { force: true });
   }
@@ -96,10 +103,20 @@ export class DaemonServer {
       this.reply(socket, { id: null, ok: false, error: 'request too large', code: 'too-large' });
       return;
     }
+    void this.dispatch(line).then(({ reply, down }) => {
+      this.reply(socket, reply);
+      if (down) void this.close().then(() => this.hooks.onDown?.());
+    });
+  }
+
+  /** Answers one request (never rejects); `down` says a successful `down` must close the daemon. */
+  private async dispatch(line: string): Promise<{ reply: DaemonReply; down: boolean }> {
     const parsed = parseRequest(line);
     if ('error' in parsed) {
-      this.reply(socket, { id: parsed.id, ok: false, error: parsed.error, code: 'bad-request' });
-      return;
+      return {
+        reply: { id: parsed.id, ok: false, error: parsed.error, code: 'bad-request' },
+        down: false,
+      };
     }
     const r = parsed.request;
     const run = () => this.run(r);
@@ -114,15 +131,12 @@ export class DaemonServer {
         () => this.queued--,
       );
     } else work = run();
-    work.then(
-      (result) => {
-        this.reply(socket, { id: r.id, ok: true, result });
-        if (r.verb === 'down') {
-          void this.close().then(() => this.hooks.onDown?.());
-        }
-      },
-      (error: unknown) =>
-        this.reply(socket, {
+    try {
+      const result = await work;
+      return { reply: { id: r.id, ok: true, result }, down: r.verb === 'down' };
+    } catch (error) {
+      return {
+        reply: {
           id: r.id,
           ok: false,
           error: error instanceof Error ? error.message : String(error),
@@ -132,8 +146,56 @@ export class DaemonServer {
             error instanceof FlowmigError && !(error instanceof CommandError)
               ? 'refused'
               : 'failed',
-        }),
-    );
+        },
+        down: false,
+      };
+    }
+  }
+
+  /**
+   * Also serves the API over HTTP on 127.0.0.1 (`POST /api` with one request as the body, header
+   * `Authorization: Bearer <token>`), for a local dashboard. The token is random per start.
+   */
+  async startHttp(port = 0): Promise<{ url: string; token: string }> {
+    const token = randomBytes(16).toString('hex');
+    const http = createHttpServer((req, res) => {
+      const answer = (status: number, reply: DaemonReply) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify(reply)}\n`);
+      };
+      if (req.method !== 'POST' || req.url !== '/api') {
+        answer(405, { id: null, ok: false, error: 'POST /api only', code: 'bad-request' });
+        return;
+      }
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        answer(401, { id: null, ok: false, error: 'missing or wrong token', code: 'unauthorized' });
+        return;
+      }
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+        if (Buffer.byteLength(body) > MAX_REQUEST_BYTES) {
+          answer(413, { id: null, ok: false, error: 'request too large', code: 'too-large' });
+          req.destroy();
+        }
+      });
+      req.on('end', () => {
+        if (res.writableEnded) return;
+        void this.dispatch(body.trim()).then(({ reply, down }) => {
+          answer(reply.ok ? 200 : 400, reply);
+          if (down) void this.close().then(() => this.hooks.onDown?.());
+        });
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.http = http;
+    const address = http.address();
+    const bound = typeof address === 'object' && address ? address.port : port;
+    return { url: `http://127.0.0.1:${bound}/api`, token };
   }
 
   private async run(r: DaemonRequest): Promise<unknown> {
