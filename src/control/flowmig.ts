@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import type { AgentClient } from '../agent/client.js';
 import { parseConntrackList } from '../engines/conntrack.js';
-import type { NetfilterApplyOp } from '../engines/engine.js';
+import type { FlowMapping, KernelFlowTable, NetfilterApplyOp } from '../engines/engine.js';
 import { type FormerResponder, type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
 import { CommandError, FlowmigError } from '../errors.js';
@@ -610,44 +610,16 @@ export class Flowmig {
   }
 
   /** The lab as recorded, checked against what the kernel shows. */
-  /**
-   * How the translator differs from the desired flow table in the state file (empty: it agrees):
-   * missing tables or hooks, flows pointing elsewhere, flows flowmig does not know, foreign rules
-   * in flowmig's own chains.
-   */
-  private async drift(state: LabState, lab: Lab): Promise<string[]> {
-    const t = lab.translator.netns;
-    if (!(await listNamespaces(this.runner)).has(t))
-      return [`translator namespace ${t} is missing`];
+  /** flowmig's tables in the translator as the engine and the late table read them back. */
+  private async readTranslator(lab: Lab): Promise<TranslatorView> {
     const engine = engineFor(lab.engine);
+    const t = lab.translator.netns;
     const read = async (cmd: Command) =>
       (await this.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
-    const table = engine.parse(await read(engine.inspect(t)));
-    const late = lateTable.parse(await read(lateTable.inspect(t)));
-    const drift: string[] = [];
-    if (!table.installed) drift.push(`the ${engine.name} rules are missing or incomplete`);
-    if (!late.installed) drift.push('the late-packet table is missing or incomplete');
-    if (table.foreignRules) drift.push(`${table.foreignRules} foreign rule(s) in flowmig's chains`);
-    if (late.foreignRules) drift.push(`${late.foreignRules} foreign rule(s) in the late table`);
-    const desired = mappingsFor(lab, state.flows.map(fromStateFlow));
-    const kernel = new Map(table.mappings.map((m) => [m.address, m]));
-    for (const m of desired) {
-      const k = kernel.get(m.address);
-      if (!k) drift.push(`flow ${m.address} has no mapping`);
-      else if (
-        k.responderAddress !== m.responderAddress ||
-        k.initiatorAddress !== m.initiatorAddress
-      )
-        drift.push(
-          `flow ${m.address} maps ${k.initiatorAddress || '?'} → ${k.responderAddress || '?'}, not ${m.initiatorAddress} → ${m.responderAddress}`,
-        );
-      if (late.installed && late.initiators.get(m.address) !== m.initiatorAddress)
-        drift.push(`flow ${m.address}: the late table names another initiator`);
-    }
-    for (const k of table.mappings)
-      if (!desired.some((m) => m.address === k.address))
-        drift.push(`unknown flow ${k.address} in the translator`);
-    return drift;
+    return {
+      table: engine.parse(await read(engine.inspect(t))),
+      late: lateTable.parse(await read(lateTable.inspect(t))),
+    };
   }
 
   /**
@@ -660,21 +632,20 @@ export class Flowmig {
     return this.store.withLock(id, async () => {
       const state = await this.requireUp(id);
       const lab = labOf(state);
-      const drift = await this.drift(state, lab);
-      if (drift.length === 0 || drift[0]?.startsWith('translator namespace'))
-        return { lab: id, drift, repaired: false };
-      const engine = engineFor(lab.engine);
       const t = lab.translator.netns;
+      if (!(await listNamespaces(this.runner)).has(t))
+        return { lab: id, drift: [`translator namespace ${t} is missing`], repaired: false };
+      const engine = engineFor(lab.engine);
       const desired = mappingsFor(lab, state.flows.map(fromStateFlow));
-      const table = engine.parse(
-        (await this.runner.run(engine.inspect(t).argv, { netns: t, okExitCodes: [0, 1] })).stdout,
-      );
+      const view = await this.readTranslator(lab);
+      const drift = driftOf(engine.name, desired, view);
+      if (drift.length === 0) return { lab: id, drift, repaired: false };
       await execute(this.runner, [
-        engine.repair(t, desired, table),
+        engine.repair(t, desired, view.table),
         lateTable.repair(t, desired),
         ...desired.map((m): Op => ({ kind: 'conntrackDelete', netns: t, origDst: m.address })),
       ]);
-      const after = await this.drift(state, lab);
+      const after = driftOf(engine.name, desired, await this.readTranslator(lab));
       return {
         lab: id,
         drift,
@@ -725,11 +696,12 @@ export class Flowmig {
     let installed = false;
     let kernel = new Map<string, string>();
     let late: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
+    let drift = [`translator namespace ${lab.translator.netns} is missing`];
     if (existing.has(lab.translator.netns)) {
-      const read = async (cmd: Command) =>
-        (await this.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
-      const table = engine.parse(await read(engine.inspect(lab.translator.netns)));
-      late = lateTable.parse(await read(lateTable.inspect(lab.translator.netns)));
+      const view = await this.readTranslator(lab);
+      const { table } = view;
+      late = view.late;
+      drift = driftOf(engine.name, mappingsFor(lab, state.flows.map(fromStateFlow)), view);
       installed = table.installed && late.installed;
       kernel = new Map(
         table.mappings.map((m) => [
@@ -749,7 +721,6 @@ export class Flowmig {
         entries.set(e.origDst, (entries.get(e.origDst) ?? 0) + 1);
     }
     const controlPath = await this.controlPath(state, lab);
-    const drift = await this.drift(state, lab);
     const daemon = state.daemon
       ? { ...state.daemon, running: await isOurProcess(state.daemon.pid, [DAEMON_MARKER, id]) }
       : undefined;
@@ -864,4 +835,41 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** What `readTranslator` returns. */
+interface TranslatorView {
+  readonly table: KernelFlowTable;
+  readonly late: LateState;
+}
+
+/**
+ * How the translator differs from the desired flow table (empty: it agrees): missing tables or
+ * hooks, flows pointing elsewhere, flows flowmig does not know, foreign rules in flowmig's chains.
+ */
+function driftOf(
+  engineName: string,
+  desired: readonly FlowMapping[],
+  { table, late }: TranslatorView,
+): string[] {
+  const drift: string[] = [];
+  if (!table.installed) drift.push(`the ${engineName} rules are missing or incomplete`);
+  if (!late.installed) drift.push('the late-packet table is missing or incomplete');
+  if (table.foreignRules) drift.push(`${table.foreignRules} foreign rule(s) in flowmig's chains`);
+  if (late.foreignRules) drift.push(`${late.foreignRules} foreign rule(s) in the late table`);
+  const kernel = new Map(table.mappings.map((m) => [m.address, m]));
+  for (const m of desired) {
+    const k = kernel.get(m.address);
+    if (!k) drift.push(`flow ${m.address} has no mapping`);
+    else if (k.responderAddress !== m.responderAddress || k.initiatorAddress !== m.initiatorAddress)
+      drift.push(
+        `flow ${m.address} maps ${k.initiatorAddress || '?'} → ${k.responderAddress || '?'}, not ${m.initiatorAddress} → ${m.responderAddress}`,
+      );
+    if (late.installed && late.initiators.get(m.address) !== m.initiatorAddress)
+      drift.push(`flow ${m.address}: the late table names another initiator`);
+  }
+  const known = new Set(desired.map((m) => m.address));
+  for (const k of table.mappings)
+    if (!known.has(k.address)) drift.push(`unknown flow ${k.address} in the translator`);
+  return drift;
 }

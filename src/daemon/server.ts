@@ -98,11 +98,8 @@ export class DaemonServer {
     });
   }
 
+  /** One request line from `serve` (oversized lines never get here). */
   private handle(socket: Socket, line: string): void {
-    if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
-      this.reply(socket, { id: null, ok: false, error: 'request too large', code: 'too-large' });
-      return;
-    }
     void this.dispatch(line).then(({ reply, down }) => {
       this.reply(socket, reply);
       if (down) void this.close().then(() => this.hooks.onDown?.());
