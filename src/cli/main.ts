@@ -78,6 +78,18 @@ export function buildProgram(): Command {
     kind: 'read' | 'change',
   ): Promise<T> => {
     if (program.opts<Globals>().direct) return direct();
+    // The daemon's socket is the lab's own (root-only, in the state directory): try it first, so
+    // a command does not read a large lab's state just to find the daemon.
+    const quick = await DaemonClient.connect(daemonPaths(fm.store.dir, id).socket).catch(
+      () => undefined,
+    );
+    if (quick) {
+      try {
+        return await quick.request<T>(body);
+      } finally {
+        quick.close();
+      }
+    }
     const daemon = (await fm.store.read(id))?.daemon;
     if (daemon && (await isOurProcess(daemon.pid, [DAEMON_MARKER, id]))) {
       const client = await DaemonClient.connect(daemon.socket);

