@@ -24,7 +24,7 @@ export interface KernelFlowTable {
   /** Whether the engine's own objects (chains, hooks) are present. */
   readonly installed: boolean;
   readonly mappings: readonly FlowMapping[];
-  /** Rules in flowmig's own chains that flowmig does not write (a foreign change to its objects). */
+  /** Rules and chains in flowmig's own table or chains that flowmig does not write, or wrote otherwise. */
   readonly foreignRules?: number;
   /** Built-in chains whose jump to flowmig's chain is missing while the other one is there. */
   readonly missingHooks?: readonly ('PREROUTING' | 'POSTROUTING')[];

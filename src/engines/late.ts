@@ -6,7 +6,7 @@
 // has no stateless address rewrite.
 import type { Command } from '../plan/command.js';
 import type { FlowChange, FlowMapping, MapEdit, NetfilterApplyOp } from './engine.js';
-import { jsonParts, nftOp, renderEdits } from './nft-script.js';
+import { compareShapes, jsonParts, nftOp, nftShape, renderEdits } from './nft-script.js';
 
 export const LATE_TABLE = 'flowmig_late';
 /** former responder's concrete address . abstract address, each with its remaining grace time */
@@ -99,7 +99,7 @@ export interface LateState {
   readonly former: readonly FormerResponder[];
   /** Packets the rule has rewritten since the table was made. */
   readonly translated: number;
-  /** Rules in the table besides flowmig's one. */
+  /** Rules and chains in the table besides (or changed from) flowmig's own. */
   readonly foreignRules?: number;
 }
 
@@ -188,6 +188,39 @@ export const lateTable = {
   },
 };
 
+const field = (f: string) => ({ payload: { protocol: 'ip6', field: f } });
+
+/** The late table's chain and rule as `nft -j` shows them (see nftShape). */
+const LATE_EXPECTED = {
+  rules: [
+    nftShape(
+      {
+        chain: 'late',
+        expr: [
+          {
+            match: {
+              op: '==',
+              left: { concat: [field('saddr'), field('daddr')] },
+              right: `@${LATE_SET}`,
+            },
+          },
+          { notrack: null },
+          { mangle: { key: field('saddr'), value: field('daddr') } },
+          {
+            mangle: {
+              key: field('daddr'),
+              value: { map: { key: field('daddr'), data: `@${INITIATOR_MAP}` } },
+            },
+          },
+          { counter: null },
+        ],
+      },
+      'rule',
+    ),
+  ],
+  chains: [nftShape({ name: 'late', type: 'filter', hook: 'prerouting', prio: -300 }, 'chain')],
+};
+
 /** Reads the late table from `nft -j list table ip6 flowmig_late`. */
 export function parseLateJson(text: string): LateState {
   const none: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
@@ -201,7 +234,6 @@ export function parseLateJson(text: string): LateState {
   const former: FormerResponder[] = [];
   let translated = 0;
   let parts = 0;
-  let rules = 0;
   for (const item of doc.nftables ?? []) {
     const map = item.map as { name?: string; table?: string; elem?: unknown[] } | undefined;
     if (map?.table === LATE_TABLE && map.name === INITIATOR_MAP) {
@@ -229,20 +261,19 @@ export function parseLateJson(text: string): LateState {
     }
     const rule = item.rule as { table?: string; expr?: Record<string, unknown>[] } | undefined;
     if (rule?.table === LATE_TABLE) {
-      parts++;
-      rules++;
       for (const x of rule.expr ?? []) {
         const c = x.counter as { packets?: number } | undefined;
         if (c) translated += c.packets ?? 0;
       }
     }
   }
+  const shapes = compareShapes(doc.nftables ?? [], LATE_TABLE, LATE_EXPECTED);
   return {
-    installed: parts >= 3,
+    installed: parts === 2 && shapes.complete,
     initiators,
     former,
     translated,
-    ...(rules > 1 ? { foreignRules: rules - 1 } : {}),
+    ...(shapes.foreign ? { foreignRules: shapes.foreign } : {}),
   };
 }
 

@@ -68,3 +68,41 @@ export function jsonParts(k: unknown): string[] {
   const concat = (k as { concat?: unknown[] } | null)?.concat;
   return Array.isArray(concat) ? concat.map(String) : [];
 }
+
+/**
+ * A rule or chain of `nft -j` output reduced to what makes it what it is: its chain and
+ * expressions (counters without their values), or a chain's type, hook and priority. Two rules
+ * with one shape do the same thing; handles and counts do not matter.
+ */
+export function nftShape(item: Record<string, unknown>, kind: 'rule' | 'chain'): string {
+  if (kind === 'chain') return `${item.name} ${item.type} ${item.hook} ${item.prio}`;
+  const expr = ((item.expr ?? []) as Record<string, unknown>[]).map((x) =>
+    'counter' in x ? { counter: null } : x,
+  );
+  return `${item.chain} ${JSON.stringify(expr)}`;
+}
+
+/**
+ * Counts what in a table is not one of the expected rules and chains (each expected once): a
+ * foreign or changed rule, a second copy of a rule, a foreign chain. Also says whether every
+ * expected rule and chain is there.
+ */
+export function compareShapes(
+  items: readonly Record<string, unknown>[],
+  table: string,
+  expected: { rules: readonly string[]; chains: readonly string[] },
+): { complete: boolean; foreign: number } {
+  const want = { rule: new Set(expected.rules), chain: new Set(expected.chains) };
+  const seen = { rule: new Set<string>(), chain: new Set<string>() };
+  let foreign = 0;
+  for (const item of items)
+    for (const kind of ['rule', 'chain'] as const) {
+      const x = item[kind] as Record<string, unknown> | undefined;
+      if (x?.table !== table) continue;
+      const shape = nftShape(x, kind);
+      if (want[kind].has(shape) && !seen[kind].has(shape)) seen[kind].add(shape);
+      else foreign++;
+    }
+  const complete = seen.rule.size === want.rule.size && seen.chain.size === want.chain.size;
+  return { complete, foreign };
+}

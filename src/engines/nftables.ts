@@ -1,7 +1,7 @@
 // The nftables engine: one flowmig-owned table; mappings are elements of two named maps.
 import type { Command } from '../plan/command.js';
 import type { Engine, FlowChange, FlowMapping, KernelFlowTable, MapEdit } from './engine.js';
-import { jsonParts, nftOp, renderEdits } from './nft-script.js';
+import { compareShapes, jsonParts, nftOp, nftShape, renderEdits } from './nft-script.js';
 
 export const NFT_TABLE = 'flowmig';
 /** initiator's concrete address . abstract address → responder's concrete address */
@@ -135,6 +135,46 @@ export const nftablesEngine: Engine = {
 
 type Elem = unknown;
 
+const payload = (field: string) => ({ payload: { protocol: 'ip6', field } });
+const dnatRule = (map: string) =>
+  nftShape(
+    {
+      chain: 'prerouting',
+      expr: [
+        {
+          dnat: {
+            addr: {
+              map: { key: { concat: [payload('saddr'), payload('daddr')] }, data: `@${map}` },
+            },
+          },
+        },
+      ],
+    },
+    'rule',
+  );
+
+/** The rules and chains of renderTable() as `nft -j` shows them (see nftShape). */
+const EXPECTED = {
+  rules: [
+    dnatRule(DNAT_MAP),
+    dnatRule(DNAT_BACK_MAP),
+    nftShape(
+      {
+        chain: 'postrouting',
+        expr: [
+          { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } },
+          { snat: { addr: { ct: { key: 'ip6 daddr', dir: 'original' } } } },
+        ],
+      },
+      'rule',
+    ),
+  ],
+  chains: [
+    nftShape({ name: 'prerouting', type: 'nat', hook: 'prerouting', prio: -100 }, 'chain'),
+    nftShape({ name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100 }, 'chain'),
+  ],
+};
+
 /** Reads flowmig's mappings from `nft -j list table ip6 flowmig`: the forward elements name them. */
 export function parseNftJson(text: string): KernelFlowTable {
   let doc: { nftables?: Record<string, unknown>[] };
@@ -145,15 +185,9 @@ export function parseNftJson(text: string): KernelFlowTable {
   }
   const items = doc.nftables ?? [];
   const maps = new Map<string, Elem[]>();
-  const chains = new Set<string>();
-  let rules = 0;
   for (const item of items) {
     const m = item.map as { name?: string; table?: string; elem?: Elem[] } | undefined;
     if (m?.table === NFT_TABLE && m.name) maps.set(m.name, m.elem ?? []);
-    const c = item.chain as { name?: string; table?: string } | undefined;
-    if (c?.table === NFT_TABLE && c.name) chains.add(c.name);
-    const r = item.rule as { table?: string } | undefined;
-    if (r?.table === NFT_TABLE) rules++;
   }
   const back = new Set(
     (maps.get(DNAT_BACK_MAP) ?? []).map((e) => {
@@ -171,12 +205,9 @@ export function parseNftJson(text: string): KernelFlowTable {
       mappings.push({ address, initiatorAddress, responderAddress: whole ? value : '' });
     }
   }
-  const installed =
-    [DNAT_MAP, DNAT_BACK_MAP].every((m) => maps.has(m)) &&
-    chains.has('prerouting') &&
-    chains.has('postrouting') &&
-    rules >= 3;
-  const foreignRules = Math.max(0, rules - 3);
+  const shapes = compareShapes(items, NFT_TABLE, EXPECTED);
+  const installed = [DNAT_MAP, DNAT_BACK_MAP].every((m) => maps.has(m)) && shapes.complete;
+  const foreignRules = shapes.foreign;
   return { installed, mappings, ...(foreignRules ? { foreignRules } : {}) };
 }
 

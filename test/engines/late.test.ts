@@ -614,7 +614,7 @@ describe('parseLateJson: foreign rules', () => {
     assert.equal(rules.length, 2);
   });
 
-  it('counts every rule of the table beyond flowmig’s one', () => {
+  it('counts every rule and chain of the table beyond flowmig’s own', () => {
     const text = withItems(
       lateJson([['fe00::1', 'fc00::1']], []),
       { chain: { family: 'ip6', table: 'flowmig_late', name: 'extra', handle: 7 } },
@@ -622,8 +622,19 @@ describe('parseLateJson: foreign rules', () => {
       { rule: { ...foreignRule(9).rule, chain: 'extra' } },
     );
     const s = parseLateJson(text);
-    assert.equal(s.foreignRules, 2);
+    assert.equal(s.foreignRules, 3);
     assert.equal(s.installed, true);
+  });
+
+  it('a changed late rule is foreign, and the table incomplete', () => {
+    const doc = JSON.parse(LATE_JSON_INSTALLED) as Doc;
+    for (const i of doc.nftables) {
+      const r = (i as { rule?: { expr: unknown[] } }).rule;
+      if (r) r.expr = r.expr.slice(0, 2);
+    }
+    const s = parseLateJson(JSON.stringify(doc));
+    assert.equal(s.foreignRules, 1);
+    assert.equal(s.installed, false);
   });
 
   it('flowmig’s table alone, or rules of other tables: the key is absent', () => {

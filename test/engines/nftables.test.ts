@@ -458,7 +458,7 @@ describe('parseNftJson: foreign rules', () => {
     assert.equal('foreignRules' in parseNftJson(NFT_JSON_NO_TABLE), false);
   });
 
-  it('counts rules in any chain of the table, one per rule', () => {
+  it('counts foreign rules and chains anywhere in the table, one each', () => {
     const t = parseNftJson(
       threeFlowsWith((doc) => {
         doc.nftables.push(
@@ -468,9 +468,47 @@ describe('parseNftJson: foreign rules', () => {
         );
       }),
     );
-    assert.equal(t.foreignRules, 2);
+    assert.equal(t.foreignRules, 3);
     assert.equal(t.installed, true);
     assert.equal(t.mappings.length, 3);
+  });
+
+  it('a changed flowmig rule (same count) is foreign, and flowmig’s own is then missing', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        const post = doc.nftables.find(
+          (i) => (i as RuleItem).rule?.chain === 'postrouting',
+        ) as RuleItem;
+        assert.ok(post.rule);
+        post.rule.expr = [{ snat: { addr: 'fe00::99' } }];
+      }),
+    );
+    assert.equal(t.foreignRules, 1);
+    assert.equal(t.installed, false);
+  });
+
+  it('a second copy of a flowmig rule is foreign', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        const pre = doc.nftables.find((i) => (i as RuleItem).rule?.chain === 'prerouting');
+        doc.nftables.push(structuredClone(pre) as Doc['nftables'][number]);
+      }),
+    );
+    assert.equal(t.foreignRules, 1);
+    assert.equal(t.installed, true);
+  });
+
+  it('a flowmig chain on another hook or priority is foreign, and the table incomplete', () => {
+    const t = parseNftJson(
+      threeFlowsWith((doc) => {
+        for (const i of doc.nftables) {
+          const c = (i as { chain?: { name: string; prio: number } }).chain;
+          if (c?.name === 'prerouting') c.prio = 0;
+        }
+      }),
+    );
+    assert.equal(t.foreignRules, 1);
+    assert.equal(t.installed, false);
   });
 
   it('rules of other tables are not counted', () => {
