@@ -21,6 +21,8 @@ const PROGRAMS = {
   ncat: 'ncat',
   iperf3: 'iperf3',
   setpriv: 'util-linux',
+  // The report's browser test opens report.html in Debian's Chromium (playwright-core drives it).
+  chromium: 'chromium',
 };
 
 function say(text) {

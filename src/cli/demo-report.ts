@@ -29,6 +29,12 @@ export function renderDemo(r: DemoResult): string {
       'swap latency p50 / p99 / max',
       `${r.swaps.latencyMs.p50.toFixed(1)} / ${r.swaps.latencyMs.p99.toFixed(1)} / ${r.swaps.latencyMs.max.toFixed(1)} ms`,
     ],
+    [
+      'migration gap p50 / p99 / max',
+      r.swaps.gapMs.count
+        ? `${r.swaps.gapMs.p50.toFixed(3)} / ${r.swaps.gapMs.p99.toFixed(3)} / ${r.swaps.gapMs.max.toFixed(3)} ms (${r.swaps.gapMs.count} measured)`
+        : 'not measured',
+    ],
     ['ping rate', `${n(r.ping.ratePerS)} /s over ${(s.timeMs / 1000).toFixed(1)} s`],
   ];
   if (r.tcp) {
@@ -52,5 +58,7 @@ export function renderDemo(r: DemoResult): string {
     '',
     'notes:',
     ...r.notes.map((l) => `  - ${l}`),
+    '',
+    `report: ${r.report.html}`,
   ].join('\n');
 }

@@ -1,4 +1,6 @@
 // The flowmig command line: parses arguments, calls the controller, prints text or JSON.
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DAEMON_MARKER, daemonPaths, startDaemon } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
@@ -10,12 +12,28 @@ import { engineFor } from '../engines/registry.js';
 import { FlowmigError, InputError } from '../errors.js';
 import { isOurProcess } from '../exec/daemon.js';
 import { RecordingRunner } from '../exec/recording.js';
+import { analyzeRun } from '../experiment/analyze.js';
 import { runDemo } from '../experiment/demo.js';
+import {
+  checkAgainstLab,
+  loadExperimentFile,
+  parseExperiment,
+  TRAFFIC_KINDS,
+} from '../experiment/options.js';
+import { runExperiment } from '../experiment/run.js';
 import { loadLab } from '../lab/load.js';
 import { ENGINE_NAMES, type EngineName } from '../lab/schema.js';
 import { planUp } from '../plan/build.js';
 import { commandFor } from '../plan/command.js';
+import {
+  HTML_FILE,
+  MARKDOWN_FILE,
+  RESULTS_FILE,
+  renderReport,
+  renderReportFromDir,
+} from '../report/index.js';
 import { renderDemo } from './demo-report.js';
+import { renderExperiment } from './experiment-report.js';
 import { runPrompt } from './prompt.js';
 import { Progress, renderFlows, renderMigration, renderStatus } from './render.js';
 
@@ -389,6 +407,7 @@ export function buildProgram(): Command {
     .option('--swap-every <ms>', 'pause between swaps, in ms', positiveNumber, 20)
     .option('--ping-interval <s>', 'ping -i interval in seconds', positiveNumber, 0.00001)
     .option('--no-tcp', 'skip the TCP observation (an ncat TCP client across a swap)')
+    .option('-o, --out <dir>', 'results directory (default ./flowmig-results/<time>-demo-<lab>)')
     .option('--json', 'print the results as JSON')
     .action(
       async (o: {
@@ -398,6 +417,7 @@ export function buildProgram(): Command {
         swapEvery: number;
         pingInterval: number;
         tcp: boolean;
+        out?: string;
         json?: boolean;
       }) => {
         const lab = await loadLab(undefined, { prefix: o.prefix, engine: o.engine });
@@ -407,6 +427,7 @@ export function buildProgram(): Command {
           swapEveryMs: o.swapEvery,
           pingInterval: o.pingInterval,
           tcp: o.tcp,
+          ...(o.out ? { out: o.out } : {}),
           onProgress: (text) => progress.update(text),
         });
         progress.done();
@@ -414,6 +435,108 @@ export function buildProgram(): Command {
         if (!result.verdict.pass) process.exitCode = 1;
       },
     );
+
+  program
+    .command('experiment')
+    .description(
+      'a measured run: build a lab, run traffic, swap on schedule, capture, then write results.json, report.html and summary.md',
+    )
+    .option('-f, --file <file>', 'experiment file (YAML or JSON); options below override it')
+    .option('-c, --config <file>', 'lab description (default: the reference lab)')
+    .option('-p, --prefix <prefix>', 'prefix for every namespace name')
+    .addOption(engineOption())
+    .option('--traffic <kinds>', `comma-separated: ${TRAFFIC_KINDS.join(', ')} (default ping)`)
+    .option('--interval <s>', 'ping -i interval in seconds (default 0.00001)')
+    .option('--size <bytes>', 'ping payload size (default 56)')
+    .option('--rate <n>', 'udp datagrams per second (default 20000)')
+    .option('--swaps <n>', 'number of swaps (default 100)')
+    .option('--swap-every <ms>', 'time from one swap to the next (default 20)')
+    .option('--swap-at <list>', 'explicit swap times in ms after the warm-up, comma-separated')
+    .option('--flow <flow>', "the flow to swap (default: the lab's first)")
+    .option('--warmup <ms>', 'traffic before the first swap (default 500)')
+    .option('--duration <ms>', 'minimum measured time after the warm-up')
+    .option('--capture <which>', 'packet captures: servers, all or none (default servers)')
+    .option('-o, --out <dir>', 'results directory (default ./flowmig-results/<time>-<lab>)')
+    .option('--json', 'print the results summary as JSON')
+    .action(
+      async (o: {
+        file?: string;
+        config?: string;
+        prefix?: string;
+        engine?: EngineName;
+        traffic?: string;
+        interval?: string;
+        size?: string;
+        rate?: string;
+        swaps?: string;
+        swapEvery?: string;
+        swapAt?: string;
+        flow?: string;
+        warmup?: string;
+        duration?: string;
+        capture?: string;
+        out?: string;
+        json?: boolean;
+      }) => {
+        const base = o.file ? await loadExperimentFile(o.file) : parseExperiment({});
+        const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
+        const pick = <T>(v: T | undefined, d: T) => (v === undefined ? d : v);
+        const options = parseExperiment(
+          {
+            ...base,
+            traffic: o.traffic ? o.traffic.split(',').map((x) => x.trim()) : base.traffic,
+            ping: {
+              interval: pick(num(o.interval), base.ping.interval),
+              size: pick(num(o.size), base.ping.size),
+            },
+            udp: { ...base.udp, rate: pick(num(o.rate), base.udp.rate) },
+            swaps: {
+              ...base.swaps,
+              count: pick(num(o.swaps), base.swaps.count),
+              periodMs: pick(num(o.swapEvery), base.swaps.periodMs),
+              ...(o.swapAt ? { atMs: o.swapAt.split(',').map((x) => Number(x)) } : {}),
+              ...(o.flow ? { flow: o.flow } : {}),
+            },
+            warmupMs: pick(num(o.warmup), base.warmupMs),
+            durationMs: pick(num(o.duration), base.durationMs),
+            capture: pick(o.capture, base.capture),
+          },
+          'experiment options',
+        );
+        const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
+        checkAgainstLab(options, lab);
+        const stamp = new Date()
+          .toISOString()
+          .replace(/[-:]/g, '')
+          .replace(/\.\d+Z$/, 'Z');
+        const dir = resolve(o.out ?? join('flowmig-results', `${stamp}-${lab.id}`));
+        const progress = new Progress(process.stderr, !o.json);
+        await runExperiment(controller(), lab, options, dir, {
+          onProgress: (text) => progress.update(text),
+        });
+        progress.update('analysing the captures and outputs');
+        const results = await analyzeRun(dir);
+        await writeFile(join(dir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
+        progress.update('rendering the report');
+        await renderReport(results, dir);
+        progress.done();
+        print(o.json, { dir, ...results }, renderExperiment(results, dir));
+        if (!results.verdict.ok) process.exitCode = 1;
+      },
+    );
+
+  program
+    .command('report')
+    .description(
+      "re-render an experiment's report.html, summary.md and plots from its results.json",
+    )
+    .argument('<dir>', 'results directory')
+    .action(async (dir: string) => {
+      const r = await renderReportFromDir(dir);
+      process.stdout.write(
+        `report: ${join(resolve(dir), HTML_FILE)} (${r.plots.length} plot(s)); summary: ${join(resolve(dir), MARKDOWN_FILE)}\n`,
+      );
+    });
 
   const bench = program.command('bench').description('benchmarks (see bench/)');
   bench

@@ -867,8 +867,10 @@ function driftOf(
   const drift: string[] = [];
   if (!table.installed) drift.push(`the ${engineName} rules are missing or incomplete`);
   if (!late.installed) drift.push('the late-packet table is missing or incomplete');
-  if (table.foreignRules) drift.push(`${table.foreignRules} foreign or changed rule(s)/chain(s) in flowmig's table`);
-  if (late.foreignRules) drift.push(`${late.foreignRules} foreign or changed rule(s)/chain(s) in the late table`);
+  if (table.foreignRules)
+    drift.push(`${table.foreignRules} foreign or changed rule(s)/chain(s) in flowmig's table`);
+  if (late.foreignRules)
+    drift.push(`${late.foreignRules} foreign or changed rule(s)/chain(s) in the late table`);
   const kernel = new Map(table.mappings.map((m) => [m.address, m]));
   for (const m of desired) {
     const k = kernel.get(m.address);

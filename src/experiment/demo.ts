@@ -1,10 +1,16 @@
-// `flowmig demo`: the reference experiment run automatically — ping from A, swaps, counts, verdict.
+// `flowmig demo`: the reference experiment run automatically — ping from A, swaps, counts, verdict,
+// and the experiment's results and report.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Flowmig } from '../control/flowmig.js';
 import { requirePrograms } from '../exec/preflight.js';
 import { concreteAddress, type Lab, servers } from '../lab/model.js';
-import { type PingSummary, parsePingSummary, pingErrorLines } from './ping.js';
+import { HTML_FILE, RESULTS_FILE, renderReport } from '../report/index.js';
+import { analyzeRun } from './analyze.js';
+import { checkAgainstLab, parseExperiment } from './options.js';
+import { type PingSummary, parsePingSummary } from './ping.js';
 import { Background, sleep, stopAll } from './process.js';
-import { delta, NetnsCounters } from './snmp6.js';
+import { runExperiment } from './run.js';
 import { type Distribution, distribution } from './stats.js';
 
 export interface DemoOptions {
@@ -14,6 +20,8 @@ export interface DemoOptions {
   readonly pingInterval: number;
   /** Also show that a TCP connection breaks at a swap (the reference's observation). */
   readonly tcp: boolean;
+  /** Results directory (default ./flowmig-results/<time>-demo-<lab>). */
+  readonly out?: string;
   readonly onProgress?: (text: string) => void;
 }
 
@@ -48,6 +56,8 @@ export interface DemoResult {
     readonly done: number;
     readonly requested: number;
     readonly latencyMs: Distribution;
+    /** Migration gaps measured from the servers' captures. */
+    readonly gapMs: Distribution;
   };
   /** Late packets the translator rewrote (former responders' replies after their entry went). */
   readonly late: {
@@ -57,141 +67,112 @@ export interface DemoResult {
   };
   readonly tcp: TcpObservation | undefined;
   readonly verdict: { readonly pass: boolean; readonly reasons: readonly string[] };
+  /** Where the experiment's results and report are. */
+  readonly report: { readonly dir: string; readonly html: string };
   readonly notes: readonly string[];
 }
 
 const TCP_PORT = 7000;
 
+/**
+ * The demo is the default experiment (ping at a high rate from the client, swaps between the
+ * servers, captures, results and report) plus the reference's TCP observation, summed up as the
+ * reference's verdict table.
+ */
 export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Promise<DemoResult> {
   const say = options.onProgress ?? (() => {});
   const flow = lab.flows[0];
   const client = lab.nodes.find((n) => n.name === flow?.initiator);
   if (!flow || !client) throw new Error('the demo needs a lab with a flow');
-  await fm.check(lab, ['ping', ...(options.tcp ? ['ncat'] : [])]);
+  const experiment = parseExperiment({
+    traffic: ['ping'],
+    ping: { interval: options.pingInterval },
+    swaps: { count: options.swaps, periodMs: options.swapEveryMs, flow: flow.address },
+    warmupMs: 200,
+    tailMs: 200,
+  });
+  checkAgainstLab(experiment, lab);
+  await fm.check(lab, ['ping', 'tcpdump', ...(options.tcp ? ['ncat'] : [])]);
   await requirePrograms(['sleep']);
-  const startedAt = new Date();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const observers: NetnsCounters[] = [];
-  let ping: Background | undefined;
-  // Refusal or rollback inside up leaves nothing to tear down; after it succeeds, down must run.
-  await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
-  try {
-    const serverNodes = servers(lab);
-    for (const s of serverNodes) observers.push(await NetnsCounters.open(s.netns));
-
-    // Warm the path (neighbour entries) so the measured run starts in steady state.
-    await fm.runner.run(['ping', '-c', '3', '-i', '0.05', '-w', '5', flow.address], {
-      netns: client.netns,
-    });
-    const before = await Promise.all(observers.map((o) => o.read()));
-
-    const pingArgv = ['ping', '-q', '-i', String(options.pingInterval), flow.address];
-    ping = Background.start(pingArgv, { netns: client.netns });
-    await sleep(200);
-    const latencies: number[] = [];
-    const t0 = Date.now();
-    for (let i = 0; i < options.swaps && !interrupted && ping.running; i++) {
-      const r = await fm.swap(lab.id, flow.address);
-      latencies.push(r.totalMs);
-      if (i % 5 === 4 || i === options.swaps - 1) {
-        const now = await Promise.all(observers.map((o) => o.read()));
-        const counts = serverNodes
-          .map(
-            (s, k) =>
-              `${s.name} ${delta(before[k] ?? {}, now[k] ?? {}, 'Icmp6InEchos').toLocaleString('en')}`,
-          )
-          .join(' · ');
-        const elapsed = ((Date.now() - t0) / 1000).toFixed(1);
-        say(
-          `swap ${i + 1}/${options.swaps} · ${elapsed}s · echo requests reached ${counts} · last swap ${r.totalMs.toFixed(1)} ms`,
-        );
-      }
-      await sleep(options.swapEveryMs);
-    }
-    await sleep(200);
-    const pingExit = await ping.stop('SIGINT', 5_000);
-    const summary = parsePingSummary(ping.stdout);
-    if (!summary) {
-      throw new Error(
-        `ping ended without statistics (exit ${String(pingExit.code)}): ${ping.stderr.trim().split('\n')[0] ?? ''}`,
-      );
-    }
-    await sleep(50);
-    const after = await Promise.all(observers.map((o) => o.read()));
-    const reached: Record<string, number> = {};
-    serverNodes.forEach((s, k) => {
-      reached[s.name] = delta(before[k] ?? {}, after[k] ?? {}, 'Icmp6InEchos');
-    });
-
-    const lateStatus = (await fm.status(lab.id)).late;
-    let tcp: TcpObservation | undefined;
-    if (options.tcp && !interrupted) {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const dir = resolve(options.out ?? join('flowmig-results', `${stamp}-demo-${lab.id}`));
+  let tcp: TcpObservation | undefined;
+  const run = await runExperiment(fm, lab, experiment, dir, {
+    onProgress: say,
+    beforeTeardown: async () => {
+      if (!options.tcp) return;
       say('TCP: ncat client in A across one swap');
       tcp = await observeTcp(fm, lab, flow.address, client.netns);
-    }
+    },
+  });
+  say('analysing the captures and outputs');
+  const results = await analyzeRun(dir);
+  await writeFile(join(dir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
+  say('rendering the report');
+  await renderReport(results, dir);
 
-    const errorLines = pingErrorLines(ping.stdout, ping.stderr);
-    const reasons: string[] = [];
-    if (interrupted) reasons.push('interrupted');
-    if (latencies.length < options.swaps)
-      reasons.push(`only ${latencies.length} of ${options.swaps} swaps done`);
-    if (summary.errors > 0) reasons.push(`ping reported ${summary.errors} errors`);
-    if (errorLines.length > 0) reasons.push(`ping printed ${errorLines.length} error line(s)`);
-    for (const s of serverNodes)
-      if ((reached[s.name] ?? 0) === 0) reasons.push(`no echo request reached ${s.name}`);
-    const notes = [
-      `ping ran as: ip netns exec ${client.netns} ${pingArgv.join(' ')}`,
-      `lost = transmitted - received (the reference loses about 0.2 in-flight replies per swap; flowmig translates those late replies: ${lateStatus.translated.toLocaleString('en')} in this run)`,
-    ];
-    if (tcp) {
-      notes.push(
-        tcp.clientTerminated
-          ? `TCP: the ncat client in ${client.name} was terminated by the swap ${tcp.from} → ${tcp.to} (exit ${String(tcp.clientExitCode)}: ${tcp.clientMessage || 'no message'}), as the reference observed: ${tcp.to} has no socket for the connection`
-          : `TCP: the ncat client in ${client.name} survived the swap ${tcp.from} → ${tcp.to} (unexpected for this engine)`,
-      );
-    }
-    return {
-      lab: lab.id,
-      engine: lab.engine,
-      flow: flow.address,
-      startedAt: startedAt.toISOString(),
-      durationS: (Date.now() - startedAt.getTime()) / 1000,
-      ping: {
-        argv: pingArgv,
-        summary,
-        lost: summary.transmitted - summary.received,
-        errorLines: errorLines.slice(0, 20),
-        ratePerS:
-          summary.timeMs > 0 ? Math.round((summary.transmitted / summary.timeMs) * 1000) : 0,
-      },
-      reached,
-      swaps: {
-        done: latencies.length,
-        requested: options.swaps,
-        latencyMs: distribution(latencies),
-      },
-      late: {
-        translated: lateStatus.translated,
-        perSwap: latencies.length ? lateStatus.translated / latencies.length : 0,
-        graceMs: lateStatus.graceMs,
-      },
-      tcp,
-      verdict: { pass: reasons.length === 0, reasons },
-      notes,
-    };
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await stopAll([ping]);
-    await Promise.all(observers.map((o) => o.close()));
-    say('tearing the lab down');
-    await fm.down(lab.id);
+  const pingText = run.files.ping ? await readFile(join(dir, run.files.ping), 'utf8') : '';
+  const summary = parsePingSummary(pingText.slice(-2_000));
+  if (!summary) throw new Error(`ping ended without statistics (see ${join(dir, 'ping.txt')})`);
+  const ping = results.traffic.ping;
+  const reached: Record<string, number> = { ...(ping?.perServer ?? {}) };
+  const latencies = run.swaps.map((s) => s.totalMs);
+  const gaps = results.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
+  const errorLines = ping?.errorLines ?? [];
+  const reasons: string[] = [];
+  if (run.interrupted) reasons.push('interrupted');
+  if (latencies.length < options.swaps)
+    reasons.push(`only ${latencies.length} of ${options.swaps} swaps done`);
+  if (summary.errors > 0) reasons.push(`ping reported ${summary.errors} errors`);
+  if (errorLines.length > 0)
+    reasons.push(`ping printed ${errorLines.length} kind(s) of error line`);
+  for (const s of servers(lab))
+    if ((reached[s.name] ?? 0) === 0) reasons.push(`no echo request reached ${s.name}`);
+  const notes = [
+    `ping ran as: ${run.tools.ping ?? ''}`,
+    `lost = transmitted - received (the reference loses about 0.2 in-flight replies per swap; flowmig translates those late replies: ${run.lateTranslated.toLocaleString('en')} in this run)`,
+    `migration gap = last echo request at the old server → first at the new one (captures): ${gaps.length} measured`,
+  ];
+  if (tcp) {
+    notes.push(
+      tcp.clientTerminated
+        ? `TCP: the ncat client in ${client.name} was terminated by the swap ${tcp.from} → ${tcp.to} (exit ${String(tcp.clientExitCode)}: ${tcp.clientMessage || 'no message'}), as the reference observed: ${tcp.to} has no socket for the connection`
+        : `TCP: the ncat client in ${client.name} survived the swap ${tcp.from} → ${tcp.to} (unexpected for this engine)`,
+    );
   }
+  return {
+    lab: lab.id,
+    engine: lab.engine,
+    flow: flow.address,
+    startedAt: results.startedAt,
+    durationS: results.durationMs / 1000,
+    ping: {
+      argv: run.tools.ping?.split(' ').slice(4) ?? [],
+      summary,
+      lost: summary.transmitted - summary.received,
+      errorLines: errorLines.slice(0, 20),
+      ratePerS: summary.timeMs > 0 ? Math.round((summary.transmitted / summary.timeMs) * 1000) : 0,
+    },
+    reached,
+    swaps: {
+      done: latencies.length,
+      requested: options.swaps,
+      latencyMs: distribution(latencies),
+      gapMs: distribution(gaps),
+    },
+    late: {
+      translated: run.lateTranslated,
+      perSwap: latencies.length ? run.lateTranslated / latencies.length : 0,
+      graceMs: lab.graceMs,
+    },
+    tcp,
+    verdict: { pass: reasons.length === 0, reasons },
+    report: { dir, html: join(dir, HTML_FILE) },
+    notes,
+  };
 }
 
 /** An ncat TCP client in the initiator talks to the responder; one swap; does the client die? */

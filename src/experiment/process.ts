@@ -1,5 +1,6 @@
 // Background programs inside namespaces (ping, ncat, observers): started once, stopped by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { inNetns } from '../exec/runner.js';
 
 export interface Exit {
@@ -40,10 +41,19 @@ export class Background {
     readonly argv: readonly string[],
     readonly netns: string | undefined,
     withStdin: boolean,
+    stdoutFile: string | undefined,
   ) {
     const [program, ...args] = inNetns(argv, netns);
     if (program === undefined) throw new Error('empty argv');
-    this.child = spawn(program, args, { stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // A program with a lot to say (ping's line per reply) writes straight to a file.
+    const fd = stdoutFile === undefined ? undefined : openSync(stdoutFile, 'w');
+    try {
+      this.child = spawn(program, args, {
+        stdio: [withStdin ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'],
+      });
+    } finally {
+      if (fd !== undefined) closeSync(fd); // the child has its own copy
+    }
     if (this.child.pid === undefined) {
       // spawn failed synchronously-ish; 'error' follows. Use -1 so stop() is a no-op.
       this.pid = -1;
@@ -83,9 +93,9 @@ export class Background {
 
   static start(
     argv: readonly string[],
-    options: { netns?: string; stdin?: boolean } = {},
+    options: { netns?: string; stdin?: boolean; stdoutFile?: string } = {},
   ): Background {
-    return new Background(argv, options.netns, options.stdin ?? false);
+    return new Background(argv, options.netns, options.stdin ?? false, options.stdoutFile);
   }
 
   get stdout(): string {

@@ -2,9 +2,14 @@
 // ADDRESS:PORT at a steady rate from one socket (one flow) and counts the echoes by number, so a
 // reply that never came (lost) and one that came twice (duplicated) are both seen. Sends for
 // --seconds (0: until SIGTERM/SIGINT), waits --settle-ms for late echoes, prints one JSON line:
-// {sent, received, unique, lost, duplicates, ratePerS, seconds}.
+// {sent, received, unique, lost, duplicates, ratePerS, seconds}. With --log FILE it also writes
+// one line per datagram: `seq sentMs firstEchoMs copies` (epoch ms; `-` for no echo), for the
+// experiment's per-swap loss, duplication and reordering.
 // Usage: node udp-load.js --to fe00::1 [--port 5555] [--rate 20000] [--seconds 0] [--settle-ms 500]
+//        [--size 64] [--log FILE]
 import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 export interface UdpLoadResult {
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '0' },
     'settle-ms': { type: 'string', default: '500' },
     size: { type: 'string', default: '64' },
+    log: { type: 'string' },
   },
 });
 const fail = (why: string) => {
@@ -41,6 +47,19 @@ if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`bad port '${valu
 if (!(rate > 0 && rate <= 1_000_000)) fail(`bad rate '${values.rate}'`);
 if (!(seconds >= 0)) fail(`bad seconds '${values.seconds}'`);
 
+const now = () => performance.timeOrigin + performance.now();
+/** Per sequence number (with --log): when it was sent, its first echo, and how many echoes came. */
+let sentAt = new Float64Array(values.log ? 1 << 16 : 0);
+let echoAt = new Float64Array(values.log ? 1 << 16 : 0);
+let copies = new Uint16Array(values.log ? 1 << 16 : 0);
+function grow<T extends Float64Array | Uint16Array>(a: T, need: number): T {
+  if (need < a.length) return a;
+  let n = a.length;
+  while (n <= need) n *= 2;
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
+}
 // One bit per sequence number seen, grown as needed.
 let seen = new Uint8Array(1 << 16);
 let sent = 0;
@@ -53,6 +72,10 @@ sock.on('message', (data) => {
   const seq = data.readUInt32BE(0) * 2 ** 32 + data.readUInt32BE(4);
   if (seq >= sent) return; // not ours
   received++;
+  if (values.log) {
+    if (copies[seq] === 0) echoAt[seq] = now();
+    copies[seq] = Math.min(65_535, (copies[seq] ?? 0) + 1);
+  }
   const byte = Math.floor(seq / 8);
   while (byte >= seen.length) {
     const bigger = new Uint8Array(seen.length * 2);
@@ -93,6 +116,12 @@ await new Promise<void>((resolve) => {
       const payload = Buffer.alloc(size);
       payload.writeUInt32BE(Math.floor(sent / 2 ** 32), 0);
       payload.writeUInt32BE(sent % 2 ** 32, 4);
+      if (values.log) {
+        sentAt = grow(sentAt, sent);
+        echoAt = grow(echoAt, sent);
+        copies = grow(copies, sent);
+        sentAt[sent] = now();
+      }
       sock.send(payload);
       sent++;
     }
@@ -101,6 +130,16 @@ await new Promise<void>((resolve) => {
 const sendingS = (performance.now() - start) / 1000;
 await new Promise((r) => setTimeout(r, settleMs));
 sock.close();
+if (values.log) {
+  const out = createWriteStream(values.log);
+  for (let i = 0; i < sent; i++) {
+    const line = `${i} ${(sentAt[i] ?? 0).toFixed(3)} ${copies[i] ? (echoAt[i] ?? 0).toFixed(3) : '-'} ${copies[i] ?? 0}\n`;
+    if (!out.write(line)) await once(out, 'drain');
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((e?: Error | null) => (e ? reject(e) : resolve())),
+  );
+}
 const result: UdpLoadResult = {
   sent,
   received,

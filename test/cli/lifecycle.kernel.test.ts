@@ -1,6 +1,7 @@
 // Invariants 4-6 and bad input through the CLI: refusal, SIGKILL then down, rollback, clear errors.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, chmod, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +49,7 @@ describe('lab lifecycle through the CLI', () => {
       );
       for (const command of [
         ['up', '--detach'],
-        ['demo', '--swaps', '2'],
+        ['demo', '--swaps', '2', '--out', join(stateDir, 'out')],
       ]) {
         const r = await cli([...command, '--prefix', prefix], { stateDir });
         assert.notEqual(r.code, 0);
@@ -59,6 +60,7 @@ describe('lab lifecycle through the CLI', () => {
         assert.match(links, /keepme0/, 'the existing namespace is untouched');
         assert.doesNotMatch(links, /alias flowmig/, 'and not marked');
         assert.deepEqual(await stateFiles(stateDir), []);
+        assert.equal(existsSync(join(stateDir, 'out')), false, 'no results directory either');
       }
     });
   });
@@ -118,6 +120,7 @@ describe('lab lifecycle through the CLI', () => {
         assert.deepEqual(await namespacesWith(prefix), [], `kill after ${killAfterMs} ms`);
         assert.deepEqual(await findAgents(`${prefix}default`), [], 'no agent left running');
         assert.deepEqual(await stateFiles(stateDir), []);
+        assert.equal(existsSync(join(stateDir, 'out')), false, 'no results directory either');
       });
     }
   });

@@ -1,6 +1,8 @@
 // `flowmig demo` end to end: real ping -i 0.00001 across 200 swaps, verdict, JSON, and teardown.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DemoResult } from '../../src/experiment/demo.js';
 import {
@@ -16,10 +18,10 @@ describe('flowmig demo', () => {
     const prefix = uniquePrefix();
     const stateDir = await tempStateDir();
     try {
-      const r = await cli(['demo', '--prefix', prefix, '--swaps', '200', '--json'], {
-        stateDir,
-        timeoutMs: 300_000,
-      });
+      const r = await cli(
+        ['demo', '--prefix', prefix, '--swaps', '200', '--json', '--out', join(stateDir, 'out')],
+        { stateDir, timeoutMs: 300_000 },
+      );
       assert.equal(r.code, 0, r.stderr);
       const result = JSON.parse(r.stdout) as DemoResult;
       const s = result.ping.summary;
@@ -36,6 +38,9 @@ describe('flowmig demo', () => {
       assert.notEqual(result.tcp?.clientExitCode, 0);
       assert.ok(result.notes.some((n) => /TCP: the ncat client in A was terminated/.test(n)));
       assert.equal(result.verdict.pass, true, result.verdict.reasons.join('; '));
+      assert.equal(result.swaps.gapMs.count, 200, 'a migration gap per swap, from the captures');
+      assert.equal(result.report.html, join(stateDir, 'out', 'report.html'));
+      assert.ok(existsSync(result.report.html), 'the report was written');
       assert.deepEqual(await namespacesWith(prefix), [], 'the demo tore its lab down');
     } finally {
       await removeNamespacesWith(prefix);
@@ -47,7 +52,10 @@ describe('flowmig demo', () => {
     const prefix = uniquePrefix();
     const stateDir = await tempStateDir();
     try {
-      const r = await cli(['demo', '--prefix', prefix, '--swaps', '10', '--no-tcp'], { stateDir });
+      const out = join(stateDir, 'out');
+      const r = await cli(['demo', '--prefix', prefix, '--swaps', '10', '--no-tcp', '--out', out], {
+        stateDir,
+      });
       assert.equal(r.code, 0, r.stderr);
       for (const row of [
         /echo requests sent\s+[\d,]+/,
@@ -57,6 +65,8 @@ describe('flowmig demo', () => {
         /echo requests that reached D\s+[\d,]+/,
         /swaps\s+10 of 10/,
         /VERDICT: PASS/,
+        /migration gap p50 \/ p99 \/ max\s+[\d.]+ \/ [\d.]+ \/ [\d.]+ ms \(10 measured\)/,
+        new RegExp(`report: ${out}/report\\.html`),
       ]) {
         assert.match(r.stdout, row);
       }

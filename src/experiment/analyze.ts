@@ -1,0 +1,245 @@
+// Turns a run's raw data (run.json, ping output, UDP log, captures, counters) into the results
+// (results.json): figures per traffic kind and per swap. The arithmetic lives in src/metrics; this
+// module reads the files and puts the pieces together.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type MigrationGap, migrationGaps } from '../metrics/gaps.js';
+import { readLines } from '../metrics/lines.js';
+import { scanPcap } from '../metrics/pcap.js';
+import { type PingLine, scanPing } from '../metrics/ping.js';
+import { analyzePing } from '../metrics/ping-analysis.js';
+import { analyzeSends, type SendRecord } from '../metrics/sequence.js';
+import { scanUdpLog } from '../metrics/udp-log.js';
+import { parsePingSummary } from './ping.js';
+import { type ExperimentResults, RESULTS_SCHEMA, type SwapRecord } from './results.js';
+import type { RunRecord } from './run.js';
+
+const lines = (path: string) => readLines(createReadStream(path));
+
+/** Results of a finished run in `dir` (which holds run.json and the files it names). */
+export async function analyzeRun(dir: string): Promise<ExperimentResults> {
+  const run = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunRecord;
+  const t0 = run.startMs;
+  const rel = (t: number) => Math.max(0, t - t0);
+  const marks = run.swaps.map((s) => ({ issuedMs: s.issuedMs, from: s.from, to: s.to }));
+
+  // Arrivals of the flow's packets (from its client) at each server, from the captures.
+  const arrivals = new Map<string, number[]>();
+  for (const node of Object.keys(run.serverAddresses)) {
+    const file = run.files[`capture ${node}`];
+    if (!file) continue;
+    const times: number[] = [];
+    await scanPcap(join(dir, file), (p) => {
+      if (fromClient(run, p.src) && p.tMs >= t0) times.push(p.tMs); // not the warm-up's packets
+    });
+    arrivals.set(
+      node,
+      times.sort((a, b) => a - b),
+    );
+  }
+  const gaps: MigrationGap[] = arrivals.size ? migrationGaps(arrivals, marks) : [];
+
+  const traffic: ExperimentResults['traffic'] = {};
+  const verdict: string[] = [];
+  // A counter's growth in each server from the first sample (traffic start) to the last (stopped).
+  const first = run.counters.samples[0]?.values ?? {};
+  const last = run.counters.samples[run.counters.samples.length - 1]?.values ?? {};
+  const counted = (name: string): Record<string, number> =>
+    Object.fromEntries(
+      Object.keys(run.serverAddresses).map((node) => [
+        node,
+        Math.max(0, (last[node]?.[name] ?? 0) - (first[node]?.[name] ?? 0)),
+      ]),
+    );
+
+  if (run.files.ping) {
+    const path = join(dir, run.files.ping);
+    const parsed: PingLine[] = [];
+    await scanPing(lines(path), (l) => parsed.push(l));
+    const text = await readFile(path, 'utf8');
+    const summary = parsePingSummary(text.slice(-2_000));
+    const a = analyzePing({
+      lines: parsed,
+      ...(summary ? { transmitted: summary.transmitted } : {}),
+      maxPoints: 2_000,
+    });
+    const errorLines = Object.entries(a.errorKinds).map(([k, n]) => `${n} × ${k}`);
+    traffic.ping = {
+      sent: a.sent,
+      received: a.received,
+      errors: summary?.errors ?? a.errors,
+      duplicates: a.duplicates,
+      lost: a.lost,
+      errorLines,
+      perServer: counted('Icmp6InEchos'),
+      rttMs: a.rttMs.count ? a.rttMs : null,
+      rtt: a.rttSeries.map((p) => ({ tMs: rel(p.tMs), rttMs: p.value })),
+    };
+    if (!summary) verdict.push('ping ended without its statistics');
+    if (traffic.ping.errors > 0 || errorLines.length)
+      verdict.push(`ping reported ${traffic.ping.errors} error(s)`);
+    if (traffic.ping.lost > 0) verdict.push(`ping: ${traffic.ping.lost} lost`);
+  }
+
+  let udpWindows: ReturnType<typeof analyzeSends>['windows'] = [];
+  if (run.files['udp log']) {
+    const records: SendRecord[] = [];
+    await scanUdpLog(lines(join(dir, run.files['udp log'])), (r) => records.push(r));
+    const report = analyzeSends(records, { swaps: marks });
+    udpWindows = report.windows;
+    const summary = run.files.udp
+      ? (JSON.parse(
+          (await readFile(join(dir, run.files.udp), 'utf8')).trim().split('\n').pop() ?? '{}',
+        ) as { ratePerS?: number })
+      : {};
+    const perServer = counted('Udp6InDatagrams');
+    traffic.udp = {
+      sent: report.total.sent,
+      received: report.total.unique,
+      lost: report.total.lost,
+      duplicated: report.total.duplicated,
+      reordered: report.total.reordered,
+      ratePerS: summary.ratePerS ?? 0,
+      perServer,
+    };
+    if (report.total.lost > 0) verdict.push(`udp: ${report.total.lost} lost`);
+    if (report.total.duplicated > 0) verdict.push(`udp: ${report.total.duplicated} duplicated`);
+  }
+
+  if (run.files['ncat sent']) {
+    const sentLines = Number((await readFile(join(dir, run.files['ncat sent']), 'utf8')).trim());
+    const perServer: Record<string, number> = {};
+    for (const node of Object.keys(run.serverAddresses)) {
+      const f = run.files[`ncat ${node}`];
+      const text = f ? await readFile(join(dir, f), 'utf8') : '';
+      perServer[node] = text.split('\n').filter((l) => l.startsWith('ncat line ')).length;
+    }
+    traffic.ncatUdp = { sentLines, perServer };
+  }
+
+  if (run.files.tcp) {
+    const last = (await readFile(join(dir, run.files.tcp), 'utf8')).trim().split('\n').pop();
+    const t = JSON.parse(last || '{}') as {
+      bytesSent?: number;
+      bytesIntact?: number;
+      corrupt?: number;
+      ended?: { kind: 'reset' | 'closed' | 'error' | 'open'; atMs: number | null; message: string };
+    };
+    const ended = t.ended ?? { kind: 'error' as const, atMs: null, message: 'no report' };
+    let afterSwap: { index: number; ms: number } | null = null;
+    if (ended.atMs !== null)
+      for (const s of run.swaps)
+        if (s.issuedMs <= ended.atMs) afterSwap = { index: s.index, ms: ended.atMs - s.issuedMs };
+    traffic.tcp = {
+      bytesSent: t.bytesSent ?? 0,
+      bytesIntact: t.bytesIntact ?? 0,
+      ended: {
+        kind: ended.kind,
+        atMs: ended.atMs === null ? null : rel(ended.atMs),
+        afterSwap,
+        message: ended.message,
+      },
+    };
+    if ((t.corrupt ?? 0) > 0) verdict.push(`tcp: ${t.corrupt} corrupt chunk(s)`);
+  }
+
+  const swaps: SwapRecord[] = run.swaps.map((s, i) => {
+    const g = gaps[i];
+    const w = udpWindows[i];
+    return {
+      index: s.index,
+      flow: run.flow.address,
+      from: s.from,
+      to: s.to,
+      issuedMs: rel(s.issuedMs),
+      committedMs: rel(s.issuedMs + s.ruleMs),
+      conntrackDoneMs: rel(s.issuedMs + s.ruleMs + s.conntrackMs),
+      controlMs: { rule: s.ruleMs, conntrack: s.conntrackMs, total: s.totalMs },
+      gapMs: g?.gapMs ?? null,
+      inFlight: g && g.gapMs !== null ? g.inFlight : null,
+      ...(w ? { udp: { lost: w.lost, duplicated: w.duplicated, reordered: w.reordered } } : {}),
+    };
+  });
+
+  // Packets each server received per interval (kernel counters, sampled).
+  const intervalMs = run.options.sampleMs;
+  const buckets = Math.max(1, Math.ceil((run.endMs - t0) / intervalMs));
+  const nodes: Record<string, number[]> = {};
+  for (const node of Object.keys(run.serverAddresses)) nodes[node] = new Array(buckets).fill(0);
+  const samples = run.counters.samples;
+  for (let k = 1; k < samples.length; k++) {
+    const a = samples[k - 1];
+    const b = samples[k];
+    if (!a || !b) continue;
+    const at = Math.min(buckets - 1, Math.max(0, Math.floor((b.tMs - t0) / intervalMs)));
+    for (const [node, v] of Object.entries(b.values)) {
+      const series = nodes[node];
+      const now = v.Ip6InReceives ?? 0;
+      const before = a.values[node]?.Ip6InReceives ?? now;
+      if (series) series[at] = (series[at] ?? 0) + Math.max(0, now - before);
+    }
+  }
+
+  if (run.interrupted) verdict.push('interrupted');
+  if (run.swaps.length < run.swapsPlanned)
+    verdict.push(`only ${run.swaps.length} of ${run.swapsPlanned} swaps done`);
+  for (const [node, series] of Object.entries(nodes))
+    if (run.swapsPlanned > 0 && series.every((x) => x === 0))
+      verdict.push(`no packet reached ${node}`);
+  const measured = gaps.filter((g) => g.gapMs !== null).length;
+
+  const startedAt = new Date(t0);
+  return {
+    schema: RESULTS_SCHEMA,
+    id: `${startedAt
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}-${run.lab.id}`,
+    startedAt: startedAt.toISOString(),
+    durationMs: run.endMs - t0,
+    lab: {
+      id: run.lab.id,
+      engine: run.lab.engine as ExperimentResults['lab']['engine'],
+      controlPath: run.controlPath,
+      nodes: run.lab.nodes as ExperimentResults['lab']['nodes'],
+      flows: run.lab.flows,
+    },
+    config: {
+      ...usedOptions(run.options),
+      flow: run.flow.address,
+      lateTranslated: run.lateTranslated,
+      gapsMeasured: measured,
+      captureDrops: run.captureDrops,
+      tools: run.tools,
+    },
+    verdict: {
+      ok: verdict.length === 0,
+      lines: verdict.length ? verdict : ['no errors, no loss, every server reached'],
+    },
+    traffic,
+    swaps,
+    series: { intervalMs, nodes },
+    files: ['run.json', ...Object.values(run.files)],
+  };
+}
+
+/** The options, without the settings of traffic kinds the run did not use. */
+function usedOptions(o: RunRecord['options']): Record<string, unknown> {
+  const { ping, udp, ncatUdp, tcp, ...rest } = o;
+  return {
+    ...rest,
+    ...(o.traffic.includes('ping') ? { ping } : {}),
+    ...(o.traffic.includes('udp') ? { udp } : {}),
+    ...(o.traffic.includes('ncat-udp') ? { ncatUdp } : {}),
+    ...(o.traffic.includes('tcp') ? { tcp } : {}),
+  };
+}
+
+/**
+ * Whether a packet at a server came from the flow's client: the translator gives it the flow's
+ * abstract address as source (the client's own address is accepted too, for engines that keep it).
+ */
+function fromClient(run: RunRecord, src: string): boolean {
+  return src === run.flow.address || src === run.flow.initiatorAddress;
+}

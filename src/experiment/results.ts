@@ -1,0 +1,151 @@
+// The results an experiment run writes (`results.json`): its schema, its types and the parser.
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { ENGINE_NAMES, ROLES } from '../lab/schema.js';
+
+export const RESULTS_SCHEMA = 'flowmig.experiment/1';
+
+const count = z.number().int().nonnegative();
+/** Milliseconds since the run started (or a duration), never negative. */
+const ms = z.number().nonnegative();
+
+const percentilesSchema = z.strictObject({
+  count,
+  min: z.number(),
+  p50: z.number(),
+  p90: z.number(),
+  p99: z.number(),
+  max: z.number(),
+  mean: z.number(),
+});
+
+const pingSchema = z.strictObject({
+  sent: count,
+  received: count,
+  errors: count,
+  duplicates: count,
+  lost: count,
+  /** ping's own error lines (e.g. "Destination unreachable"), as it printed them. */
+  errorLines: z.array(z.string()),
+  rttMs: percentilesSchema.nullable(),
+  /** Echo requests of the run that reached each server (from the captures). */
+  perServer: z.record(z.string(), count).optional(),
+  /** Round-trip times over the run; the runner may keep only some of them. */
+  rtt: z.array(z.strictObject({ tMs: ms, rttMs: z.number().nonnegative() })),
+});
+
+const udpSchema = z.strictObject({
+  sent: count,
+  received: count,
+  lost: count,
+  duplicated: count,
+  reordered: count,
+  ratePerS: z.number().nonnegative(),
+  /** Datagrams each server received. */
+  perServer: z.record(z.string(), count),
+});
+
+const ncatUdpSchema = z.strictObject({
+  sentLines: count,
+  /** Lines each server received. */
+  perServer: z.record(z.string(), count),
+});
+
+const tcpSchema = z.strictObject({
+  bytesSent: count,
+  /** Bytes the server received in order and unchanged. */
+  bytesIntact: count,
+  ended: z.strictObject({
+    /** `open`: the connection was still up when the run ended. */
+    kind: z.enum(['reset', 'closed', 'error', 'open']),
+    atMs: ms.nullable(),
+    /** The swap the end followed, and how long after that swap was issued. */
+    afterSwap: z.strictObject({ index: count, ms: z.number() }).nullable(),
+    message: z.string(),
+  }),
+});
+
+const swapSchema = z.strictObject({
+  index: count,
+  flow: z.string(),
+  from: z.string(),
+  to: z.string(),
+  issuedMs: ms,
+  committedMs: ms,
+  conntrackDoneMs: ms,
+  controlMs: z.strictObject({ rule: ms, conntrack: ms, total: ms }),
+  /** Last packet at the old server to first packet at the new one; <= 0 when they overlapped. */
+  gapMs: z.number().nullable(),
+  /** Packets that reached the old server after the swap was issued. */
+  inFlight: count.nullable(),
+  udp: z.strictObject({ lost: count, duplicated: count, reordered: count }).optional(),
+});
+
+/** A relative path inside the results directory: reports link to it, so it must stay inside. */
+const relativeFile = z
+  .string()
+  .min(1)
+  .refine((f) => !f.startsWith('/') && !f.split(/[\\/]/).includes('..'), {
+    message: 'must be a relative path inside the results directory',
+  });
+
+export const resultsSchema = z.strictObject({
+  schema: z.literal(RESULTS_SCHEMA),
+  /** Run id, e.g. `20261125T093000Z-default`. */
+  id: z.string().min(1),
+  startedAt: z.iso.datetime({ offset: true }),
+  /** Length of the measured run. */
+  durationMs: ms,
+  lab: z.strictObject({
+    id: z.string(),
+    engine: z.enum(ENGINE_NAMES),
+    controlPath: z.string(),
+    nodes: z.array(
+      z.strictObject({ name: z.string(), role: z.enum(ROLES), namespace: z.string() }),
+    ),
+    flows: z.array(
+      z.strictObject({
+        address: z.string(),
+        name: z.string().optional(),
+        initiator: z.string(),
+        responders: z.array(z.string()),
+      }),
+    ),
+  }),
+  /** The options the run used, free-form. */
+  config: z.record(z.string(), z.unknown()),
+  verdict: z.strictObject({ ok: z.boolean(), lines: z.array(z.string()) }),
+  traffic: z.strictObject({
+    ping: pingSchema.optional(),
+    udp: udpSchema.optional(),
+    ncatUdp: ncatUdpSchema.optional(),
+    tcp: tcpSchema.optional(),
+  }),
+  swaps: z.array(swapSchema),
+  /** Packets received per node per interval: interval k covers [k*intervalMs, (k+1)*intervalMs). */
+  series: z.strictObject({
+    intervalMs: z.number().positive(),
+    nodes: z.record(z.string(), z.array(count)),
+  }),
+  /** Raw files kept in the results directory, relative to it. */
+  files: z.array(relativeFile),
+});
+
+export type ExperimentResults = z.infer<typeof resultsSchema>;
+export type Percentiles = z.infer<typeof percentilesSchema>;
+export type PingTraffic = z.infer<typeof pingSchema>;
+export type UdpTraffic = z.infer<typeof udpSchema>;
+export type NcatUdpTraffic = z.infer<typeof ncatUdpSchema>;
+export type TcpTraffic = z.infer<typeof tcpSchema>;
+export type SwapRecord = z.infer<typeof swapSchema>;
+export type PacketSeries = ExperimentResults['series'];
+
+/** Validates parsed JSON as experiment results. Throws an InputError naming every problem. */
+export function parseResults(json: unknown, source = 'results'): ExperimentResults {
+  const parsed = resultsSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new InputError(
+    source,
+    parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`),
+  );
+}

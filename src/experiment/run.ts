@@ -1,0 +1,398 @@
+// `flowmig experiment`: builds the lab, starts observers (counters, captures) and traffic, swaps the
+// flow on schedule, stops everything, tears the lab down, and leaves the raw data in a directory
+// for analyze.ts. Every program started here is stopped by its PID, also on failure.
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Flowmig } from '../control/flowmig.js';
+import { InputError } from '../errors.js';
+import { requirePrograms } from '../exec/preflight.js';
+import { concreteAddress, type Lab, nodeByName, servers } from '../lab/model.js';
+import { checkAgainstLab, type ExperimentOptions, swapTimes } from './options.js';
+import { Background, sleep, stopAll } from './process.js';
+import { NetnsCounters, type Snmp6 } from './snmp6.js';
+
+/** What the runner records beside the tools' own outputs (`run.json`). */
+export interface RunRecord {
+  readonly lab: {
+    readonly id: string;
+    readonly engine: string;
+    readonly nodes: { name: string; role: string; namespace: string }[];
+    readonly flows: { address: string; name?: string; initiator: string; responders: string[] }[];
+  };
+  readonly flow: { address: string; initiator: string; initiatorAddress: string };
+  readonly serverAddresses: Record<string, string>;
+  readonly options: ExperimentOptions;
+  /** Epoch ms: traffic started (time 0 of the results), the warm-up ended, traffic stopped. */
+  readonly startMs: number;
+  readonly swapsFromMs: number;
+  readonly endMs: number;
+  readonly swaps: SwapLog[];
+  readonly swapsPlanned: number;
+  readonly controlPath: string;
+  readonly lateTranslated: number;
+  readonly interrupted: boolean;
+  /** Counter samples (/proc/net/snmp6 of each server): epoch ms, then per node per counter. */
+  readonly counters: {
+    names: readonly string[];
+    samples: { tMs: number; values: Record<string, Record<string, number>> }[];
+  };
+  /** Per captured node: what tcpdump said it dropped (a capture under load may miss packets). */
+  readonly captureDrops: Record<string, number>;
+  readonly files: Record<string, string>;
+  readonly tools: Record<string, string>;
+}
+
+export interface SwapLog {
+  readonly index: number;
+  readonly from: string;
+  readonly to: string;
+  /** Epoch ms when the swap was issued. */
+  readonly issuedMs: number;
+  readonly ruleMs: number;
+  readonly conntrackMs: number;
+  readonly totalMs: number;
+  readonly conntrackDeleted: number;
+  readonly path: string;
+}
+
+export interface RunHooks {
+  readonly onProgress?: (text: string) => void;
+  /** Called after the run's programs stopped, while the lab is still up (not when interrupted). */
+  readonly beforeTeardown?: () => Promise<void>;
+}
+
+const TRAFFIC = fileURLToPath(new URL('../traffic/', import.meta.url));
+const now = () => performance.timeOrigin + performance.now();
+/** Counters read in each server: all IPv6 packets, echo requests, UDP datagrams. */
+export const COUNTERS = ['Ip6InReceives', 'Icmp6InEchos', 'Udp6InDatagrams'] as const;
+
+/** Refuses a results directory that holds anything (it is created once the lab is up). */
+export async function checkOutDir(dir: string): Promise<void> {
+  const existing = await readdir(dir).catch(() => undefined);
+  if (existing && existing.length > 0)
+    throw new InputError('', [`results directory ${dir} is not empty; name a new one with --out`]);
+}
+
+/** Runs the experiment; the lab is built here and torn down before this returns. */
+export async function runExperiment(
+  fm: Flowmig,
+  lab: Lab,
+  o: ExperimentOptions,
+  dir: string,
+  hooks: RunHooks = {},
+): Promise<RunRecord> {
+  const say = hooks.onProgress ?? (() => {});
+  const { flow } = checkAgainstLab(o, lab);
+  const client = nodeByName(lab, flow.initiator);
+  const initiatorAddress = concreteAddress(lab, flow.initiator);
+  if (!client || !initiatorAddress) throw new Error(`flow ${flow.address} has no client`);
+  const serverNodes = servers(lab);
+  const programs = new Set<string>(['sleep']);
+  if (o.traffic.includes('ping')) programs.add('ping');
+  if (o.traffic.includes('ncat-udp')) programs.add('ncat');
+  if (o.capture !== 'none') programs.add('tcpdump');
+  await fm.check(lab, [...programs]);
+  await requirePrograms([...programs]);
+  await checkOutDir(dir);
+
+  const files: Record<string, string> = {};
+  const tools: Record<string, string> = {};
+  const procs: Background[] = [];
+  const counters: NetnsCounters[] = [];
+  const start = (name: string, argv: string[], options: Parameters<typeof Background.start>[1]) => {
+    const p = Background.start(argv, options);
+    procs.push(p);
+    tools[name] = `ip netns exec ${options?.netns ?? '-'} ${argv.join(' ')}`;
+    return p;
+  };
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
+  try {
+    await mkdir(dir, { recursive: true });
+    // Observers: counters in every server, captures of what arrives at them (and more with 'all').
+    for (const s of serverNodes) counters.push(await NetnsCounters.open(s.netns));
+    const captured = o.capture === 'none' ? [] : o.capture === 'all' ? lab.nodes : serverNodes;
+    const captures: Background[] = [];
+    for (const n of captured) {
+      const link = lab.links.find((l) => l.node === n.name);
+      const file = `capture-${n.name}.pcap`;
+      files[`capture ${n.name}`] = file;
+      const iface = link ? ['-i', link.nodeIf, '-Q', 'in'] : ['-i', 'any'];
+      captures.push(
+        start(
+          `capture ${n.name}`,
+          [
+            'tcpdump',
+            ...iface,
+            '-n',
+            '-s',
+            String(o.snaplen),
+            '--time-stamp-precision=nano',
+            '-B',
+            '65536', // KiB of kernel buffer: a flood must not outrun the writer
+            '-w',
+            join(dir, file),
+            'ip6',
+          ],
+          { netns: n.netns },
+        ),
+      );
+    }
+    for (const c of captures) await ready(c, /listening on/, 'stderr', 'tcpdump');
+
+    // Servers of each traffic kind, in every server namespace.
+    const script = (name: string) => join(TRAFFIC, `${name}.js`);
+    const listeners = new Map<string, Background>();
+    const echoes: [string, number][] = [];
+    if (o.traffic.includes('udp')) echoes.push(['udp-echo', o.udp.port]);
+    if (o.traffic.includes('tcp')) echoes.push(['tcp-echo', o.tcp.port]);
+    for (const s of serverNodes) {
+      for (const [program, port] of echoes) {
+        const argv = [process.execPath, script(program), '--port', String(port)];
+        const p = start(`${program} ${s.name}`, argv, { netns: s.netns });
+        await ready(p, /listening/, 'stdout', program);
+      }
+      if (o.traffic.includes('ncat-udp')) {
+        const address = concreteAddress(lab, s.name) ?? '';
+        listeners.set(
+          s.name,
+          start(`ncat listener ${s.name}`, ['ncat', '-u', '-l', address, String(o.ncatUdp.port)], {
+            netns: s.netns,
+          }),
+        );
+      }
+    }
+    if (listeners.size) await sleep(300); // ncat prints nothing when it listens
+
+    // Warm the path (neighbour entries) so the run starts in steady state.
+    await fm.runner.run(['ping', '-c', '3', '-i', '0.05', '-w', '5', flow.address], {
+      netns: client.netns,
+    });
+
+    const startMs = now();
+    const samples: RunRecord['counters']['samples'] = [];
+    const sample = async () => {
+      const values: Record<string, Record<string, number>> = {};
+      const read: Snmp6[] = await Promise.all(counters.map((c) => c.read()));
+      serverNodes.forEach((s, k) => {
+        values[s.name] = Object.fromEntries(COUNTERS.map((c) => [c, read[k]?.[c] ?? 0]));
+      });
+      samples.push({ tMs: now(), values });
+    };
+    await sample();
+    let sampling = true;
+    const sampler = (async () => {
+      let next = now() + o.sampleMs;
+      while (sampling) {
+        await sleep(Math.max(0, next - now()));
+        next += o.sampleMs;
+        await sample();
+      }
+    })();
+
+    // Traffic.
+    const traffic: Record<string, Background> = {};
+    if (o.traffic.includes('ping')) {
+      files.ping = 'ping.txt';
+      traffic.ping = start(
+        'ping',
+        ['ping', '-D', '-i', String(o.ping.interval), '-s', String(o.ping.size), flow.address],
+        { netns: client.netns, stdoutFile: join(dir, files.ping) },
+      );
+    }
+    if (o.traffic.includes('udp')) {
+      files['udp log'] = 'udp.log';
+      traffic.udp = start(
+        'udp',
+        [
+          process.execPath,
+          script('udp-load'),
+          '--to',
+          flow.address,
+          '--port',
+          String(o.udp.port),
+          '--rate',
+          String(o.udp.rate),
+          '--size',
+          String(o.udp.size),
+          '--log',
+          join(dir, files['udp log']),
+        ],
+        { netns: client.netns },
+      );
+    }
+    if (o.traffic.includes('tcp'))
+      traffic.tcp = start(
+        'tcp',
+        [
+          process.execPath,
+          script('tcp-stream'),
+          '--to',
+          flow.address,
+          '--port',
+          String(o.tcp.port),
+          '--rate',
+          String(o.tcp.rate),
+          '--chunk',
+          String(o.tcp.chunk),
+        ],
+        { netns: client.netns },
+      );
+    let ncatLines = 0;
+    let ncatTimer: NodeJS.Timeout | undefined;
+    if (o.traffic.includes('ncat-udp')) {
+      const sender = start('ncat-udp', ['ncat', '-u', flow.address, String(o.ncatUdp.port)], {
+        netns: client.netns,
+        stdin: true,
+      });
+      traffic['ncat-udp'] = sender;
+      const t0 = performance.now();
+      ncatTimer = setInterval(() => {
+        const due = Math.floor(((performance.now() - t0) / 1000) * o.ncatUdp.rate);
+        while (ncatLines < due) sender.write(`ncat line ${ncatLines++}\n`);
+      }, 5);
+    }
+
+    // Swaps on schedule after the warm-up.
+    await sleep(o.warmupMs);
+    const swapsFromMs = now();
+    const plan = swapTimes(o);
+    const swaps: SwapLog[] = [];
+    let lastSay = 0;
+    for (const [i, at] of plan.entries()) {
+      if (interrupted) break;
+      const dead = Object.entries(traffic).find(([k, p]) => k !== 'tcp' && !p.running);
+      if (dead)
+        throw new Error(
+          `${dead[0]} ended during the run: ${dead[1].stderr.trim().split('\n')[0] ?? ''}`,
+        );
+      await sleep(Math.max(0, swapsFromMs + at - now()));
+      const issuedMs = now();
+      const r = await fm.swap(lab.id, flow.address);
+      swaps.push({
+        index: i,
+        from: r.from,
+        to: r.to,
+        issuedMs,
+        ruleMs: r.ruleMs,
+        conntrackMs: r.conntrackMs,
+        totalMs: r.totalMs,
+        conntrackDeleted: r.conntrackDeleted,
+        path: r.path,
+      });
+      if (now() - lastSay > 1_000 || i === plan.length - 1) {
+        lastSay = now();
+        const elapsed = ((now() - startMs) / 1000).toFixed(1);
+        say(
+          `swap ${i + 1}/${plan.length} · ${elapsed}s · last ${r.from} → ${r.to} in ${r.totalMs.toFixed(2)} ms`,
+        );
+      }
+    }
+    const minEnd = swapsFromMs + Math.max(0, o.durationMs - o.warmupMs);
+    await sleep(Math.max(o.tailMs, minEnd - now()));
+    if (ncatTimer) clearInterval(ncatTimer);
+    const endMs = now();
+
+    // Stop traffic (each prints its own figures), then observers.
+    say('stopping traffic and observers');
+    await traffic.ping?.stop('SIGINT', 5_000);
+    if (traffic.udp) {
+      await traffic.udp.stop('SIGTERM', 30_000);
+      files.udp = 'udp-load.json';
+      await writeFile(join(dir, files.udp), traffic.udp.stdout);
+    }
+    if (traffic.tcp) {
+      await traffic.tcp.stop('SIGTERM', 5_000);
+      files.tcp = 'tcp-stream.json';
+      await writeFile(join(dir, files.tcp), traffic.tcp.stdout);
+    }
+    if (traffic['ncat-udp']) {
+      await sleep(100);
+      traffic['ncat-udp'].endInput();
+      await traffic['ncat-udp'].stop('SIGTERM', 2_000);
+      await sleep(100);
+      files['ncat sent'] = 'ncat-sent.txt';
+      await writeFile(join(dir, files['ncat sent']), `${ncatLines}\n`);
+      for (const [node, l] of listeners) {
+        await l.stop('SIGTERM', 2_000);
+        files[`ncat ${node}`] = `ncat-${node}.txt`;
+        await writeFile(join(dir, files[`ncat ${node}`] ?? ''), l.stdout);
+      }
+    }
+    sampling = false;
+    await sampler;
+    // tcpdump gets packets from the kernel in blocks that are handed over when full or after a
+    // timeout (up to 1 s); stopping it earlier loses the packets of the block being filled.
+    if (captures.length) await sleep(1_200);
+    const captureDrops: Record<string, number> = {};
+    for (const [k, c] of captures.entries()) {
+      await c.stop('SIGINT', 10_000);
+      const dropped = /(\d+) packets? dropped by kernel/.exec(c.stderr);
+      captureDrops[captured[k]?.name ?? '?'] = Number(dropped?.[1] ?? 0);
+    }
+    const status = await fm.status(lab.id);
+    const record: RunRecord = {
+      lab: {
+        id: lab.id,
+        engine: lab.engine,
+        nodes: lab.nodes.map((n) => ({ name: n.name, role: n.role, namespace: n.netns })),
+        flows: lab.flows.map((f) => ({
+          address: f.address,
+          ...(f.name ? { name: f.name } : {}),
+          initiator: f.initiator,
+          responders: serverNodes.map((s) => s.name),
+        })),
+      },
+      flow: { address: flow.address, initiator: flow.initiator, initiatorAddress },
+      serverAddresses: Object.fromEntries(
+        serverNodes.map((s) => [s.name, concreteAddress(lab, s.name) ?? '']),
+      ),
+      options: o,
+      startMs,
+      swapsFromMs,
+      endMs,
+      swaps,
+      swapsPlanned: plan.length,
+      controlPath:
+        status.controlPath.kind === 'agent' ? 'agent' : `programs (${status.controlPath.reason})`,
+      lateTranslated: status.late.translated,
+      interrupted,
+      counters: { names: COUNTERS, samples },
+      captureDrops,
+      files,
+      tools,
+    };
+    await writeFile(join(dir, 'run.json'), `${JSON.stringify(record)}\n`);
+    if (!interrupted) await hooks.beforeTeardown?.();
+    return record;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await stopAll(procs);
+    await Promise.all(counters.map((c) => c.close()));
+    say('tearing the lab down');
+    await fm.down(lab.id);
+  }
+}
+
+/** Waits for a program's ready line; a program that ends first or stays silent is an error. */
+async function ready(
+  p: Background,
+  line: RegExp,
+  stream: 'stdout' | 'stderr',
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (line.test(stream === 'stdout' ? p.stdout : p.stderr)) return;
+    if (!p.running) break;
+    await sleep(10);
+  }
+  throw new Error(`${what} did not start: ${p.stderr.trim().split('\n').pop() ?? 'no message'}`);
+}

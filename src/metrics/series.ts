@@ -1,0 +1,69 @@
+// Time series for plots: event counts per fixed interval, and a max-keeping downsampler.
+
+export interface SeriesPoint {
+  readonly tMs: number;
+  readonly value: number;
+}
+
+function checkInterval(intervalMs: number, durationMs: number): number {
+  if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) {
+    throw new RangeError(`interval must be a positive number of ms, not ${intervalMs}`);
+  }
+  if (!(durationMs >= 0) || !Number.isFinite(durationMs)) {
+    throw new RangeError(`duration must be a finite number of ms >= 0, not ${durationMs}`);
+  }
+  return Math.ceil(durationMs / intervalMs);
+}
+
+/**
+ * Counts per bucket: bucket k holds times in [start + k·interval, start + (k+1)·interval), there
+ * are ceil(duration / interval) buckets (the last may be shorter), times outside
+ * [start, start + duration) are left out. Any order of times; O(n).
+ */
+export function bucketCounts(
+  timesMs: Iterable<number>,
+  startMs: number,
+  intervalMs: number,
+  durationMs: number,
+): number[] {
+  const n = checkInterval(intervalMs, durationMs);
+  const counts = new Array<number>(n).fill(0);
+  const endMs = startMs + durationMs;
+  for (const t of timesMs) {
+    if (!(t >= startMs && t < endMs)) continue;
+    // Rounding can put a time just below the end into bucket n; it belongs to the last one.
+    const k = Math.min(n - 1, Math.floor((t - startMs) / intervalMs));
+    counts[k] = (counts[k] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * At most `maxPoints` points of a series sorted by time: the time span is cut into `maxPoints`
+ * equal buckets and each non-empty bucket keeps its largest value (the first on ties), so a spike
+ * survives however far the series is thinned. A series that fits is returned as it is (copied).
+ */
+export function downsampleMax(points: readonly SeriesPoint[], maxPoints: number): SeriesPoint[] {
+  if (!Number.isInteger(maxPoints) || maxPoints < 1) {
+    throw new RangeError(`maxPoints must be a positive integer, not ${maxPoints}`);
+  }
+  if (points.length <= maxPoints) return [...points];
+  const first = points[0]?.tMs ?? 0;
+  const span = (points[points.length - 1]?.tMs ?? 0) - first;
+  const out: SeriesPoint[] = [];
+  let bucket = -1;
+  let previous = first;
+  for (const p of points) {
+    if (!(p.tMs >= previous)) throw new RangeError('downsampleMax needs points sorted by time');
+    previous = p.tMs;
+    const k =
+      span > 0 ? Math.min(maxPoints - 1, Math.floor(((p.tMs - first) / span) * maxPoints)) : 0;
+    if (k !== bucket) {
+      out.push(p);
+      bucket = k;
+    } else if (p.value > (out[out.length - 1]?.value ?? Number.NEGATIVE_INFINITY)) {
+      out[out.length - 1] = p;
+    }
+  }
+  return out;
+}

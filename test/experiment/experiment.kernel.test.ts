@@ -1,0 +1,206 @@
+// `flowmig experiment` end to end on real namespaces: ping floods, UDP load, TCP and ncat traffic
+// across swaps, per-swap figures from captures, the results schema, the report in a browser.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { parseResults } from '../../src/experiment/results.js';
+import {
+  cli,
+  namespacesWith,
+  removeNamespacesWith,
+  tempStateDir,
+  uniquePrefix,
+} from '../kernel-support/lab.js';
+import { ONE_SERVER_LAB } from '../support/labs.js';
+import { removeDir, tempDir } from '../support/tmp.js';
+
+/** Runs `flowmig experiment ... --json` in a fresh prefix; returns the results and their dir. */
+async function experiment(args: readonly string[], timeoutMs = 600_000) {
+  const prefix = uniquePrefix();
+  const stateDir = await tempStateDir();
+  const out = await tempDir('experiment');
+  try {
+    const r = await cli(['experiment', '--prefix', prefix, '--out', out, '--json', ...args], {
+      stateDir,
+      timeoutMs,
+    });
+    assert.deepEqual(await namespacesWith(prefix), [], 'the experiment tore its lab down');
+    return { r, out };
+  } finally {
+    await removeNamespacesWith(prefix);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await removeDir(d);
+});
+
+describe('flowmig experiment', () => {
+  for (const engine of ['nftables', 'iptables'] as const) {
+    it(`${engine}: ping -i 0.00001 across 1000 swaps — 0 errors, 0 lost, 1000 gaps, a report`, async () => {
+      const { r, out } = await experiment([
+        '--engine',
+        engine,
+        '--traffic',
+        'ping',
+        '--interval',
+        '0.00001',
+        '--swaps',
+        '1000',
+      ]);
+      dirs.push(out);
+      assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(0, 2_000)}`);
+      const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
+      const ping = results.traffic.ping;
+      assert.ok(ping);
+      assert.equal(ping.errors, 0);
+      assert.deepEqual(ping.errorLines, []);
+      assert.equal(ping.lost, 0);
+      assert.equal(ping.sent, ping.received);
+      assert.ok(ping.sent > 100_000, `a flood (${ping.sent} sent)`);
+      const perServer = ping.perServer ?? {};
+      assert.ok((perServer.C ?? 0) > 0 && (perServer.D ?? 0) > 0, 'both servers received');
+      assert.equal((perServer.C ?? 0) + (perServer.D ?? 0), ping.sent, 'every request counted');
+      assert.equal(results.swaps.length, 1000);
+      const gaps = results.swaps.filter((s) => s.gapMs !== null);
+      assert.equal(gaps.length, 1000, '1000 migration gaps measured');
+      for (const s of results.swaps) {
+        assert.ok(s.issuedMs <= s.committedMs && s.committedMs <= s.conntrackDoneMs);
+        assert.ok(s.controlMs.total > 0);
+      }
+      assert.equal(results.verdict.ok, true, results.verdict.lines.join('; '));
+      assert.equal(results.lab.engine, engine);
+      const html = await readFile(join(out, 'report.html'), 'utf8');
+      assert.ok((html.match(/<svg/g) ?? []).length >= 3, 'plots inlined');
+      for (const f of results.files) assert.ok(existsSync(join(out, f)), `${f} kept`);
+      assert.match(await readFile(join(out, 'summary.md'), 'utf8'), /plots\/packets\.svg/);
+    });
+  }
+
+  it('UDP at 20,000 datagrams/s across 500 swaps: lost, duplicated, reordered per swap', async () => {
+    const { r, out } = await experiment(['--traffic', 'udp', '--rate', '20000', '--swaps', '500']);
+    dirs.push(out);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(0, 2_000)}`);
+    const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
+    const udp = results.traffic.udp;
+    assert.ok(udp);
+    assert.ok(udp.ratePerS >= 19_000, `rate ${udp.ratePerS}/s`);
+    assert.equal(udp.lost, 0);
+    assert.equal(udp.duplicated, 0);
+    assert.equal(udp.received, udp.sent);
+    assert.equal((udp.perServer.C ?? 0) + (udp.perServer.D ?? 0), udp.sent, 'each reached one');
+    assert.ok((udp.perServer.C ?? 0) > 0 && (udp.perServer.D ?? 0) > 0);
+    assert.equal(results.swaps.length, 500);
+    let reordered = 0;
+    for (const s of results.swaps) {
+      assert.ok(s.udp, `swap ${s.index} has UDP figures`);
+      assert.equal(s.udp.lost, 0);
+      assert.equal(s.udp.duplicated, 0);
+      reordered += s.udp.reordered;
+    }
+    assert.ok(reordered <= udp.reordered, 'per-swap reordering is part of the total');
+    // The log holds one line per datagram; the totals are counted from it exactly.
+    const log = (await readFile(join(out, 'udp.log'), 'utf8')).trim().split('\n');
+    assert.equal(log.length, udp.sent);
+    assert.equal(results.swaps.filter((s) => s.gapMs !== null).length, 500);
+  });
+
+  it('TCP is reset at the first swap (the reference), ncat UDP reaches both servers', async () => {
+    const { r, out } = await experiment([
+      '--traffic',
+      'tcp,ncat-udp,ping',
+      '--interval',
+      '0.001',
+      '--swaps',
+      '3',
+      '--swap-every',
+      '300',
+    ]);
+    dirs.push(out);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(0, 2_000)}`);
+    const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
+    const tcp = results.traffic.tcp;
+    assert.ok(tcp);
+    assert.equal(tcp.ended.kind, 'reset', tcp.ended.message);
+    assert.equal(tcp.ended.afterSwap?.index, 0, 'the first swap ended it');
+    assert.ok((tcp.ended.afterSwap?.ms ?? -1) >= 0 && (tcp.ended.afterSwap?.ms ?? 1e9) < 300);
+    assert.ok(tcp.bytesIntact > 0, 'bytes came back before the swap');
+    const ncat = results.traffic.ncatUdp;
+    assert.ok(ncat);
+    assert.ok((ncat.perServer.C ?? 0) > 0 && (ncat.perServer.D ?? 0) > 0);
+    assert.equal((ncat.perServer.C ?? 0) + (ncat.perServer.D ?? 0), ncat.sentLines);
+
+    // `flowmig report DIR` renders the report again from results.json alone.
+    await rm(join(out, 'report.html'));
+    const again = await cli(['report', out], { stateDir: out });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /report: .*report\.html/);
+    assert.ok(existsSync(join(out, 'report.html')));
+  });
+
+  it("a real run's report opens in Chromium without errors and shows its plots", async () => {
+    const out = dirs[0];
+    assert.ok(out && existsSync(join(out, 'report.html')), 'the 1000-swap run left a report');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox'],
+      headless: true,
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' });
+      const svgs = page.locator('svg');
+      assert.ok((await svgs.count()) >= 4, `${await svgs.count()} plots`);
+      for (let i = 0; i < (await svgs.count()); i++) {
+        assert.ok(await svgs.nth(i).isVisible());
+        assert.ok((await svgs.nth(i).locator('path, rect, line').count()) > 0, `plot ${i} drawn`);
+      }
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('bad options are refused in one line before anything is built', async () => {
+    const stateDir = await tempStateDir();
+    const dir = await tempDir('bad-experiment');
+    try {
+      const one = join(dir, 'one.json');
+      await writeFile(one, JSON.stringify(ONE_SERVER_LAB));
+      for (const [args, why] of [
+        [['--traffic', 'ping,quic'], /traffic\.1/],
+        [['--interval', '-1'], /ping\.interval/],
+        [['--swaps', 'many'], /swaps\.count/],
+        [['--config', one], /one possible server/],
+        [['--flow', 'fe00::77'], /no flow 'fe00::77'/],
+      ] as const) {
+        const prefix = uniquePrefix();
+        const r = await cli(
+          ['experiment', '--prefix', prefix, '--out', join(dir, prefix), ...args],
+          {
+            stateDir,
+          },
+        );
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, why);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.deepEqual(await namespacesWith(prefix), []);
+        assert.equal(existsSync(join(dir, prefix)), false, 'no results directory');
+      }
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+      await removeDir(dir);
+    }
+  });
+});

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ExperimentResults } from '../../src/experiment/results.js';
+import {
+  ecdf,
+  gapPlot,
+  latencyPlot,
+  type Plot,
+  packetsPlot,
+  planPlots,
+  rttPlot,
+  udpPlot,
+} from '../../src/report/plots.js';
+import { emptySwapsRun, pingRun, tcpResetRun, udpRun } from '../support/results-sample.js';
+
+/** The parts of a vega-lite spec these tests read, without its type's many unions. */
+interface Loose {
+  title?: { text: string; subtitle?: string };
+  data?: { values: Record<string, unknown>[] };
+  layer?: Loose[];
+  mark?: { type: string; opacity?: number };
+  encoding?: Record<string, { title?: string; scale?: { type?: string } } | undefined>;
+}
+
+function drawn(plot: Plot): Loose {
+  assert.ok('spec' in plot, `${plot.name} was left out: ${'omitted' in plot ? plot.omitted : ''}`);
+  return plot.spec as unknown as Loose;
+}
+
+function omitted(plot: Plot): string {
+  assert.ok('omitted' in plot, `${plot.name} was drawn`);
+  return plot.omitted;
+}
+
+/** Data values of a spec or of its layer `i`. */
+function values(spec: Loose, layer?: number): Record<string, unknown>[] {
+  const s = layer === undefined ? spec : spec.layer?.[layer];
+  assert.ok(s?.data, 'no inline data');
+  return s.data.values;
+}
+
+/** Every axis title in the spec (all layers). */
+function axisTitles(spec: Loose): string[] {
+  return [spec, ...(spec.layer ?? [])].flatMap((s) =>
+    ['x', 'y'].flatMap((c) => {
+      const t = s.encoding?.[c]?.title;
+      return t === undefined ? [] : [t];
+    }),
+  );
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('planPlots', () => {
+  it('draws the four plots of a ping run, in order, and says why the UDP one is left out', () => {
+    const plots = planPlots(pingRun());
+    assert.deepEqual(
+      plots.map((p) => [p.name, 'spec' in p]),
+      [
+        ['packets', true],
+        ['gaps', true],
+        ['swap-latency', true],
+        ['rtt', true],
+        ['udp-per-swap', false],
+      ],
+    );
+    assert.match(omitted(plots[4] as Plot), /no per-swap UDP figures/);
+  });
+
+  it('gives every drawn plot a title and axis titles with units', () => {
+    for (const r of [pingRun(), udpRun(), tcpResetRun(), emptySwapsRun()]) {
+      for (const plot of planPlots(r)) {
+        if (!('spec' in plot)) continue;
+        const spec = drawn(plot);
+        assert.equal(spec.title?.text, plot.title);
+        const titles = axisTitles(spec);
+        assert.ok(titles.length >= 2, `${plot.name}: axis titles ${titles.join(', ')}`);
+        for (const t of titles) assert.match(t, /\(.+\)$/, `${plot.name}: "${t}" has no unit`);
+      }
+    }
+  });
+
+  it('explains each plot an empty-swaps run leaves out', () => {
+    const byName = new Map(planPlots(emptySwapsRun()).map((p) => [p.name, p]));
+    assert.equal(omitted(byName.get('gaps') as Plot), 'no swaps recorded');
+    assert.equal(omitted(byName.get('swap-latency') as Plot), 'no swaps recorded');
+    assert.ok('spec' in (byName.get('packets') as Plot));
+    assert.ok('spec' in (byName.get('rtt') as Plot));
+  });
+
+  it('leaves out the gap histogram when no gap was measured, and RTT without ping', () => {
+    const r = tcpResetRun();
+    assert.equal(omitted(gapPlot(r)), 'no migration gaps measured');
+    assert.equal(omitted(rttPlot(r)), 'no ping traffic in this run');
+    const noRtt = pingRun(5);
+    const ping = noRtt.traffic.ping;
+    assert.ok(ping);
+    assert.equal(
+      omitted(rttPlot({ ...noRtt, traffic: { ping: { ...ping, rtt: [] } } })),
+      'no ping round-trip times recorded',
+    );
+    assert.equal(
+      omitted(packetsPlot({ ...r, series: { intervalMs: 10, nodes: {} } })),
+      'no per-node packet series recorded',
+    );
+  });
+});
+
+describe('packets plot', () => {
+  it('turns counts per interval into packets per second, one line per node', () => {
+    const r = tcpResetRun(); // 3000 ms in 50 ms intervals: 60 bins, no merging
+    const rows = values(drawn(packetsPlot(r)), 1);
+    for (const [node, counts] of Object.entries(r.series.nodes)) {
+      const mine = rows.filter((v) => v.node === node);
+      assert.equal(mine.length, counts.length);
+      assert.deepEqual(
+        mine.map((v) => v.rate),
+        counts.map((c) => c / 0.05),
+      );
+      assert.deepEqual(
+        mine.map((v) => v.t),
+        counts.map((_, k) => (k * 50) / 1000),
+      );
+    }
+  });
+
+  it('merges intervals of long runs into at most 800 bins, keeping every packet', () => {
+    const r = pingRun(); // 16 s in 10 ms intervals: 1600 of them
+    const spec = drawn(packetsPlot(r));
+    const rows = values(spec, 1);
+    for (const [node, counts] of Object.entries(r.series.nodes)) {
+      const mine = rows.filter((v) => v.node === node);
+      assert.ok(mine.length <= 800, `${mine.length} bins`);
+      assert.equal(sum(mine.map((v) => (v.rate as number) * 0.02)), sum(counts));
+    }
+    assert.match(spec.title?.subtitle ?? '', /20 ms bins/);
+  });
+
+  it('marks every swap with a rule, fainter the more swaps there are', () => {
+    const many = drawn(packetsPlot(pingRun()));
+    assert.equal(values(many, 0).length, 1000);
+    assert.equal(many.layer?.[0]?.mark?.type, 'rule');
+    const few = drawn(packetsPlot(tcpResetRun()));
+    assert.deepEqual(
+      values(few, 0).map((v) => v.t),
+      tcpResetRun().swaps.map((s) => s.issuedMs / 1000),
+    );
+    assert.ok((many.layer?.[0]?.mark?.opacity ?? 1) < (few.layer?.[0]?.mark?.opacity ?? 0));
+  });
+
+  it('has no rule layer when there were no swaps', () => {
+    const spec = drawn(packetsPlot(emptySwapsRun()));
+    assert.equal(spec.layer?.length, 1);
+  });
+});
+
+describe('gap histogram', () => {
+  it('bins exactly the measured gaps, negative ones included', () => {
+    const r = pingRun();
+    const gaps = r.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
+    assert.ok(gaps.some((g) => g <= 0) && gaps.length < r.swaps.length);
+    const spec = drawn(gapPlot(r));
+    assert.deepEqual(
+      values(spec).map((v) => v.gap),
+      gaps,
+    );
+    assert.match(spec.title?.subtitle ?? '', new RegExp(`^${gaps.length} of 1000 swaps measured`));
+  });
+});
+
+describe('ecdf', () => {
+  it('starts at 0 and steps by 1/n to 1', () => {
+    assert.deepEqual(ecdf([3, 1, 2]), [
+      [1, 0],
+      [1, 1 / 3],
+      [2, 2 / 3],
+      [3, 1],
+    ]);
+    assert.deepEqual(ecdf([]), []);
+  });
+
+  it('keeps at most about `max` points, always the last', () => {
+    const points = ecdf(
+      Array.from({ length: 1001 }, (_, i) => i),
+      100,
+    );
+    assert.ok(points.length <= 102, `${points.length} points`);
+    assert.deepEqual(points.at(-1), [1000, 1]);
+  });
+});
+
+describe('swap latency ECDF', () => {
+  it('has a line for total, rule commit and conntrack cleanup, each reaching 1', () => {
+    const r = pingRun();
+    const rows = values(drawn(latencyPlot(r)));
+    for (const step of ['total', 'rule commit', 'conntrack cleanup']) {
+      const mine = rows.filter((v) => v.step === step);
+      assert.equal(mine[0]?.fraction, 0);
+      assert.equal(mine.at(-1)?.fraction, 1);
+    }
+    const totals = rows.filter((v) => v.step === 'total').map((v) => v.ms as number);
+    assert.equal(Math.max(...totals), Math.max(...r.swaps.map((s) => s.controlMs.total)));
+  });
+
+  it('uses a log axis for a long tail, a linear one otherwise', () => {
+    assert.equal(drawn(latencyPlot(pingRun())).encoding?.x?.scale?.type, 'log');
+    const flat = tcpResetRun();
+    const same = {
+      ...flat,
+      swaps: flat.swaps.map((s) => ({ ...s, controlMs: { rule: 1, conntrack: 1, total: 2 } })),
+    };
+    assert.equal(drawn(latencyPlot(same)).encoding?.x?.scale?.type, undefined);
+  });
+});
+
+describe('RTT plot', () => {
+  it('plots round-trip times against seconds, thinned to at most 2500 points', () => {
+    const r = pingRun();
+    const spec = drawn(rttPlot(r));
+    const rows = values(spec, 1);
+    assert.ok(rows.length <= 2500 && rows.length > 1000, `${rows.length} points`);
+    const first = r.traffic.ping?.rtt[0];
+    assert.deepEqual(rows[0], { t: (first?.tMs ?? 0) / 1000, rtt: first?.rttMs });
+    assert.equal(values(spec, 0).length, r.swaps.length);
+  });
+
+  it('keeps every sample of a short run', () => {
+    const r = emptySwapsRun();
+    const spec = drawn(rttPlot(r));
+    assert.equal(spec.layer?.length, 1, 'no swaps, no rule layer');
+    assert.equal(values(spec, 0).length, r.traffic.ping?.rtt.length);
+  });
+});
+
+describe('UDP per-swap plot', () => {
+  it('has lost, duplicated and reordered for every swap, adding up to the totals', () => {
+    const r: ExperimentResults = udpRun();
+    const rows = values(drawn(udpPlot(r)));
+    assert.equal(rows.length, r.swaps.length * 3);
+    for (const measure of ['lost', 'duplicated', 'reordered'] as const) {
+      const total = sum(rows.filter((v) => v.measure === measure).map((v) => v.count as number));
+      assert.equal(total, r.traffic.udp?.[measure]);
+    }
+  });
+
+  it('is left out when no swap has UDP counts', () => {
+    assert.match(omitted(udpPlot(pingRun(10))), /no swap has UDP counts/);
+  });
+});
