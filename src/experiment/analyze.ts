@@ -64,7 +64,14 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       ...(summary ? { transmitted: summary.transmitted } : {}),
       maxPoints: 2_000,
     });
-    const errorLines = Object.entries(a.errorKinds).map(([k, n]) => `${n} × ${k}`);
+    // ping's own error lines (unreachable, ...) and anything it wrote to stderr (sendmsg errors).
+    const stderr = run.files['ping stderr']
+      ? await readFile(join(dir, run.files['ping stderr']), 'utf8')
+      : '';
+    const errorLines = [
+      ...Object.entries(a.errorKinds).map(([k, n]) => `${n} × ${k}`),
+      ...stderr.split('\n').filter((l) => l.trim() !== ''),
+    ];
     traffic.ping = {
       sent: a.sent,
       received: a.received,
@@ -166,7 +173,8 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
   const intervalMs = run.options.sampleMs;
   const buckets = Math.max(1, Math.ceil((run.endMs - t0) / intervalMs));
   const nodes: Record<string, number[]> = {};
-  for (const node of Object.keys(run.serverAddresses)) nodes[node] = new Array(buckets).fill(0);
+  const seriesOf = Object.keys(run.counters.samples[0]?.values ?? run.serverAddresses);
+  for (const node of seriesOf) nodes[node] = new Array(buckets).fill(0);
   const samples = run.counters.samples;
   for (let k = 1; k < samples.length; k++) {
     const a = samples[k - 1];
@@ -184,8 +192,8 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
   if (run.interrupted) verdict.push('interrupted');
   if (run.swaps.length < run.swapsPlanned)
     verdict.push(`only ${run.swaps.length} of ${run.swapsPlanned} swaps done`);
-  for (const [node, series] of Object.entries(nodes))
-    if (run.swapsPlanned > 0 && series.every((x) => x === 0))
+  for (const node of Object.keys(run.serverAddresses))
+    if (run.swapsPlanned > 0 && (nodes[node] ?? []).every((x) => x === 0))
       verdict.push(`no packet reached ${node}`);
   const measured = gaps.filter((g) => g.gapMs !== null).length;
 

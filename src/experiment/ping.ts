@@ -30,12 +30,3 @@ export function parsePingSummary(text: string): PingSummary | undefined {
       : undefined,
   };
 }
-
-/** Lines ping prints about failures (unreachable, time exceeded, sendmsg errors, ...). */
-export function pingErrorLines(stdout: string, stderr: string): string[] {
-  const bad = /unreachable|exceeded|error|refused|prohibited|redirect|sendmsg|failed|invalid/i;
-  return [
-    ...stdout.split('\n').filter((l) => bad.test(l) && !/packets transmitted/.test(l)),
-    ...stderr.split('\n').filter((l) => l.trim().length > 0),
-  ];
-}

@@ -32,7 +32,7 @@ export interface RunRecord {
   readonly controlPath: string;
   readonly lateTranslated: number;
   readonly interrupted: boolean;
-  /** Counter samples (/proc/net/snmp6 of each server): epoch ms, then per node per counter. */
+  /** Counter samples (/proc/net/snmp6 of the servers and the translator): epoch ms, then per node per counter. */
   readonly counters: {
     names: readonly string[];
     samples: { tMs: number; values: Record<string, Record<string, number>> }[];
@@ -64,8 +64,16 @@ export interface RunHooks {
 
 const TRAFFIC = fileURLToPath(new URL('../traffic/', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
-/** Counters read in each server: all IPv6 packets, echo requests, UDP datagrams. */
-export const COUNTERS = ['Ip6InReceives', 'Icmp6InEchos', 'Udp6InDatagrams'] as const;
+/**
+ * Counters read in each server and the translator: IPv6 packets received, echo requests, UDP
+ * datagrams (delivered to a socket), packets the translator forwarded.
+ */
+export const COUNTERS = [
+  'Ip6InReceives',
+  'Icmp6InEchos',
+  'Udp6InDatagrams',
+  'Ip6OutForwDatagrams',
+] as const;
 
 /** Refuses a results directory that holds anything (it is created once the lab is up). */
 export async function checkOutDir(dir: string): Promise<void> {
@@ -116,7 +124,8 @@ export async function runExperiment(
   try {
     await mkdir(dir, { recursive: true });
     // Observers: counters in every server, captures of what arrives at them (and more with 'all').
-    for (const s of serverNodes) counters.push(await NetnsCounters.open(s.netns));
+    const observed = [...serverNodes, lab.translator];
+    for (const n of observed) counters.push(await NetnsCounters.open(n.netns));
     const captured = o.capture === 'none' ? [] : o.capture === 'all' ? lab.nodes : serverNodes;
     const captures: Background[] = [];
     for (const n of captured) {
@@ -180,8 +189,8 @@ export async function runExperiment(
     const sample = async () => {
       const values: Record<string, Record<string, number>> = {};
       const read: Snmp6[] = await Promise.all(counters.map((c) => c.read()));
-      serverNodes.forEach((s, k) => {
-        values[s.name] = Object.fromEntries(COUNTERS.map((c) => [c, read[k]?.[c] ?? 0]));
+      observed.forEach((n, k) => {
+        values[n.name] = Object.fromEntries(COUNTERS.map((c) => [c, read[k]?.[c] ?? 0]));
       });
       samples.push({ tMs: now(), values });
     };
@@ -301,7 +310,11 @@ export async function runExperiment(
 
     // Stop traffic (each prints its own figures), then observers.
     say('stopping traffic and observers');
-    await traffic.ping?.stop('SIGINT', 5_000);
+    if (traffic.ping) {
+      await traffic.ping.stop('SIGINT', 5_000);
+      files['ping stderr'] = 'ping.stderr.txt';
+      await writeFile(join(dir, files['ping stderr']), traffic.ping.stderr);
+    }
     if (traffic.udp) {
       await traffic.udp.stop('SIGTERM', 30_000);
       files.udp = 'udp-load.json';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type PingSummary, parsePingSummary, pingErrorLines } from '../../src/experiment/ping.js';
+import { type PingSummary, parsePingSummary } from '../../src/experiment/ping.js';
 
 const FLOOD = `PING fe00::1(fe00::1) 56 data bytes
 
@@ -139,41 +139,5 @@ describe('parsePingSummary', () => {
     const s = parsePingSummary(text);
     assert.ok(s);
     assert.ok(Math.abs(s.lossPercent - 4.34783e-5) < 1e-9, `lossPercent ${s.lossPercent}`);
-  });
-});
-
-describe('pingErrorLines', () => {
-  it('picks the unreachable lines, not the replies or the summary', () => {
-    assert.deepEqual(pingErrorLines(UNREACHABLE, ''), [
-      'From fc00::2 icmp_seq=1 Destination unreachable: No route',
-      'From fc00::2 icmp_seq=2 Destination unreachable: No route',
-      'From fc00::2 icmp_seq=3 Destination unreachable: Address unreachable',
-    ]);
-  });
-
-  it('finds nothing in a clean run', () => {
-    assert.deepEqual(pingErrorLines(LOCALHOST, ''), []);
-    assert.deepEqual(pingErrorLines(FLOOD, ''), []);
-    assert.deepEqual(pingErrorLines(DUPLICATES, ''), []);
-  });
-
-  it('picks time-exceeded, redirect and administratively prohibited lines', () => {
-    const stdout = [
-      '64 bytes from fe00::1: icmp_seq=1 ttl=63 time=0.05 ms',
-      'From fc00::2 icmp_seq=2 Time exceeded: Hop limit',
-      'From fc00::2: icmp_seq=3 Redirect (New nexthop: fc00::3)',
-      'From fc00::2 icmp_seq=4 Destination unreachable: Administratively prohibited',
-    ].join('\n');
-    assert.equal(pingErrorLines(stdout, '').length, 3);
-  });
-
-  it('adds every non-empty stderr line after the stdout ones', () => {
-    const stderr =
-      'ping: sendmsg: No buffer space available\n\n  \nping: sendmsg: Network is unreachable\n';
-    assert.deepEqual(pingErrorLines(UNREACHABLE.split('\n').slice(0, 2).join('\n'), stderr), [
-      'From fc00::2 icmp_seq=1 Destination unreachable: No route',
-      'ping: sendmsg: No buffer space available',
-      'ping: sendmsg: Network is unreachable',
-    ]);
   });
 });
