@@ -32,7 +32,16 @@ export { CommandError, FlowmigError, InputError } from './errors.js';
 export { execute, type StepRecord } from './exec/execute.js';
 export { RecordingRunner } from './exec/recording.js';
 export { ProcessRunner, type Runner, type RunOptions, type RunResult } from './exec/runner.js';
+export { analyzeRun } from './experiment/analyze.js';
 export { type DemoOptions, type DemoResult, runDemo } from './experiment/demo.js';
+export {
+  type ExperimentInput,
+  type ExperimentOptions,
+  loadExperimentFile,
+  parseExperiment,
+} from './experiment/options.js';
+export { type ExperimentResults, parseResults, type SwapRecord } from './experiment/results.js';
+export { type RunRecord, runExperiment } from './experiment/run.js';
 export { REFERENCE_LAB } from './lab/default.js';
 export { loadLab } from './lab/load.js';
 export type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './lab/model.js';
@@ -48,3 +57,4 @@ export {
   planSwap,
 } from './plan/migrate.js';
 export type { Op } from './plan/ops.js';
+export { renderReport, renderReportFromDir } from './report/index.js';

@@ -16,6 +16,7 @@ import {
 import { type MapElement, mapEditBatch, type MapEdit as NlMapEdit } from '../netlink/nftables.js';
 import { ConntrackIndex } from './ct-index.js';
 import { NetfilterSocket } from './netfilter-socket.js';
+import { TimedElements } from './timed-elements.js';
 
 /** A flow whose conntrack entries go after the commit, but for those already on its new responder. */
 export interface ConntrackTarget {
@@ -147,6 +148,8 @@ export class Agent {
   private readonly sock = new NetfilterSocket();
   private readonly events: RawNetlinkSocket;
   readonly index = new ConntrackIndex();
+  /** Timed set elements this agent added (see TimedElements): releases skip what is gone. */
+  private readonly timed = new TimedElements(now());
   private eventsSeen = 0;
 
   private constructor() {
@@ -201,6 +204,8 @@ export class Agent {
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const t0 = now();
     const edits = this.toNetlink(req.table, req.edits);
+    // Known before the commit: a failed commit must not leave an element unknown.
+    this.timed.note(req.edits, req.table, t0);
     // Where each migrated flow points after the commit: entries already translated there stay.
     const target = new Map<string, string>();
     for (const c of req.conntrack) if (c.keepReplySrc) target.set(c.address, c.keepReplySrc);
@@ -222,8 +227,10 @@ export class Agent {
     if (late.length > 0) deleted += await this.deleteEntries(late);
     const t2 = now();
     let releaseMs: number | undefined;
-    if (req.after?.length) {
-      await this.commit(this.toNetlink(req.table, req.after));
+    const after = this.timed.needed(req.after ?? [], req.table, t2);
+    if (after.length) {
+      await this.commit(this.toNetlink(req.table, after));
+      this.timed.note(after, req.table, t2);
       releaseMs = now() - t2;
     }
     return {

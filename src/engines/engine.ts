@@ -48,7 +48,10 @@ export interface MapEdit {
   readonly set?: boolean;
   readonly remove: readonly (readonly string[])[];
   readonly add: readonly (readonly string[])[];
-  /** Added elements expire after this long (the set or map has the timeout flag). */
+  /**
+   * Added elements expire after this long (the set or map has the timeout flag). On an edit with
+   * only `absent` elements: how long such an element, added earlier, may live.
+   */
   readonly timeoutMs?: number;
   readonly absent?: readonly (readonly string[])[];
 }

@@ -80,8 +80,20 @@ export function releaseEdits(changes: readonly FlowChange[], graceMs: number): M
   const absent = changes.flatMap(({ before: b, after: a }) =>
     b && a && a.responderAddress !== b.responderAddress ? [[a.responderAddress, a.address]] : [],
   );
+  // timeoutMs: how long an element added by an earlier migration may live (the agent skips the
+  // ones it knows are gone, see TimedElements).
   return absent.length
-    ? [{ table: LATE_TABLE, map: LATE_SET, set: true, remove: [], add: [], absent }]
+    ? [
+        {
+          table: LATE_TABLE,
+          map: LATE_SET,
+          set: true,
+          remove: [],
+          add: [],
+          absent,
+          timeoutMs: graceMs,
+        },
+      ]
     : [];
 }
 

@@ -13,6 +13,7 @@ import {
   renderLateTable,
   simulateLate,
 } from '../../src/engines/late.js';
+import { renderEdits } from '../../src/engines/nft-script.js';
 import { M1, M2 } from '../support/mappings.js';
 import {
   LATE_JSON_AFTER_SWAP,
@@ -185,6 +186,7 @@ describe('releaseEdits', () => {
         remove: [],
         add: [],
         absent: [['fc02::2', 'fe00::1']],
+        timeoutMs: 5000,
       },
     ]);
   });
@@ -198,6 +200,7 @@ describe('releaseEdits', () => {
         remove: [],
         add: [],
         absent: [['fc01::1', 'fe00::1']],
+        timeoutMs: 5000,
       },
     ]);
   });
@@ -229,6 +232,7 @@ describe('releaseEdits', () => {
             ['fc02::2', 'fe00::1'],
             ['fc02::2', 'fe00::1:0'],
           ],
+          timeoutMs: 2500,
         },
       ],
     );
@@ -253,9 +257,12 @@ describe('releaseEdits', () => {
     assert.deepEqual(releaseEdits([], 5000), []);
   });
 
-  it('no timeout (absent elements are gone when the transaction ends)', () => {
-    const [edit] = releaseEdits(SWAP, 5000);
-    assert.equal(edit !== undefined && 'timeoutMs' in edit, false);
+  it('carries the grace (how long a former element may live), but adds nothing with a timeout', () => {
+    const edits = releaseEdits(SWAP, 5000);
+    assert.equal(edits[0]?.timeoutMs, 5000);
+    // Absent elements are added and deleted in one transaction: never with a timeout.
+    const script = renderEdits(edits, 'flowmig_late').join('\n');
+    assert.doesNotMatch(script, /timeout/);
   });
 });
 

@@ -76,6 +76,12 @@ describe('flowmig experiment', () => {
       }
       assert.equal(results.verdict.ok, true, results.verdict.lines.join('; '));
       assert.equal(results.lab.engine, engine);
+      // Lossless: without the late rule about 0.2 replies per swap are lost; over 1,000 swaps
+      // some late replies must have been translated (the kernel counter says how many).
+      assert.ok(
+        Number(results.config.lateTranslated) > 0,
+        'the late-packet rule translated replies',
+      );
       const html = await readFile(join(out, 'report.html'), 'utf8');
       assert.ok((html.match(/<svg/g) ?? []).length >= 3, 'plots inlined');
       for (const f of results.files) assert.ok(existsSync(join(out, f)), `${f} kept`);
@@ -108,7 +114,9 @@ describe('flowmig experiment', () => {
     // The log holds one line per datagram; the totals are counted from it exactly.
     const log = (await readFile(join(out, 'udp.log'), 'utf8')).trim().split('\n');
     assert.equal(log.length, udp.sent);
-    assert.equal(results.swaps.filter((s) => s.gapMs !== null).length, 500);
+    // A gap needs a datagram at the new server before the next swap: the sender (a node timer)
+    // can stall longer than a 20 ms window on a busy machine, so a few may not be measurable.
+    assert.ok(results.swaps.filter((s) => s.gapMs !== null).length >= 450);
   });
 
   it('TCP is reset at the first swap (the reference), ncat UDP reaches both servers', async () => {
