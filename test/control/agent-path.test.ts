@@ -34,7 +34,15 @@ const answer = (req: Apply): ApplyResult => ({
 
 /** The release's one edit: the new responders made absent from the late set. */
 const released = (absent: string[][]) => [
-  { table: 'flowmig_late', map: 'late_from', set: true, remove: [], add: [], absent },
+  {
+    table: 'flowmig_late',
+    map: 'late_from',
+    set: true,
+    remove: [],
+    add: [],
+    absent,
+    timeoutMs: 5000,
+  },
 ];
 
 describe('Flowmig’s agent path (a fake agent)', () => {

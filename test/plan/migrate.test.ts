@@ -327,6 +327,7 @@ describe('planMigration (nftables engine): the mapping and the late table in one
         remove: [],
         add: [],
         absent: [['fc02::2', 'fe00::1']],
+        timeoutMs: 5000,
       },
     ]);
   });
@@ -416,6 +417,7 @@ describe('planSwap', () => {
         remove: [],
         add: [],
         absent: [['fc01::1', 'fe00::1']],
+        timeoutMs: 5000,
       },
     ]);
     assert.deepEqual(second.ops.map(programOf), [
