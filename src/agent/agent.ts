@@ -22,6 +22,17 @@ import { TimedElements } from './timed-elements.js';
 export interface ConntrackTarget {
   readonly address: string;
   readonly keepReplySrc?: string;
+  /** TCP entries stay (a draining flow). */
+  readonly keepTcp?: boolean;
+}
+
+const IPPROTO_TCP = 6;
+
+/** Whether an entry of a target flow stays: already on its new responder, or draining TCP. */
+export function keeps(t: ConntrackTarget, e: CtEntry): boolean {
+  if (t.keepReplySrc !== undefined && e.replySrc === t.keepReplySrc) return true;
+  if (t.keepTcp && e.proto === IPPROTO_TCP) return true;
+  return false;
 }
 
 export interface ApplyRequest {
@@ -206,10 +217,12 @@ export class Agent {
     const edits = this.toNetlink(req.table, req.edits);
     // Known before the commit: a failed commit must not leave an element unknown.
     this.timed.note(req.edits, req.table, t0);
-    // Where each migrated flow points after the commit: entries already translated there stay.
-    const target = new Map<string, string>();
-    for (const c of req.conntrack) if (c.keepReplySrc) target.set(c.address, c.keepReplySrc);
-    const fresh = (e: CtEntry) => e.replySrc !== undefined && target.get(e.origDst) === e.replySrc;
+    // What stays of each target flow: entries already on its new responder, draining TCP, ...
+    const targets = new Map(req.conntrack.map((c) => [c.address, c]));
+    const fresh = (e: CtEntry) => {
+      const t = targets.get(e.origDst);
+      return t !== undefined && keeps(t, e);
+    };
     let lookup: ApplyResult['lookup'] = 'index';
     if (req.conntrack.length > 0 && this.index.dirty) {
       lookup = 'dump';

@@ -65,6 +65,15 @@ export function renderStatus(s: LabStatus): string {
     `  daemon: ${s.daemon ? `pid ${s.daemon.pid} (${s.daemon.running ? 'running' : 'NOT RUNNING'}), socket ${s.daemon.socket}` : 'none'}`,
     `  drift: ${s.drift.length ? s.drift.join('; ') : 'none (the translator matches the desired flow table)'}`,
   );
+  for (const f of s.flows) {
+    const nodes = new Set([...Object.keys(f.draining), ...f.drains.map((d) => d.responder)]);
+    for (const node of nodes) {
+      const ends = f.drains.find((d) => d.responder === node);
+      head.push(
+        `  draining: flow ${f.address} on ${node}: ${f.draining[node] ?? 0} TCP connection(s)${ends ? `, drain ends in ${(ends.endsInMs / 1000).toFixed(1)} s` : ''}`,
+      );
+    }
+  }
   if (s.lastMigration) {
     const m = s.lastMigration;
     head.push(

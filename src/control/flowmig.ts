@@ -10,12 +10,18 @@ import { isOurProcess } from '../exec/daemon.js';
 import { execute, nowMs, type StepRecord } from '../exec/execute.js';
 import { requirePrograms, requireRoot } from '../exec/preflight.js';
 import { ProcessRunner, type Runner } from '../exec/runner.js';
-import type { Lab, LabFlow } from '../lab/model.js';
+import { type Lab, type LabFlow, policyOf } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { resolveLab } from '../lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../plan/build.js';
 import type { Command } from '../plan/command.js';
-import { type MigrationPlan, planEvacuation, planMigration, planSwap } from '../plan/migrate.js';
+import {
+  drainEnd,
+  type MigrationPlan,
+  planEvacuation,
+  planMigration,
+  planSwap,
+} from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
 import {
@@ -95,6 +101,10 @@ export interface FlowStatus extends LabFlow {
   readonly inSync: boolean;
   /** Conntrack entries in the translator whose original destination is the flow's address. */
   readonly conntrackEntries: number;
+  /** TCP connections still on a former responder (policy `drain`), per server node. */
+  readonly draining: Readonly<Record<string, number>>;
+  /** When each former responder's drain ends (ms from now). */
+  readonly drains: readonly { readonly responder: string; readonly endsInMs: number }[];
 }
 
 export interface LabStatus {
@@ -362,6 +372,7 @@ export class Flowmig {
     return this.store.withLock(id, async () => {
       const state = await this.requireUp(id);
       const lab = labOf(state);
+      await this.endDrainsLocked(state, lab, Date.now());
       const p = planEvacuation(
         lab,
         engineFor(lab.engine),
@@ -371,6 +382,7 @@ export class Flowmig {
       );
       const applied = await this.applyMigration(state, lab, p);
       if (p.moved.length > 0) {
+        for (const f of p.moved) recordDrain(state, lab, f.address, from, to);
         state.flows = p.flows.map(toStateFlow);
         state.migrations += p.moved.length;
         await this.store.write(state);
@@ -408,6 +420,35 @@ export class Flowmig {
     }
   }
 
+  /**
+   * Ends the drains that are due: the TCP connections a flow left on a former responder (policy
+   * `drain`) lose their conntrack entries once `drainSeconds` passed. The lab's daemon calls this
+   * every second; every change and `status` call it too. Returns how many drains ended.
+   */
+  async endDrains(id: string, at = Date.now()): Promise<number> {
+    const peek = await this.store.read(id);
+    if (!peek?.draining?.some((d) => d.until <= at)) return 0;
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      return this.endDrainsLocked(state, labOf(state), at);
+    });
+  }
+
+  private async endDrainsLocked(state: LabState, lab: Lab, at: number): Promise<number> {
+    const due = (state.draining ?? []).filter((d) => d.until <= at);
+    if (due.length === 0) return 0;
+    const ops = due.flatMap((d) => {
+      const current = state.flows.find((f) => f.address === d.flow)?.responder;
+      const op = current === d.responder ? undefined : drainEnd(lab, d.flow, d.responder);
+      return op ? [op] : [];
+    });
+    await execute(this.runner, ops);
+    const rest = (state.draining ?? []).filter((d) => d.until > at);
+    state.draining = rest.length ? rest : undefined;
+    await this.store.write(state);
+    return due.length;
+  }
+
   private async change(
     id: string,
     plan: (lab: Lab, flows: readonly LabFlow[]) => MigrationPlan,
@@ -415,6 +456,7 @@ export class Flowmig {
     return this.store.withLock(id, async () => {
       const state = await this.requireUp(id);
       const lab = labOf(state);
+      await this.endDrainsLocked(state, lab, Date.now());
       const p = plan(lab, state.flows.map(fromStateFlow));
       const applied = await this.applyMigration(state, lab, p);
       const result: MigrationResult = {
@@ -430,6 +472,7 @@ export class Flowmig {
         steps: applied.steps,
       };
       if (result.changed) {
+        if (p.role === 'responder') recordDrain(state, lab, p.flow.address, result.from, result.to);
         state.flows = p.flows.map(toStateFlow);
         state.migrations += 1;
         state.lastMigration = {
@@ -515,7 +558,13 @@ export class Flowmig {
     if (client && engine.fastPath && rule?.edits && later.every((o) => o.edits)) {
       const conntrack = p.ops.flatMap((o) =>
         o.kind === 'conntrackDelete'
-          ? [{ address: o.origDst, ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}) }]
+          ? [
+              {
+                address: o.origDst,
+                ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}),
+                ...(o.keepTcp ? { keepTcp: true } : {}),
+              },
+            ]
           : [],
       );
       try {
@@ -712,14 +761,24 @@ export class Flowmig {
       );
     }
     const entries = new Map<string, number>();
+    // flow → node → TCP entries translated to a server that is not the flow's responder now.
+    const tcpOn = new Map<string, Map<string, number>>();
+    const nodeAt = new Map(lab.links.map((l) => [l.address.address, l.node]));
     if (existing.has(lab.translator.netns)) {
       const list = await this.runner.run(['conntrack', '-L', '-f', 'ipv6'], {
         netns: lab.translator.netns,
         okExitCodes: [0, 1],
       });
-      for (const e of parseConntrackList(list.stdout))
+      for (const e of parseConntrackList(list.stdout)) {
         entries.set(e.origDst, (entries.get(e.origDst) ?? 0) + 1);
+        const node = nodeAt.get(e.replySrc);
+        if (e.protocol !== 'tcp' || !node) continue;
+        const perNode = tcpOn.get(e.origDst) ?? new Map<string, number>();
+        perNode.set(node, (perNode.get(node) ?? 0) + 1);
+        tcpOn.set(e.origDst, perNode);
+      }
     }
+    const now = Date.now();
     const controlPath = await this.controlPath(state, lab);
     const daemon = state.daemon
       ? { ...state.daemon, running: await isOurProcess(state.daemon.pid, [DAEMON_MARKER, id]) }
@@ -732,6 +791,12 @@ export class Flowmig {
         kernelResponder,
         inSync: kernelResponder === expected,
         conntrackEntries: entries.get(f.address) ?? 0,
+        draining: Object.fromEntries(
+          [...(tcpOn.get(f.address) ?? [])].filter(([node]) => node !== f.responder),
+        ),
+        drains: (state.draining ?? [])
+          .filter((d) => d.flow === f.address)
+          .map((d) => ({ responder: d.responder, endsInMs: Math.max(0, d.until - now) })),
       };
     });
     return {
@@ -809,6 +874,20 @@ function labLinks(lab: Lab): { netns: string; dev: string }[] {
         ]
       : [];
   });
+}
+
+/**
+ * After a flow with `tcp: drain` moved from `from` to `to`: `from` drains until now + drainSeconds;
+ * `to`, if it was draining this flow, serves it again (its connections are current).
+ */
+function recordDrain(state: LabState, lab: Lab, flow: string, from: string, to: string): void {
+  const policy = policyOf(lab, flow);
+  const rest = (state.draining ?? []).filter(
+    (d) => d.flow !== flow || (d.responder !== to && d.responder !== from),
+  );
+  if (policy.tcp === 'drain')
+    rest.push({ flow, responder: from, until: Date.now() + policy.drainMs });
+  state.draining = rest.length ? rest : undefined;
 }
 
 /** Resolved labs by the (never changed) description object the state store handed out. */

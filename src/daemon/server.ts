@@ -29,6 +29,7 @@ export class DaemonServer {
   private readonly sockets = new Set<Socket>();
   private closed = false;
   private http: HttpServer | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly fm: Flowmig,
@@ -55,12 +56,22 @@ export class DaemonServer {
       server.listen(socketPath, () => resolve());
     });
     await chmod(socketPath, 0o600);
+    daemon.drainTimer = setInterval(() => daemon.endDrains(), 1_000);
+    daemon.drainTimer.unref();
     return daemon;
+  }
+
+  /** Ends due drains (flows with `tcp: drain`) in turn with the other changes. */
+  private endDrains(): void {
+    if (this.closed) return;
+    const work = this.queue.then(() => this.fm.endDrains(this.lab));
+    this.queue = work.catch(() => {}); // a lab being torn down has nothing to drain
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.drainTimer);
     for (const s of this.sockets) s.destroy();
     this.http?.closeAllConnections();
     await new Promise<void>((resolve) =>

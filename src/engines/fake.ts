@@ -56,8 +56,13 @@ export class FakeTranslator {
       this.late = late;
       this.mappings = mappings;
     } else if (op.kind === 'conntrackDelete') {
-      for (const [key, e] of this.conntrack)
-        if (e.origDst === op.origDst) this.conntrack.delete(key);
+      // As the conntrack program does it: keepReplySrc is the agent's refinement, not modelled.
+      for (const [key, e] of this.conntrack) {
+        if (e.origDst !== op.origDst) continue;
+        if (op.keepTcp && key.startsWith('tcp|')) continue; // a draining flow's connections
+        if (op.onlyReplySrc !== undefined && e.to !== op.onlyReplySrc) continue;
+        this.conntrack.delete(key);
+      }
     }
   }
 
@@ -68,7 +73,8 @@ export class FakeTranslator {
 
   send(p: FakePacket): Trace {
     const until = this.late.former.get(`${p.src} . ${p.dst}`);
-    if (until !== undefined && until > this.nowMs) {
+    // The late rule leaves TCP to conntrack (see renderLateTable).
+    if (until !== undefined && until > this.nowMs && p.proto !== 'tcp') {
       return { to: this.late.initiators.get(p.dst), from: p.dst, newEntry: false, late: true };
     }
     const key = `${p.proto}|${p.src}|${p.dst}|${p.id}`;

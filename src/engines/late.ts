@@ -20,6 +20,9 @@ const T = `ip6 ${LATE_TABLE}`;
  * The rule matches (former responder, abstract address), marks the packet untracked, sets its
  * source to the abstract address (its destination), then its destination to the flow's initiator.
  * nft fixes the transport checksum for both address writes. Priority raw: before conntrack.
+ * TCP is left to conntrack: a draining connection's packets from its old responder must reach its
+ * (kept) entry, or conntrack would never see that direction and mark the client's segments
+ * invalid; a reset connection's late segments have nothing to save.
  */
 export function renderLateTable(): string {
   return [
@@ -28,7 +31,7 @@ export function renderLateTable(): string {
     `  map ${INITIATOR_MAP} { type ipv6_addr : ipv6_addr; }`,
     '  chain late {',
     '    type filter hook prerouting priority raw; policy accept;',
-    `    ip6 saddr . ip6 daddr @${LATE_SET} notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`,
+    `    meta l4proto != tcp ip6 saddr . ip6 daddr @${LATE_SET} notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`,
     '  }',
     '}',
   ].join('\n');
@@ -209,6 +212,7 @@ const LATE_EXPECTED = {
       {
         chain: 'late',
         expr: [
+          { match: { op: '!=', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
           {
             match: {
               op: '==',

@@ -1,7 +1,7 @@
 // The executor: applies planned operations one by one through a Runner, timing each step.
 import { parseDeletedCount } from '../engines/conntrack.js';
 import { CommandError } from '../errors.js';
-import { commandFor } from '../plan/command.js';
+import { commandsFor } from '../plan/command.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import type { Runner } from './runner.js';
 
@@ -25,18 +25,18 @@ export function nowMs(): number {
 }
 
 export async function executeOp(runner: Runner, op: Op): Promise<StepRecord> {
-  const command = commandFor(op);
   const startedAt = nowMs();
-  const result = await runner.run(command.argv, {
-    netns: command.netns,
-    stdin: command.stdin,
-    okExitCodes: command.okExitCodes,
-  });
-  const durationMs = nowMs() - startedAt;
-  if (op.kind === 'conntrackDelete') {
-    const deleted = parseDeletedCount(result.stderr);
+  let deleted = 0;
+  for (const command of commandsFor(op)) {
+    const result = await runner.run(command.argv, {
+      netns: command.netns,
+      stdin: command.stdin,
+      okExitCodes: command.okExitCodes,
+    });
+    if (op.kind !== 'conntrackDelete') continue;
+    const n = parseDeletedCount(result.stderr);
     // Exit 1 is fine only when it means "nothing matched"; anything else is a real failure.
-    if (deleted === undefined) {
+    if (n === undefined) {
       throw new CommandError({
         argv: command.argv,
         netns: command.netns,
@@ -44,9 +44,12 @@ export async function executeOp(runner: Runner, op: Op): Promise<StepRecord> {
         stderr: result.stderr || `unexpected output while trying to ${describeOp(op)}`,
       });
     }
-    return { op, startedAt, durationMs, deleted };
+    deleted += n;
   }
-  return { op, startedAt, durationMs };
+  const durationMs = nowMs() - startedAt;
+  return op.kind === 'conntrackDelete'
+    ? { op, startedAt, durationMs, deleted }
+    : { op, startedAt, durationMs };
 }
 
 /** Runs `ops` in order; stops at the first failure (the caller decides how to roll back). */

@@ -1,6 +1,6 @@
 // The resolved lab: checked, typed, with every kernel name computed. Built only by resolve.ts.
 import type { Ipv6Prefix } from '../net/ipv6.js';
-import type { EngineName, LabDescription, Role } from './schema.js';
+import type { EngineName, LabDescription, Role, TcpPolicy } from './schema.js';
 
 export interface LabNode {
   readonly name: string;
@@ -36,6 +36,12 @@ export interface LabFlow {
   readonly responder: string;
 }
 
+/** A flow's TCP policy at migrations (see the schema's `tcp`). */
+export interface FlowPolicy {
+  readonly tcp: TcpPolicy;
+  readonly drainMs: number;
+}
+
 export interface Lab {
   readonly name: string;
   /** prefix + name: names the state file and marks owned namespaces. */
@@ -50,6 +56,8 @@ export interface Lab {
   readonly routes: readonly LabRoute[];
   /** The flows as described (initial responders); the current ones live in the lab state. */
   readonly flows: readonly LabFlow[];
+  /** Per flow address: its TCP policy (flows not listed: reset). */
+  readonly policies: ReadonlyMap<string, FlowPolicy>;
   /** The validated description it was resolved from (kept in the state file). */
   readonly description: LabDescription;
 }
@@ -65,4 +73,9 @@ export function concreteAddress(lab: Lab, node: string): string | undefined {
 
 export function servers(lab: Lab): readonly LabNode[] {
   return lab.nodes.filter((n) => n.role === 'server');
+}
+
+/** The TCP policy of a flow. */
+export function policyOf(lab: Lab, address: string): FlowPolicy {
+  return lab.policies.get(address) ?? { tcp: 'reset', drainMs: 0 };
 }

@@ -80,6 +80,14 @@ export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
     links,
     routes,
     flows,
+    policies: new Map(
+      description.flows.flatMap((f) => {
+        const address = canonicalAddress(f.address);
+        return address && f.tcp !== 'reset'
+          ? [[address, { tcp: f.tcp, drainMs: f.drainSeconds * 1000 }] as const]
+          : [];
+      }),
+    ),
     description,
   };
 }

@@ -29,6 +29,9 @@ const routeSchema = z.strictObject({
   via: z.string(),
 });
 
+export const TCP_POLICIES = ['reset', 'drain'] as const;
+export type TcpPolicy = (typeof TCP_POLICIES)[number];
+
 const flowSchema = z.strictObject({
   /** Optional short name; the abstract address always names the flow too. */
   name: z.string().optional(),
@@ -36,6 +39,13 @@ const flowSchema = z.strictObject({
   address: z.string(),
   initiator: z.string(),
   responder: z.string(),
+  /**
+   * What a migration does to the flow's TCP connections: `reset` (the reference: their conntrack
+   * entries go with the rest, the new responder resets them) or `drain` (established ones stay on
+   * the old responder until they end or `drainSeconds` pass; UDP, ICMP and new connections move).
+   */
+  tcp: z.enum(TCP_POLICIES).default('reset'),
+  drainSeconds: z.number().positive().max(86_400).default(30),
 });
 
 export const labDescriptionSchema = z.strictObject({

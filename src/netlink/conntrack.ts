@@ -22,6 +22,8 @@ export const NFNLGRP_CONNTRACK_DESTROY = 3;
 const CTA_TUPLE_ORIG = 1;
 const CTA_TUPLE_REPLY = 2;
 const CTA_TUPLE_IP = 1;
+const CTA_TUPLE_PROTO = 2;
+const CTA_PROTO_NUM = 1;
 const CTA_IP_V6_SRC = 3;
 const CTA_IP_V6_DST = 4;
 
@@ -30,6 +32,8 @@ export interface CtEntry {
   readonly origDst: string;
   /** Reply source: the concrete address the connection was translated to (its responder). */
   readonly replySrc: string | undefined;
+  /** The transport protocol number (6 TCP, 17 UDP, 58 ICMPv6), when the tuple has it. */
+  readonly proto?: number | undefined;
   /** The raw CTA_TUPLE_ORIG attribute: sent back verbatim, it deletes exactly this entry. */
   readonly tuple: Buffer;
   /** A string key for the tuple (its bytes). */
@@ -48,9 +52,12 @@ export function parseEntry(body: Buffer): CtEntry | undefined {
   const rip = reply && findAttr(reply.payload, CTA_TUPLE_IP);
   const src = rip && findAttr(rip.payload, CTA_IP_V6_SRC);
   const raw = Buffer.from(tuple.raw);
+  const l4 = findAttr(tuple.payload, CTA_TUPLE_PROTO);
+  const num = l4 && findAttr(l4.payload, CTA_PROTO_NUM);
   return {
     origDst: addressFromBytes(dst.payload),
     replySrc: src?.payload.length === 16 ? addressFromBytes(src.payload) : undefined,
+    proto: num?.payload.length ? num.payload.readUInt8(0) : undefined,
     tuple: raw,
     key: raw.toString('latin1'),
   };

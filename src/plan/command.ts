@@ -58,9 +58,30 @@ export function commandFor(op: Op): Command {
     case 'conntrackDelete':
       // conntrack exits 1 when nothing matched; the executor reads the count from stderr.
       return {
-        argv: ['conntrack', '-D', '-f', 'ipv6', '--orig-dst', op.origDst],
+        argv: [
+          'conntrack',
+          '-D',
+          '-f',
+          'ipv6',
+          '--orig-dst',
+          op.origDst,
+          ...(op.onlyReplySrc ? ['--reply-src', op.onlyReplySrc] : []),
+        ],
         netns: op.netns,
         okExitCodes: [0, 1],
       };
   }
+}
+
+/**
+ * Protocols whose entries a draining flow loses (all but TCP): the conntrack program takes one
+ * protocol per run and cannot exclude one.
+ */
+export const NON_TCP_PROTOCOLS = ['udp', 'icmpv6', 'udplite', 'sctp', 'dccp', 'gre'] as const;
+
+/** The commands of an op: one, except a draining flow's conntrack delete (one per protocol). */
+export function commandsFor(op: Op): Command[] {
+  const c = commandFor(op);
+  if (op.kind !== 'conntrackDelete' || !op.keepTcp) return [c];
+  return NON_TCP_PROTOCOLS.map((p) => ({ ...c, argv: [...c.argv, '-p', p] }));
 }

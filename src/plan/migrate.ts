@@ -3,7 +3,14 @@ import type { Engine, FlowChange, FlowMapping } from '../engines/engine.js';
 import { lateTable } from '../engines/late.js';
 import { joinNftOps } from '../engines/nft-script.js';
 import { InputError } from '../errors.js';
-import { concreteAddress, type Lab, type LabFlow, nodeByName, servers } from '../lab/model.js';
+import {
+  concreteAddress,
+  type Lab,
+  type LabFlow,
+  nodeByName,
+  policyOf,
+  servers,
+} from '../lab/model.js';
 import { canonicalAddress } from '../net/ipv6.js';
 import { mappingsFor } from './build.js';
 import type { Op } from './ops.js';
@@ -106,12 +113,23 @@ function release(lab: Lab, changes: readonly FlowChange[]): Op[] {
  */
 function conntrackDelete(lab: Lab, flow: LabFlow, newResponder: boolean): Op {
   const responder = newResponder ? concreteAddress(lab, flow.responder) : undefined;
+  // A draining flow keeps its TCP connections on the old responder (until drainEnd).
+  const drain = newResponder && policyOf(lab, flow.address).tcp === 'drain';
   return {
     kind: 'conntrackDelete',
     netns: lab.translator.netns,
     origDst: flow.address,
     ...(responder ? { keepReplySrc: responder } : {}),
+    ...(drain ? { keepTcp: true } : {}),
   };
+}
+
+/** The end of a drain: the flow's entries still translated to a former responder go. */
+export function drainEnd(lab: Lab, address: string, formerResponder: string): Op | undefined {
+  const at = concreteAddress(lab, formerResponder);
+  return at
+    ? { kind: 'conntrackDelete', netns: lab.translator.netns, origDst: address, onlyReplySrc: at }
+    : undefined;
 }
 
 /** The seed's `swap`: migrate the flow to the next server after its current responder. */

@@ -57,6 +57,10 @@ export type Op =
        * the agent keeps them; the conntrack program cannot tell them apart and deletes them too.
        */
       readonly keepReplySrc?: string;
+      /** Only entries translated to this concrete address go (a drain that ended). */
+      readonly onlyReplySrc?: string;
+      /** TCP entries stay (the flow drains its connections): every other protocol's go. */
+      readonly keepTcp?: boolean;
     };
 
 export type OpKind = Op['kind'];
@@ -85,6 +89,6 @@ export function describeOp(op: Op): string {
     case 'netfilterApply':
       return `${op.netns}: ${op.summary}`;
     case 'conntrackDelete':
-      return `${op.netns}: delete conntrack entries to ${op.origDst}`;
+      return `${op.netns}: delete ${op.keepTcp ? 'non-TCP ' : ''}conntrack entries to ${op.origDst}${op.onlyReplySrc ? ` translated to ${op.onlyReplySrc}` : ''}`;
   }
 }

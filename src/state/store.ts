@@ -52,6 +52,10 @@ export const labStateSchema = z.object({
   agent: z.object({ pid: z.number(), socket: z.string(), log: z.string() }).optional(),
   /** Why there is no agent (the nft/conntrack programs are used instead). */
   agentError: z.string().optional(),
+  /** Former responders whose TCP connections drain (flows with `tcp: drain`), until epoch ms. */
+  draining: z
+    .array(z.object({ flow: z.string(), responder: z.string(), until: z.number() }))
+    .optional(),
   /** The daemon that serves the lab's local API (recorded by the daemon itself). */
   daemon: z.object({ pid: z.number(), socket: z.string() }).optional(),
 });
@@ -183,6 +187,7 @@ function copyState(s: LabState): LabState {
     ...(s.lastMigration ? { lastMigration: { ...s.lastMigration } } : {}),
     ...(s.agent ? { agent: { ...s.agent } } : {}),
     ...(s.daemon ? { daemon: { ...s.daemon } } : {}),
+    ...(s.draining ? { draining: s.draining.map((d) => ({ ...d })) } : {}),
   };
 }
 

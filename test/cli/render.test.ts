@@ -123,6 +123,8 @@ const STATUS: LabStatus = {
       kernelResponder: 'fc02::2',
       inSync: true,
       conntrackEntries: 2,
+      draining: {},
+      drains: [],
     },
     {
       name: undefined,
@@ -132,6 +134,8 @@ const STATUS: LabStatus = {
       kernelResponder: 'fc02::2',
       inSync: false,
       conntrackEntries: 0,
+      draining: {},
+      drains: [],
     },
     {
       name: undefined,
@@ -141,6 +145,8 @@ const STATUS: LabStatus = {
       kernelResponder: undefined,
       inSync: false,
       conntrackEntries: 0,
+      draining: {},
+      drains: [],
     },
   ],
   translatorInstalled: true,
