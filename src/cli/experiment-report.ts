@@ -49,6 +49,15 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     out.push(
       `  migration gaps measured: ${n(gaps.length)}${gaps.length ? `; p50 ${ms(g.p50)}, p99 ${ms(g.p99)}, max ${ms(g.max)}; ${n(inFlight)} packets in flight at swaps` : ''}`,
     );
+    const first = r.swaps.flatMap((s) =>
+      s.firstAtNewMs === null || s.firstAtNewMs === undefined ? [] : [s.firstAtNewMs],
+    );
+    if (first.length) {
+      const f = summarize(first);
+      out.push(
+        `  swap issued → first packet at the new server: p50 ${ms(f.p50)}, p99 ${ms(f.p99)}, max ${ms(f.max)}`,
+      );
+    }
   }
   out.push(`verdict: ${r.verdict.ok ? 'PASS' : 'FAIL'} (${r.verdict.lines.join('; ')})`);
   out.push(`report: ${join(dir, 'report.html')}`);

@@ -151,6 +151,8 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
     if ((t.corrupt ?? 0) > 0) verdict.push(`tcp: ${t.corrupt} corrupt chunk(s)`);
   }
 
+  // When the rule was committed: its step's start (older runs: the issue time) plus its length.
+  const committed = (s: RunRecord['swaps'][number]) => (s.ruleStartedMs ?? s.issuedMs) + s.ruleMs;
   const swaps: SwapRecord[] = run.swaps.map((s, i) => {
     const g = gaps[i];
     const w = udpWindows[i];
@@ -160,10 +162,16 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       from: s.from,
       to: s.to,
       issuedMs: rel(s.issuedMs),
-      committedMs: rel(s.issuedMs + s.ruleMs),
-      conntrackDoneMs: rel(s.issuedMs + s.ruleMs + s.conntrackMs),
-      controlMs: { rule: s.ruleMs, conntrack: s.conntrackMs, total: s.totalMs },
+      committedMs: rel(committed(s)),
+      conntrackDoneMs: rel(committed(s) + s.conntrackMs),
+      // From the command being issued: the controller's lock and state are part of it.
+      controlMs: {
+        rule: committed(s) - s.issuedMs,
+        conntrack: s.conntrackMs,
+        total: committed(s) + s.conntrackMs - s.issuedMs,
+      },
       gapMs: g?.gapMs ?? null,
+      firstAtNewMs: g?.firstNewMs != null ? g.firstNewMs - s.issuedMs : null,
       inFlight: g && g.gapMs !== null ? g.inFlight : null,
       ...(w ? { udp: { lost: w.lost, duplicated: w.duplicated, reordered: w.reordered } } : {}),
     };

@@ -76,6 +76,8 @@ const swapSchema = z.strictObject({
   controlMs: z.strictObject({ rule: ms, conntrack: ms, total: ms }),
   /** Last packet at the old server to first packet at the new one; <= 0 when they overlapped. */
   gapMs: z.number().nullable(),
+  /** Swap issued to the first packet at the new server (the SPEC's measure). */
+  firstAtNewMs: z.number().nullable().optional(),
   /** Packets that reached the old server after the swap was issued. */
   inFlight: count.nullable(),
   udp: z.strictObject({ lost: count, duplicated: count, reordered: count }).optional(),

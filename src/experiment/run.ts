@@ -49,6 +49,8 @@ export interface SwapLog {
   readonly to: string;
   /** Epoch ms when the swap was issued. */
   readonly issuedMs: number;
+  /** Epoch ms when the rule change started (after the controller took the lab's lock). */
+  readonly ruleStartedMs: number;
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly totalMs: number;
@@ -289,6 +291,7 @@ export async function runExperiment(
         from: r.from,
         to: r.to,
         issuedMs,
+        ruleStartedMs: r.steps[0]?.startedAt ?? issuedMs,
         ruleMs: r.ruleMs,
         conntrackMs: r.conntrackMs,
         totalMs: r.totalMs,
