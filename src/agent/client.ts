@@ -100,6 +100,16 @@ export class AgentClient {
     AgentClient.unwrap(await this.call({ op: 'shutdown' }, timeoutMs));
   }
 
+  /** False once the connection failed or closed (a dead agent closes it). */
+  get usable(): boolean {
+    return this.closedError === undefined && !this.sock.destroyed;
+  }
+
+  /** Lets the process exit while this connection is idle (a kept connection). */
+  unref(): void {
+    this.sock.unref();
+  }
+
   close(): void {
     this.sock.destroy();
   }

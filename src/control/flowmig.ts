@@ -171,6 +171,8 @@ export class Flowmig {
   private readonly useAgent: boolean;
 
   private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  /** Per lab: the connection to its agent this controller keeps (see agentClient). */
+  private readonly agentClients = new Map<string, { pid: number; client: AgentClient }>();
 
   constructor(options: FlowmigOptions = {}) {
     this.store = new StateStore(stateDirFrom(options.stateDir));
@@ -280,6 +282,7 @@ export class Flowmig {
 
   /** Removes everything the lab created; idempotent; works from state and the kernel's view. */
   async down(id: string, fallback?: Lab): Promise<DownResult> {
+    this.forgetAgentClient(id);
     return this.store.withLock(id, async () => {
       const state = await this.store.read(id);
       const lab = state ? labOf(state) : fallback;
@@ -515,6 +518,17 @@ export class Flowmig {
   }
 
   /** A connection to the lab's agent, restarting it if it died; or the reason to use programs. */
+  private keepAgentClient(id: string, pid: number, client: AgentClient): AgentClient {
+    client.unref();
+    this.agentClients.set(id, { pid, client });
+    return client;
+  }
+
+  private forgetAgentClient(id: string): void {
+    this.agentClients.get(id)?.client.close();
+    this.agentClients.delete(id);
+  }
+
   private async agentClient(
     state: LabState,
     lab: Lab,
@@ -522,8 +536,14 @@ export class Flowmig {
     if (!engineFor(lab.engine).fastPath || !this.useAgent) return {};
     let reason = state.agentError ?? 'no agent was started';
     if (state.agent) {
+      // A long-lived controller (the daemon, an experiment) keeps its connection to the agent:
+      // no connect per migration. A dead agent closes it, and then a new one is made.
+      const kept = this.agentClients.get(lab.id);
+      if (kept?.pid === state.agent.pid && kept.client.usable) return { client: kept.client };
+      this.forgetAgentClient(lab.id);
       const c = await connectAgent(state.agent, lab.id);
-      if (typeof c !== 'string') return { client: c };
+      if (typeof c !== 'string')
+        return { client: this.keepAgentClient(lab.id, state.agent.pid, c) };
       reason = c;
       await stopAgent(state.agent, lab.id);
     }
@@ -531,7 +551,10 @@ export class Flowmig {
       const h = await this.launchAgent(state, lab);
       const c = await connectAgent(h, lab.id);
       if (typeof c !== 'string')
-        return { client: c, note: `${reason}; restarted it (pid ${h.pid})` };
+        return {
+          client: this.keepAgentClient(lab.id, h.pid, c),
+          note: `${reason}; restarted it (pid ${h.pid})`,
+        };
       reason = c;
     } catch (error) {
       reason = `${reason}; restart failed: ${(error as Error).message}`;
@@ -599,6 +622,7 @@ export class Flowmig {
         return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
       } catch (error) {
         // An agent that fails or hangs is stopped, so the next migration starts a fresh one.
+        this.forgetAgentClient(lab.id);
         if (state.agent) await stopAgent(state.agent, lab.id);
         state.agent = undefined;
         state.agentError = `agent failed: ${(error as Error).message}`;
@@ -614,8 +638,6 @@ export class Flowmig {
         const steps = await execute(this.runner, ops);
         const why = `agent failed (${(error as Error).message}); used the programs instead`;
         return { steps, path: 'programs', note: why };
-      } finally {
-        client.close();
       }
     }
     return {
