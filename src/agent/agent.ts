@@ -256,6 +256,13 @@ export class Agent {
     };
   }
 
+  /** Commits edits as one transaction (no conntrack work); resolves with the time it took, ms. */
+  async edit(table: string, edits: readonly MapEdit[]): Promise<number> {
+    const t0 = now();
+    await this.commit(this.toNetlink(table, edits));
+    return now() - t0;
+  }
+
   private toNetlink(table: string, list: readonly MapEdit[]): NlMapEdit[] {
     return list.map((e) => ({
       table: e.table ?? table,

@@ -1,8 +1,16 @@
 // Talks to a lab's agent over its Unix socket; every connect and call has a timeout.
 
 import { connect, type Socket } from 'node:net';
+import type { MapEdit } from '../engines/engine.js';
 import type { ApplyResult, ConntrackTarget } from './agent.js';
-import { type AgentReply, type AgentRequest, type HelloReply, lineReader } from './protocol.js';
+import {
+  type AgentReply,
+  type AgentRequest,
+  type HelloReply,
+  type HoldResult,
+  lineReader,
+  type ReleaseResult,
+} from './protocol.js';
 
 type Waiter = {
   resolve: (r: AgentReply) => void;
@@ -93,6 +101,22 @@ export class AgentClient {
         { op: 'apply', table, edits, conntrack, ...(after.length ? { after } : {}) },
         timeoutMs,
       ),
+    );
+  }
+
+  /** Holds packets: binds the hold queue if needed, then commits `edits` (into the hold set). */
+  async hold(table: string, edits: readonly MapEdit[], timeoutMs = 2_000): Promise<HoldResult> {
+    return AgentClient.unwrap<HoldResult>(await this.call({ op: 'hold', table, edits }, timeoutMs));
+  }
+
+  /** Commits `edits` (out of the hold set), then lets every held packet go on. */
+  async release(
+    table: string,
+    edits: readonly MapEdit[],
+    timeoutMs = 2_000,
+  ): Promise<ReleaseResult> {
+    return AgentClient.unwrap<ReleaseResult>(
+      await this.call({ op: 'release', table, edits }, timeoutMs),
     );
   }
 

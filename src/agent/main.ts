@@ -3,7 +3,9 @@
 import { statSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
+import { HOLD_QUEUE } from '../engines/hold.js';
 import { Agent } from './agent.js';
+import { HoldQueue } from './hold-queue.js';
 import { type AgentReply, type AgentRequest, lineReader } from './protocol.js';
 
 const { values } = parseArgs({
@@ -21,6 +23,8 @@ if (!lab || !path) {
 }
 
 const agent = await Agent.start();
+// Bound on the first hold (labs without TCP migration never bind it).
+let holdQueue: Promise<HoldQueue> | undefined;
 // Requests are applied one at a time, in arrival order: each keeps its rule-then-conntrack order.
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -30,6 +34,35 @@ async function handle(req: AgentRequest): Promise<AgentReply> {
       return { id: req.id, ok: true, pid: process.pid, lab: lab ?? '', ...agent.stats };
     case 'apply':
       return { id: req.id, ok: true, ...(await agent.apply(req)) };
+    case 'hold': {
+      holdQueue ??= HoldQueue.bind(HOLD_QUEUE);
+      const q = await holdQueue.catch((e: unknown) => {
+        holdQueue = undefined;
+        throw e;
+      });
+      const t0 = performance.now();
+      q.hold();
+      try {
+        await agent.edit(req.table, req.edits);
+      } catch (error) {
+        await q.release();
+        throw error;
+      }
+      return { id: req.id, ok: true, holdMs: performance.now() - t0 };
+    }
+    case 'release': {
+      const t0 = performance.now();
+      const q = holdQueue ? await holdQueue : undefined;
+      let released = 0;
+      try {
+        // The set first: a packet queued after the verdict is accepted as it comes (HoldQueue).
+        await agent.edit(req.table, req.edits);
+      } finally {
+        // Held packets go on even if the edit failed: holding them longer saves nothing.
+        if (q) released = await q.release();
+      }
+      return { id: req.id, ok: true, releaseMs: performance.now() - t0, released };
+    }
     case 'shutdown':
       setImmediate(stop);
       return { id: req.id, ok: true };
@@ -73,6 +106,7 @@ server.listen(path, () => {
 
 function stop(): void {
   server.close();
+  void holdQueue?.then((q) => q.close()).catch(() => {});
   agent.close();
   try {
     unlinkSync(path as string);

@@ -13,7 +13,31 @@ export type AgentRequest =
       readonly conntrack: readonly ConntrackTarget[];
       readonly after?: readonly MapEdit[];
     }
+  /** Start holding packets (the queue is bound first), then commit the edits (the hold set). */
+  | {
+      readonly id: number;
+      readonly op: 'hold';
+      readonly table: string;
+      readonly edits: readonly MapEdit[];
+    }
+  /** Commit the edits (out of the hold set), then let every held packet go on. */
+  | {
+      readonly id: number;
+      readonly op: 'release';
+      readonly table: string;
+      readonly edits: readonly MapEdit[];
+    }
   | { readonly id: number; readonly op: 'shutdown' };
+
+export interface HoldResult {
+  readonly holdMs: number;
+}
+
+export interface ReleaseResult {
+  readonly releaseMs: number;
+  /** Packets that were held and went on. */
+  readonly released: number;
+}
 
 export interface HelloReply {
   readonly pid: number;
@@ -24,7 +48,9 @@ export interface HelloReply {
 }
 
 export type AgentReply =
-  | ({ readonly id: number; readonly ok: true } & Partial<HelloReply & ApplyResult>)
+  | ({ readonly id: number; readonly ok: true } & Partial<
+      HelloReply & ApplyResult & HoldResult & ReleaseResult
+    >)
   | { readonly id: number; readonly ok: false; readonly error: string };
 
 /** Splits a stream into lines, calling `onLine` for each complete one. */

@@ -32,7 +32,13 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     );
   if (tcp)
     out.push(
-      `  tcp: ${n(tcp.bytesIntact)} of ${n(tcp.bytesSent)} bytes came back intact; the connection ${tcp.ended.kind === 'open' ? 'was still open at the end' : `ended (${tcp.ended.kind}: ${tcp.ended.message})${tcp.ended.afterSwap ? ` ${tcp.ended.afterSwap.ms.toFixed(1)} ms after swap ${tcp.ended.afterSwap.index + 1}` : ''}`}`,
+      `  tcp: ${n(tcp.bytesIntact)} of ${n(tcp.bytesSent)} bytes came back intact; the connection ${tcp.ended.kind === 'open' ? 'was still open at the end' : `ended (${tcp.ended.kind}: ${tcp.ended.message})${tcp.ended.afterSwap ? ` ${tcp.ended.afterSwap.ms.toFixed(1)} ms after swap ${tcp.ended.afterSwap.index + 1}` : ''}`}` +
+        (tcp.longestStallMs !== undefined
+          ? `; longest stall ${tcp.longestStallMs.toFixed(1)} ms`
+          : '') +
+        (tcp.migrations
+          ? `; ${n(tcp.migrations.moved)} connection move(s), p50 ${tcp.migrations.p50Ms?.toFixed(2) ?? '–'} ms, max ${tcp.migrations.maxMs?.toFixed(2) ?? '–'} ms`
+          : ''),
     );
   const series = Object.entries(r.series.nodes)
     .map(([k, v]) => `${k} ${n(v.reduce((a, b) => a + b, 0))}`)

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DAEMON_MARKER, daemonPaths, startDaemon } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
+import { SERVE_MODES, type ServeMode } from '../control/serve-process.js';
 import { DaemonClient } from '../daemon/client.js';
 import type { RequestBody } from '../daemon/protocol.js';
 import { serveLab } from '../daemon/serve.js';
@@ -32,6 +33,7 @@ import {
   renderReport,
   renderReportFromDir,
 } from '../report/index.js';
+import { tcpRepairUnavailable } from '../tcp-repair/native.js';
 import { renderDemo } from './demo-report.js';
 import { renderExperiment } from './experiment-report.js';
 import { runPrompt } from './prompt.js';
@@ -297,6 +299,62 @@ export function buildProgram(): Command {
       );
       print(o.json, r, renderMigration(r));
     });
+
+  program
+    .command('serve')
+    .description(
+      "run flowmig's TCP server runtime (echo or stream) in the lab's server namespaces: flows with `tcp: migrate` move its connections",
+    )
+    .argument('[nodes...]', 'server nodes (default: every server of the lab)')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option('-p, --port <port>', 'TCP port on each server address', '5555')
+    .addOption(
+      new Option('--mode <mode>', 'what the server does').choices(SERVE_MODES).default('echo'),
+    )
+    .option('--stop', 'stop the runtimes instead')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (
+        nodes: string[],
+        o: { lab?: string; port: string; mode: ServeMode; stop?: boolean; json?: boolean },
+      ) => {
+        const fm = controller();
+        const id = await fm.pick(o.lab);
+        if (o.stop) {
+          const n = await act(
+            fm,
+            id,
+            { verb: 'unserve', ...(nodes.length ? { nodes } : {}) },
+            () => fm.unserve(id, nodes),
+            'change',
+          );
+          print(o.json, { stopped: n }, `lab ${id}: ${n} server runtime(s) stopped`);
+          return;
+        }
+        const port = Number(o.port);
+        if (!Number.isInteger(port) || port < 1 || port > 65_535)
+          throw new InputError('serve', [`bad port '${o.port}'`]);
+        const r = await act(
+          fm,
+          id,
+          { verb: 'serve', port, mode: o.mode, ...(nodes.length ? { nodes } : {}) },
+          () => fm.serve(id, { port, mode: o.mode, nodes }),
+          'change',
+        );
+        const warn = tcpRepairUnavailable();
+        print(
+          o.json,
+          r,
+          [
+            ...r.map(
+              (h) =>
+                `${h.node}: flowmig serve (${h.mode}) on [${h.address}]:${h.port}, pid ${h.pid}, control ${h.socket}`,
+            ),
+            ...(warn ? [`warning: connections cannot move: ${warn}`] : []),
+          ].join('\n'),
+        );
+      },
+    );
 
   program
     .command('evacuate')

@@ -25,7 +25,25 @@ export function renderMigration(r: MigrationResult): string {
     `flow ${r.flow}: ${r.from} → ${r.to} in ${r.totalMs.toFixed(r.totalMs < 10 ? 3 : 1)} ms via ${r.path} ` +
     `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ` +
     `${r.conntrackDeleted} entr${r.conntrackDeleted === 1 ? 'y' : 'ies'} deleted)`;
-  return r.note ? `${line}\nnote: ${r.note}` : line;
+  const lines = [line, ...(r.note ? [`note: ${r.note}`] : [])];
+  if (r.tcp) lines.push(renderLiveTcp(r.tcp));
+  return lines.join('\n');
+}
+
+/** How a flow's TCP connections moved with it: counts, then each step's time. */
+export function renderLiveTcp(t: NonNullable<MigrationResult['tcp']>): string {
+  const held = t.heldPackets === undefined ? '' : `, ${t.heldPackets} packet(s) held`;
+  const lines = [
+    `tcp: ${t.moved} connection(s) moved in ${t.totalMs.toFixed(3)} ms${held}` +
+      (t.failed.length ? `; ${t.failed.length} not moved (reset)` : ''),
+  ];
+  if (t.steps.length)
+    lines.push(
+      `  steps: ${t.steps.map((s) => `${s.name} ${s.durationMs.toFixed(3)} ms`).join(', ')}`,
+    );
+  for (const f of t.failed) lines.push(`  not moved: ${f.id}: ${f.reason}`);
+  if (t.note) lines.push(`  note: ${t.note}`);
+  return lines.join('\n');
 }
 
 export function renderFlows(s: LabStatus): string {
@@ -74,6 +92,10 @@ export function renderStatus(s: LabStatus): string {
       );
     }
   }
+  for (const v of s.servers ?? [])
+    head.push(
+      `  flowmig serve on ${v.node}: ${v.mode} on [${v.address}]:${v.port}, pid ${v.pid}${v.running ? `, ${v.connections ?? '?'} connection(s)` : ' (NOT RUNNING)'}`,
+    );
   if (s.lastMigration) {
     const m = s.lastMigration;
     head.push(

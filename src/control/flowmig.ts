@@ -3,14 +3,23 @@ import { rm } from 'node:fs/promises';
 import type { AgentClient } from '../agent/client.js';
 import { parseConntrackList } from '../engines/conntrack.js';
 import type { FlowMapping, KernelFlowTable, NetfilterApplyOp } from '../engines/engine.js';
+import { HOLD_TABLE, type HoldState, holdEdit, holdTable } from '../engines/hold.js';
 import { type FormerResponder, type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
-import { CommandError, FlowmigError } from '../errors.js';
+import { CommandError, FlowmigError, InputError } from '../errors.js';
 import { isOurProcess } from '../exec/daemon.js';
 import { execute, nowMs, type StepRecord } from '../exec/execute.js';
 import { requirePrograms, requireRoot } from '../exec/preflight.js';
 import { ProcessRunner, type Runner } from '../exec/runner.js';
-import { type Lab, type LabFlow, policyOf } from '../lab/model.js';
+import {
+  concreteAddress,
+  type Lab,
+  type LabFlow,
+  movesTcp,
+  nodeByName,
+  policyOf,
+  servers,
+} from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { resolveLab } from '../lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../plan/build.js';
@@ -34,6 +43,17 @@ import {
 } from './agent-process.js';
 import { DAEMON_MARKER, daemonPaths, findDaemonsWhere, stopDaemon } from './daemon-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
+import { type LiveTcpResult, moveConnections, type TranslatorPort } from './live-tcp.js';
+import {
+  connectServer,
+  type ServeMode,
+  type ServerHandle,
+  servePaths,
+  startServer,
+  stopAllServers,
+  stopServer,
+} from './serve-process.js';
+import { serverRuntime } from './serve-runtime.js';
 
 export interface FlowmigOptions {
   /** Where lab state lives (default: $FLOWMIG_STATE_DIR or /run/flowmig). */
@@ -71,6 +91,8 @@ export interface MigrationResult {
   /** Set when something unusual happened on the way (agent restarted, fallback used). */
   readonly note: string | undefined;
   readonly steps: readonly StepRecord[];
+  /** For a flow with `tcp: migrate`: how its TCP connections moved with it. */
+  readonly tcp?: LiveTcpResult & { readonly note?: string };
 }
 
 export interface EvacuationResult {
@@ -131,6 +153,16 @@ export interface LabStatus {
   readonly daemon:
     | { readonly pid: number; readonly socket: string; readonly running: boolean }
     | undefined;
+  /** Server runtimes (`flowmig serve`) and the connections each holds now. */
+  readonly servers: readonly {
+    readonly node: string;
+    readonly pid: number;
+    readonly running: boolean;
+    readonly address: string;
+    readonly port: number;
+    readonly mode: string;
+    readonly connections: number | undefined;
+  }[];
   /** The late-packet table: former responders still translated, and packets it has rewritten. */
   readonly late: {
     readonly installed: boolean;
@@ -185,7 +217,14 @@ export class Flowmig {
   async check(lab: Lab, extraPrograms: readonly string[] = []): Promise<void> {
     if (!this.preflight) return;
     requireRoot();
-    await requirePrograms([...BASE_PROGRAMS, ...engineFor(lab.engine).programs, ...extraPrograms]);
+    // The hold table's queueing rules are ip6tables rules (see engines/hold.ts).
+    const hold = movesTcp(lab) ? ['nft', 'ip6tables-restore'] : [];
+    await requirePrograms([
+      ...BASE_PROGRAMS,
+      ...engineFor(lab.engine).programs,
+      ...hold,
+      ...extraPrograms,
+    ]);
   }
 
   /** The lab to act on: the given id, or the only lab that is up. */
@@ -296,6 +335,12 @@ export class Flowmig {
       // With the state lost, a daemon of the lab is found by its command line.
       for (const pid of await findDaemonsWhere((x) => x === id)) await stopDaemon(id, pid);
       await stopAllAgents(id, state?.agent);
+      await stopAllServers(id, state?.servers);
+      for (const n of lab?.nodes ?? []) {
+        const files = servePaths(this.store.dir, id, n.name);
+        await rm(files.socket, { force: true });
+        await rm(files.log, { force: true });
+      }
       if (lab && state) await this.uninstall(lab, state);
       const result = await this.removeNamespaces(
         id,
@@ -461,7 +506,16 @@ export class Flowmig {
       const lab = labOf(state);
       await this.endDrainsLocked(state, lab, Date.now());
       const p = plan(lab, state.flows.map(fromStateFlow));
-      const applied = await this.applyMigration(state, lab, p);
+      const live =
+        p.role === 'responder' &&
+        p.ops.length > 0 &&
+        policyOf(lab, p.flow.address).tcp === 'migrate';
+      const moved = live ? await this.migrateLive(state, lab, p) : undefined;
+      const applied = moved ? moved.applied : await this.applyMigration(state, lab, p);
+      if (moved?.tcp.rolledBack)
+        throw new FlowmigError(
+          `flow ${p.flow.address} stays on ${p.from.responder}: ${moved.tcp.rolledBack}`,
+        );
       const result: MigrationResult = {
         lab: id,
         flow: p.flow.address,
@@ -473,6 +527,7 @@ export class Flowmig {
         path: applied.path,
         note: applied.note,
         steps: applied.steps,
+        ...(moved ? { tcp: moved.tcp } : {}),
       };
       if (result.changed) {
         if (p.role === 'responder') recordDrain(state, lab, p.flow.address, result.from, result.to);
@@ -493,6 +548,137 @@ export class Flowmig {
         this.emit({ kind: 'migrated', result });
       }
       return result;
+    });
+  }
+
+  /**
+   * A migration that moves the flow's TCP connections too (see live-tcp.ts). Without a runtime on
+   * either server there is nothing to move: the flow migrates as with `reset`, and the result says
+   * why no connection moved.
+   */
+  private async migrateLive(
+    state: LabState,
+    lab: Lab,
+    p: MigrationPlan,
+  ): Promise<{ applied: Applied; tcp: LiveTcpResult & { note?: string } }> {
+    const from = p.from.responder;
+    const to = p.flow.responder;
+    const handle = (node: string) => state.servers?.find((s) => s.node === node);
+    const plain = async (note: string) => ({
+      applied: await this.applyMigration(state, lab, p),
+      tcp: { ...NOTHING_MOVED, note },
+    });
+    const fromH = handle(from);
+    const toH = handle(to);
+    if (!fromH) return plain(`flowmig serve does not run on ${from}: no connection to move`);
+    if (!toH) return plain(`flowmig serve does not run on ${to}: ${from}'s connections were reset`);
+    const fromC = await connectServer(fromH, lab.id);
+    if (typeof fromC === 'string') return plain(`${fromC}: no connection moved`);
+    const toC = await connectServer(toH, lab.id);
+    if (typeof toC === 'string') {
+      fromC.close();
+      return plain(`${toC}: ${from}'s connections were reset`);
+    }
+    try {
+      const [mapping] = mappingsFor(lab, [p.flow]);
+      const newAddress = concreteAddress(lab, to);
+      if (!mapping || !newAddress) throw new Error(`flow ${p.flow.address} has no addresses`);
+      const { client: agent } = await this.agentClient(state, lab);
+      const t = lab.translator.netns;
+      let applied: Applied | undefined;
+      const translator: TranslatorPort = {
+        hold: async () => {
+          if (agent) await agent.hold(HOLD_TABLE, [holdEdit(mapping, true)]);
+          else await execute(this.runner, [holdTable.set(t, mapping, true)]);
+        },
+        switchOver: async () => {
+          applied = await this.applyMigration(state, lab, p);
+        },
+        switchBack: async () => {
+          const engine = engineFor(lab.engine);
+          const back = planMigration(lab, engine, p.flows, p.flow.address, from);
+          await this.applyMigration(state, lab, back);
+        },
+        release: async () => {
+          if (agent) return (await agent.release(HOLD_TABLE, [holdEdit(mapping, false)])).released;
+          // No agent, no queue listener: the held packets were dropped (TCP sends them again).
+          await execute(this.runner, [holdTable.set(t, mapping, false)]);
+          return undefined;
+        },
+      };
+      const tcp = await moveConnections(serverRuntime(fromC), serverRuntime(toC), translator, {
+        peerAddress: p.flow.address,
+        newAddress,
+      });
+      if (!applied) throw new Error('the flow was not switched');
+      return {
+        applied,
+        tcp: agent ? tcp : { ...tcp, note: 'no agent: held packets were dropped, not queued' },
+      };
+    } finally {
+      fromC.close();
+      toC.close();
+    }
+  }
+
+  /** Starts flowmig's server runtime (`flowmig serve`) on server nodes (default: all of them). */
+  async serve(
+    id: string,
+    options: { port?: number; mode?: ServeMode; nodes?: readonly string[] } = {},
+  ): Promise<ServerHandle[]> {
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const lab = labOf(state);
+      const port = options.port ?? 5555;
+      if (!Number.isInteger(port) || port < 1 || port > 65_535)
+        throw new InputError('serve', [`bad port '${options.port}'`]);
+      const names = options.nodes?.length ? options.nodes : servers(lab).map((n) => n.name);
+      const problems: string[] = [];
+      const targets = names.flatMap((name) => {
+        const node = nodeByName(lab, name);
+        const address = concreteAddress(lab, name);
+        if (node?.role !== 'server' || !address) {
+          problems.push(`'${name}' is not a server node of lab ${id}`);
+          return [];
+        }
+        return [{ node, address }];
+      });
+      if (problems.length) throw new InputError('serve', problems);
+      const started: ServerHandle[] = [];
+      for (const { node, address } of targets) {
+        const old = state.servers?.find((s) => s.node === node.name);
+        if (old) await stopServer(old, id);
+        const h = await startServer(
+          {
+            id,
+            stateDir: this.store.dir,
+            netns: node.netns,
+            node: node.name,
+            address,
+            port,
+            mode: options.mode ?? 'echo',
+          },
+          async (spawned) => {
+            state.servers = [...(state.servers ?? []).filter((s) => s.node !== node.name), spawned];
+            await this.store.write(state);
+          },
+        );
+        started.push(h);
+      }
+      return started;
+    });
+  }
+
+  /** Stops the lab's server runtimes (default: all). */
+  async unserve(id: string, nodes?: readonly string[]): Promise<number> {
+    return this.store.withLock(id, async () => {
+      const state = await this.requireUp(id);
+      const stop = (state.servers ?? []).filter((s) => !nodes?.length || nodes.includes(s.node));
+      for (const h of stop) await stopServer(h, id);
+      const rest = (state.servers ?? []).filter((s) => !stop.includes(s));
+      state.servers = rest.length ? rest : undefined;
+      await this.store.write(state);
+      return stop.length;
     });
   }
 
@@ -567,7 +753,7 @@ export class Flowmig {
     state: LabState,
     lab: Lab,
     p: { readonly ops: readonly Op[]; readonly flows: readonly LabFlow[] },
-  ): Promise<{ steps: StepRecord[]; path: 'agent' | 'programs'; note?: string; totalMs?: number }> {
+  ): Promise<Applied> {
     if (p.ops.length === 0) return { steps: [], path: 'programs' };
     const engine = engineFor(lab.engine);
     const rule = p.ops.find((o): o is NetfilterApplyOp => o.kind === 'netfilterApply');
@@ -687,9 +873,13 @@ export class Flowmig {
     const t = lab.translator.netns;
     const read = async (cmd: Command) =>
       (await this.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
+    const hold = movesTcp(lab)
+      ? holdTable.parse(await Promise.all(holdTable.inspect(t).map(read)))
+      : undefined;
     return {
       table: engine.parse(await read(engine.inspect(t))),
       late: lateTable.parse(await read(lateTable.inspect(t))),
+      ...(hold ? { hold } : {}),
     };
   }
 
@@ -714,6 +904,7 @@ export class Flowmig {
       await execute(this.runner, [
         engine.repair(t, desired, view.table),
         lateTable.repair(t, desired),
+        ...(view.hold ? holdTable.repair(t, view.hold) : []),
         ...desired.map((m): Op => ({ kind: 'conntrackDelete', netns: t, origDst: m.address })),
       ]);
       const after = driftOf(engine.name, desired, await this.readTranslator(lab));
@@ -838,6 +1029,7 @@ export class Flowmig {
       lastMigration: state.lastMigration,
       drift,
       daemon,
+      servers: await this.serverStatus(state),
       late: {
         installed: late.installed,
         graceMs: lab.graceMs,
@@ -845,6 +1037,24 @@ export class Flowmig {
         former: late.former,
       },
     };
+  }
+
+  private async serverStatus(state: LabState): Promise<LabStatus['servers']> {
+    const out: LabStatus['servers'][number][] = [];
+    for (const h of state.servers ?? []) {
+      const c = await connectServer(h, state.id);
+      let connections: number | undefined;
+      if (typeof c !== 'string') {
+        connections = await c.hello().then(
+          (x) => x.connections,
+          () => undefined,
+        );
+        c.close();
+      }
+      const { node, pid, address, port, mode } = h;
+      out.push({ node, pid, running: typeof c !== 'string', address, port, mode, connections });
+    }
+    return out;
   }
 
   /** The resolved lab of a running lab id. */
@@ -950,10 +1160,30 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** How a migration's rule change and conntrack delete were applied. */
+interface Applied {
+  readonly steps: StepRecord[];
+  readonly path: 'agent' | 'programs';
+  readonly note?: string;
+  readonly totalMs?: number;
+}
+
+const NOTHING_MOVED: LiveTcpResult = {
+  moved: 0,
+  failed: [],
+  rolledBack: undefined,
+  heldPackets: undefined,
+  totalMs: 0,
+  queued: { unacked: 0, unsent: 0, unread: 0 },
+  steps: [],
+};
+
 /** What `readTranslator` returns. */
 interface TranslatorView {
   readonly table: KernelFlowTable;
   readonly late: LateState;
+  /** The hold table, read when the lab moves TCP connections (policy `migrate`). */
+  readonly hold?: HoldState;
 }
 
 /**
@@ -963,9 +1193,13 @@ interface TranslatorView {
 function driftOf(
   engineName: string,
   desired: readonly FlowMapping[],
-  { table, late }: TranslatorView,
+  { table, late, hold }: TranslatorView,
 ): string[] {
   const drift: string[] = [];
+  if (hold && !hold.installed) drift.push('the hold table is missing or incomplete');
+  if (hold && !hold.queueRules) drift.push('the hold queue rules are missing');
+  // Between migrations nothing is held: an element left by a crash would stall its flow's TCP.
+  if (hold?.held.length) drift.push(`${hold.held.length} flow(s) held in the hold table`);
   if (!table.installed) drift.push(`the ${engineName} rules are missing or incomplete`);
   if (!late.installed) drift.push('the late-packet table is missing or incomplete');
   if (table.foreignRules)

@@ -17,6 +17,14 @@ export const requestSchema = z.discriminatedUnion('verb', [
   z.strictObject({ id, verb: z.literal('evacuate'), from: name, to: name }),
   z.strictObject({ id, verb: z.literal('reconcile') }),
   z.strictObject({ id, verb: z.literal('down') }),
+  z.strictObject({
+    id,
+    verb: z.literal('serve'),
+    port: z.number().int().min(1).max(65_535).optional(),
+    mode: z.enum(['echo', 'stream']).optional(),
+    nodes: z.array(name).max(1_000).optional(),
+  }),
+  z.strictObject({ id, verb: z.literal('unserve'), nodes: z.array(name).max(1_000).optional() }),
 ]);
 
 export type DaemonRequest = z.infer<typeof requestSchema>;

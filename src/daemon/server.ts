@@ -232,6 +232,14 @@ export class DaemonServer {
         return this.counted(this.fm.reconcile(this.lab));
       case 'down':
         return this.fm.down(this.lab);
+      case 'serve':
+        return this.fm.serve(this.lab, {
+          ...(r.port !== undefined ? { port: r.port } : {}),
+          ...(r.mode !== undefined ? { mode: r.mode } : {}),
+          ...(r.nodes !== undefined ? { nodes: r.nodes } : {}),
+        });
+      case 'unserve':
+        return this.fm.unserve(this.lab, r.nodes);
     }
   }
 

@@ -132,8 +132,11 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       bytesIntact?: number;
       corrupt?: number;
       ended?: { kind: 'reset' | 'closed' | 'error' | 'open'; atMs: number | null; message: string };
+      longestStallMs?: number;
+      longestStallAtMs?: number | null;
     };
     const ended = t.ended ?? { kind: 'error' as const, atMs: null, message: 'no report' };
+    const moves = run.swaps.filter((s) => s.tcpMoved !== undefined);
     let afterSwap: { index: number; ms: number } | null = null;
     if (ended.atMs !== null)
       for (const s of run.swaps)
@@ -147,8 +150,21 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
         afterSwap,
         message: ended.message,
       },
+      ...(t.longestStallMs !== undefined
+        ? {
+            longestStallMs: t.longestStallMs,
+            longestStallAtMs:
+              t.longestStallAtMs === null || t.longestStallAtMs === undefined
+                ? null
+                : rel(t.longestStallAtMs),
+          }
+        : {}),
+      ...(moves.length ? { migrations: migrationsOf(moves) } : {}),
     };
     if ((t.corrupt ?? 0) > 0) verdict.push(`tcp: ${t.corrupt} corrupt chunk(s)`);
+    // With `tcp: migrate` the connection must outlive every swap.
+    if (moves.length > 0 && ended.kind !== 'open')
+      verdict.push(`tcp: the connection ended (${ended.kind}) although its flow moves TCP`);
   }
 
   // When the rule was committed: its step's start (older runs: the issue time) plus its length.
@@ -258,4 +274,21 @@ function usedOptions(o: RunRecord['options']): Record<string, unknown> {
  */
 function fromClient(run: RunRecord, src: string): boolean {
   return src === run.flow.address || src === run.flow.initiatorAddress;
+}
+
+/** How the flow's TCP connections moved at the swaps (policy `migrate`). */
+function migrationsOf(moves: readonly { tcpMoved?: number; tcpMs?: number }[]) {
+  const times = moves
+    .filter((m) => (m.tcpMoved ?? 0) > 0)
+    .map((m) => m.tcpMs ?? 0)
+    .sort((a, b) => a - b);
+  const at = (q: number) =>
+    times.length ? (times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? null) : null;
+  return {
+    swaps: moves.length,
+    moved: moves.reduce((n, m) => n + (m.tcpMoved ?? 0), 0),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: times.length ? (times[times.length - 1] ?? null) : null,
+  };
 }

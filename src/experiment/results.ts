@@ -63,6 +63,21 @@ const tcpSchema = z.strictObject({
     afterSwap: z.strictObject({ index: count, ms: z.number() }).nullable(),
     message: z.string(),
   }),
+  /** The longest time no echo came back, and when it started (ms from the run's start). */
+  longestStallMs: z.number().nonnegative().optional(),
+  longestStallAtMs: ms.nullable().optional(),
+  /** A flow with `tcp: migrate`: its connections moved at the swaps. */
+  migrations: z
+    .strictObject({
+      swaps: count,
+      /** Connections moved, summed over swaps. */
+      moved: count,
+      /** Hold → resume per swap that moved a connection, ms. */
+      p50Ms: z.number().nullable(),
+      p99Ms: z.number().nullable(),
+      maxMs: z.number().nullable(),
+    })
+    .optional(),
 });
 
 const swapSchema = z.strictObject({

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Flowmig } from '../control/flowmig.js';
 import { InputError } from '../errors.js';
 import { requirePrograms } from '../exec/preflight.js';
-import { concreteAddress, type Lab, nodeByName, servers } from '../lab/model.js';
+import { concreteAddress, type Lab, nodeByName, policyOf, servers } from '../lab/model.js';
 import { checkAgainstLab, type ExperimentOptions, swapTimes } from './options.js';
 import { Background, sleep, stopAll } from './process.js';
 import { NetnsCounters, type Snmp6 } from './snmp6.js';
@@ -56,6 +56,9 @@ export interface SwapLog {
   readonly totalMs: number;
   readonly conntrackDeleted: number;
   readonly path: string;
+  /** A flow with `tcp: migrate`: connections moved, and hold → resume in ms. */
+  readonly tcpMoved?: number;
+  readonly tcpMs?: number;
 }
 
 export interface RunHooks {
@@ -162,7 +165,11 @@ export async function runExperiment(
     const listeners = new Map<string, Background>();
     const echoes: [string, number][] = [];
     if (o.traffic.includes('udp')) echoes.push(['udp-echo', o.udp.port]);
-    if (o.traffic.includes('tcp')) echoes.push(['tcp-echo', o.tcp.port]);
+    // A flow whose TCP connections move needs flowmig's server runtime (it hands them over).
+    const liveTcp = policyOf(lab, flow.address).tcp === 'migrate';
+    if (o.traffic.includes('tcp') && liveTcp)
+      await fm.serve(lab.id, { port: o.tcp.port, mode: 'echo' });
+    else if (o.traffic.includes('tcp')) echoes.push(['tcp-echo', o.tcp.port]);
     for (const s of serverNodes) {
       for (const [program, port] of echoes) {
         const argv = [process.execPath, script(program), '--port', String(port)];
@@ -297,6 +304,7 @@ export async function runExperiment(
         totalMs: r.totalMs,
         conntrackDeleted: r.conntrackDeleted,
         path: r.path,
+        ...(r.tcp ? { tcpMoved: r.tcp.moved, tcpMs: r.tcp.totalMs } : {}),
       });
       if (now() - lastSay > 1_000 || i === plan.length - 1) {
         lastSay = now();

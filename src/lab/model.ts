@@ -79,3 +79,9 @@ export function servers(lab: Lab): readonly LabNode[] {
 export function policyOf(lab: Lab, address: string): FlowPolicy {
   return lab.policies.get(address) ?? { tcp: 'reset', drainMs: 0 };
 }
+
+/** Whether any flow moves its TCP connections (policy `migrate`): the lab needs the hold table. */
+export function movesTcp(lab: Lab): boolean {
+  for (const p of lab.policies.values()) if (p.tcp === 'migrate') return true;
+  return false;
+}

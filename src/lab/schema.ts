@@ -29,7 +29,7 @@ const routeSchema = z.strictObject({
   via: z.string(),
 });
 
-export const TCP_POLICIES = ['reset', 'drain'] as const;
+export const TCP_POLICIES = ['reset', 'drain', 'migrate'] as const;
 export type TcpPolicy = (typeof TCP_POLICIES)[number];
 
 const flowSchema = z.strictObject({
@@ -42,7 +42,9 @@ const flowSchema = z.strictObject({
   /**
    * What a migration does to the flow's TCP connections: `reset` (the reference: their conntrack
    * entries go with the rest, the new responder resets them) or `drain` (established ones stay on
-   * the old responder until they end or `drainSeconds` pass; UDP, ICMP and new connections move).
+   * the old responder until they end or `drainSeconds` pass; UDP, ICMP and new connections move)
+   * or `migrate` (the connections move with the flow: their sockets are checkpointed on the old
+   * responder and restored on the new one, by flowmig's server runtime, `flowmig serve`).
    */
   tcp: z.enum(TCP_POLICIES).default('reset'),
   drainSeconds: z.number().positive().max(86_400).default(30),

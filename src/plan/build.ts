@@ -1,7 +1,8 @@
 // Plans what building a lab takes: namespaces, veths, addresses, routes, the translator's table.
 import type { Engine, FlowMapping } from '../engines/engine.js';
+import { holdTable } from '../engines/hold.js';
 import { lateTable } from '../engines/late.js';
-import { concreteAddress, type Lab, type LabFlow } from '../lab/model.js';
+import { concreteAddress, type Lab, type LabFlow, movesTcp } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import type { Op } from './ops.js';
 
@@ -34,7 +35,11 @@ export function planUp(lab: Lab, engine: Engine): Op[] {
       'net.ipv6.conf.all.accept_dad': '0',
       'net.ipv6.conf.default.accept_dad': '0',
     };
-    if (node.role === 'translator') settings['net.ipv6.conf.all.forwarding'] = '1';
+    if (node.role === 'translator') {
+      settings['net.ipv6.conf.all.forwarding'] = '1';
+      // A moved TCP connection continues mid-stream: conntrack must pick it up from any segment.
+      if (movesTcp(lab)) settings['net.netfilter.nf_conntrack_tcp_loose'] = '1';
+    }
     ops.push({ kind: 'sysctl', netns: node.netns, settings });
   }
   const t = lab.translator;
@@ -70,6 +75,7 @@ export function planUp(lab: Lab, engine: Engine): Op[] {
   }
   const mappings = mappingsFor(lab, lab.flows);
   ops.push(engine.install(t.netns, mappings), lateTable.install(t.netns, mappings));
+  if (movesTcp(lab)) ops.push(...holdTable.install(t.netns));
   return ops;
 }
 

@@ -154,10 +154,34 @@ function trafficTables(r: ExperimentResults): FigureTable[] {
             : `#${e.afterSwap.index}, ${ms(e.afterSwap.ms)} after it was issued`,
         ],
         ['message', e.message === '' ? '–' : e.message],
+        ...(tcp.longestStallMs !== undefined
+          ? ([
+              [
+                'longest stall (no echo back)',
+                `${ms(tcp.longestStallMs)}${tcp.longestStallAtMs == null ? '' : ` at ${ms(tcp.longestStallAtMs)}`}`,
+              ],
+            ] as const)
+          : []),
+        ...(tcp.migrations
+          ? ([
+              [
+                'connections moved (policy migrate)',
+                `${int(tcp.migrations.moved)} over ${int(tcp.migrations.swaps)} swaps`,
+              ],
+              [
+                'move time hold → resume p50 / p99 / max',
+                `${msOrDash(tcp.migrations.p50Ms)} / ${msOrDash(tcp.migrations.p99Ms)} / ${msOrDash(tcp.migrations.maxMs)}`,
+              ],
+            ] as const)
+          : []),
       ],
     });
   }
   return tables;
+}
+
+function msOrDash(v: number | null): string {
+  return v === null ? '–' : ms(v);
 }
 
 function pcts(samples: readonly number[]): string {

@@ -56,6 +56,20 @@ export const labStateSchema = z.object({
   draining: z
     .array(z.object({ flow: z.string(), responder: z.string(), until: z.number() }))
     .optional(),
+  /** Server runtimes (`flowmig serve`), one per server node, recorded as soon as spawned. */
+  servers: z
+    .array(
+      z.object({
+        node: z.string(),
+        pid: z.number(),
+        socket: z.string(),
+        log: z.string(),
+        address: z.string(),
+        port: z.number(),
+        mode: z.enum(['echo', 'stream']),
+      }),
+    )
+    .optional(),
   /** The daemon that serves the lab's local API (recorded by the daemon itself). */
   daemon: z.object({ pid: z.number(), socket: z.string() }).optional(),
 });

@@ -4,7 +4,8 @@
 // (ECONNRESET, as when a swap sends the flow to a server without its socket), `closed`, `error`,
 // or `open` (still up when told to stop). Prints one JSON line (epoch ms times) when the
 // connection ends or on SIGTERM/SIGINT, then exits:
-// {connectedMs, bytesSent, bytesIntact, chunksIntact, corrupt, ended: {kind, atMs, message}}
+// {connectedMs, bytesSent, bytesIntact, chunksIntact, corrupt, ended: {kind, atMs, message},
+//  longestStallMs, longestStallAtMs} (the longest time with no echo coming back, and its start)
 // Usage: node tcp-stream.js --to fe00::1 [--port 7000] [--chunk 1024] [--rate 200]
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -56,12 +57,16 @@ let ended: { kind: 'reset' | 'closed' | 'error' | 'open'; atMs: number | null; m
   message: '',
 };
 let pending: Buffer = Buffer.alloc(0);
+// The longest time the echo stream stood still while bytes were outstanding (a migration's stall).
+let lastData = 0;
+let longestStallMs = 0;
+let longestStallAtMs: number | null = null;
 let timer: NodeJS.Timeout | undefined;
 
 const finish = () => {
   if (timer) clearInterval(timer);
   process.stdout.write(
-    `${JSON.stringify({ connectedMs, bytesSent, bytesIntact, chunksIntact, corrupt, ended })}\n`,
+    `${JSON.stringify({ connectedMs, bytesSent, bytesIntact, chunksIntact, corrupt, ended, longestStallMs, longestStallAtMs })}\n`,
   );
   process.exit(0);
 };
@@ -70,6 +75,7 @@ const sock = connect({ host: to, port, noDelay: true });
 sock.on('connect', () => {
   connectedMs = now();
   const start = performance.now();
+  lastData = start;
   let seq = 0;
   timer = setInterval(() => {
     const due = Math.floor(((performance.now() - start) / 1000) * rate);
@@ -81,6 +87,13 @@ sock.on('connect', () => {
   }, 1);
 });
 sock.on('data', (d: Buffer) => {
+  const t = performance.now();
+  // Outstanding since the last data: the chunks written before it was received.
+  if (lastData > 0 && t - lastData > longestStallMs) {
+    longestStallMs = t - lastData;
+    longestStallAtMs = now() - longestStallMs;
+  }
+  lastData = t;
   pending = pending.length ? Buffer.concat([pending, d]) : d;
   while (pending.length >= chunkSize) {
     const c = pending.subarray(0, chunkSize);

@@ -162,6 +162,7 @@ const STATUS: LabStatus = {
     conntrackMs: 0.25,
     conntrackDeleted: 1,
   },
+  servers: [],
   late: {
     installed: true,
     graceMs: 5000,

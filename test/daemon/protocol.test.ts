@@ -43,7 +43,7 @@ describe('parseRequest: every verb', () => {
     });
   }
 
-  it('the schema knows exactly these eight verbs', () => {
+  it('the schema knows exactly these ten verbs', () => {
     assert.deepEqual(requestSchema.options.map((o) => o.shape.verb.value).sort(), [
       'down',
       'evacuate',
@@ -51,8 +51,10 @@ describe('parseRequest: every verb', () => {
       'hello',
       'migrate',
       'reconcile',
+      'serve',
       'status',
       'swap',
+      'unserve',
     ]);
   });
 

@@ -9,6 +9,7 @@ import { findAgentsWhere } from '../../src/control/agent-process.js';
 import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { listNamespaces } from '../../src/control/kernel.js';
+import { findServersWhere } from '../../src/control/serve-process.js';
 import { stopProcess } from '../../src/exec/daemon.js';
 import { ProcessRunner } from '../../src/exec/runner.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
@@ -78,6 +79,7 @@ export async function namespacesWith(prefix: string): Promise<string[]> {
 export async function removeNamespacesWith(prefix: string): Promise<void> {
   for (const pid of await findAgentsWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
   for (const pid of await findDaemonsWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
+  for (const pid of await findServersWhere((id) => id.startsWith(prefix))) await stopProcess(pid);
   for (const ns of await namespacesWith(prefix)) {
     await runner.run(['ip', 'netns', 'delete', ns]).catch(() => {});
   }
