@@ -580,6 +580,17 @@ export class Flowmig {
       return plain(`${toC}: ${from}'s connections were reset`);
     }
     try {
+      // Both ends must be able to use TCP repair: else refuse before anything changes.
+      for (const [node, c] of [
+        [from, fromC],
+        [to, toC],
+      ] as const) {
+        const why = (await c.hello()).repairUnavailable;
+        if (why)
+          throw new FlowmigError(
+            `cannot move the TCP connections of flow ${p.flow.address}: flowmig serve on ${node} cannot use TCP repair (${why}); build the native TCP repair addon (npm run build:native) and restart it`,
+          );
+      }
       const [mapping] = mappingsFor(lab, [p.flow]);
       const newAddress = concreteAddress(lab, to);
       if (!mapping || !newAddress) throw new Error(`flow ${p.flow.address} has no addresses`);

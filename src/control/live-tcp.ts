@@ -122,7 +122,10 @@ export async function moveConnections(
   options: MoveOptions,
 ): Promise<LiveTcpResult> {
   const steps = new Steps();
-  const timeoutMs = options.prepareTimeoutMs ?? 100;
+  // The kernel wakes a blocked writer only once half its send buffer is free: with a full buffer
+  // and a reader at a few MB/s that takes a few hundred ms. The stream keeps flowing meanwhile
+  // (only the application waits), so a long prepare costs no stall.
+  const timeoutMs = options.prepareTimeoutMs ?? 250;
   // 1. Quiesce: every byte the application wrote reaches the kernel; a slow reader is retried.
   let prepared = await steps.run(
     'prepare',

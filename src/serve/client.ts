@@ -71,7 +71,10 @@ export class ServeClient implements MigrationPeer {
     return expect<HelloResult>(r, 'hello', ['pid', 'port', 'connections'], []);
   }
 
-  /** Quiesces the matching connections; waits up to `timeoutMs` for their writes to reach the kernel. */
+  /**
+   * Quiesces the matching connections; the server waits up to `timeoutMs` for their writes to
+   * reach the kernel.
+   */
   async prepare(filter: ConnectionFilter, timeoutMs = 100): Promise<PrepareResult> {
     const r = await this.call({ op: 'prepare', filter, timeoutMs }, timeoutMs + 2_000);
     return expect<PrepareResult>(r, 'prepare', ['prepareMs'], ['ready', 'failed']);

@@ -1,7 +1,9 @@
 // The serve control server: a Unix socket (a filesystem path, so a controller in any namespace
 // reaches it; mode 0600) answering one JSON request per line, one request at a time.
+
 import { chmodSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tcpRepairUnavailable } from '../tcp-repair/index.js';
 import {
   type AbortResult,
   boundedLineReader,
@@ -159,7 +161,8 @@ export class ControlServer {
           mode: this.options.mode,
           connections: t.connections().length,
         };
-        return hello;
+        const why = tcpRepairUnavailable();
+        return why === undefined ? hello : { ...hello, repairUnavailable: why };
       }
       case 'prepare':
         return t.prepare(

@@ -80,6 +80,8 @@ export interface HelloResult {
   readonly mode: string;
   /** How many connections this server holds. */
   readonly connections: number;
+  /** Why this process cannot checkpoint or restore connections (the addon is missing); else absent. */
+  readonly repairUnavailable?: string;
 }
 
 export type ServeRequest =
@@ -130,7 +132,12 @@ const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((s) => typeof s === 'string');
 const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number =>
   Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Canonical base64, as Buffer.toString('base64') writes it. Decoding and encoding again takes
+ * ~5 ms for 4 MiB of queue, a regular expression ~25 ms: this runs while packets are held.
+ */
+const isBase64 = (v: unknown): v is string =>
+  typeof v === 'string' && (v === '' || Buffer.from(v, 'base64').toString('base64') === v);
 
 /** Problems with a value that should be a `TcpSocketState` (empty when it looks like one). */
 export function socketStateProblems(v: unknown, where: string): string[] {
@@ -156,7 +163,7 @@ export function socketStateProblems(v: unknown, where: string): string[] {
   }
   for (const k of ['sendQueue', 'recvQueue']) {
     const q = v[k];
-    if (typeof q !== 'string' || !BASE64.test(q)) problems.push(`${where}.${k} is not base64`);
+    if (!isBase64(q)) problems.push(`${where}.${k} is not base64`);
   }
   const w = v.window;
   if (
@@ -174,8 +181,7 @@ export function migratingProblems(v: unknown, where: string): string[] {
   if (typeof v.id !== 'string' || v.id === '') problems.push(`${where}.id is not a string`);
   problems.push(...socketStateProblems(v.socket, `${where}.socket`));
   if (!('app' in v)) problems.push(`${where}.app is missing`);
-  if (typeof v.pendingInput !== 'string' || !BASE64.test(v.pendingInput))
-    problems.push(`${where}.pendingInput is not base64`);
+  if (!isBase64(v.pendingInput)) problems.push(`${where}.pendingInput is not base64`);
   for (const k of ['bytesIn', 'bytesOut'])
     if (v[k] !== undefined && !isUint(v[k])) problems.push(`${where}.${k} is not a count`);
   return problems;

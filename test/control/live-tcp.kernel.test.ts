@@ -1,14 +1,25 @@
 // Live TCP migration on real namespaces (policy `migrate`): flowmig's server runtime in C and D
 // hands the flow's connections over at every swap while the translator holds their packets.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { MigrationResult } from '../../src/control/flowmig.js';
+import { findServersWhere } from '../../src/control/serve-process.js';
 import { Background, sleep } from '../../src/experiment/process.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { LabDescriptionInput } from '../../src/lab/schema.js';
 import { summarize } from '../../src/metrics/distribution.js';
-import { ROOT, runner, withLab } from '../kernel-support/lab.js';
+import {
+  cli,
+  namespacesWith,
+  ROOT,
+  removeNamespacesWith,
+  runner,
+  tempStateDir,
+  uniquePrefix,
+  withLab,
+} from '../kernel-support/lab.js';
 
 const LIVE: LabDescriptionInput = {
   ...REFERENCE_LAB,
@@ -93,7 +104,7 @@ describe('tcp: migrate — live TCP migration (nftables, agent)', () => {
           '--bytes',
           String(bytes),
           '--rate',
-          String(12 * 1024 * 1024),
+          String(6 * 1024 * 1024),
         ],
         { netns: ns('A') },
       );
@@ -184,5 +195,110 @@ describe('tcp: migrate — live TCP migration (nftables, agent)', () => {
         await client.stop('SIGKILL');
       }
     });
+  });
+
+  it('without the TCP repair addon: one clear line and nothing changes; drain and reset flows still migrate', async () => {
+    const lab3: LabDescriptionInput = {
+      ...REFERENCE_LAB,
+      name: 'noaddon',
+      flows: [
+        { address: 'fe00::1', initiator: 'A', responder: 'C', tcp: 'migrate' },
+        { address: 'fe00::2', initiator: 'A', responder: 'C', tcp: 'drain' },
+        { address: 'fe00::3', initiator: 'A', responder: 'C' },
+      ],
+    };
+    await withLab(lab3, async ({ fm, lab, ns }) => {
+      const saved = process.env.FLOWMIG_TCP_REPAIR_ADDON;
+      process.env.FLOWMIG_TCP_REPAIR_ADDON = '/nonexistent/flowmig_tcp_repair.node';
+      try {
+        await fm.serve(lab.id, { port: 5555, mode: 'echo' });
+      } finally {
+        if (saved === undefined) delete process.env.FLOWMIG_TCP_REPAIR_ADDON;
+        else process.env.FLOWMIG_TCP_REPAIR_ADDON = saved;
+      }
+      const client = Background.start(['ncat', 'fe00::1', '5555'], {
+        netns: ns('A'),
+        stdin: true,
+      });
+      try {
+        client.write('one\n');
+        assert.ok(await client.waitFor('one\n', 5_000));
+        const err = await fm.swap(lab.id, 'fe00::1').then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        assert.ok(err, 'the swap was refused');
+        assert.match(
+          err.message,
+          /cannot use TCP repair \(.*flowmig_tcp_repair\.node.*npm run build:native/,
+        );
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        const s = await fm.status(lab.id);
+        assert.equal(s.flows.find((f) => f.address === 'fe00::1')?.responder, 'C');
+        client.write('two\n');
+        assert.ok(await client.waitFor('two\n', 5_000), 'the connection is untouched');
+        assert.equal((await fm.swap(lab.id, 'fe00::2')).to, 'D', 'a drain flow migrates');
+        assert.equal((await fm.swap(lab.id, 'fe00::3')).to, 'D', 'a reset flow migrates');
+      } finally {
+        await client.stop('SIGKILL');
+      }
+    });
+  });
+});
+
+describe('flowmig serve (CLI, through the daemon)', () => {
+  it('serve, status, swap with the moved connection, serve --stop, down', async () => {
+    const prefix = uniquePrefix();
+    const stateDir = await tempStateDir();
+    const config = join(ROOT, 'examples', 'live-tcp.yaml');
+    let client: Background | undefined;
+    try {
+      const up = await cli(['up', '--detach', '--prefix', prefix, '--config', config], {
+        stateDir,
+      });
+      assert.equal(up.code, 0, up.stderr);
+      const serve = await cli(['serve', '--port', '5555'], { stateDir });
+      assert.equal(serve.code, 0, serve.stderr);
+      assert.match(serve.stdout, /^C: flowmig serve \(echo\) on \[fc01::1\]:5555, pid \d+/m);
+      assert.match(serve.stdout, /^D: flowmig serve \(echo\) on \[fc02::2\]:5555/m);
+      client = Background.start(['ncat', 'fe00::1', '5555'], {
+        netns: `${prefix}A`,
+        stdin: true,
+      });
+      client.write('hi\n');
+      assert.ok(await client.waitFor('hi\n', 5_000));
+      const status = await cli(['status'], { stateDir });
+      assert.match(
+        status.stdout,
+        /flowmig serve on C: echo on \[fc01::1\]:5555, pid \d+, 1 connection/,
+      );
+      const swap = await cli(['swap'], { stateDir });
+      assert.equal(swap.code, 0, swap.stderr);
+      assert.match(swap.stdout, /flow fe00::1: C → D/);
+      assert.match(swap.stdout, /^tcp: 1 connection\(s\) moved in [\d.]+ ms/m);
+      assert.match(
+        swap.stdout,
+        /steps: prepare .* hold .* checkpoint .* switch .* restore .* release .* resume/,
+      );
+      const json = JSON.parse((await cli(['swap', '--json'], { stateDir })).stdout) as {
+        tcp?: { moved: number; steps: { name: string }[] };
+      };
+      assert.equal(json.tcp?.moved, 1);
+      client.write('still here\n');
+      assert.ok(await client.waitFor('still here\n', 5_000));
+      assert.ok(client.running);
+      const stop = await cli(['serve', '--stop'], { stateDir });
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, /2 server runtime\(s\) stopped/);
+      assert.deepEqual(await findServersWhere((id) => id.startsWith(prefix)), []);
+      const down = await cli(['down'], { stateDir });
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(await namespacesWith(prefix), []);
+    } finally {
+      await client?.stop('SIGKILL');
+      await cli(['down'], { stateDir }).catch(() => {});
+      await removeNamespacesWith(prefix);
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 });
