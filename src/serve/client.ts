@@ -1,18 +1,18 @@
 // Talks to a serve process over its control socket (the controller's side); every connect and
 // call has a timeout, and calls still waiting fail when the socket closes.
 import { connect, type Socket } from 'node:net';
-import {
-  type AbortResult,
-  boundedLineReader,
-  type CheckpointResult,
-  type ConnectionFilter,
-  type ConnectionInfo,
-  type HelloResult,
-  type MigratingConnection,
-  type PrepareResult,
-  type RestoreResult,
-  type ResumeResult,
-  type ServeRequest,
+import { encodeFrame, frameReader } from './frames.js';
+import type {
+  AbortResult,
+  CheckpointResult,
+  ConnectionFilter,
+  ConnectionInfo,
+  HelloResult,
+  MigratingConnection,
+  PrepareResult,
+  RestoreResult,
+  ResumeResult,
+  ServeRequest,
 } from './protocol.js';
 import type { MigrationPeer } from './runtime.js';
 
@@ -38,11 +38,15 @@ export class ServeClient implements MigrationPeer {
   ) {
     sock.on(
       'data',
-      boundedLineReader(
-        MAX_REPLY_BYTES,
-        (line) => this.onReply(line),
-        () => this.fail(new Error(`serve at ${path}: reply over 1 GiB`)),
-      ),
+      frameReader({
+        limit: MAX_REPLY_BYTES,
+        onMessage: (value) => this.onReply(value),
+        onBadJson: () => {
+          this.fail(new Error(`serve at ${path} sent a line that is not JSON`));
+          this.sock.destroy();
+        },
+        onOversize: () => this.fail(new Error(`serve at ${path}: reply over 1 GiB`)),
+      }),
     );
     sock.on('error', (e) => this.fail(e));
     sock.on('close', () => this.fail(new Error(`serve at ${path} closed the connection`)));
@@ -137,19 +141,13 @@ export class ServeClient implements MigrationPeer {
         reject(new Error(`serve at ${this.path} did not answer ${body.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      this.sock.write(`${JSON.stringify({ ...body, id })}\n`);
+      this.sock.cork();
+      for (const b of encodeFrame({ ...body, id })) this.sock.write(b);
+      this.sock.uncork();
     });
   }
 
-  private onReply(line: string): void {
-    let reply: unknown;
-    try {
-      reply = JSON.parse(line);
-    } catch {
-      this.fail(new Error(`serve at ${this.path} sent a line that is not JSON`));
-      this.sock.destroy();
-      return;
-    }
+  private onReply(reply: unknown): void {
     if (typeof reply !== 'object' || reply === null) return;
     const r = reply as { id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
     const w = typeof r.id === 'number' ? this.waiting.get(r.id) : undefined;

@@ -4,17 +4,17 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tcpRepairUnavailable } from '../tcp-repair/index.js';
+import { encodeFrame, frameReader } from './frames.js';
 import {
   type AbortResult,
-  boundedLineReader,
   type CheckpointResult,
   type ConnectionFilter,
   type ConnectionInfo,
+  checkRequest,
   type HelloResult,
   MAX_REQUEST_BYTES,
   type MigratingConnection,
   type PrepareResult,
-  parseRequest,
   type RestoreResult,
   type ResumeResult,
   type ServeReply,
@@ -108,21 +108,23 @@ export class ControlServer {
     conn.on('close', () => this.clients.delete(conn));
     const send = (reply: ServeReply, then?: () => void): void => {
       if (conn.destroyed) return;
-      let line: string;
+      let frame: Buffer[];
       try {
-        line = JSON.stringify(reply);
+        frame = encodeFrame(reply);
       } catch (e) {
-        line = JSON.stringify({ id: reply.id, ok: false, error: `reply not JSON: ${String(e)}` });
+        frame = encodeFrame({ id: reply.id, ok: false, error: `reply not JSON: ${String(e)}` });
       }
-      conn.write(`${line}\n`, then);
+      conn.cork();
+      frame.forEach((b, i) => conn.write(b, i === frame.length - 1 ? then : undefined));
+      conn.uncork();
     };
     const limit = this.options.maxRequestBytes ?? MAX_REQUEST_BYTES;
     conn.on(
       'data',
-      boundedLineReader(
+      frameReader({
         limit,
-        (line) => {
-          const parsed = parseRequest(line);
+        onMessage: (value) => {
+          const parsed = checkRequest(value);
           if (!parsed.ok) {
             send({ id: parsed.id, ok: false, error: parsed.error });
             return;
@@ -140,13 +142,14 @@ export class ControlServer {
               send({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
           );
         },
-        () =>
+        onBadJson: () => send({ id: null, ok: false, error: 'not JSON' }),
+        onOversize: () =>
           send({
             id: null,
             ok: false,
             error: `request line over ${Math.round(limit / 1024 / 1024)} MiB`,
           }),
-      ),
+      }),
     );
   }
 

@@ -137,7 +137,19 @@ const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number =>
  * ~5 ms for 4 MiB of queue, a regular expression ~25 ms: this runs while packets are held.
  */
 const isBase64 = (v: unknown): v is string =>
-  typeof v === 'string' && (v === '' || Buffer.from(v, 'base64').toString('base64') === v);
+  typeof v === 'string' &&
+  (v === '' ||
+    (v.length % 4 === 0 &&
+      (v.length > LONG_BASE64
+        ? BASE64_EDGES.test(v.slice(0, 64)) && BASE64_EDGES.test(v.slice(-64))
+        : Buffer.from(v, 'base64').toString('base64') === v)));
+/**
+ * Above this length only the ends and the length are checked: decoding and encoding a queue of
+ * MiB again costs milliseconds while packets are held. The socket is root's only and its peers
+ * are flowmig's own processes, so this catches mistakes (a truncated or wrong field), not forgery.
+ */
+const LONG_BASE64 = 64 * 1024;
+const BASE64_EDGES = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Problems with a value that should be a `TcpSocketState` (empty when it looks like one). */
 export function socketStateProblems(v: unknown, where: string): string[] {
@@ -207,6 +219,11 @@ export function parseRequest(line: string): ParsedRequest {
   } catch {
     return { ok: false, id: null, error: 'not JSON' };
   }
+  return checkRequest(v);
+}
+
+/** Checks one request (parsed JSON, see frames.ts); never throws. */
+export function checkRequest(v: unknown): ParsedRequest {
   if (!isObject(v)) return { ok: false, id: null, error: 'not a JSON object' };
   if (!isUint(v.id)) return { ok: false, id: null, error: 'id is not a non-negative integer' };
   const id = v.id;
@@ -263,49 +280,4 @@ export function parseRequest(line: string): ParsedRequest {
       };
     }
   }
-}
-
-/**
- * Splits a byte stream into lines (UTF-8, blank lines skipped), at most `limit` bytes each: a
- * longer line is dropped, reported once through `onOversize`, and reading goes on after its
- * newline. Keeps the pieces of a partial line as Buffers and joins them once, so a line of many
- * MiB (a checkpoint with its queues) costs linear time; the agent's string-based lineReader
- * re-scans the whole partial line on every chunk (32 MiB in 64 KiB chunks: ~5 s).
- */
-export function boundedLineReader(
-  limit: number,
-  onLine: (line: string) => void,
-  onOversize: () => void,
-): (chunk: Buffer) => void {
-  let parts: Buffer[] = [];
-  let size = 0;
-  let skipping = false;
-  return (chunk) => {
-    let pos = 0;
-    while (pos < chunk.length) {
-      const nl = chunk.indexOf(10, pos);
-      const end = nl < 0 ? chunk.length : nl;
-      if (!skipping) {
-        if (size + (end - pos) > limit) {
-          parts = [];
-          size = 0;
-          skipping = true;
-          onOversize();
-        } else if (end > pos) {
-          parts.push(chunk.subarray(pos, end));
-          size += end - pos;
-        }
-      }
-      if (nl < 0) return;
-      if (skipping) skipping = false;
-      else {
-        const line = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
-        parts = [];
-        size = 0;
-        const text = line.toString('utf8');
-        if (text.trim() !== '') onLine(text);
-      }
-      pos = nl + 1;
-    }
-  };
 }

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  boundedLineReader,
-  migratingProblems,
-  type ParsedRequest,
-  parseRequest,
-} from '../../src/serve/protocol.js';
+import { migratingProblems, type ParsedRequest, parseRequest } from '../../src/serve/protocol.js';
 import { SAMPLE_STATE } from './samples.js';
 
 const error = (p: ParsedRequest): string => (p.ok ? 'ok' : p.error);
@@ -74,55 +69,5 @@ describe('parseRequest', () => {
     assert.ok(problems.includes('c.socket.mss is not a non-negative integer'), problems.join());
     assert.ok(problems.includes('c.app is missing'), problems.join());
     assert.ok(problems.includes('c.pendingInput is not base64'), problems.join());
-  });
-});
-
-describe('boundedLineReader', () => {
-  function collect(limit: number) {
-    const lines: string[] = [];
-    let oversize = 0;
-    const feed = boundedLineReader(
-      limit,
-      (l) => lines.push(l),
-      () => oversize++,
-    );
-    return { lines, feed: (s: string | Buffer) => feed(Buffer.from(s)), oversize: () => oversize };
-  }
-
-  it('splits lines across and within chunks, skipping blank ones', () => {
-    const c = collect(100);
-    c.feed('{"a":1}\n{"b"');
-    c.feed(':2}\n\n  \n{"c":3');
-    assert.deepEqual(c.lines, ['{"a":1}', '{"b":2}']);
-    c.feed('}\n');
-    assert.deepEqual(c.lines, ['{"a":1}', '{"b":2}', '{"c":3}']);
-  });
-
-  it('keeps a UTF-8 character split across chunks whole', () => {
-    const c = collect(100);
-    const bytes = Buffer.from('"é€"\n');
-    for (const b of bytes) c.feed(Buffer.from([b]));
-    assert.deepEqual(c.lines, ['"é€"']);
-  });
-
-  it('drops a line over the limit once, and reads the next one', () => {
-    const c = collect(10);
-    c.feed('0123456789\n');
-    c.feed('0123456');
-    c.feed('789abc');
-    c.feed('def\nok\n');
-    assert.deepEqual(c.lines, ['0123456789', 'ok']);
-    assert.equal(c.oversize(), 1);
-  });
-
-  it('reads a 32 MiB line in linear time', () => {
-    const c = collect(64 * 1024 * 1024);
-    const big = Buffer.alloc(32 * 1024 * 1024 + 1, 'x');
-    big[big.length - 1] = 10;
-    const t0 = performance.now();
-    for (let i = 0; i < big.length; i += 65_536) c.feed(big.subarray(i, i + 65_536));
-    const ms = performance.now() - t0;
-    assert.equal(c.lines[0]?.length, 32 * 1024 * 1024);
-    assert.ok(ms < 2_000, `${ms} ms`);
   });
 });
