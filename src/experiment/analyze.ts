@@ -216,8 +216,11 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
   if (run.interrupted) verdict.push('interrupted');
   if (run.swaps.length < run.swapsPlanned)
     verdict.push(`only ${run.swaps.length} of ${run.swapsPlanned} swaps done`);
+  // A draining TCP connection stays on its first server by design: with only TCP traffic on a
+  // flow with `tcp: drain`, the other servers receive nothing.
+  const drainOnly = run.flow.tcpPolicy === 'drain' && run.options.traffic.every((t) => t === 'tcp');
   for (const node of Object.keys(run.serverAddresses))
-    if (run.swapsPlanned > 0 && (nodes[node] ?? []).every((x) => x === 0))
+    if (!drainOnly && run.swapsPlanned > 0 && (nodes[node] ?? []).every((x) => x === 0))
       verdict.push(`no packet reached ${node}`);
   const measured = gaps.filter((g) => g.gapMs !== null).length;
 
@@ -252,6 +255,9 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
     traffic,
     swaps,
     series: { intervalMs, nodes },
+    ...(run.tcpConnections
+      ? { tcpConnections: run.tcpConnections.map((s) => ({ ...s, tMs: rel(s.tMs) })) }
+      : {}),
     files: ['run.json', ...Object.values(run.files)],
   };
 }

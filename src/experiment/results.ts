@@ -144,6 +144,13 @@ export const resultsSchema = z.strictObject({
     intervalMs: z.number().positive(),
     nodes: z.record(z.string(), z.array(count)),
   }),
+  /**
+   * With TCP traffic: the flow's TCP connections per server over time (conntrack entries in the
+   * translator), ms from the start. Shows connections draining on a former server, or moving.
+   */
+  tcpConnections: z
+    .array(z.strictObject({ tMs: z.number(), perNode: z.record(z.string(), count) }))
+    .optional(),
   /** Raw files kept in the results directory, relative to it. */
   files: z.array(relativeFile),
 });

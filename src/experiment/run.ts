@@ -5,9 +5,14 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Flowmig } from '../control/flowmig.js';
+import { parseConntrackList } from '../engines/conntrack.js';
 import { InputError } from '../errors.js';
 import { requirePrograms } from '../exec/preflight.js';
 import { concreteAddress, type Lab, nodeByName, policyOf, servers } from '../lab/model.js';
+
+/** How often the flow's TCP connections are counted (one conntrack listing each). */
+const TCP_SAMPLE_MS = 200;
+
 import { checkAgainstLab, type ExperimentOptions, swapTimes } from './options.js';
 import { Background, sleep, stopAll } from './process.js';
 import { NetnsCounters, type Snmp6 } from './snmp6.js';
@@ -20,7 +25,13 @@ export interface RunRecord {
     readonly nodes: { name: string; role: string; namespace: string }[];
     readonly flows: { address: string; name?: string; initiator: string; responders: string[] }[];
   };
-  readonly flow: { address: string; initiator: string; initiatorAddress: string };
+  readonly flow: {
+    address: string;
+    initiator: string;
+    initiatorAddress: string;
+    /** The flow's TCP policy (older runs: not recorded, reset). */
+    tcpPolicy?: string;
+  };
   readonly serverAddresses: Record<string, string>;
   readonly options: ExperimentOptions;
   /** Epoch ms: traffic started (time 0 of the results), the warm-up ended, traffic stopped. */
@@ -39,6 +50,12 @@ export interface RunRecord {
   };
   /** Per captured node: what tcpdump said it dropped (a capture under load may miss packets). */
   readonly captureDrops: Record<string, number>;
+  /**
+   * With TCP traffic: the flow's TCP connections per server (conntrack entries in the translator,
+   * by the server they are translated to), sampled every TCP_SAMPLE_MS: where connections are,
+   * drain after a swap (policy `drain`) or move (policy `migrate`).
+   */
+  readonly tcpConnections?: { tMs: number; perNode: Record<string, number> }[];
   readonly files: Record<string, string>;
   readonly tools: Record<string, string>;
 }
@@ -214,6 +231,33 @@ export async function runExperiment(
       }
     })();
 
+    // Where the flow's TCP connections are (see RunRecord.tcpConnections).
+    const tcpConnections: { tMs: number; perNode: Record<string, number> }[] = [];
+    const nodeAt = new Map(lab.links.map((l) => [l.address.address, l.node]));
+    const tcpSampler = (async () => {
+      if (!o.traffic.includes('tcp')) return;
+      while (sampling) {
+        const list = await fm.runner
+          .run(['conntrack', '-L', '-f', 'ipv6', '-p', 'tcp'], {
+            netns: lab.translator.netns,
+            okExitCodes: [0, 1],
+          })
+          .catch(() => undefined);
+        if (list) {
+          const perNode: Record<string, number> = Object.fromEntries(
+            serverNodes.map((s) => [s.name, 0]),
+          );
+          for (const e of parseConntrackList(list.stdout)) {
+            const node = nodeAt.get(e.replySrc);
+            if (e.origDst === flow.address && node && node in perNode)
+              perNode[node] = (perNode[node] ?? 0) + 1;
+          }
+          tcpConnections.push({ tMs: now(), perNode });
+        }
+        await sleep(TCP_SAMPLE_MS);
+      }
+    })();
+
     // Traffic.
     const traffic: Record<string, Background> = {};
     if (o.traffic.includes('ping')) {
@@ -351,6 +395,7 @@ export async function runExperiment(
     }
     sampling = false;
     await sampler;
+    await tcpSampler;
     // tcpdump gets packets from the kernel in blocks that are handed over when full or after a
     // timeout (up to 1 s); stopping it earlier loses the packets of the block being filled.
     if (captures.length) await sleep(1_200);
@@ -373,7 +418,12 @@ export async function runExperiment(
           responders: serverNodes.map((s) => s.name),
         })),
       },
-      flow: { address: flow.address, initiator: flow.initiator, initiatorAddress },
+      flow: {
+        address: flow.address,
+        initiator: flow.initiator,
+        initiatorAddress,
+        tcpPolicy: policyOf(lab, flow.address).tcp,
+      },
       serverAddresses: Object.fromEntries(
         serverNodes.map((s) => [s.name, concreteAddress(lab, s.name) ?? '']),
       ),
@@ -388,6 +438,7 @@ export async function runExperiment(
       lateTranslated: status.late.translated,
       interrupted,
       counters: { names: COUNTERS, samples },
+      ...(o.traffic.includes('tcp') ? { tcpConnections } : {}),
       captureDrops,
       files,
       tools,

@@ -124,6 +124,48 @@ export function packetsPlot(r: ExperimentResults): Plot {
 }
 
 /** (b) Histogram of migration gaps: last packet at the old server to first at the new one. */
+/** The flow's TCP connections per server over time: draining on a former server, or moving. */
+export function tcpPlot(r: ExperimentResults): Plot {
+  const name = 'tcp-connections';
+  const title = 'TCP connections per server';
+  const samples = r.tcpConnections ?? [];
+  if (samples.length === 0) return { name, title, omitted: 'no TCP traffic in this run' };
+  const values = samples.flatMap((s) =>
+    Object.entries(s.perNode).map(([node, n]) => ({ node, t: s.tMs / 1000, n })),
+  );
+  const spec: TopLevelSpec = {
+    ...base(
+      title,
+      `the flow's connections as the translator tracks them, by the server each is translated to; ${swapNote(r.swaps)}`,
+    ),
+    layer: [
+      ...(r.swaps.length > 0 ? [swapRules(r.swaps)] : []),
+      {
+        data: { values },
+        mark: {
+          type: 'line',
+          interpolate: 'step-after',
+          strokeWidth: 1.5,
+          clip: true,
+          aria: false,
+        },
+        encoding: {
+          x: { field: 't', type: 'quantitative', title: 'time since start (s)' },
+          y: {
+            field: 'n',
+            type: 'quantitative',
+            title: 'TCP connections',
+            scale: { domain: [0, Math.max(1, maxOf(values.map((v) => v.n))) + 0.5] },
+            axis: { tickMinStep: 1 },
+          },
+          color: { field: 'node', type: 'nominal', title: 'server' },
+        },
+      },
+    ],
+  };
+  return { name, title, spec };
+}
+
 export function gapPlot(r: ExperimentResults): Plot {
   const name = 'gaps';
   const title = 'Migration gap per swap';
@@ -304,5 +346,5 @@ export function udpPlot(r: ExperimentResults): Plot {
 
 /** Every plot of the report, in order: drawn ones with their spec, left-out ones with why. */
 export function planPlots(r: ExperimentResults): Plot[] {
-  return [packetsPlot(r), gapPlot(r), latencyPlot(r), rttPlot(r), udpPlot(r)];
+  return [packetsPlot(r), gapPlot(r), latencyPlot(r), rttPlot(r), udpPlot(r), tcpPlot(r)];
 }

@@ -11,6 +11,7 @@ import { parseResults } from '../../src/experiment/results.js';
 import {
   cli,
   namespacesWith,
+  ROOT,
   removeNamespacesWith,
   tempStateDir,
   uniquePrefix,
@@ -150,6 +151,40 @@ describe('flowmig experiment', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /report: .*report\.html/);
     assert.ok(existsSync(join(out, 'report.html')));
+  });
+
+  it('tcp: migrate — the TCP stream survives every swap; moves, stalls and connections per server reported', async () => {
+    const config = join(ROOT, 'examples', 'live-tcp.yaml');
+    const { r, out } = await experiment([
+      '--config',
+      config,
+      '--traffic',
+      'tcp,ping',
+      '--interval',
+      '0.001',
+      '--swaps',
+      '50',
+      '--swap-every',
+      '40',
+    ]);
+    dirs.push(out);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(0, 2_000)}`);
+    const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
+    const tcp = results.traffic.tcp;
+    assert.ok(tcp);
+    assert.equal(tcp.ended.kind, 'open', `the connection survived: ${tcp.ended.message}`);
+    assert.equal(tcp.bytesIntact, tcp.bytesSent, 'every byte came back intact');
+    assert.equal(tcp.migrations?.swaps, 50);
+    assert.equal(tcp.migrations?.moved, 50, 'the connection moved at every swap');
+    assert.ok((tcp.migrations?.p50Ms ?? 0) > 0);
+    assert.ok(tcp.longestStallMs !== undefined && tcp.longestStallMs < 1_000);
+    // The connection was seen on both servers, never on both at once.
+    const samples = results.tcpConnections ?? [];
+    assert.ok(samples.length > 5);
+    assert.ok(samples.some((x) => x.perNode.C === 1) && samples.some((x) => x.perNode.D === 1));
+    assert.ok(samples.every((x) => (x.perNode.C ?? 0) + (x.perNode.D ?? 0) <= 1));
+    assert.ok(existsSync(join(out, 'plots', 'tcp-connections.svg')));
+    assert.equal(results.verdict.ok, true, results.verdict.lines.join('; '));
   });
 
   it("a real run's report opens in Chromium without errors and shows its plots", async () => {
