@@ -52,7 +52,7 @@ function axisTitles(spec: Loose): string[] {
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('planPlots', () => {
-  it('draws the four plots of a ping run, in order, and says why the UDP one is left out', () => {
+  it('draws the four plots of a ping run, in order, and says why the UDP and TCP ones are left out', () => {
     const plots = planPlots(pingRun());
     assert.deepEqual(
       plots.map((p) => [p.name, 'spec' in p]),
@@ -62,9 +62,32 @@ describe('planPlots', () => {
         ['swap-latency', true],
         ['rtt', true],
         ['udp-per-swap', false],
+        ['tcp-connections', false],
       ],
     );
     assert.match(omitted(plots[4] as Plot), /no per-swap UDP figures/);
+    assert.match(omitted(plots[5] as Plot), /no TCP traffic/);
+  });
+
+  it('draws the TCP connections per server, one line per server, with the swaps', () => {
+    const r = {
+      ...tcpResetRun(),
+      tcpConnections: [
+        { tMs: 0, perNode: { C: 1, D: 0 } },
+        { tMs: 200, perNode: { C: 0, D: 1 } },
+      ],
+    };
+    const plot = planPlots(r).find((p) => p.name === 'tcp-connections');
+    assert.ok(plot);
+    const spec = drawn(plot);
+    const last = (spec.layer?.length ?? 0) - 1;
+    assert.deepEqual(values(spec, last), [
+      { node: 'C', t: 0, n: 1 },
+      { node: 'D', t: 0, n: 0 },
+      { node: 'C', t: 0.2, n: 0 },
+      { node: 'D', t: 0.2, n: 1 },
+    ]);
+    assert.ok(axisTitles(spec).includes('TCP connections'));
   });
 
   it('gives every drawn plot a title and axis titles with units', () => {
