@@ -13,6 +13,7 @@ export {
   type ProgressHooks,
   type ReconcileResult,
 } from './control/flowmig.js';
+export type { LiveStep, LiveTcpResult } from './control/live-tcp.js';
 export { DaemonClient } from './daemon/client.js';
 export type { DaemonReply, DaemonRequest, HelloReply, RequestBody } from './daemon/protocol.js';
 export { DaemonServer } from './daemon/server.js';
@@ -58,3 +59,22 @@ export {
 } from './plan/migrate.js';
 export type { Op } from './plan/ops.js';
 export { renderReport, renderReportFromDir } from './report/index.js';
+export { APPS, echo, stream } from './serve/apps.js';
+export { ServeClient } from './serve/client.js';
+export {
+  type App,
+  type Connection,
+  type ConnectionHandler,
+  MigratableServer,
+  type MigrationPeer,
+  type ServerOptions,
+} from './serve/runtime.js';
+export {
+  cancelCheckpoint,
+  checkpoint,
+  restore,
+  socketFd,
+  socketFromFd,
+  tcpRepairUnavailable,
+} from './tcp-repair/index.js';
+export type { RestoredSocket, TcpSocketState } from './tcp-repair/types.js';
