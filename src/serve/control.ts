@@ -115,7 +115,8 @@ export class ControlServer {
         frame = encodeFrame({ id: reply.id, ok: false, error: `reply not JSON: ${String(e)}` });
       }
       conn.cork();
-      frame.forEach((b, i) => conn.write(b, i === frame.length - 1 ? then : undefined));
+      for (const [i, b] of frame.entries())
+        conn.write(b, i === frame.length - 1 ? then : undefined);
       conn.uncork();
     };
     const limit = this.options.maxRequestBytes ?? MAX_REQUEST_BYTES;
