@@ -165,10 +165,43 @@ export async function moveConnections(
     );
     moving = cp.connections;
     failed.push(...cp.failed);
-    // 4. Switch: the rule first, then the flow's conntrack entries.
-    await steps.run('switch', () => translator.switchOver());
   } catch (error) {
-    // Nothing was switched, or the switch failed: whatever was checkpointed goes back home.
+    await undo(error);
+  }
+  // 4. Switch (the rule first, then the flow's conntrack entries) and 5. restore on the new
+  // server, at once: the restored sockets stay silent and the packets held until both are done.
+  const [switchError, restoring] = await Promise.all([
+    steps
+      .run('switch', () => translator.switchOver())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    steps
+      .run(
+        'restore',
+        () => to.restore(moving, options.newAddress),
+        (x) => `${x.restored.length} restored`,
+      )
+      .then(
+        (r) => ({ r, error: undefined }),
+        (e: unknown) => ({ r: undefined, error: e }),
+      ),
+  ]);
+  if (switchError !== undefined) {
+    // The flow was not switched: the copies on the new server go, the connections go home.
+    const there = restoring.r?.restored ?? [];
+    if (there.length > 0) await to.abort(there);
+    await undo(switchError);
+  }
+  const restored: readonly string[] = restoring.r?.restored ?? [];
+  let restoreError: string | undefined;
+  if (restoring.error !== undefined) restoreError = (restoring.error as Error).message;
+  else if (restoring.r?.failed.length)
+    restoreError = restoring.r.failed.map((f) => `${f.id}: ${f.reason}`).join('; ');
+
+  /** Before the switch (or when it failed): the checkpointed connections go back, then throw. */
+  async function undo(error: unknown): Promise<never> {
     if (moving.length > 0) {
       const back = await from.restore(moving, moving[0]?.socket.local.address ?? '');
       if (back.restored.length > 0) await from.resume(back.restored);
@@ -177,20 +210,6 @@ export async function moveConnections(
     if (untouched.length > 0) await from.abort(untouched);
     await translator.release();
     throw error;
-  }
-  // 5. Restore on the new server: silent until resumed.
-  let restored: readonly string[] = [];
-  let restoreError: string | undefined;
-  try {
-    const r = await steps.run(
-      'restore',
-      () => to.restore(moving, options.newAddress),
-      (x) => `${x.restored.length} restored`,
-    );
-    restored = r.restored;
-    if (r.failed.length > 0) restoreError = r.failed.map((f) => `${f.id}: ${f.reason}`).join('; ');
-  } catch (error) {
-    restoreError = (error as Error).message;
   }
   if (restoreError !== undefined) {
     // 5b. Rollback: take back what was restored, switch back, restore all on the old server.
@@ -235,9 +254,11 @@ function result(
   steps: readonly LiveStep[],
 ): LiveTcpResult {
   const hold = steps.find((s) => s.name === 'hold');
-  const last = steps[steps.length - 1];
-  const totalMs = hold && last ? last.startedAt + last.durationMs - hold.startedAt : 0;
-  return { moved, failed, rolledBack, heldPackets, totalMs, queued, steps };
+  const end = Math.max(...steps.map((s) => s.startedAt + s.durationMs));
+  const totalMs = hold ? end - hold.startedAt : 0;
+  // In the order they started (switch and restore run at once, and may end the other way).
+  const ordered = [...steps].sort((a, b) => a.startedAt - b.startedAt);
+  return { moved, failed, rolledBack, heldPackets, totalMs, queued, steps: ordered };
 }
 
 const b64Bytes = (b64: string) => Buffer.byteLength(b64, 'base64');

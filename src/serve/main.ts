@@ -2,6 +2,7 @@
 // control socket. Prints `ready <pid>` on stdout once both listen; logs to stderr; exits on
 // SIGTERM, SIGINT or a `shutdown` request.
 // Usage: node main.js --address fc01::1 --port 5555 --mode echo|stream --control PATH [--node C]
+//        [--send-buffer BYTES (default 262144; 0: the kernel's autotuning)]
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { tcpRepairUnavailable } from '../tcp-repair/index.js';
@@ -25,6 +26,7 @@ try {
       node: { type: 'string' },
       // The lab id, so flowmig finds (and stops) the runtimes of a lab by their command lines.
       'flowmig-serve': { type: 'string' },
+      'send-buffer': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -54,7 +56,18 @@ process.on('unhandledRejection', (e) => log(`unexpected rejection: ${String(e)}`
 const unavailable = tcpRepairUnavailable();
 if (unavailable) log(`TCP repair unavailable, connections cannot migrate: ${unavailable}`);
 
-const server = new MigratableServer({ address, port, app: APPS[mode as AppName], log });
+// A bounded send buffer keeps what a connection has queued when it moves small (see
+// ServerOptions.sendBufferBytes); 256 KiB is plenty for the lab's sub-millisecond round trips.
+const sendBuffer = Number(values['send-buffer'] ?? 256 * 1024);
+if (!Number.isInteger(sendBuffer) || sendBuffer < 0 || sendBuffer > 1 << 30)
+  usage(`bad send buffer '${values['send-buffer']}'`);
+const server = new MigratableServer({
+  address,
+  port,
+  app: APPS[mode as AppName],
+  log,
+  ...(sendBuffer > 0 ? { sendBufferBytes: sendBuffer } : {}),
+});
 let control: ControlServer | undefined;
 let stopping = false;
 

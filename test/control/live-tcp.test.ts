@@ -85,13 +85,16 @@ function fakeRuntime(name: string, log: string[], o: FakeOptions = {}): ServerRu
   };
 }
 
-function fakeTranslator(log: string[]): TranslatorPort {
+function fakeTranslator(log: string[], switchThrows?: string): TranslatorPort {
   return {
     hold: async () => {
       log.push('hold');
     },
     switchOver: async () => {
       log.push('switch');
+      // Fails after the restore started (they run at once).
+      await new Promise((r) => setImmediate(r));
+      if (switchThrows) throw new Error(switchThrows);
     },
     switchBack: async () => {
       log.push('switch back');
@@ -225,5 +228,29 @@ describe('moving TCP connections with a flow', () => {
     );
     assert.ok(!log.includes('switch'));
     assert.deepEqual(log.slice(-2), ['C.abort a', 'release']);
+  });
+
+  it('a failed switch drops the copies on the new server and brings the connections home', async () => {
+    const log: string[] = [];
+    await assert.rejects(
+      moveConnections(
+        fakeRuntime('C', log, { ids: ['a'] }),
+        fakeRuntime('D', log),
+        fakeTranslator(log, 'nft: transaction failed'),
+        options,
+      ),
+      /transaction failed/,
+    );
+    assert.deepEqual(log, [
+      'C.prepare fe00::1',
+      'hold',
+      'C.checkpoint a',
+      'switch',
+      'D.restore a at fc02::2',
+      'D.abort a',
+      'C.restore a at fc01::1',
+      'C.resume a',
+      'release',
+    ]);
   });
 });

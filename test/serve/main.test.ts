@@ -34,6 +34,7 @@ describe('serve main.js', () => {
       [[...good.slice(0, 4), '--mode', 'chat', ...good.slice(6)], /unknown mode 'chat'/],
       [good.slice(0, 6), /--control PATH is required/],
       [[...good, '--bogus'], /bogus/],
+      [[...good, '--send-buffer', 'lots'], /bad send buffer 'lots'/],
     ];
     for (const [args, why] of cases) {
       const r = await run(args);
