@@ -53,14 +53,12 @@ async function handle(req: AgentRequest): Promise<AgentReply> {
     case 'release': {
       const t0 = performance.now();
       const q = holdQueue ? await holdQueue : undefined;
-      let released = 0;
-      try {
-        // The set first: a packet queued after the verdict is accepted as it comes (HoldQueue).
-        await agent.edit(req.table, req.edits);
-      } finally {
-        // Held packets go on even if the edit failed: holding them longer saves nothing.
-        if (q) released = await q.release();
-      }
+      // The held packets go on first, in the order they came; then the flow leaves the hold set.
+      // The other way round, a packet arriving in between would overtake the held ones (and a
+      // TCP segment overtaken by a newer one is dropped by the receiver's PAWS check). Packets
+      // queued after the verdict are accepted as they come (HoldQueue).
+      const released = q ? await q.release() : 0;
+      await agent.edit(req.table, req.edits);
       return { id: req.id, ok: true, releaseMs: performance.now() - t0, released };
     }
     case 'shutdown':

@@ -37,8 +37,16 @@ export function planUp(lab: Lab, engine: Engine): Op[] {
     };
     if (node.role === 'translator') {
       settings['net.ipv6.conf.all.forwarding'] = '1';
-      // A moved TCP connection continues mid-stream: conntrack must pick it up from any segment.
-      if (movesTcp(lab)) settings['net.netfilter.nf_conntrack_tcp_loose'] = '1';
+      // A moved TCP connection continues mid-stream: conntrack must pick it up from any segment
+      // (loose), and must not judge its segments by windows it never saw negotiated (liberal):
+      // picked up mid-stream it knows no window scale, takes the scaled windows of a bulk
+      // transfer for tiny ones, and marks the segments beyond them invalid, which are then not
+      // translated and lost; with the retransmission timer restarted at every move, the stream
+      // stalls.
+      if (movesTcp(lab)) {
+        settings['net.netfilter.nf_conntrack_tcp_loose'] = '1';
+        settings['net.netfilter.nf_conntrack_tcp_be_liberal'] = '1';
+      }
     }
     ops.push({ kind: 'sysctl', netns: node.netns, settings });
   }

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FlowmigError } from '../errors.js';
 import { isNativeError, nativeAddon, type RepairOption, type TcpRepairAddon } from './native.js';
-import type { Endpoint, RestoredSocket, TcpSocketState } from './types.js';
+import type { Endpoint, RepairWindow, RestoredSocket, TcpSocketState } from './types.js';
 
 // include/net/tcp_states.h, include/uapi/linux/tcp.h
 const TCP_ESTABLISHED = 1;
@@ -111,9 +111,19 @@ export function checkpoint(fd: number): TcpSocketState {
   requireTcpSocket(n, fd, context);
   requireEstablished(n, fd, context);
   step(context, 'turn repair mode on', () => n.setsockoptInt(fd, 'TCP_REPAIR', TCP_REPAIR_ON));
+  let window: RepairWindow | undefined;
   try {
     // The state may have changed between the check and repair mode: check again, for good.
     const info = requireEstablished(n, fd, context);
+    // Repair mode alone does not stop transmission: data queued behind TCP small queues or the
+    // congestion window still goes out as the device frees room. A segment sent after the
+    // sequence numbers are read reaches the peer, whose acknowledgements then cover data the
+    // restored socket thinks unsent; it discards them, and every segment carrying them (an ACK
+    // of unsent data), and the connection stalls for good. So the send window is closed first
+    // (nothing new leaves), and the state keeps the window as it was.
+    window = step(context, 'getsockopt(TCP_REPAIR_WINDOW)', () => n.getRepairWindow(fd));
+    const open = window;
+    step(context, 'close the send window', () => n.setRepairWindow(fd, { ...open, sndWnd: 0 }));
     const recvLength = step(context, 'ioctl(SIOCINQ)', () => n.ioctlInt(fd, 'SIOCINQ'));
     const sendLength = step(context, 'ioctl(SIOCOUTQ)', () => n.ioctlInt(fd, 'SIOCOUTQ'));
     const unsent = step(context, 'ioctl(SIOCOUTQNSD)', () => n.ioctlInt(fd, 'SIOCOUTQNSD'));
@@ -155,13 +165,16 @@ export function checkpoint(fd: number): TcpSocketState {
       recvQueue: recv.data.toString('base64'),
       mss,
       timestamp: timestamp >>> 0,
-      window: step(context, 'getsockopt(TCP_REPAIR_WINDOW)', () => n.getRepairWindow(fd)),
+      window,
       options: info.options,
       sndWscale: info.sndWscale,
       rcvWscale: info.rcvWscale,
     };
   } catch (e) {
     // Give the socket back as it was; the first error is the one worth reporting.
+    try {
+      if (window) n.setRepairWindow(fd, window);
+    } catch {}
     try {
       n.setsockoptInt(fd, 'TCP_REPAIR', TCP_REPAIR_OFF);
     } catch {}
