@@ -259,10 +259,13 @@ describe('tcp repair: checkpoint in one process, restore in another (namespaces)
       await exchange(scene, 256 * 1024);
       // The client stops reading: its window closes and the server's queue stops moving.
       await scene.client.call('pause');
-      await scene.server.call('fill');
-      await sleep(200);
-      await scene.server.call('fill');
-      await sleep(100);
+      // Fill until the client's window is shut and bytes wait unsent (its receive buffer may
+      // autotune to hold a few MB first).
+      for (let i = 0; i < 20; i++) {
+        await scene.server.call('fill');
+        await sleep(100);
+        if ((await scene.server.call('info')).notSent > 0) break;
+      }
       const { cp, rs } = await handover(scene, t);
       assert.ok(cp.state.unsent > 0, `unsent bytes at the checkpoint (${cp.state.unsent})`);
       assert.equal(cp.state.unsent, cp.before.notSent);
