@@ -5,9 +5,9 @@ import { AgentClient } from '../agent/client.js';
 import {
   findByMarker,
   isOurProcess,
-  isRunning,
   spawnDetached,
   stopProcess,
+  waitUntilAnswers,
 } from '../exec/daemon.js';
 
 export interface AgentHandle {
@@ -41,27 +41,24 @@ export async function startAgent(
   });
   const handle = { pid, socket, log };
   await record(handle);
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const c = await AgentClient.connect(socket, 500);
-      try {
-        await c.hello();
-        return handle;
-      } finally {
-        c.close();
-      }
-    } catch (error) {
-      last = error;
-      if (!(await isRunning(pid))) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  try {
+    await waitUntilAnswers(
+      pid,
+      async () => {
+        const c = await AgentClient.connect(socket, 500);
+        try {
+          return await c.hello();
+        } finally {
+          c.close();
+        }
+      },
+      timeoutMs,
+    );
+    return handle;
+  } catch (last) {
+    await stopAgent(handle, init.id);
+    throw new Error(`the agent did not start: ${(last as Error).message} (log: ${log})`);
   }
-  await stopAgent(handle, init.id);
-  throw new Error(
-    `the agent did not start: ${String((last as Error | undefined)?.message ?? 'no answer')} (log: ${log})`,
-  );
 }
 
 export async function stopAgent(h: AgentHandle, id: string): Promise<void> {

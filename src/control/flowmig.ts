@@ -572,6 +572,13 @@ export class Flowmig {
     const toH = handle(to);
     if (!fromH) return plain(`flowmig serve does not run on ${from}: no connection to move`);
     if (!toH) return plain(`flowmig serve does not run on ${to}: ${from}'s connections were reset`);
+    // Both ends must be able to use TCP repair (as each said when it started): else refuse
+    // before anything changes.
+    for (const h of [fromH, toH])
+      if (h.repairUnavailable)
+        throw new FlowmigError(
+          `cannot move the TCP connections of flow ${p.flow.address}: flowmig serve on ${h.node} cannot use TCP repair (${h.repairUnavailable}); build the native TCP repair addon (npm run build:native) and restart it`,
+        );
     const fromC = await connectServer(fromH, lab.id);
     if (typeof fromC === 'string') return plain(`${fromC}: no connection moved`);
     const toC = await connectServer(toH, lab.id);
@@ -580,17 +587,6 @@ export class Flowmig {
       return plain(`${toC}: ${from}'s connections were reset`);
     }
     try {
-      // Both ends must be able to use TCP repair: else refuse before anything changes.
-      for (const [node, c] of [
-        [from, fromC],
-        [to, toC],
-      ] as const) {
-        const why = (await c.hello()).repairUnavailable;
-        if (why)
-          throw new FlowmigError(
-            `cannot move the TCP connections of flow ${p.flow.address}: flowmig serve on ${node} cannot use TCP repair (${why}); build the native TCP repair addon (npm run build:native) and restart it`,
-          );
-      }
       const [mapping] = mappingsFor(lab, [p.flow]);
       const newAddress = concreteAddress(lab, to);
       if (!mapping || !newAddress) throw new Error(`flow ${p.flow.address} has no addresses`);
@@ -674,6 +670,9 @@ export class Flowmig {
             await this.store.write(state);
           },
         );
+        // Recorded again with what it answered (whether it can move connections).
+        state.servers = [...(state.servers ?? []).filter((s) => s.node !== node.name), h];
+        await this.store.write(state);
         started.push(h);
       }
       return started;

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import {
   findByMarker,
   isOurProcess,
-  isRunning,
   spawnDetached,
   stopProcess,
+  waitUntilAnswers,
 } from '../exec/daemon.js';
 import { ServeClient } from '../serve/client.js';
 
@@ -21,6 +21,8 @@ export interface ServerHandle {
   readonly address: string;
   readonly port: number;
   readonly mode: ServeMode;
+  /** Why it cannot checkpoint or restore connections (the addon is missing); else absent. */
+  readonly repairUnavailable?: string;
 }
 
 const MAIN = fileURLToPath(new URL('../serve/main.js', import.meta.url));
@@ -80,27 +82,29 @@ export async function startServer(
     mode: init.mode,
   };
   await record(handle);
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const c = await ServeClient.connect(socket, 500);
-      try {
-        await c.hello();
-        return handle;
-      } finally {
-        c.close();
-      }
-    } catch (error) {
-      last = error;
-      if (!(await isRunning(pid))) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  try {
+    const hello = await waitUntilAnswers(
+      pid,
+      async () => {
+        const c = await ServeClient.connect(socket, 500);
+        try {
+          return await c.hello();
+        } finally {
+          c.close();
+        }
+      },
+      timeoutMs,
+    );
+    // Whether it can move connections does not change while it runs: asked once, here.
+    return hello.repairUnavailable === undefined
+      ? handle
+      : { ...handle, repairUnavailable: hello.repairUnavailable };
+  } catch (last) {
+    await stopServer(handle, init.id);
+    throw new Error(
+      `flowmig serve did not start on ${init.node}: ${(last as Error).message} (log: ${log})`,
+    );
   }
-  await stopServer(handle, init.id);
-  throw new Error(
-    `flowmig serve did not start on ${init.node}: ${String((last as Error | undefined)?.message ?? 'no answer')} (log: ${log})`,
-  );
 }
 
 export async function stopServer(h: ServerHandle, id: string): Promise<void> {

@@ -96,3 +96,26 @@ export async function findByMarker(
   }
   return pids;
 }
+
+/**
+ * Asks a just-started process until it answers (`probe` resolves), it exits, or `timeoutMs`
+ * passes. Resolves with the answer, or rejects with the last reason there was none.
+ */
+export async function waitUntilAnswers<T>(
+  pid: number,
+  probe: () => Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = new Error('no answer');
+  while (Date.now() < deadline) {
+    try {
+      return await probe();
+    } catch (error) {
+      last = error;
+      if (!(await isRunning(pid))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  throw last;
+}

@@ -67,6 +67,7 @@ export const labStateSchema = z.object({
         address: z.string(),
         port: z.number(),
         mode: z.enum(['echo', 'stream']),
+        repairUnavailable: z.string().optional(),
       }),
     )
     .optional(),
