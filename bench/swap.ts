@@ -1,7 +1,10 @@
 // `flowmig bench swap`: swap latency per method at 1..100k installed flows, on one lab, one run.
 import { fileURLToPath } from 'node:url';
+import type { ApplyResult } from '../src/agent/agent.js';
+import { Agent } from '../src/agent/agent.js';
 import { AgentClient } from '../src/agent/client.js';
 import { Flowmig } from '../src/control/flowmig.js';
+import { netnsPath } from '../src/control/in-process.js';
 import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
 import { iptablesEngine } from '../src/engines/iptables.js';
 import { lateTable } from '../src/engines/late.js';
@@ -46,6 +49,8 @@ export interface BulkRow {
   readonly ms: number;
   readonly ruleMs: number;
   readonly conntrackMs: number;
+  /** The release transaction that follows the move (late-packet set), when timed. */
+  readonly releaseMs?: number;
 }
 
 export interface SwapBenchResult {
@@ -64,10 +69,14 @@ export interface SwapBenchOptions {
   readonly onProgress?: (text: string) => void;
 }
 
-const WORKER = fileURLToPath(new URL('./inprocess-worker.js', import.meta.url));
 const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
 /** Methods with no process spawn per swap: many samples, and they count deleted entries. */
-const FAST = new Set(['nftables-agent', 'nftables-agent+flood', 'nftables-inprocess']);
+const FAST = new Set([
+  'nftables-agent',
+  'nftables-agent+flood',
+  'nftables-inprocess',
+  'nftables-inprocess+flood',
+]);
 const A = 'fc00::1';
 /** Grace time of former responders in the benchmark's swaps (the lab default). */
 const GRACE_MS = 5_000;
@@ -99,6 +108,7 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
   const runIn = (argv: string[], stdin?: string) =>
     fm.runner.run(argv, { netns: t, stdin, timeoutMs: 600_000 });
   let client: AgentClient | undefined;
+  let local: Agent | undefined;
   let poker: Background | undefined;
   try {
     const state = await fm.store.read(lab.id);
@@ -106,6 +116,8 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       throw new Error(`the agent did not start: ${state?.agentError ?? 'unknown'}`);
     client = await AgentClient.connect(state.agent.socket);
     const agent = client;
+    local = await Agent.start({ netns: netnsPath(t) });
+    const inProcess = local;
     // Before each sample the client sends one datagram into the flow (a helper in A, answering when
     // it is out), so every swap really deletes a conntrack entry. A background ping at a short
     // interval would do it too, but iputils ping spins a core below 10 ms, skewing the figures.
@@ -218,29 +230,31 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
         return { within: r.totalMs, deleted: r.deleted };
       };
       await measure('nftables-agent', n, viaAgent);
-      // The same code in-process inside the translator namespace: no request/reply between
-      // processes. A worker started there (a controller living in the namespace) times each swap
-      // itself; it alternates D, C, D, ... from C like `measure`, which leaves fe00::1 on C.
-      {
-        const worker = Background.start([process.execPath, WORKER], { netns: t, stdin: true });
-        try {
-          await measure('nftables-inprocess', n, async () => {
-            const answer = JSON.parse(await worker.request('swap')) as Sample;
-            return answer;
-          });
-        } finally {
-          worker.endInput(); // the worker closes its agent and exits
-          await Promise.race([worker.exited, sleep(3_000)]);
-          await worker.stop('SIGTERM');
-        }
-        current = C;
-      }
+      // The in-process path (Flowmig's `inProcess`): the same code in this process, its netlink
+      // sockets made in the translator namespace. Timed until the flow has moved, as the agent
+      // answers; the release transaction follows outside the figure, as it does in the agent.
+      const viaLocal = async (to: string): Promise<Sample> => {
+        const c = change(to);
+        const op = swapOp(c);
+        const t1 = performance.now();
+        const { result, release } = await inProcess.migrate({
+          table: NFT_TABLE,
+          edits: op.edits ?? [],
+          conntrack: [{ address: 'fe00::1', keepReplySrc: to }],
+          after: releaseOps(c).flatMap((o) => o.edits ?? []),
+        });
+        const ms = performance.now() - t1;
+        await release();
+        return { ms, deleted: result.deleted };
+      };
+      await measure('nftables-inprocess', n, viaLocal);
       const flood = Background.start(['ping', '-q', '-i', '0.00001', 'fe00::1'], {
         netns: client0,
       });
       try {
         await sleep(200);
         await measure('nftables-agent+flood', n, viaAgent);
+        await measure('nftables-inprocess+flood', n, viaLocal);
       } finally {
         await flood.stop('SIGINT');
       }
@@ -253,26 +267,46 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       load.push({ method: 'nftables-agent', flows: n, ms: performance.now() - t0 });
       current = C;
 
-      // Bulk: evacuate every flow on C to D in one transaction and one conntrack pass.
+      // Bulk: evacuate every flow on C to D in one transaction and one conntrack pass, by the
+      // agent, then back from D to C in-process. Timed until the flows have moved (the agent
+      // answers then); the release transaction that follows is reported beside.
       if (n >= 10_000) {
         const onC = base.filter((m) => m.responderAddress === C).slice(0, 10_000);
-        const moves = onC.map((b) => ({ before: b, after: { ...b, responderAddress: D } }));
-        const op = swapOp(moves);
-        t0 = performance.now();
-        const r = await agent.apply(
-          NFT_TABLE,
-          op.edits ?? [],
-          onC.map((m) => ({ address: m.address, keepReplySrc: D })),
-          releaseOps(moves).flatMap((o) => o.edits ?? []),
-        );
-        bulk.push({
-          method: 'nftables-agent',
-          flows: onC.length,
-          ms: performance.now() - t0,
-          ruleMs: r.ruleMs,
-          conntrackMs: r.conntrackMs,
-        });
-        say(`bulk: ${onC.length} flows C → D in ${(performance.now() - t0).toFixed(1)} ms`);
+        const evacuate = async (method: string, from: string, to: string) => {
+          const moves = onC.map((b) => ({
+            before: { ...b, responderAddress: from },
+            after: { ...b, responderAddress: to },
+          }));
+          const op = swapOp(moves);
+          const request = {
+            table: NFT_TABLE,
+            edits: op.edits ?? [],
+            conntrack: onC.map((m) => ({ address: m.address, keepReplySrc: to })),
+            after: releaseOps(moves).flatMap((o) => o.edits ?? []),
+          };
+          t0 = performance.now();
+          let r: ApplyResult;
+          let releaseMs: number | undefined;
+          if (method === 'nftables-agent') {
+            r = await agent.apply(request.table, request.edits, request.conntrack, request.after);
+          } else {
+            const m = await inProcess.migrate(request);
+            r = m.result;
+            releaseMs = await m.release();
+          }
+          const ms = performance.now() - t0;
+          bulk.push({
+            method,
+            flows: onC.length,
+            ms,
+            ruleMs: r.ruleMs,
+            conntrackMs: r.conntrackMs,
+            ...(releaseMs !== undefined ? { releaseMs } : {}),
+          });
+          say(`bulk (${method}): ${onC.length} flows ${from} → ${to} in ${ms.toFixed(1)} ms`);
+        };
+        await evacuate('nftables-agent', C, D);
+        await evacuate('nftables-inprocess', D, C);
       }
 
       // iptables engine: whole chains rewritten per change (ip6tables-restore), conntrack by program.
@@ -325,12 +359,14 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       "latency = command issued → mapping committed and the flow's conntrack entries deleted, measured by the caller",
       'ratio_p50_vs_reference = reference p50 / method p50 at the same N (higher is faster)',
       'nftables-agent: a Unix-socket request to the translator agent, which sends one nf_tables batch and exact-tuple ctnetlink deletes',
-      'nftables-inprocess: the same code called in a process inside the translator namespace (no IPC)',
+      "nftables-inprocess: the same code called in this process, its netlink sockets made in the translator namespace (Flowmig's inProcess path: no IPC)",
+      'fast paths are timed until the flow has moved (rules committed, conntrack entries deleted); the late-set release transaction follows outside the figure',
       'DEL/SWAP: conntrack entries each swap deleted (the client sends one datagram into the flow before each sample)',
     );
     return { rows, load, bulk, notes };
   } finally {
     client?.close();
+    local?.close();
     await poker?.stop('SIGTERM');
     say('tearing the lab down');
     await fm.down(lab.id);
@@ -341,10 +377,10 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
 export function renderSwapBench(r: SwapBenchResult): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const lines = [
-    `${pad('METHOD', 24)}${pad('FLOWS', 9)}${pad('SAMPLES', 9)}${pad('P50 ms', 11)}${pad('P99 ms', 11)}${pad('REF/P50', 9)}${pad('DEL/SWAP', 10)}`,
+    `${pad('METHOD', 27)}${pad('FLOWS', 9)}${pad('SAMPLES', 9)}${pad('P50 ms', 11)}${pad('P99 ms', 11)}${pad('REF/P50', 9)}${pad('DEL/SWAP', 10)}`,
     ...r.rows.map(
       (x) =>
-        `${pad(x.method, 24)}${pad(String(x.flows), 9)}${pad(String(x.samples), 9)}${pad(x.p50_ms.toFixed(3), 11)}${pad(x.p99_ms.toFixed(3), 11)}${pad(x.ratio_p50_vs_reference === null ? '-' : `${x.ratio_p50_vs_reference.toFixed(1)}×`, 9)}${pad(x.deleted_per_swap === undefined ? '-' : x.deleted_per_swap.toFixed(2), 10)}${x.inner_p50_ms === undefined ? '' : `(in agent ${x.inner_p50_ms.toFixed(3)})`}`,
+        `${pad(x.method, 27)}${pad(String(x.flows), 9)}${pad(String(x.samples), 9)}${pad(x.p50_ms.toFixed(3), 11)}${pad(x.p99_ms.toFixed(3), 11)}${pad(x.ratio_p50_vs_reference === null ? '-' : `${x.ratio_p50_vs_reference.toFixed(1)}×`, 9)}${pad(x.deleted_per_swap === undefined ? '-' : x.deleted_per_swap.toFixed(2), 10)}${x.inner_p50_ms === undefined ? '' : `(in agent ${x.inner_p50_ms.toFixed(3)})`}`,
     ),
     '',
     'load N flows (one transaction):',
@@ -354,7 +390,7 @@ export function renderSwapBench(r: SwapBenchResult): string {
     ...(r.bulk.length
       ? r.bulk.map(
           (x) =>
-            `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms (rule ${x.ruleMs.toFixed(1)} ms, conntrack ${x.conntrackMs.toFixed(1)} ms)`,
+            `  ${pad(x.method, 20)}${pad(String(x.flows), 9)}${x.ms.toFixed(1)} ms (rule ${x.ruleMs.toFixed(1)} ms, conntrack ${x.conntrackMs.toFixed(1)} ms${x.releaseMs === undefined ? '' : `; then release ${x.releaseMs.toFixed(1)} ms`})`,
         )
       : ['  (needs N ≥ 10,000)']),
     '',

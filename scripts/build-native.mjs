@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds the TCP repair addon (binding.gyp → build/Release/flowmig_tcp_repair.node) with npm's own
-// node-gyp. Never fails the install: without a compiler flowmig still works, only live TCP
-// migration is unavailable, so a failed build prints one warning line and exits 0.
+// Builds the native addons (binding.gyp → build/Release/flowmig_tcp_repair.node and
+// flowmig_netlink.node) with npm's own node-gyp. Never fails the install: without a compiler
+// flowmig still works (live TCP migration is unavailable and the translator's netlink calls go
+// through the event loop), so a failed build prints one warning line and exits 0.
 // Plain Node.js with no dependencies (it runs as npm's install script).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ const NPM_NODE_GYP = join('node_modules', 'npm', 'node_modules', 'node-gyp', 'bi
 
 function warn(reason) {
   process.stderr.write(
-    `flowmig: the TCP repair addon was not built (${reason}): live TCP migration is unavailable; reset and drain still work\n`,
+    `flowmig: the native addons were not built (${reason}): live TCP migration is unavailable (reset and drain still work) and the translator agent uses its slower netlink path\n`,
   );
   process.exit(0);
 }
@@ -57,7 +58,10 @@ if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node'
 const [program, ...programArgs] = gyp;
 const r = spawnSync(program, [...programArgs, ...args], { cwd: root, encoding: 'utf8' });
 const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-if (r.status === 0 && existsSync(join(root, 'build', 'Release', 'flowmig_tcp_repair.node'))) {
+const built = ['flowmig_tcp_repair.node', 'flowmig_netlink.node'].every((f) =>
+  existsSync(join(root, 'build', 'Release', f)),
+);
+if (r.status === 0 && built) {
   process.exit(0);
 }
 const log = join(root, 'build', 'build-native.log');

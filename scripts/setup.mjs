@@ -87,16 +87,18 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run(['npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error'], { quiet: true });
 }
 
-// 2b. The TCP repair addon (npm ci builds it; a checkout whose node_modules were already in place,
-// or whose native sources changed since, builds it here). Its script never fails: without a
-// compiler, live TCP migration is unavailable and says so.
-const addon = join(root, 'build', 'Release', 'flowmig_tcp_repair.node');
+// 2b. The native addons, TCP repair and netlink (npm ci builds them; a checkout whose node_modules
+// were already in place, or whose native sources changed since, builds them here). Its script
+// never fails: without a compiler, live TCP migration is unavailable and says so.
+const addons = ['flowmig_tcp_repair.node', 'flowmig_netlink.node'].map((f) =>
+  join(root, 'build', 'Release', f),
+);
 const nativeSources = Math.max(
   newest(join(root, 'native')),
   statSync(join(root, 'binding.gyp')).mtimeMs,
 );
-if (!existsSync(addon) || statSync(addon).mtimeMs < nativeSources) {
-  say('building the TCP repair addon (node-gyp)');
+if (addons.some((a) => !existsSync(a) || statSync(a).mtimeMs < nativeSources)) {
+  say('building the native addons (node-gyp)');
   run([process.execPath, join(root, 'scripts', 'build-native.mjs')]);
 }
 

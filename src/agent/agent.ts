@@ -1,8 +1,7 @@
 // The translator agent's core: map edits as one nf_tables batch, then exact-tuple conntrack deletes.
-import { RawNetlinkSocket } from 'netlink';
 import type { MapEdit } from '../engines/engine.js';
 import { addressBytes } from '../net/ipv6.js';
-import { messages, NETLINK_NETFILTER } from '../netlink/codec.js';
+import { messages } from '../netlink/codec.js';
 import {
   type CtEntry,
   deleteRequest,
@@ -15,8 +14,8 @@ import {
 } from '../netlink/conntrack.js';
 import { type MapElement, mapEditBatch, type MapEdit as NlMapEdit } from '../netlink/nftables.js';
 import { ConntrackIndex } from './ct-index.js';
-import { NetfilterSocket } from './netfilter-socket.js';
-import { TimedElements } from './timed-elements.js';
+import { EventSocket } from './event-socket.js';
+import { NetfilterSocket, type NetlinkPath } from './netfilter-socket.js';
 
 /** A flow whose conntrack entries go after the commit, but for those already on its new responder. */
 export interface ConntrackTarget {
@@ -51,6 +50,11 @@ export interface ApplyResult {
   readonly totalMs: number;
   /** The `after` transaction, when there was one (not part of totalMs). */
   readonly releaseMs?: number;
+  /**
+   * The agent answered before committing `after`, which it commits next, before any other
+   * request (its time is then unknown to the caller).
+   */
+  readonly releasing?: boolean;
   readonly deleted: number;
   /** How the entries were found: from the event-fed index, or by a dump (index rebuilt). */
   readonly lookup: 'index' | 'dump';
@@ -155,37 +159,49 @@ export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): 
   return out.map((list) => list.map((x) => x.slot));
 }
 
+export interface AgentOptions {
+  /**
+   * A namespace path (/run/netns/<name>): the agent's sockets are made there, so it can work from
+   * any process (needs the native addon). By default, the calling process's own namespace.
+   */
+  readonly netns?: string;
+}
+
 export class Agent {
-  private readonly sock = new NetfilterSocket();
-  private readonly events: RawNetlinkSocket;
+  private readonly sock: NetfilterSocket;
+  private readonly events: EventSocket;
   readonly index = new ConntrackIndex();
-  /** Timed set elements this agent added (see TimedElements): releases skip what is gone. */
-  private readonly timed = new TimedElements(now());
   private eventsSeen = 0;
 
-  private constructor() {
-    this.events = new RawNetlinkSocket(NETLINK_NETFILTER, {
+  /** Subscribes to conntrack events (before the first dump, so nothing is missed). */
+  private constructor(netns: string | undefined) {
+    this.sock = new NetfilterSocket(netns);
+    this.events = new EventSocket({
+      netns,
+      groups: [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY],
       recvBufferSize: 32 << 20,
-      sendBufferSize: 1 << 16,
-    });
-    this.events.on('message', (data: Buffer) => this.onEvents(data));
-    // ENOBUFS: the kernel dropped events; the index may miss entries until rebuilt by a dump.
-    this.events.on('error', () => {
-      this.index.dirty = true;
+      onDatagram: (data) => this.onEvents(data),
+      // ENOBUFS: the kernel dropped events; the index may miss entries until rebuilt by a dump.
+      onOverrun: () => {
+        this.index.dirty = true;
+      },
     });
   }
 
   /** Subscribes to conntrack events first, then seeds the index from a dump: nothing is missed. */
-  static async start(): Promise<Agent> {
-    const a = new Agent();
-    a.events.addMembership(NFNLGRP_CONNTRACK_NEW);
-    a.events.addMembership(NFNLGRP_CONNTRACK_DESTROY);
+  static async start(options: AgentOptions = {}): Promise<Agent> {
+    const a = new Agent(options.netns);
     await a.rebuild();
     return a;
   }
 
-  get stats(): { entries: number; dirty: boolean; events: number } {
-    return { entries: this.index.size, dirty: this.index.dirty, events: this.eventsSeen };
+  get stats(): { entries: number; dirty: boolean; events: number; netlink: NetlinkPath } {
+    return {
+      entries: this.index.size,
+      dirty: this.index.dirty,
+      events: this.eventsSeen,
+      netlink: this.sock.path,
+    };
   }
 
   private onEvents(data: Buffer): void {
@@ -206,17 +222,29 @@ export class Agent {
   }
 
   /**
-   * Commits the edits, then deletes the flows' conntrack entries. Both go out back to back without
-   * waiting in between: the kernel handles netlink requests to itself synchronously, in order, in
-   * the sender's sendmsg, so the deletes run after the commit. Entries created between the index
-   * lookup and the commit (still under the old mapping) are caught by a second look at the index
-   * once the acknowledgements are in, and deleted too.
+   * Commits the edits, then deletes the flows' conntrack entries, then commits `after`. Both the
+   * batch and the deletes go out back to back without waiting in between: the kernel handles
+   * netlink requests to itself synchronously, in order, in the sender's sendmsg, so the deletes run
+   * after the commit. Entries created between the index lookup and the commit (still under the old
+   * mapping) are caught by a second look at the index once the acknowledgements are in, and
+   * deleted too.
    */
   async apply(req: ApplyRequest): Promise<ApplyResult> {
+    const { result, release } = await this.migrate(req);
+    const releaseMs = await release();
+    return releaseMs === undefined ? result : { ...result, releaseMs };
+  }
+
+  /**
+   * `apply` in two parts: the migration (rules and conntrack), then `release()`, which commits
+   * `after` and resolves with the time it took (undefined when there was nothing to commit). A
+   * caller may answer between the two, as long as nothing else reaches the kernel in between.
+   */
+  async migrate(
+    req: ApplyRequest,
+  ): Promise<{ result: ApplyResult; release: () => Promise<number | undefined> }> {
     const t0 = now();
     const edits = this.toNetlink(req.table, req.edits);
-    // Known before the commit: a failed commit must not leave an element unknown.
-    this.timed.note(req.edits, req.table, t0);
     // What stays of each target flow: entries already on its new responder, draining TCP, ...
     const targets = new Map(req.conntrack.map((c) => [c.address, c]));
     const fresh = (e: CtEntry) => {
@@ -228,32 +256,34 @@ export class Agent {
       lookup = 'dump';
       await this.rebuild();
     }
+    // Events the kernel sent up to now reach the index first (native addon: read at once).
+    this.events.drainNow();
     // The batch and the deletes go out back to back (see above); both are awaited together.
     const committed = this.commit(edits);
     const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     const deletes = this.deleteEntries(first);
     const [ruleDone] = await Promise.all([committed, deletes]);
     let deleted = await deletes;
-    // Second look: NEW events queued before the commit reach the index in this turn.
-    await new Promise((r) => setImmediate(r));
+    // Second look: NEW events queued before the commit reach the index now (read at once with
+    // the native addon, else in the event loop's next poll).
+    if (!this.events.drainNow()) await new Promise((r) => setImmediate(r));
     const late = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     if (late.length > 0) deleted += await this.deleteEntries(late);
     const t2 = now();
-    let releaseMs: number | undefined;
-    const after = this.timed.needed(req.after ?? [], req.table, t2);
-    if (after.length) {
-      await this.commit(this.toNetlink(req.table, after));
-      this.timed.note(after, req.table, t2);
-      releaseMs = now() - t2;
-    }
-    return {
+    const result: ApplyResult = {
       ruleMs: ruleDone - t0,
       conntrackMs: t2 - ruleDone,
       totalMs: t2 - t0,
-      ...(releaseMs !== undefined ? { releaseMs } : {}),
       deleted,
       lookup,
     };
+    const release = async () => {
+      if (!req.after?.length) return undefined;
+      const t3 = now();
+      await this.commit(this.toNetlink(req.table, req.after));
+      return now() - t3;
+    };
+    return { result, release };
   }
 
   /** Commits edits as one transaction (no conntrack work); resolves with the time it took, ms. */
@@ -305,6 +335,11 @@ export class Agent {
     let n = 0;
     for (const errno of errors.values()) if (errno === 0) n++;
     return n;
+  }
+
+  /** Lets the process exit while the agent waits for conntrack events. */
+  unref(): void {
+    this.events.ref(false);
   }
 
   close(): void {

@@ -28,12 +28,26 @@ let holdQueue: Promise<HoldQueue> | undefined;
 // Requests are applied one at a time, in arrival order: each keeps its rule-then-conntrack order.
 let queue: Promise<unknown> = Promise.resolve();
 
-async function handle(req: AgentRequest): Promise<AgentReply> {
+/** A reply, and what to do once it is sent (before the next request). */
+type Handled = AgentReply | { reply: AgentReply; afterReply: () => Promise<unknown> };
+
+async function handle(req: AgentRequest): Promise<Handled> {
   switch (req.op) {
     case 'hello':
       return { id: req.id, ok: true, pid: process.pid, lab: lab ?? '', ...agent.stats };
-    case 'apply':
-      return { id: req.id, ok: true, ...(await agent.apply(req)) };
+    case 'apply': {
+      // The caller waits for the migration only: the release transaction follows the reply.
+      const { result, release } = await agent.migrate(req);
+      if (!req.after?.length) return { id: req.id, ok: true, ...result };
+      return {
+        reply: { id: req.id, ok: true, ...result, releasing: true },
+        afterReply: () =>
+          release().catch((e: unknown) => {
+            // The new responder may stay in the late set until its grace time ends.
+            process.stderr.write(`release after migration ${req.id} failed: ${String(e)}\n`);
+          }),
+      };
+    }
     case 'hold': {
       holdQueue ??= HoldQueue.bind(HOLD_QUEUE);
       const q = await holdQueue.catch((e: unknown) => {
@@ -79,15 +93,22 @@ function serve(conn: Socket): void {
         conn.write(`${JSON.stringify({ id: -1, ok: false, error: 'not JSON' })}\n`);
         return;
       }
-      const run = queue.then(() => handle(req));
-      queue = run.catch(() => {});
-      run.then(
-        (reply) => conn.write(`${JSON.stringify(reply)}\n`),
-        (e: unknown) =>
-          conn.write(
-            `${JSON.stringify({ id: req.id, ok: false, error: String((e as Error).message ?? e) })}\n`,
-          ),
-      );
+      queue = queue.then(async () => {
+        let handled: Handled;
+        try {
+          handled = await handle(req);
+        } catch (e) {
+          const error = String((e as Error).message ?? e);
+          conn.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
+          return;
+        }
+        if ('reply' in handled) {
+          conn.write(`${JSON.stringify(handled.reply)}\n`);
+          await handled.afterReply();
+        } else {
+          conn.write(`${JSON.stringify(handled)}\n`);
+        }
+      });
     }),
   );
 }

@@ -1,4 +1,6 @@
 // A NETLINK_NETFILTER socket with request/acknowledge and dump helpers, every wait bounded.
+// Through the native addon when it is built (each request answered within the call, no event-loop
+// turn), else through the event loop (the `netlink` package).
 import { RawNetlinkSocket } from 'netlink';
 import {
   errorCode,
@@ -7,6 +9,7 @@ import {
   NLMSG_DONE,
   NLMSG_ERROR,
 } from '../netlink/codec.js';
+import { type NetlinkAddon, netlinkAddon } from '../netlink/native.js';
 
 const ENOENT = 2;
 
@@ -19,17 +22,36 @@ interface Pending {
   readonly dump: Buffer[] | undefined;
 }
 
+/** How a socket reaches the kernel: within the call (native addon) or through the event loop. */
+export type NetlinkPath = 'native' | 'event-loop';
+
+const BUFFER = 8 << 20;
+
 export class NetfilterSocket {
-  private readonly sock: RawNetlinkSocket;
+  private readonly sock: RawNetlinkSocket | undefined;
+  private readonly native: { readonly addon: NetlinkAddon; readonly fd: number } | undefined;
   private readonly pending = new Map<number, Pending>();
   private seq = Math.floor(Math.random() * 0x3fffffff);
 
-  constructor() {
+  /** `netns`: a namespace path to make the socket in (needs the native addon). */
+  constructor(netns?: string) {
+    const loaded = netlinkAddon();
+    if (loaded.ok) {
+      const fd = loaded.addon.open(NETLINK_NETFILTER, netns ?? null, BUFFER, BUFFER, []);
+      this.native = { addon: loaded.addon, fd };
+      return;
+    }
+    if (netns !== undefined)
+      throw new Error(`a socket in ${netns} needs the native netlink addon (${loaded.reason})`);
     this.sock = new RawNetlinkSocket(NETLINK_NETFILTER, {
-      recvBufferSize: 8 << 20,
-      sendBufferSize: 8 << 20,
+      recvBufferSize: BUFFER,
+      sendBufferSize: BUFFER,
     });
     this.sock.on('message', (data: Buffer) => this.receive(data));
+  }
+
+  get path(): NetlinkPath {
+    return this.native ? 'native' : 'event-loop';
   }
 
   nextSeq(count = 1): number {
@@ -84,12 +106,61 @@ export class NetfilterSocket {
     acks: readonly number[],
     options: { timeoutMs?: number; tolerate?: readonly number[] } = {},
   ): Promise<Map<number, number>> {
+    if (this.native) {
+      try {
+        return Promise.resolve(this.transact(this.native, data, acks, options));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.wait(data, acks, options, undefined).then((r) => r.errors);
   }
 
   /** Sends a dump request and collects the bodies of the answer. */
   async dump(data: Buffer, seq: number, timeoutMs = 5_000): Promise<Buffer[]> {
+    if (this.native) {
+      const bodies: Buffer[] = [];
+      for (const datagram of this.native.addon.dump(this.native.fd, data, seq, timeoutMs)) {
+        for (const m of messages(datagram)) {
+          if (m.seq !== seq || m.type === NLMSG_DONE) continue;
+          if (m.type === NLMSG_ERROR) {
+            const errno = errorCode(m.body);
+            if (errno !== 0) throw new Error(`netlink dump failed: errno ${errno} (seq ${seq})`);
+            continue;
+          }
+          bodies.push(Buffer.from(m.body));
+        }
+      }
+      return bodies;
+    }
     return (await this.wait(data, [seq], { timeoutMs }, [])).bodies;
+  }
+
+  /** The request answered within the call: the kernel acknowledges inside sendmsg. */
+  private transact(
+    native: { readonly addon: NetlinkAddon; readonly fd: number },
+    data: Buffer,
+    acks: readonly number[],
+    options: { timeoutMs?: number; tolerate?: readonly number[] },
+  ): Map<number, number> {
+    const timeoutMs = options.timeoutMs ?? 1_000;
+    let answers: Int32Array;
+    try {
+      answers = native.addon.transact(native.fd, data, Uint32Array.from(acks), timeoutMs);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ETIMEDOUT')
+        throw new Error(`netlink request timed out after ${timeoutMs} ms`);
+      throw e;
+    }
+    const errors = new Map<number, number>();
+    for (let i = 0; i < acks.length; i++) {
+      const seq = acks[i] as number;
+      const errno = answers[i] as number;
+      if (errno !== 0 && !(options.tolerate ?? []).includes(errno))
+        throw new Error(`netlink request failed: errno ${errno} (seq ${seq})`);
+      errors.set(seq, errno);
+    }
+    return errors;
   }
 
   private wait(
@@ -100,7 +171,7 @@ export class NetfilterSocket {
   ): Promise<{ errors: Map<number, number>; bodies: Buffer[] }> {
     return new Promise((resolve, reject) => {
       if (acks.length === 0) {
-        this.sock.send(data);
+        (this.sock as RawNetlinkSocket).send(data);
         resolve({ errors: new Map(), bodies: [] });
         return;
       }
@@ -123,7 +194,7 @@ export class NetfilterSocket {
         },
       };
       for (const s of acks) this.pending.set(s, p);
-      this.sock.send(data, undefined, (error) => {
+      (this.sock as RawNetlinkSocket).send(data, undefined, (error) => {
         if (error) {
           this.finish(p);
           p.reject(error);
@@ -133,7 +204,8 @@ export class NetfilterSocket {
   }
 
   close(): void {
-    this.sock.close();
+    if (this.native) this.native.addon.close(this.native.fd);
+    else this.sock?.close();
   }
 
   static readonly ENOENT = ENOENT;

@@ -45,6 +45,8 @@ export interface HelloReply {
   readonly entries: number;
   readonly dirty: boolean;
   readonly events: number;
+  /** How the agent's netlink calls reach the kernel (see NetfilterSocket). */
+  readonly netlink: 'native' | 'event-loop';
 }
 
 export type AgentReply =

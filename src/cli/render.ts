@@ -68,7 +68,9 @@ export function renderStatus(s: LabStatus): string {
     `  control path: ${
       s.controlPath.kind === 'agent'
         ? `agent (pid ${s.controlPath.pid}, netlink, ${s.controlPath.conntrackIndexed} conntrack entries indexed)`
-        : `programs (${s.controlPath.reason})`
+        : s.controlPath.kind === 'in-process'
+          ? `in-process (netlink from this controller${s.controlPath.conntrackIndexed === undefined ? '' : `, ${s.controlPath.conntrackIndexed} conntrack entries indexed`})`
+          : `programs (${s.controlPath.reason})`
     }`,
   ];
   const former = s.late.former

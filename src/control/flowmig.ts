@@ -1,5 +1,6 @@
 // The controller behind the CLI and the library API: up, down, migrate, swap, status, per lab.
 import { rm } from 'node:fs/promises';
+import type { ApplyResult } from '../agent/agent.js';
 import type { AgentClient } from '../agent/client.js';
 import { parseConntrackList } from '../engines/conntrack.js';
 import type { FlowMapping, KernelFlowTable, NetfilterApplyOp } from '../engines/engine.js';
@@ -42,6 +43,7 @@ import {
   stopAllAgents,
 } from './agent-process.js';
 import { DAEMON_MARKER, daemonPaths, findDaemonsWhere, stopDaemon } from './daemon-process.js';
+import { InProcessAgents } from './in-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 import { type LiveTcpResult, moveConnections, type TranslatorPort } from './live-tcp.js';
 import {
@@ -66,7 +68,17 @@ export interface FlowmigOptions {
    * environment sets FLOWMIG_AGENT=off): migrations then spawn no process.
    */
   readonly agent?: boolean;
+  /**
+   * Apply migrations from this process, through netlink sockets made in the translator's
+   * namespace (native addon), instead of asking the agent process: no second process to wake
+   * per migration. For long-lived controllers (the daemon uses it). Default false, or true when
+   * the environment sets FLOWMIG_IN_PROCESS=on. Falls back to the agent, then to programs.
+   */
+  readonly inProcess?: boolean;
 }
+
+/** Over netlink from the controlling process, by the agent process, or by running programs. */
+export type ApplyPath = 'in-process' | 'agent' | 'programs';
 
 export interface ProgressHooks {
   readonly onStep?: (text: string, index: number, total: number) => void;
@@ -86,8 +98,11 @@ export interface MigrationResult {
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly conntrackDeleted: number;
-  /** How the change was applied: by the agent over netlink, or by running programs. */
-  readonly path: 'agent' | 'programs';
+  /**
+   * How the change was applied: over netlink from this process (in-process) or by the agent, or
+   * by running programs.
+   */
+  readonly path: ApplyPath;
   /** Set when something unusual happened on the way (agent restarted, fallback used). */
   readonly note: string | undefined;
   readonly steps: readonly StepRecord[];
@@ -105,7 +120,7 @@ export interface EvacuationResult {
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly conntrackDeleted: number;
-  readonly path: 'agent' | 'programs';
+  readonly path: ApplyPath;
   readonly note: string | undefined;
 }
 
@@ -144,6 +159,7 @@ export interface LabStatus {
   /** How migrations are applied now. */
   readonly controlPath:
     | { readonly kind: 'agent'; readonly pid: number; readonly conntrackIndexed: number }
+    | { readonly kind: 'in-process'; readonly conntrackIndexed: number | undefined }
     | { readonly kind: 'programs'; readonly reason: string };
   readonly migrations: number;
   readonly lastMigration: MigrationRecord | undefined;
@@ -201,6 +217,9 @@ export class Flowmig {
   readonly runner: Runner;
   private readonly preflight: boolean;
   private readonly useAgent: boolean;
+  private readonly inProcess: boolean;
+  /** Per lab: the in-process fast path (when `inProcess`). */
+  private readonly local = new InProcessAgents();
 
   private readonly listeners = new Set<(event: ChangeEvent) => void>();
   /** Per lab: the connection to its agent this controller keeps (see agentClient). */
@@ -211,6 +230,13 @@ export class Flowmig {
     this.runner = options.runner ?? new ProcessRunner();
     this.preflight = options.preflight ?? true;
     this.useAgent = options.agent ?? process.env.FLOWMIG_AGENT !== 'off';
+    this.inProcess = options.inProcess ?? process.env.FLOWMIG_IN_PROCESS === 'on';
+  }
+
+  /** Closes what this controller keeps open (in-process netlink sockets); it stays usable. */
+  close(): void {
+    this.local.closeAll();
+    for (const id of [...this.agentClients.keys()]) this.forgetAgentClient(id);
   }
 
   /** Checks root and the programs a lab with this engine needs. */
@@ -322,6 +348,7 @@ export class Flowmig {
   /** Removes everything the lab created; idempotent; works from state and the kernel's view. */
   async down(id: string, fallback?: Lab): Promise<DownResult> {
     this.forgetAgentClient(id);
+    this.local.drop(id);
     return this.store.withLock(id, async () => {
       const state = await this.store.read(id);
       const lab = state ? labOf(state) : fallback;
@@ -773,47 +800,82 @@ export class Flowmig {
       (o, i): o is NetfilterApplyOp =>
         o.kind === 'netfilterApply' && firstDelete >= 0 && i > firstDelete,
     );
-    const { client, note } = await this.agentClient(state, lab);
-    if (client && engine.fastPath && rule?.edits && later.every((o) => o.edits)) {
-      const conntrack = p.ops.flatMap((o) =>
-        o.kind === 'conntrackDelete'
-          ? [
-              {
-                address: o.origDst,
-                ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}),
-                ...(o.keepTcp ? { keepTcp: true } : {}),
-              },
-            ]
-          : [],
-      );
+    const fast = engine.fastPath && rule?.edits && later.every((o) => o.edits);
+    const conntrack = p.ops.flatMap((o) =>
+      o.kind === 'conntrackDelete'
+        ? [
+            {
+              address: o.origDst,
+              ...(o.keepReplySrc ? { keepReplySrc: o.keepReplySrc } : {}),
+              ...(o.keepTcp ? { keepTcp: true } : {}),
+            },
+          ]
+        : [],
+    );
+    const after = later.flatMap((o) => o.edits ?? []);
+    /** The step records of a fast-path apply: rule, one conntrack pass, release. */
+    const fastSteps = (r: ApplyResult, startedAt: number): StepRecord[] => {
+      const steps: StepRecord[] = [{ op: rule as Op, startedAt, durationMs: r.ruleMs }];
+      // One conntrack pass for all flows: reported as one step on the first delete op.
+      const ct = p.ops.find((o) => o.kind === 'conntrackDelete');
+      if (ct) {
+        steps.push({
+          op: ct,
+          startedAt: startedAt + r.ruleMs,
+          durationMs: r.conntrackMs,
+          deleted: r.deleted,
+        });
+      }
+      const release = later[0];
+      if (release && (r.releaseMs !== undefined || r.releasing)) {
+        // `releasing`: the agent commits it right after its answer (its time is not known).
+        steps.push({
+          op: release,
+          startedAt: startedAt + r.ruleMs + r.conntrackMs,
+          durationMs: r.releaseMs ?? 0,
+        });
+      }
+      return steps;
+    };
+    let localNote: string | undefined;
+    if (fast && this.inProcess && engine.fastPath && rule?.edits) {
+      const why = this.local.unavailable();
+      if (why) localNote = `in-process path unavailable (${why})`;
+      else {
+        try {
+          const startedAt = nowMs();
+          const agent = await this.local.get(lab.id, lab.translator.netns);
+          const r = await agent.apply({
+            table: engine.fastPath.table,
+            edits: rule.edits,
+            conntrack,
+            after,
+          });
+          const totalMs = nowMs() - startedAt;
+          return { steps: fastSteps(r, startedAt), path: 'in-process', totalMs };
+        } catch (error) {
+          // Sockets in a namespace that changed, or a failed batch: the next call starts anew.
+          this.local.drop(lab.id);
+          localNote = `in-process path failed (${(error as Error).message})`;
+        }
+      }
+    }
+    const joined = (a: string | undefined, b: string | undefined) =>
+      a && b ? `${a}; ${b}` : (a ?? b);
+    const got = await this.agentClient(state, lab);
+    const { client } = got;
+    const note = joined(localNote, got.note);
+    if (client && fast && engine.fastPath && rule?.edits) {
       try {
         const startedAt = nowMs();
-        const after = later.flatMap((o) => o.edits ?? []);
         const r = await client.apply(engine.fastPath.table, rule.edits, conntrack, after);
         const totalMs = nowMs() - startedAt;
-        const steps: StepRecord[] = [{ op: rule, startedAt, durationMs: r.ruleMs }];
-        // One conntrack pass for all flows: reported as one step on the first delete op.
-        const ct = p.ops.find((o) => o.kind === 'conntrackDelete');
-        if (ct) {
-          steps.push({
-            op: ct,
-            startedAt: startedAt + r.ruleMs,
-            durationMs: r.conntrackMs,
-            deleted: r.deleted,
-          });
-        }
-        const release = later[0];
-        if (release && r.releaseMs !== undefined) {
-          steps.push({
-            op: release,
-            startedAt: startedAt + r.ruleMs + r.conntrackMs,
-            durationMs: r.releaseMs,
-          });
-        } else if (after.length > 0) {
+        const steps = fastSteps(r, startedAt);
+        if (after.length > 0 && r.releaseMs === undefined && !r.releasing) {
           // An agent that did not apply `after` (an older build): the programs do it.
           steps.push(...(await execute(this.runner, later)));
           const why = 'the agent did not apply the release step; the programs did';
-          return { steps, path: 'agent', totalMs, note: note ? `${note}; ${why}` : why };
+          return { steps, path: 'agent', totalMs, note: joined(note, why) };
         }
         return { steps, path: 'agent', totalMs, ...(note ? { note } : {}) };
       } catch (error) {
@@ -833,7 +895,7 @@ export class Flowmig {
         ];
         const steps = await execute(this.runner, ops);
         const why = `agent failed (${(error as Error).message}); used the programs instead`;
-        return { steps, path: 'programs', note: why };
+        return { steps, path: 'programs', note: joined(localNote, why) };
       }
     }
     return {
@@ -848,6 +910,11 @@ export class Flowmig {
     const engine = engineFor(lab.engine);
     if (!engine.fastPath)
       return { kind: 'programs', reason: `engine ${engine.name} has no fast path` };
+    if (this.inProcess && this.local.unavailable() === undefined) {
+      // Started by the first migration: until then nothing is indexed.
+      const agent = await this.local.peek(lab.id)?.catch(() => undefined);
+      return { kind: 'in-process', conntrackIndexed: agent?.index.size };
+    }
     if (!this.useAgent)
       return { kind: 'programs', reason: 'the agent is turned off (FLOWMIG_AGENT=off)' };
     if (!state.agent)
@@ -1173,7 +1240,7 @@ function isAlive(pid: number): boolean {
 /** How a migration's rule change and conntrack delete were applied. */
 interface Applied {
   readonly steps: StepRecord[];
-  readonly path: 'agent' | 'programs';
+  readonly path: ApplyPath;
   readonly note?: string;
   readonly totalMs?: number;
 }

@@ -11,7 +11,9 @@ export async function serveLab(
   stateDir: string,
   options: { httpPort?: number } = {},
 ): Promise<DaemonServer> {
-  const fm = new Flowmig({ stateDir });
+  // A long-lived controller: migrations go over netlink from this process (no agent request),
+  // unless FLOWMIG_IN_PROCESS=off; the agent and then the programs remain the fallbacks.
+  const fm = new Flowmig({ stateDir, inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off' });
   const { socket } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
   await fm.recordDaemon(labId, { pid: process.pid, socket });

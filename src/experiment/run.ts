@@ -434,7 +434,9 @@ export async function runExperiment(
       swaps,
       swapsPlanned: plan.length,
       controlPath:
-        status.controlPath.kind === 'agent' ? 'agent' : `programs (${status.controlPath.reason})`,
+        status.controlPath.kind === 'programs'
+          ? `programs (${status.controlPath.reason})`
+          : status.controlPath.kind,
       lateTranslated: status.late.translated,
       interrupted,
       counters: { names: COUNTERS, samples },

@@ -30,7 +30,7 @@ const migrationSchema = z.object({
   ruleMs: z.number(),
   conntrackMs: z.number(),
   conntrackDeleted: z.number(),
-  path: z.enum(['agent', 'programs']).optional(),
+  path: z.enum(['in-process', 'agent', 'programs']).optional(),
 });
 
 export const labStateSchema = z.object({

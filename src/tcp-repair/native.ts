@@ -1,10 +1,7 @@
 // Loads the native TCP repair addon (native/tcp_repair.c, built by node-gyp into build/Release)
 // and describes its functions; says why it is unavailable when it was not built.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FlowmigError } from '../errors.js';
+import { addonPathFor, loadAddonAt, type LoadResult as NativeLoad } from '../native/addon.js';
 import type { Endpoint, RepairWindow } from './types.js';
 
 /** Integer socket options the addon knows by name (its errors name them too). */
@@ -116,34 +113,14 @@ const FUNCTIONS: readonly (keyof TcpRepairAddon)[] = [
 
 /** Where the addon is: FLOWMIG_TCP_REPAIR_ADDON, else build/Release in the package root. */
 export function addonPath(): string {
-  const override = process.env.FLOWMIG_TCP_REPAIR_ADDON;
-  if (override !== undefined && override !== '') return resolve(override);
-  // This file runs as dist/src/tcp-repair/native.js: the package root is three levels up.
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  return join(root, 'build', 'Release', 'flowmig_tcp_repair.node');
+  return addonPathFor('flowmig_tcp_repair.node', process.env.FLOWMIG_TCP_REPAIR_ADDON);
 }
 
-export type LoadResult =
-  | { readonly ok: true; readonly addon: TcpRepairAddon }
-  | { readonly ok: false; readonly reason: string };
+export type LoadResult = NativeLoad<TcpRepairAddon>;
 
 /** Loads the addon at `path`; never throws. */
 export function loadAddon(path: string): LoadResult {
-  if (!existsSync(path)) return { ok: false, reason: `${path} is missing` };
-  let loaded: unknown;
-  try {
-    loaded = createRequire(import.meta.url)(path);
-  } catch (e) {
-    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
-    return { ok: false, reason: `${path} does not load: ${first}` };
-  }
-  const missing = FUNCTIONS.filter(
-    (f) => typeof (loaded as Record<string, unknown> | null)?.[f] !== 'function',
-  );
-  if (missing.length > 0) {
-    return { ok: false, reason: `${path} is out of date (no ${missing.join(', ')})` };
-  }
-  return { ok: true, addon: loaded as TcpRepairAddon };
+  return loadAddonAt<TcpRepairAddon>(path, FUNCTIONS);
 }
 
 let cached: LoadResult | undefined;

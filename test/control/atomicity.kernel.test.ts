@@ -90,7 +90,7 @@ describe('the agent dies or hangs', () => {
   it('a killed agent is noticed, restarted, and the command says so', async () => {
     await withLab(undefined, async ({ fm, lab }) => {
       const s = await fm.status(lab.id);
-      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${s.controlPath.reason}`);
+      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
       process.kill(s.controlPath.pid, 'SIGKILL');
       await sleep(100);
       const dead = await fm.status(lab.id);
@@ -108,7 +108,7 @@ describe('the agent dies or hangs', () => {
   it('a hung agent makes the command fall back within seconds, and the next one restarts it', async () => {
     await withLab(undefined, async ({ fm, lab }) => {
       const s = await fm.status(lab.id);
-      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${s.controlPath.reason}`);
+      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
       const pid = s.controlPath.pid;
       process.kill(pid, 'SIGSTOP');
       try {
