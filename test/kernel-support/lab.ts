@@ -97,13 +97,14 @@ export interface TestLab {
 export async function withLab<T>(
   description: LabDescriptionInput | undefined,
   fn: (t: TestLab) => Promise<T>,
-  options: { engine?: EngineName; agent?: boolean } = {},
+  options: { engine?: EngineName; agent?: boolean; inProcess?: boolean } = {},
 ): Promise<T> {
   const prefix = uniquePrefix();
   const stateDir = await tempStateDir();
   const fm = new Flowmig({
     stateDir,
     ...(options.agent === undefined ? {} : { agent: options.agent }),
+    ...(options.inProcess === undefined ? {} : { inProcess: options.inProcess }),
   });
   const resolve = { prefix, ...(options.engine ? { engine: options.engine } : {}) };
   const lab =
@@ -115,6 +116,7 @@ export async function withLab<T>(
     return await fn({ fm, lab, prefix, stateDir, ns: (node) => `${prefix}${node}` });
   } finally {
     await fm.down(lab.id).catch(() => {});
+    fm.close();
     await removeNamespacesWith(prefix);
     await rm(stateDir, { recursive: true, force: true });
   }
