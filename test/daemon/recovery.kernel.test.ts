@@ -7,7 +7,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { findAgentsWhere } from '../../src/control/agent-process.js';
 import { findDaemonsWhere } from '../../src/control/daemon-process.js';
-import type { LabStatus } from '../../src/control/flowmig.js';
+import { Flowmig, type LabStatus } from '../../src/control/flowmig.js';
 import { DaemonClient } from '../../src/daemon/client.js';
 import { sleep } from '../../src/experiment/process.js';
 import {
@@ -40,10 +40,10 @@ async function killDaemonsOf(prefix: string): Promise<void> {
   }
 }
 
+/** The lab's status, read by the library (as `flowmig status` does, without starting node). */
 async function status(stateDir: string): Promise<LabStatus> {
-  const r = await cli(['status', '--json'], { stateDir });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as LabStatus;
+  const fm = new Flowmig({ stateDir });
+  return fm.status(await fm.pick(undefined));
 }
 
 describe('SIGKILL at 50 random points', () => {
