@@ -265,6 +265,12 @@ export async function benchSwap(options: SwapBenchOptions): Promise<SwapBenchRes
       t0 = performance.now();
       await agent.apply(NFT_TABLE, mapEdits(additions(base)), []);
       load.push({ method: 'nftables-agent', flows: n, ms: performance.now() - t0 });
+      // The same in-process: no JSON request carrying every element to another process.
+      await clear();
+      await runIn(['nft', '-f', '-'], `${renderTable()}\n`);
+      t0 = performance.now();
+      await inProcess.edit(NFT_TABLE, mapEdits(additions(base)));
+      load.push({ method: 'nftables-inprocess', flows: n, ms: performance.now() - t0 });
       current = C;
 
       // Bulk: evacuate every flow on C to D in one transaction and one conntrack pass, by the

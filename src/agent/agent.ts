@@ -90,6 +90,20 @@ export function toElement(parts: readonly string[], withValue: boolean): MapElem
 export const MAX_BATCH_FLOWS = 16_384;
 
 /**
+ * Elements one batch may carry as it is (~60 bytes each with a value: under 4 MB): edits up to
+ * this size need no grouping by flow, which costs more than encoding for bulk edits.
+ */
+export const MAX_BATCH_ELEMENTS = 4 * MAX_BATCH_FLOWS;
+
+/** The batches to send: the edits as they are when small enough, else split by flow. */
+export function batchesOf(edits: readonly NlMapEdit[]): NlMapEdit[][] {
+  let total = 0;
+  for (const e of edits) total += e.remove.length + e.add.length + (e.absent?.length ?? 0);
+  if (total === 0 && edits.length === 0) return [];
+  return total <= MAX_BATCH_ELEMENTS ? [[...edits]] : splitEdits(edits);
+}
+
+/**
  * Splits edits that are too large for one batch into consecutive batches. Elements are grouped by
  * flow (the last part of a key is the flow's abstract address, see MapEdit) so that one flow's
  * delete and add always share a batch: every flow keeps a mapping at every moment.
@@ -314,7 +328,7 @@ export class Agent {
   /** Sends the edits as nf_tables batches; resolves (with the time) when all are acknowledged. */
   private commit(edits: readonly NlMapEdit[]): Promise<number> {
     const waits: Promise<unknown>[] = [];
-    for (const part of splitEdits(edits)) {
+    for (const part of batchesOf(edits)) {
       const batch = mapEditBatch(part, this.sock.nextSeq(0));
       this.sock.advanceTo(batch.nextSeq);
       waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 10_000 }));

@@ -1,7 +1,13 @@
 // Only the pure exports of agent.ts: the Agent class opens netlink sockets and is not built here.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_BATCH_FLOWS, splitEdits, toElement } from '../../src/agent/agent.js';
+import {
+  batchesOf,
+  MAX_BATCH_ELEMENTS,
+  MAX_BATCH_FLOWS,
+  splitEdits,
+  toElement,
+} from '../../src/agent/agent.js';
 import { addressBytes } from '../../src/net/ipv6.js';
 import { messages } from '../../src/netlink/codec.js';
 import { type MapEdit, type MapElement, mapEditBatch } from '../../src/netlink/nftables.js';
@@ -342,3 +348,21 @@ function flowKey(i: number): Buffer {
   b.writeUInt32BE(i + 1, 12);
   return b;
 }
+
+describe('batchesOf', () => {
+  it('edits up to MAX_BATCH_ELEMENTS elements go as they are, in one batch', () => {
+    const input = migration(10);
+    const out = batchesOf(input);
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], input);
+    assert.deepEqual(batchesOf([]), []);
+    assert.equal(MAX_BATCH_ELEMENTS, 65_536);
+  });
+
+  it('bigger edits are split by flow (each batch at most MAX_BATCH_FLOWS flows)', () => {
+    const input = migration(MAX_BATCH_FLOWS + 10); // 6 elements per flow: over the element limit
+    const out = batchesOf(input);
+    assert.ok(out.length >= 2, `${out.length} batches`);
+    checkSplit(input, out, MAX_BATCH_FLOWS);
+  });
+});
