@@ -85,15 +85,6 @@ export function buildProgram(): Command {
     .exitOverride();
 
   const controller = () => new Flowmig({ stateDir: program.opts<Globals>().stateDir });
-  /**
-   * For commands that make many migrations in one process (demo, experiment): migrations go over
-   * netlink from this process (see FlowmigOptions.inProcess), unless FLOWMIG_IN_PROCESS=off.
-   */
-  const longLived = () =>
-    new Flowmig({
-      stateDir: program.opts<Globals>().stateDir,
-      inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off',
-    });
 
   /**
    * Runs a request through the lab's daemon, which owns the lab and serialises its changes. Reads
@@ -489,7 +480,7 @@ export function buildProgram(): Command {
       }) => {
         const lab = await loadLab(undefined, { prefix: o.prefix, engine: o.engine });
         const progress = new Progress(process.stderr, !o.json);
-        const result = await runDemo(longLived(), lab, {
+        const result = await runDemo(controller(), lab, {
           swaps: o.swaps,
           swapEveryMs: o.swapEvery,
           pingInterval: o.pingInterval,
@@ -578,7 +569,7 @@ export function buildProgram(): Command {
           .replace(/\.\d+Z$/, 'Z');
         const dir = resolve(o.out ?? join('flowmig-results', `${stamp}-${lab.id}`));
         const progress = new Progress(process.stderr, !o.json);
-        await runExperiment(longLived(), lab, options, dir, {
+        await runExperiment(controller(), lab, options, dir, {
           onProgress: (text) => progress.update(text),
         });
         progress.update('analysing the captures and outputs');

@@ -71,8 +71,9 @@ export interface FlowmigOptions {
   /**
    * Apply migrations from this process, through netlink sockets made in the translator's
    * namespace (native addon), instead of asking the agent process: no second process to wake
-   * per migration. For long-lived controllers (the daemon uses it). Default false, or true when
-   * the environment sets FLOWMIG_IN_PROCESS=on. Falls back to the agent, then to programs.
+   * per migration. For long-lived controllers. Default false, or true when the environment sets
+   * FLOWMIG_IN_PROCESS=on (the daemon, demo and experiments follow it). Falls back to the agent,
+   * then to programs.
    */
   readonly inProcess?: boolean;
 }

@@ -11,9 +11,8 @@ export async function serveLab(
   stateDir: string,
   options: { httpPort?: number } = {},
 ): Promise<DaemonServer> {
-  // A long-lived controller: migrations go over netlink from this process (no agent request),
-  // unless FLOWMIG_IN_PROCESS=off; the agent and then the programs remain the fallbacks.
-  const fm = new Flowmig({ stateDir, inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off' });
+  // With FLOWMIG_IN_PROCESS=on, migrations go over netlink from this process (FlowmigOptions).
+  const fm = new Flowmig({ stateDir });
   const { socket } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
   await fm.recordDaemon(labId, { pid: process.pid, socket });

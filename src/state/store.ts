@@ -141,9 +141,17 @@ export class StateStore {
     this.cache.set(state.id, { key, state: copyState(written) });
   }
 
+  /** Removes the lab's state file, and temporary files of writers killed mid-write. */
   async remove(id: string): Promise<void> {
     this.cache.delete(id);
     await rm(this.path(id), { force: true });
+    const base = `${id}.json.`;
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names) {
+      // Exactly <id>.json.<pid>.tmp, as write() names them: no other lab's file has that form.
+      if (n.startsWith(base) && /^\d+\.tmp$/.test(n.slice(base.length)))
+        await rm(join(this.dir, n), { force: true });
+    }
   }
 
   /** Ids of the labs with a state file. */

@@ -261,11 +261,15 @@ describe('tcp repair: checkpoint in one process, restore in another (namespaces)
       await scene.client.call('pause');
       // Fill until the client's window is shut and bytes wait unsent (its receive buffer may
       // autotune to hold a few MB first).
-      for (let i = 0; i < 20; i++) {
+      // Shut means bytes wait unsent at two checks 100 ms apart (the window did not reopen);
+      // one more fill just before the checkpoint keeps some waiting.
+      let waited = 0;
+      for (let i = 0; i < 30 && waited < 2; i++) {
         await scene.server.call('fill');
         await sleep(100);
-        if ((await scene.server.call('info')).notSent > 0) break;
+        waited = (await scene.server.call('info')).notSent > 0 ? waited + 1 : 0;
       }
+      await scene.server.call('fill');
       const { cp, rs } = await handover(scene, t);
       assert.ok(cp.state.unsent > 0, `unsent bytes at the checkpoint (${cp.state.unsent})`);
       assert.equal(cp.state.unsent, cp.before.notSent);
