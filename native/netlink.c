@@ -23,52 +23,11 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi_common.h"
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
-
-// ---------------------------------------------------------------------------------------------
-// Errors: "call(what): strerror (ENAME)" with `code`, `errno` and `syscall`.
-
-static void throw_errno(napi_env env, const char *call, const char *what, int err) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-  const char *name = strerrorname_np(err);
-#else
-  const char *name = NULL;
-#endif
-  char ename[32];
-  if (name == NULL) {
-    snprintf(ename, sizeof ename, "E%d", err);
-    name = ename;
-  }
-  char message[400];
-  snprintf(message, sizeof message, "%s(%s): %s (%s)", call, what != NULL ? what : "",
-           strerror(err), name);
-  napi_value msg, error, value;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, NULL, msg, &error);
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &value);
-  napi_set_named_property(env, error, "code", value);
-  napi_create_int32(env, err, &value);
-  napi_set_named_property(env, error, "errno", value);
-  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &value);
-  napi_set_named_property(env, error, "syscall", value);
-  napi_throw(env, error);
-}
-
-static void throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-}
-
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc < want) {
-    throw_type(env, "too few arguments");
-    return false;
-  }
-  return true;
-}
 
 static bool get_int(napi_env env, napi_value value, int32_t *out, const char *what) {
   if (napi_get_value_int32(env, value, out) != napi_ok) {
@@ -174,7 +133,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   int fd = socket_in(netns, protocol, &which);
   if (fd < 0) {
     static const char *what[] = {"socket", "open", "open", "setns"};
-    throw_errno(env, what[which], which == 0 ? "AF_NETLINK" : netns, errno);
+    throw_errno(env, what[which], which == 0 ? "AF_NETLINK" : netns, -1, errno);
     return NULL;
   }
   // Root may exceed the system's maximum (SO_*BUFFORCE); others get what the maximum allows.
@@ -186,7 +145,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     int e = errno;
     close(fd);
-    throw_errno(env, "bind", "AF_NETLINK", e);
+    throw_errno(env, "bind", "AF_NETLINK", -1, e);
     return NULL;
   }
   uint32_t count;
@@ -202,7 +161,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
       int e = errno;
       close(fd);
-      throw_errno(env, "setsockopt", "NETLINK_ADD_MEMBERSHIP", e);
+      throw_errno(env, "setsockopt", "NETLINK_ADD_MEMBERSHIP", -1, e);
       return NULL;
     }
   }
@@ -229,7 +188,7 @@ static char *recv_buf;
 static bool ensure_buf(napi_env env) {
   if (recv_buf == NULL) recv_buf = malloc(RECV_SIZE);
   if (recv_buf == NULL) {
-    throw_errno(env, "malloc", "receive buffer", ENOMEM);
+    throw_errno(env, "malloc", "receive buffer", -1, ENOMEM);
     return false;
   }
   return true;
@@ -320,7 +279,7 @@ static napi_value Transact(napi_env env, napi_callback_info info) {
   if (slots == NULL || done == NULL) {
     free(slots);
     free(done);
-    throw_errno(env, "malloc", "sequence table", ENOMEM);
+    throw_errno(env, "malloc", "sequence table", -1, ENOMEM);
     return NULL;
   }
   const uint32_t *seqs = seq_data;
@@ -335,7 +294,7 @@ static napi_value Transact(napi_env env, napi_callback_info info) {
   if (err != 0) {
     free(slots);
     free(done);
-    throw_errno(env, "send", "netlink request", err);
+    throw_errno(env, "send", "netlink request", -1, err);
     return NULL;
   }
   size_t left = count;
@@ -372,7 +331,7 @@ static napi_value Transact(napi_env env, napi_callback_info info) {
   if (left > 0) {
     char what[64];
     snprintf(what, sizeof what, "%zu of %zu answers", left, count);
-    throw_errno(env, "recv", what, err != 0 ? err : ETIMEDOUT);
+    throw_errno(env, "recv", what, -1, err != 0 ? err : ETIMEDOUT);
     return NULL;
   }
   return result;
@@ -400,7 +359,7 @@ static napi_value Dump(napi_env env, napi_callback_info info) {
   if (!ensure_buf(env)) return NULL;
   int err = send_all(fd, data, length);
   if (err != 0) {
-    throw_errno(env, "send", "netlink dump", err);
+    throw_errno(env, "send", "netlink dump", -1, err);
     return NULL;
   }
   napi_value list;
@@ -412,13 +371,13 @@ static napi_value Dump(napi_env env, napi_callback_info info) {
     if (n == -1) {
       err = wait_readable(fd, deadline);
       if (err != 0) {
-        throw_errno(env, "recv", "netlink dump", err);
+        throw_errno(env, "recv", "netlink dump", -1, err);
         return NULL;
       }
       continue;
     }
     if (n < 0) {
-      throw_errno(env, "recv", "netlink dump", (int)-n);
+      throw_errno(env, "recv", "netlink dump", -1, (int)-n);
       return NULL;
     }
     bool ours = false;
@@ -462,7 +421,7 @@ static napi_value Drain(napi_env env, napi_callback_info info) {
       continue;
     }
     if (n < 0) {
-      throw_errno(env, "recv", "netlink events", (int)-n);
+      throw_errno(env, "recv", "netlink events", -1, (int)-n);
       return NULL;
     }
     napi_value b;
@@ -521,14 +480,14 @@ static napi_value Watch(napi_env env, napi_callback_info info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
   watcher *w = calloc(1, sizeof *w);
   if (w == NULL) {
-    throw_errno(env, "malloc", "watcher", ENOMEM);
+    throw_errno(env, "malloc", "watcher", -1, ENOMEM);
     return NULL;
   }
   w->env = env;
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r != 0) {
     free(w);
-    throw_errno(env, "uv_poll_init", "netlink socket", -r);
+    throw_errno(env, "uv_poll_init", "netlink socket", -1, -r);
     return NULL;
   }
   w->poll.data = w;

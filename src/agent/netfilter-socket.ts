@@ -169,9 +169,11 @@ export class NetfilterSocket {
     options: { timeoutMs?: number; tolerate?: readonly number[] },
     dump: Buffer[] | undefined,
   ): Promise<{ errors: Map<number, number>; bodies: Buffer[] }> {
+    const sock = this.sock;
+    if (!sock) return Promise.reject(new Error('no event-loop socket (the native path is in use)'));
     return new Promise((resolve, reject) => {
       if (acks.length === 0) {
-        (this.sock as RawNetlinkSocket).send(data);
+        sock.send(data);
         resolve({ errors: new Map(), bodies: [] });
         return;
       }
@@ -194,7 +196,7 @@ export class NetfilterSocket {
         },
       };
       for (const s of acks) this.pending.set(s, p);
-      (this.sock as RawNetlinkSocket).send(data, undefined, (error) => {
+      sock.send(data, undefined, (error) => {
         if (error) {
           this.finish(p);
           p.reject(error);
