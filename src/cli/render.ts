@@ -79,7 +79,7 @@ export function renderStatus(s: LabStatus): string {
     )
     .join(', ');
   head.push(
-    `  late packets: ${s.late.installed ? `${s.late.translated.toLocaleString('en')} translated; grace ${(s.late.graceMs / 1000).toFixed(1)} s; former responders: ${former || 'none'}` : 'table MISSING'}`,
+    `  late packets: ${s.late.installed ? `${s.late.translated.toLocaleString('en')} translated${s.late.afterConntrack ? ` (${s.late.afterConntrack.toLocaleString('en')} after conntrack)` : ''}; grace ${(s.late.graceMs / 1000).toFixed(1)} s; former responders: ${former || 'none'}` : 'table MISSING'}`,
   );
   head.push(
     `  daemon: ${s.daemon ? `pid ${s.daemon.pid} (${s.daemon.running ? 'running' : 'NOT RUNNING'}), socket ${s.daemon.socket}` : 'none'}`,

@@ -185,6 +185,8 @@ export interface LabStatus {
     readonly installed: boolean;
     readonly graceMs: number;
     readonly translated: number;
+    /** Of those, rewritten after conntrack: they passed the first rule just before a commit. */
+    readonly afterConntrack: number;
     readonly former: readonly FormerResponder[];
   };
 }
@@ -1112,6 +1114,7 @@ export class Flowmig {
         installed: late.installed,
         graceMs: lab.graceMs,
         translated: late.translated,
+        afterConntrack: late.afterConntrack ?? 0,
         former: late.former,
       },
     };

@@ -16,6 +16,8 @@ export const INITIATOR_MAP = 'initiator_of';
 
 const T = `ip6 ${LATE_TABLE}`;
 
+const REWRITE = `ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`;
+
 /**
  * The rule matches (former responder, abstract address), marks the packet untracked, sets its
  * source to the abstract address (its destination), then its destination to the flow's initiator.
@@ -23,6 +25,14 @@ const T = `ip6 ${LATE_TABLE}`;
  * TCP is left to conntrack: a draining connection's packets from its old responder must reach its
  * (kept) entry, or conntrack would never see that direction and mark the client's segments
  * invalid; a reset connection's late segments have nothing to save.
+ *
+ * The second chain, after conntrack, catches a late packet that passed the first one just before
+ * the migration's commit and reached conntrack just after the old entry was deleted: it then has
+ * no entry to follow (new, or invalid for an echo reply) and would leave untranslated, to an
+ * address with no route. It gets the same rewrite; a UDP packet's new entry carries no
+ * translation and goes at the flow's next conntrack delete (its original destination is the
+ * abstract address). Seen as 1 reply in ~160,000 across 500 swaps on a slow machine, and made
+ * common by slowing the path between the two hooks.
  */
 export function renderLateTable(): string {
   return [
@@ -31,7 +41,11 @@ export function renderLateTable(): string {
     `  map ${INITIATOR_MAP} { type ipv6_addr : ipv6_addr; }`,
     '  chain late {',
     '    type filter hook prerouting priority raw; policy accept;',
-    `    meta l4proto != tcp ip6 saddr . ip6 daddr @${LATE_SET} notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`,
+    `    meta l4proto != tcp ip6 saddr . ip6 daddr @${LATE_SET} notrack ${REWRITE}`,
+    '  }',
+    '  chain late_tracked {',
+    '    type filter hook prerouting priority mangle; policy accept;',
+    `    meta l4proto != tcp ct state new,invalid ip6 saddr . ip6 daddr @${LATE_SET} ${REWRITE}`,
     '  }',
     '}',
   ].join('\n');
@@ -112,8 +126,10 @@ export interface LateState {
   /** abstract address → initiator, as the stateless rewrite will use it. */
   readonly initiators: ReadonlyMap<string, string>;
   readonly former: readonly FormerResponder[];
-  /** Packets the rule has rewritten since the table was made. */
+  /** Packets the rules have rewritten since the table was made. */
   readonly translated: number;
+  /** Of those, the ones rewritten after conntrack (they passed the first rule just before a commit). */
+  readonly afterConntrack?: number;
   /** Rules and chains in the table besides (or changed from) flowmig's own. */
   readonly foreignRules?: number;
 }
@@ -205,41 +221,60 @@ export const lateTable = {
 
 const field = (f: string) => ({ payload: { protocol: 'ip6', field: f } });
 
-/** The late table's chain and rule as `nft -j` shows them (see nftShape). */
+const REWRITE_EXPR = [
+  { mangle: { key: field('saddr'), value: field('daddr') } },
+  {
+    mangle: {
+      key: field('daddr'),
+      value: { map: { key: field('daddr'), data: `@${INITIATOR_MAP}` } },
+    },
+  },
+  { counter: null },
+];
+const NOT_TCP = { match: { op: '!=', left: { meta: { key: 'l4proto' } }, right: 'tcp' } };
+const FROM_FORMER = {
+  match: {
+    op: '==',
+    left: { concat: [field('saddr'), field('daddr')] },
+    right: `@${LATE_SET}`,
+  },
+};
+
+/** The late table's chains and rules as `nft -j` shows them (see nftShape). */
 const LATE_EXPECTED = {
   rules: [
     nftShape(
+      { chain: 'late', expr: [NOT_TCP, FROM_FORMER, { notrack: null }, ...REWRITE_EXPR] },
+      'rule',
+    ),
+    nftShape(
       {
-        chain: 'late',
+        chain: 'late_tracked',
         expr: [
-          { match: { op: '!=', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
-          {
-            match: {
-              op: '==',
-              left: { concat: [field('saddr'), field('daddr')] },
-              right: `@${LATE_SET}`,
-            },
-          },
-          { notrack: null },
-          { mangle: { key: field('saddr'), value: field('daddr') } },
-          {
-            mangle: {
-              key: field('daddr'),
-              value: { map: { key: field('daddr'), data: `@${INITIATOR_MAP}` } },
-            },
-          },
-          { counter: null },
+          NOT_TCP,
+          { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['invalid', 'new'] } },
+          FROM_FORMER,
+          ...REWRITE_EXPR,
         ],
       },
       'rule',
     ),
   ],
-  chains: [nftShape({ name: 'late', type: 'filter', hook: 'prerouting', prio: -300 }, 'chain')],
+  chains: [
+    nftShape({ name: 'late', type: 'filter', hook: 'prerouting', prio: -300 }, 'chain'),
+    nftShape({ name: 'late_tracked', type: 'filter', hook: 'prerouting', prio: -150 }, 'chain'),
+  ],
 };
 
 /** Reads the late table from `nft -j list table ip6 flowmig_late`. */
 export function parseLateJson(text: string): LateState {
-  const none: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
+  const none: LateState = {
+    installed: false,
+    initiators: new Map(),
+    former: [],
+    translated: 0,
+    afterConntrack: 0,
+  };
   let doc: { nftables?: Record<string, unknown>[] };
   try {
     doc = JSON.parse(text) as typeof doc;
@@ -249,6 +284,7 @@ export function parseLateJson(text: string): LateState {
   const initiators = new Map<string, string>();
   const former: FormerResponder[] = [];
   let translated = 0;
+  let afterConntrack = 0;
   let parts = 0;
   for (const item of doc.nftables ?? []) {
     const map = item.map as { name?: string; table?: string; elem?: unknown[] } | undefined;
@@ -275,11 +311,14 @@ export function parseLateJson(text: string): LateState {
           });
       }
     }
-    const rule = item.rule as { table?: string; expr?: Record<string, unknown>[] } | undefined;
+    const rule = item.rule as
+      | { table?: string; chain?: string; expr?: Record<string, unknown>[] }
+      | undefined;
     if (rule?.table === LATE_TABLE) {
       for (const x of rule.expr ?? []) {
         const c = x.counter as { packets?: number } | undefined;
         if (c) translated += c.packets ?? 0;
+        if (c && rule.chain === 'late_tracked') afterConntrack += c.packets ?? 0;
       }
     }
   }
@@ -289,6 +328,7 @@ export function parseLateJson(text: string): LateState {
     initiators,
     former,
     translated,
+    afterConntrack,
     ...(shapes.foreign ? { foreignRules: shapes.foreign } : {}),
   };
 }

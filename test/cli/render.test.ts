@@ -167,6 +167,7 @@ const STATUS: LabStatus = {
     installed: true,
     graceMs: 5000,
     translated: 3,
+    afterConntrack: 1,
     former: [{ address: 'fe00::1', responderAddress: 'fc01::1', expiresMs: 4200 }],
   },
   drift: ['flow fe00::2 maps fc00::1 → fc02::2, not fc00::1 → fc01::1'],
@@ -202,7 +203,7 @@ describe('renderFlows and renderStatus', () => {
     assert.match(text, /^C +server +t1-C +MISSING$/m);
     assert.match(
       text,
-      /late packets: 3 translated; grace 5\.0 s; former responders: fc01::1 for fe00::1 \(4 s left\)/,
+      /late packets: 3 translated \(1 after conntrack\); grace 5\.0 s; former responders: fc01::1 for fe00::1 \(4 s left\)/,
     );
     assert.match(text, /daemon: pid 5151 \(running\), socket \/run\/flowmig\/t1-default\.sock$/m);
     assert.match(text, /drift: flow fe00::2 maps fc00::1 → fc02::2, not fc00::1 → fc01::1$/m);
@@ -218,7 +219,7 @@ describe('renderFlows and renderStatus', () => {
       lastMigration: undefined,
       drift: [],
       daemon: { pid: 5151, socket: '/run/flowmig/t1-default.sock', running: false },
-      late: { installed: false, graceMs: 5000, translated: 0, former: [] },
+      late: { installed: false, graceMs: 5000, translated: 0, afterConntrack: 0, former: [] },
     });
     assert.match(text, /daemon: pid 5151 \(NOT RUNNING\)/);
     assert.match(text, /drift: none/);

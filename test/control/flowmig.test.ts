@@ -77,7 +77,13 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         status.flows.map((f) => [f.address, f.responder, f.kernelResponder, f.inSync]),
         [['fe00::1', 'C', 'fc01::1', true]],
       );
-      assert.deepEqual(status.late, { installed: true, graceMs: 5000, translated: 0, former: [] });
+      assert.deepEqual(status.late, {
+        installed: true,
+        graceMs: 5000,
+        translated: 0,
+        afterConntrack: 0,
+        former: [],
+      });
       assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc00::1');
       const state = await fm.store.read(ID);
       assert.equal(state?.phase, 'up');

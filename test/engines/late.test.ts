@@ -39,7 +39,7 @@ const SWAP_BACK: FlowChange[] = [{ before: M1_ON_D, after: M1 }];
 const EMPTY: LateModel = { initiators: new Map(), former: new Map() };
 
 describe('renderLateTable', () => {
-  it('declares the late table: a timeout set, the initiators and one raw-priority rule', () => {
+  it('declares the late table: a timeout set, the initiators, a raw-priority rule and its catch after conntrack', () => {
     assert.equal(
       renderLateTable(),
       [
@@ -49,6 +49,10 @@ describe('renderLateTable', () => {
         '  chain late {',
         '    type filter hook prerouting priority raw; policy accept;',
         '    meta l4proto != tcp ip6 saddr . ip6 daddr @late_from notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
+        '  }',
+        '  chain late_tracked {',
+        '    type filter hook prerouting priority mangle; policy accept;',
+        '    meta l4proto != tcp ct state new,invalid ip6 saddr . ip6 daddr @late_from ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
         '  }',
         '}',
       ].join('\n'),
@@ -428,6 +432,10 @@ describe('lateTable.repair', () => {
         '    type filter hook prerouting priority raw; policy accept;',
         '    meta l4proto != tcp ip6 saddr . ip6 daddr @late_from notrack ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
         '  }',
+        '  chain late_tracked {',
+        '    type filter hook prerouting priority mangle; policy accept;',
+        '    meta l4proto != tcp ct state new,invalid ip6 saddr . ip6 daddr @late_from ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @initiator_of counter',
+        '  }',
         '}',
         'add element ip6 flowmig_late initiator_of { fe00::1 : fc00::1, fe00::2 : fc00::1 }',
         '',
@@ -491,6 +499,7 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
       initiators: INITIATORS,
       former: [],
       translated: 0,
+      afterConntrack: 0,
     });
   });
 
@@ -500,6 +509,7 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
       initiators: INITIATORS,
       former: [{ responderAddress: 'fc01::1', address: 'fe00::1', expiresMs: 58_000 }],
       translated: 3,
+      afterConntrack: 0,
     });
   });
 
@@ -570,7 +580,7 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
     for (const text of [NFT_JSON_NO_TABLE, NFT_JSON_THREE_FLOWS, '', 'Error: No such file', '{}']) {
       assert.deepEqual(
         parseLateJson(text),
-        { installed: false, initiators: new Map(), former: [], translated: 0 },
+        { installed: false, initiators: new Map(), former: [], translated: 0, afterConntrack: 0 },
         text.slice(0, 40),
       );
     }
@@ -616,9 +626,9 @@ describe('parseLateJson: foreign rules', () => {
       ]),
     );
     assert.deepEqual(s.former, []);
-    // The capture is the installed table plus that rule.
+    // The capture is the installed table (two rules) plus that rule.
     const rules = (JSON.parse(LATE_JSON_FOREIGN_RULE) as Doc).nftables.filter((i) => 'rule' in i);
-    assert.equal(rules.length, 2);
+    assert.equal(rules.length, 3);
   });
 
   it('counts every rule and chain of the table beyond flowmig’s own', () => {
@@ -636,8 +646,8 @@ describe('parseLateJson: foreign rules', () => {
   it('a changed late rule is foreign, and the table incomplete', () => {
     const doc = JSON.parse(LATE_JSON_INSTALLED) as Doc;
     for (const i of doc.nftables) {
-      const r = (i as { rule?: { expr: unknown[] } }).rule;
-      if (r) r.expr = r.expr.slice(0, 2);
+      const r = (i as { rule?: { chain: string; expr: unknown[] } }).rule;
+      if (r?.chain === 'late') r.expr = r.expr.slice(0, 2);
     }
     const s = parseLateJson(JSON.stringify(doc));
     assert.equal(s.foreignRules, 1);

@@ -5,7 +5,9 @@
 // dnat_back) and the single `ct status dnat snat to ct original ip6 daddr` rule. The late rule
 // gained `meta l4proto != tcp` after these were captured; its first expression was added to them
 // exactly as nft 1.0.6 prints it (`{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}},
-// "right": "tcp"}}`, read back from a real lab).
+// "right": "tcp"}}`, read back from a real lab). The late table's second chain (`late_tracked`,
+// priority mangle, and its rule) came later still and was added to the late captures the same
+// way, as nft 1.0.6 lists it in a real lab (counter 0).
 
 /** After `nftablesEngine.install(ns, [M1, M2, M3])`. */
 export const NFT_JSON_THREE_FLOWS =
@@ -40,7 +42,7 @@ export const NFT_JSON_NO_TABLE =
 
 /** After `lateTable.install(ns, [M1, M2, M3])`: three initiators, no former responder. */
 export const LATE_JSON_INSTALLED =
-  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
+  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late_tracked", "handle": 5, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late_tracked", "handle": 6, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid", "new"]}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
 
 /**
  * After `lateTable.install(ns, [M1, M2, M3])` and then, by someone else,
@@ -48,7 +50,7 @@ export const LATE_JSON_INSTALLED =
  * one (handle 5) in the late chain.
  */
 export const LATE_JSON_FOREIGN_RULE =
-  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 5}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "fc09::9"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}]}';
+  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 5}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late_tracked", "handle": 6, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "fc09::9"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late_tracked", "handle": 7, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid", "new"]}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
 
 /**
  * LATE_JSON_INSTALLED after `lateTable.update` for M1 moving from fc01::1 to fc02::2 with a grace
@@ -57,14 +59,14 @@ export const LATE_JSON_FOREIGN_RULE =
  * rule's counter (3 packets).
  */
 export const LATE_JSON_AFTER_SWAP =
-  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["fc01::1", "fe00::1"]}, "timeout": 60, "expires": 58}}]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 3, "bytes": 312}}]}}]}';
+  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["fc01::1", "fe00::1"]}, "timeout": 60, "expires": 58}}]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late_tracked", "handle": 5, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 3, "bytes": 312}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late_tracked", "handle": 6, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid", "new"]}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
 
 /**
  * LATE_JSON_AFTER_SWAP after `lateTable.update` for M1 moving back to fc01::1 within the grace
  * (60000 ms): fc02::2 is the former responder now, fc01::1 (absent) is gone.
  */
 export const LATE_JSON_AFTER_SWAP_BACK =
-  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["fc02::2", "fe00::1"]}, "timeout": 60, "expires": 59}}]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 3, "bytes": 312}}]}}]}';
+  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["fc02::2", "fe00::1"]}, "timeout": 60, "expires": 59}}]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late_tracked", "handle": 5, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 3, "bytes": 312}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late_tracked", "handle": 6, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid", "new"]}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
 
 /** A former responder as `nft -j` lists it: the set element's timeout and time left, in seconds. */
 export interface LateElement {
@@ -83,6 +85,7 @@ export function lateJson(
   initiators: readonly (readonly [string, string])[],
   former: readonly LateElement[],
   counter = { packets: 0, bytes: 0 },
+  afterConntrack = { packets: 0, bytes: 0 },
 ): string {
   const set: Record<string, unknown> = {
     family: 'ip6',
@@ -131,6 +134,18 @@ export function lateJson(
         },
       },
       {
+        chain: {
+          family: 'ip6',
+          table: 'flowmig_late',
+          name: 'late_tracked',
+          handle: 5,
+          type: 'filter',
+          hook: 'prerouting',
+          prio: -150,
+          policy: 'accept',
+        },
+      },
+      {
         rule: {
           family: 'ip6',
           table: 'flowmig_late',
@@ -154,6 +169,33 @@ export function lateJson(
               },
             },
             { counter },
+          ],
+        },
+      },
+      {
+        rule: {
+          family: 'ip6',
+          table: 'flowmig_late',
+          chain: 'late_tracked',
+          handle: 6,
+          expr: [
+            { match: { op: '!=', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
+            { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['invalid', 'new'] } },
+            {
+              match: {
+                op: '==',
+                left: { concat: [ip6('saddr'), ip6('daddr')] },
+                right: '@late_from',
+              },
+            },
+            { mangle: { key: ip6('saddr'), value: ip6('daddr') } },
+            {
+              mangle: {
+                key: ip6('daddr'),
+                value: { map: { key: ip6('daddr'), data: '@initiator_of' } },
+              },
+            },
+            { counter: afterConntrack },
           ],
         },
       },
