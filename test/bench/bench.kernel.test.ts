@@ -27,7 +27,7 @@ describe('benchmarks (smoke: small sizes)', () => {
   it('bench swap --json: every method at every N, ratios against the reference', async () => {
     await scratch(async (prefix, stateDir) => {
       const r = await cli(
-        ['bench', 'swap', '--flows', '1,1000', '--samples', '30', '--prefix', prefix, '--json'],
+        ['bench', 'swap', '--flows', '1,1000', '--samples', '20', '--prefix', prefix, '--json'],
         { stateDir, timeoutMs: 300_000 },
       );
       assert.equal(r.code, 0, r.stderr);

@@ -27,10 +27,10 @@ async function probeCounts(netns: string): Promise<number> {
 
 const SWAPS: Record<string, number> = {
   'nftables (in-process)': 10_000,
-  'nftables (agent)': 2_000,
+  'nftables (agent)': 1_000,
   // The programs take ~40 ms per swap: fewer swaps keep the suite short.
-  'nftables (programs)': 150,
-  iptables: 150,
+  'nftables (programs)': 60,
+  iptables: 60,
 };
 
 /** The engine variants, and the in-process fast path (the daemon's). */

@@ -125,7 +125,7 @@ for (const variant of ENGINE_VARIANTS) {
       );
     });
 
-    it('3. a flow is never without a mapping: new connections during 100 swaps are all translated', async () => {
+    it('3. a flow is never without a mapping: new connections during 60 swaps are all translated', async () => {
       await withLab(
         undefined,
         async ({ fm, lab, ns }) => {
@@ -144,10 +144,12 @@ for (const variant of ENGINE_VARIANTS) {
               ],
               { netns: ns('A') },
             );
-            // The burst runs until the 100 swaps are done (at most 30 s: slow swaps on a busy
+            // The burst runs until the 60 swaps are done (at most 30 s: slow swaps on a busy
             // machine must not make the test measure fewer).
+            // At least 1 s of it: the fast path does 60 swaps in well under that.
             let swaps = 0;
-            while (burst.running && swaps < 100) {
+            const started = Date.now();
+            while (burst.running && (swaps < 60 || Date.now() - started < 1_000)) {
               await fm.swap(lab.id);
               swaps++;
             }
@@ -158,7 +160,7 @@ for (const variant of ENGINE_VARIANTS) {
             const after = await Promise.all(counters.map((c) => c.read()));
             const sent = Number(burst.stdout.trim());
             const { reached, unrouted } = tally(before, after);
-            assert.ok(swaps >= 50, `enough swaps happened during the burst (${swaps})`);
+            assert.ok(swaps >= 40, `enough swaps happened during the burst (${swaps})`);
             assert.ok(sent > 1000, `the burst sent datagrams (${sent})`);
             assert.equal(unrouted, 0, 'no datagram reached the translator without a mapping');
             assert.equal(reached.C + reached.D, sent, 'every datagram reached C or D');

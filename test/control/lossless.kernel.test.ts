@@ -82,7 +82,7 @@ async function ready(b: Background, what: string): Promise<void> {
 
 for (const variant of ENGINE_VARIANTS) {
   // The fast path swaps in ~1 ms, the programs in ~40 ms: fewer swaps keep the slow ones short.
-  const swaps = variant.agent ? 500 : 200;
+  const swaps = variant.agent ? 500 : 60;
   describe(`lossless UDP request/response: ${variant.name}`, () => {
     it(`20,000 datagrams/s across ${swaps} swaps: none lost, none duplicated`, async (t) => {
       await withLab(

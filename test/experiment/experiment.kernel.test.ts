@@ -47,7 +47,7 @@ describe('flowmig experiment', () => {
   // iptables swaps with programs (~40 ms each), so fewer swaps keep the suite short.
   for (const [engine, swaps] of [
     ['nftables', 1000],
-    ['iptables', 150],
+    ['iptables', 60],
   ] as const) {
     it(`${engine}: ping -i 0.00001 across ${swaps} swaps — 0 errors, 0 lost, ${swaps} gaps, a report`, async () => {
       const { r, out } = await experiment([
@@ -99,8 +99,8 @@ describe('flowmig experiment', () => {
     });
   }
 
-  it('UDP at 20,000 datagrams/s across 500 swaps: lost, duplicated, reordered per swap', async () => {
-    const { r, out } = await experiment(['--traffic', 'udp', '--rate', '20000', '--swaps', '500']);
+  it('UDP at 20,000 datagrams/s across 200 swaps: lost, duplicated, reordered per swap', async () => {
+    const { r, out } = await experiment(['--traffic', 'udp', '--rate', '20000', '--swaps', '200']);
     dirs.push(out);
     assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(0, 2_000)}`);
     const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
@@ -112,7 +112,7 @@ describe('flowmig experiment', () => {
     assert.equal(udp.received, udp.sent);
     assert.equal((udp.perServer.C ?? 0) + (udp.perServer.D ?? 0), udp.sent, 'each reached one');
     assert.ok((udp.perServer.C ?? 0) > 0 && (udp.perServer.D ?? 0) > 0);
-    assert.equal(results.swaps.length, 500);
+    assert.equal(results.swaps.length, 200);
     let reordered = 0;
     for (const s of results.swaps) {
       assert.ok(s.udp, `swap ${s.index} has UDP figures`);
@@ -126,7 +126,7 @@ describe('flowmig experiment', () => {
     assert.equal(log.length, udp.sent);
     // A gap needs a datagram at the new server before the next swap: the sender (a node timer)
     // can stall longer than a 20 ms window on a busy machine, so a few may not be measurable.
-    assert.ok(results.swaps.filter((s) => s.gapMs !== null).length >= 450);
+    assert.ok(results.swaps.filter((s) => s.gapMs !== null).length >= 180);
   });
 
   it('TCP is reset at the first swap (the reference), ncat UDP reaches both servers', async () => {
