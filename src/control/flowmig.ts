@@ -72,8 +72,8 @@ export interface FlowmigOptions {
    * Apply migrations from this process, through netlink sockets made in the translator's
    * namespace (native addon), instead of asking the agent process: no second process to wake
    * per migration. For long-lived controllers. Default false, or true when the environment sets
-   * FLOWMIG_IN_PROCESS=on (the daemon, demo and experiments follow it). Falls back to the agent,
-   * then to programs.
+   * FLOWMIG_IN_PROCESS=on (demo and experiments follow it; the lab's daemon uses it unless
+   * FLOWMIG_IN_PROCESS=off). Falls back to the agent, then to programs.
    */
   readonly inProcess?: boolean;
 }

@@ -11,8 +11,9 @@ export async function serveLab(
   stateDir: string,
   options: { httpPort?: number } = {},
 ): Promise<DaemonServer> {
-  // With FLOWMIG_IN_PROCESS=on, migrations go over netlink from this process (FlowmigOptions).
-  const fm = new Flowmig({ stateDir });
+  // The daemon is the long-lived controller: its migrations go over netlink from this process
+  // (FlowmigOptions.inProcess), unless FLOWMIG_IN_PROCESS=off; the agent serves as the fallback.
+  const fm = new Flowmig({ stateDir, inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off' });
   const { socket } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
   await fm.recordDaemon(labId, { pid: process.pid, socket });

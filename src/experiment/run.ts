@@ -254,7 +254,9 @@ export async function runExperiment(
           }
           tcpConnections.push({ tMs: now(), perNode });
         }
-        await sleep(TCP_SAMPLE_MS);
+        // Jittered (±25 %): a fixed period can lock onto the swaps' own (a connection moved
+        // every ~100 ms, sampled every ~210 ms, was seen on one server only).
+        await sleep(TCP_SAMPLE_MS * (0.75 + Math.random() / 2));
       }
     })();
 

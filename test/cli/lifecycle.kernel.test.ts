@@ -99,7 +99,7 @@ describe('lab lifecycle through the CLI', () => {
 
   it('5. down cleans up after `up` was killed at any point of the build', async () => {
     // Up to ~1.3 s: the last points fall while the agent starts (after the links are up).
-    for (const killAfterMs of [0, 60, 150, 300, 1300]) {
+    for (const killAfterMs of [0, 150, 1300]) {
       await scratch(async (prefix, stateDir) => {
         const up = spawn(process.execPath, [CLI, 'up', '--detach', '--prefix', prefix], {
           env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },

@@ -37,7 +37,7 @@ for (const variant of ENGINE_VARIANTS) {
           });
           try {
             await sleep(300);
-            for (let i = 0; i < 30; i++) {
+            for (let i = 0; i < 15; i++) {
               const r = await fm.swap(lab.id);
               const old = r.from === 'C' ? c : d;
               const fresh = r.from === 'C' ? d : c;
@@ -173,69 +173,73 @@ for (const variant of ENGINE_VARIANTS) {
       );
     });
 
-    it('3 (control). the reference two-step rule change does leave new connections unmapped', async () => {
-      // Shows invariant 3's test can fail: delete the rule, then add the new one, as run.sh did.
-      await withLab(
-        undefined,
-        async ({ ns }) => {
-          const counters = await Promise.all(['B', 'C', 'D'].map((n) => NetnsCounters.open(ns(n))));
-          try {
-            const before = await Promise.all(counters.map((c) => c.read()));
-            const burst = Background.start(
-              [process.execPath, join(FIXTURES, 'udp-burst.mjs'), 'fe00::1', '5555', '3000'],
-              { netns: ns('A') },
+    // Once per engine: the two-step change runs nft or ip6tables itself, whatever the control path.
+    if (variant.agent || variant.engine === 'iptables')
+      it('3 (control). the reference two-step rule change does leave new connections unmapped', async () => {
+        // Shows invariant 3's test can fail: delete the rule, then add the new one, as run.sh did.
+        await withLab(
+          undefined,
+          async ({ ns }) => {
+            const counters = await Promise.all(
+              ['B', 'C', 'D'].map((n) => NetnsCounters.open(ns(n))),
             );
-            let to = 'fc01::1';
-            while (burst.running) {
-              const next = to === 'fc01::1' ? 'fc02::2' : 'fc01::1';
-              if (variant.engine === 'iptables') {
-                const rule = (t: string) => [
-                  '-s',
-                  'fc00::1/128',
-                  '-d',
-                  'fe00::1/128',
-                  '-j',
-                  'DNAT',
-                  '--to-destination',
-                  t,
-                ];
-                await runner.run(
-                  ['ip6tables', '-w', '-t', 'nat', '-D', 'FLOWMIG-DNAT', ...rule(to)],
-                  {
+            try {
+              const before = await Promise.all(counters.map((c) => c.read()));
+              const burst = Background.start(
+                [process.execPath, join(FIXTURES, 'udp-burst.mjs'), 'fe00::1', '5555', '3000'],
+                { netns: ns('A') },
+              );
+              let to = 'fc01::1';
+              while (burst.running) {
+                const next = to === 'fc01::1' ? 'fc02::2' : 'fc01::1';
+                if (variant.engine === 'iptables') {
+                  const rule = (t: string) => [
+                    '-s',
+                    'fc00::1/128',
+                    '-d',
+                    'fe00::1/128',
+                    '-j',
+                    'DNAT',
+                    '--to-destination',
+                    t,
+                  ];
+                  await runner.run(
+                    ['ip6tables', '-w', '-t', 'nat', '-D', 'FLOWMIG-DNAT', ...rule(to)],
+                    {
+                      netns: ns('B'),
+                    },
+                  );
+                  await runner.run(
+                    ['ip6tables', '-w', '-t', 'nat', '-A', 'FLOWMIG-DNAT', ...rule(next)],
+                    {
+                      netns: ns('B'),
+                    },
+                  );
+                } else {
+                  const map = ['ip6', 'flowmig', 'dnat_to'];
+                  const key = 'fc00::1 . fe00::1';
+                  await runner.run(['nft', 'delete', 'element', ...map, `{ ${key} }`], {
                     netns: ns('B'),
-                  },
-                );
-                await runner.run(
-                  ['ip6tables', '-w', '-t', 'nat', '-A', 'FLOWMIG-DNAT', ...rule(next)],
-                  {
+                  });
+                  await runner.run(['nft', 'add', 'element', ...map, `{ ${key} : ${next} }`], {
                     netns: ns('B'),
-                  },
-                );
-              } else {
-                const map = ['ip6', 'flowmig', 'dnat_to'];
-                const key = 'fc00::1 . fe00::1';
-                await runner.run(['nft', 'delete', 'element', ...map, `{ ${key} }`], {
-                  netns: ns('B'),
-                });
-                await runner.run(['nft', 'add', 'element', ...map, `{ ${key} : ${next} }`], {
-                  netns: ns('B'),
-                });
+                  });
+                }
+                to = next;
               }
-              to = next;
+              await sleep(200);
+              const after = await Promise.all(counters.map((c) => c.read()));
+              const sent = Number(burst.stdout.trim());
+              const { reached, unrouted } = tally(before, after);
+              assert.ok(unrouted > 0, 'B reported untranslated datagrams');
+              assert.ok(reached.C + reached.D < sent, 'some datagrams reached neither server');
+            } finally {
+              await Promise.all(counters.map((c) => c.close()));
             }
-            await sleep(200);
-            const after = await Promise.all(counters.map((c) => c.read()));
-            const sent = Number(burst.stdout.trim());
-            const { reached, unrouted } = tally(before, after);
-            assert.ok(unrouted > 0, 'B reported untranslated datagrams');
-            assert.ok(reached.C + reached.D < sent, 'some datagrams reached neither server');
-          } finally {
-            await Promise.all(counters.map((c) => c.close()));
-          }
-        },
-        options,
-      );
-    });
+          },
+          options,
+        );
+      });
 
     it('8. traffic stays inside the lab: no route out of the translator, no link in the host', async () => {
       const hostLinks = async () =>

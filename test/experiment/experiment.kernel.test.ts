@@ -47,7 +47,7 @@ describe('flowmig experiment', () => {
   // iptables swaps with programs (~40 ms each), so fewer swaps keep the suite short.
   for (const [engine, swaps] of [
     ['nftables', 1000],
-    ['iptables', 60],
+    ['iptables', 40],
   ] as const) {
     it(`${engine}: ping -i 0.00001 across ${swaps} swaps — 0 errors, 0 lost, ${swaps} gaps, a report`, async () => {
       const { r, out } = await experiment([
