@@ -1,0 +1,130 @@
+// Where a fast-path swap's time goes, in-process: the rule transaction (with the exact-tuple
+// conntrack deletes sent right after it), then the second look at the index. Each sample starts
+// after 2 ms idle, as in `flowmig bench swap`, in four conditions: nothing crossed the flow since
+// the last swap; a datagram crossed it 2 ms before (its entry is deleted, its DESTROY event read);
+// the same without asking for the delete; and back to back. Usage: node dist/bench/split.js
+// [--samples 500] [--prefix fmbs-]. Prints one line per condition, or JSON with --json.
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent, type ApplyRequest } from '../src/agent/agent.js';
+import { Flowmig } from '../src/control/flowmig.js';
+import { netnsPath } from '../src/control/in-process.js';
+import { Background, sleep } from '../src/experiment/process.js';
+import { distribution } from '../src/experiment/stats.js';
+import { loadLab } from '../src/lab/load.js';
+
+const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
+
+interface Condition {
+  readonly name: string;
+  readonly idleMs: number;
+  readonly poke: boolean;
+  readonly deleteEntries: boolean;
+}
+
+const CONDITIONS: readonly Condition[] = [
+  { name: 'back to back', idleMs: 0, poke: false, deleteEntries: true },
+  { name: 'idle', idleMs: 2, poke: false, deleteEntries: true },
+  { name: 'datagram 2 ms before, entry deleted', idleMs: 2, poke: true, deleteEntries: true },
+  { name: 'datagram 2 ms before, no delete asked', idleMs: 2, poke: true, deleteEntries: false },
+  { name: 'idle (again)', idleMs: 2, poke: false, deleteEntries: true },
+];
+
+export interface SplitRow {
+  readonly condition: string;
+  readonly samples: number;
+  readonly total_p50_ms: number;
+  readonly total_p99_ms: number;
+  /** The rule transaction and the deletes sent right behind it, until both are acknowledged. */
+  readonly rule_and_delete_p50_ms: number;
+  /** The second look: events read, late entries deleted. */
+  readonly second_look_p50_ms: number;
+}
+
+/** One swap of the reference lab's flow between C and D, as flowmig plans it. */
+function swapRequest(from: string, to: string, deleteEntries: boolean): ApplyRequest {
+  const [i, f] = ['fc00::1', 'fe00::1'];
+  const late = { table: 'flowmig_late', map: 'late_from', set: true, timeoutMs: 5_000 };
+  return {
+    table: 'flowmig',
+    edits: [
+      { map: 'dnat_to', remove: [[i, f]], add: [[i, f, to]] },
+      { map: 'dnat_back', remove: [[from, f]], add: [[to, f, i]] },
+      { ...late, remove: [], add: [[from, f]] },
+    ],
+    conntrack: deleteEntries ? [{ address: f, keepReplySrc: to }] : [],
+    after: [{ ...late, remove: [], add: [], absent: [[to, f]] }],
+  };
+}
+
+export async function runSplit(samples: number, prefix: string): Promise<SplitRow[]> {
+  const stateDir = `/tmp/flowmig-bench-split-${process.pid}`;
+  const fm = new Flowmig({ stateDir, agent: false });
+  const lab = await loadLab(undefined, { prefix });
+  await fm.up(lab);
+  let poker: Background | undefined;
+  let agent: Agent | undefined;
+  try {
+    agent = await Agent.start({ netns: netnsPath(lab.translator.netns) });
+    const client = lab.nodes.find((n) => n.role === 'client')?.netns;
+    poker = Background.start([process.execPath, POKE, 'fe00::1', '9'], {
+      netns: client,
+      stdin: true,
+    });
+    await sleep(300);
+    const rows: SplitRow[] = [];
+    let [from, to] = ['fc01::1', 'fc02::2'];
+    for (const c of CONDITIONS) {
+      const total: number[] = [];
+      const rule: number[] = [];
+      const look: number[] = [];
+      for (let k = 0; k < samples + 100; k++) {
+        if (c.poke) await poker.request('poke');
+        if (c.idleMs) await sleep(c.idleMs);
+        const t0 = performance.now();
+        const { result, release } = await agent.migrate(swapRequest(from, to, c.deleteEntries));
+        const ms = performance.now() - t0;
+        await release();
+        [from, to] = [to, from];
+        if (k < 100) continue; // warm-up
+        total.push(ms);
+        rule.push(result.ruleMs);
+        look.push(result.conntrackMs);
+      }
+      const d = distribution(total);
+      rows.push({
+        condition: c.name,
+        samples,
+        total_p50_ms: d.p50,
+        total_p99_ms: d.p99,
+        rule_and_delete_p50_ms: distribution(rule).p50,
+        second_look_p50_ms: distribution(look).p50,
+      });
+    }
+    return rows;
+  } finally {
+    await poker?.stop('SIGTERM');
+    agent?.close();
+    await fm.down(lab.id);
+    fm.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      samples: { type: 'string', default: '500' },
+      prefix: { type: 'string', default: 'fmbs-' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const rows = await runSplit(Number(values.samples), values.prefix);
+  if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+  else
+    for (const r of rows)
+      process.stdout.write(
+        `${r.condition.padEnd(40)} total p50 ${r.total_p50_ms.toFixed(3)} p99 ${r.total_p99_ms.toFixed(3)} ms | rule+delete p50 ${r.rule_and_delete_p50_ms.toFixed(3)} | second look p50 ${r.second_look_p50_ms.toFixed(3)} ms\n`,
+      );
+}
