@@ -31,7 +31,7 @@ const ROUND_TRIPS = 10;
 // which at this rate takes up to ~(4 MiB / 2) / 12 MiB/s ≈ 170 ms. Prepare waits for it.
 const PREPARE_TIMEOUT_MS = 1_000;
 const DUPLEX_RATE = 12 * 1024 * 1024; // bytes per second, each direction
-const DUPLEX_BYTES = 180 * 1024 * 1024; // 15 s at that rate: the hand-offs take ~7 s
+const DUPLEX_BYTES = 96 * 1024 * 1024; // 8 s at that rate: the 10 round trips take ~3.5 s
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
