@@ -10,11 +10,16 @@ import { parseArgs } from 'node:util';
 import { Agent, type ApplyRequest } from '../src/agent/agent.js';
 import { Flowmig } from '../src/control/flowmig.js';
 import { netnsPath } from '../src/control/in-process.js';
+import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
+import { lateTable } from '../src/engines/late.js';
+import { joinNftOps } from '../src/engines/nft-script.js';
+import { NFT_TABLE, nftablesEngine } from '../src/engines/nftables.js';
 import { Background, sleep } from '../src/experiment/process.js';
 import { distribution } from '../src/experiment/stats.js';
 import { loadLab } from '../src/lab/load.js';
 
 const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
+const GRACE_MS = 5_000;
 
 interface Condition {
   readonly name: string;
@@ -42,19 +47,29 @@ export interface SplitRow {
   readonly second_look_p50_ms: number;
 }
 
-/** One swap of the reference lab's flow between C and D, as flowmig plans it. */
-function swapRequest(from: string, to: string, deleteEntries: boolean): ApplyRequest {
-  const [i, f] = ['fc00::1', 'fe00::1'];
-  const late = { table: 'flowmig_late', map: 'late_from', set: true, timeoutMs: 5_000 };
+/**
+ * One swap of the reference lab's flow, as flowmig plans it (see bench/swap.ts): the flow's map
+ * elements and its late-packet grace in one transaction, the new responder's release after.
+ */
+function swapRequest(
+  netns: string,
+  from: string,
+  to: string,
+  deleteEntries: boolean,
+): ApplyRequest {
+  const flow = (responderAddress: string): FlowMapping => ({
+    address: 'fe00::1',
+    initiatorAddress: 'fc00::1',
+    responderAddress,
+  });
+  const changes: FlowChange[] = [{ before: flow(from), after: flow(to) }];
+  const rules = nftablesEngine.update(netns, changes, () => [flow(to)]);
+  const late = lateTable.update(netns, changes, GRACE_MS);
   return {
-    table: 'flowmig',
-    edits: [
-      { map: 'dnat_to', remove: [[i, f]], add: [[i, f, to]] },
-      { map: 'dnat_back', remove: [[from, f]], add: [[to, f, i]] },
-      { ...late, remove: [], add: [[from, f]] },
-    ],
-    conntrack: deleteEntries ? [{ address: f, keepReplySrc: to }] : [],
-    after: [{ ...late, remove: [], add: [], absent: [[to, f]] }],
+    table: NFT_TABLE,
+    edits: (late ? joinNftOps(rules, late) : rules).edits ?? [],
+    conntrack: deleteEntries ? [{ address: 'fe00::1', keepReplySrc: to }] : [],
+    after: lateTable.release(netns, changes, GRACE_MS)?.edits ?? [],
   };
 }
 
@@ -83,7 +98,9 @@ export async function runSplit(samples: number, prefix: string): Promise<SplitRo
         if (c.poke) await poker.request('poke');
         if (c.idleMs) await sleep(c.idleMs);
         const t0 = performance.now();
-        const { result, release } = await agent.migrate(swapRequest(from, to, c.deleteEntries));
+        const { result, release } = await agent.migrate(
+          swapRequest(lab.translator.netns, from, to, c.deleteEntries),
+        );
         const ms = performance.now() - t0;
         await release();
         [from, to] = [to, from];

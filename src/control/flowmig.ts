@@ -1037,7 +1037,13 @@ export class Flowmig {
     }
     let installed = false;
     let kernel = new Map<string, string>();
-    let late: LateState = { installed: false, initiators: new Map(), former: [], translated: 0 };
+    let late: LateState = {
+      installed: false,
+      initiators: new Map(),
+      former: [],
+      translated: 0,
+      afterConntrack: 0,
+    };
     let drift = [`translator namespace ${lab.translator.netns} is missing`];
     if (existing.has(lab.translator.netns)) {
       const view = await this.readTranslator(lab);
@@ -1114,7 +1120,7 @@ export class Flowmig {
         installed: late.installed,
         graceMs: lab.graceMs,
         translated: late.translated,
-        afterConntrack: late.afterConntrack ?? 0,
+        afterConntrack: late.afterConntrack,
         former: late.former,
       },
     };

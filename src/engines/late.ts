@@ -15,6 +15,8 @@ export const LATE_SET = 'late_from';
 export const INITIATOR_MAP = 'initiator_of';
 
 const T = `ip6 ${LATE_TABLE}`;
+/** The chain after conntrack (see renderLateTable). */
+const TRACKED_CHAIN = 'late_tracked';
 
 const REWRITE = `ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`;
 
@@ -43,7 +45,7 @@ export function renderLateTable(): string {
     '    type filter hook prerouting priority raw; policy accept;',
     `    meta l4proto != tcp ip6 saddr . ip6 daddr @${LATE_SET} notrack ${REWRITE}`,
     '  }',
-    '  chain late_tracked {',
+    `  chain ${TRACKED_CHAIN} {`,
     '    type filter hook prerouting priority mangle; policy accept;',
     `    meta l4proto != tcp ct state new,invalid ip6 saddr . ip6 daddr @${LATE_SET} ${REWRITE}`,
     '  }',
@@ -129,7 +131,7 @@ export interface LateState {
   /** Packets the rules have rewritten since the table was made. */
   readonly translated: number;
   /** Of those, the ones rewritten after conntrack (they passed the first rule just before a commit). */
-  readonly afterConntrack?: number;
+  readonly afterConntrack: number;
   /** Rules and chains in the table besides (or changed from) flowmig's own. */
   readonly foreignRules?: number;
 }
@@ -249,7 +251,7 @@ const LATE_EXPECTED = {
     ),
     nftShape(
       {
-        chain: 'late_tracked',
+        chain: TRACKED_CHAIN,
         expr: [
           NOT_TCP,
           { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['invalid', 'new'] } },
@@ -262,7 +264,7 @@ const LATE_EXPECTED = {
   ],
   chains: [
     nftShape({ name: 'late', type: 'filter', hook: 'prerouting', prio: -300 }, 'chain'),
-    nftShape({ name: 'late_tracked', type: 'filter', hook: 'prerouting', prio: -150 }, 'chain'),
+    nftShape({ name: TRACKED_CHAIN, type: 'filter', hook: 'prerouting', prio: -150 }, 'chain'),
   ],
 };
 
@@ -317,8 +319,9 @@ export function parseLateJson(text: string): LateState {
     if (rule?.table === LATE_TABLE) {
       for (const x of rule.expr ?? []) {
         const c = x.counter as { packets?: number } | undefined;
-        if (c) translated += c.packets ?? 0;
-        if (c && rule.chain === 'late_tracked') afterConntrack += c.packets ?? 0;
+        if (!c) continue;
+        translated += c.packets ?? 0;
+        if (rule.chain === TRACKED_CHAIN) afterConntrack += c.packets ?? 0;
       }
     }
   }

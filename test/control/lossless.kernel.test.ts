@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Background, sleep } from '../../src/experiment/process.js';
+import { parseSnmp6, type Snmp6 } from '../../src/experiment/snmp6.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { LabDescriptionInput } from '../../src/lab/schema.js';
 import type { UdpLoadResult } from '../../src/traffic/udp-load.js';
@@ -16,12 +17,17 @@ const LOAD = join(ROOT, 'dist', 'src', 'traffic', 'udp-load.js');
 const LISTEN = join(FIXTURES, 'udp-listen.mjs');
 const SEND = join(FIXTURES, 'udp-send.mjs');
 
+/** A namespace's IPv6 counters, read once. */
+async function snmp6(netns: string): Promise<Snmp6> {
+  return parseSnmp6((await runner.run(['cat', '/proc/net/snmp6'], { netns })).stdout);
+}
+
 /** Udp6RcvbufErrors and Udp6InErrors of each namespace (datagrams a full socket buffer dropped). */
 async function udpDrops(namespaces: readonly string[]): Promise<string> {
   const parts: string[] = [];
   for (const netns of namespaces) {
-    const text = (await runner.run(['cat', '/proc/net/snmp6'], { netns })).stdout;
-    const get = (k: string) => new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(text)?.[1] ?? '?';
+    const counters = await snmp6(netns);
+    const get = (k: string) => counters[k] ?? '?';
     parts.push(
       `${netns} rcvbuf ${get('Udp6RcvbufErrors')} in-errors ${get('Udp6InErrors')} no-port ${get('Udp6NoPorts')} in ${get('Udp6InDatagrams')} out ${get('Udp6OutDatagrams')}`,
     );
@@ -34,8 +40,7 @@ async function udpDrops(namespaces: readonly string[]): Promise<string> {
  * routes, and each lab interface's drops (a veth drops what the peer's backlog cannot take).
  */
 async function pathDrops(translator: string, namespaces: readonly string[]): Promise<string> {
-  const text = (await runner.run(['cat', '/proc/net/snmp6'], { netns: translator })).stdout;
-  const get = (k: string) => new RegExp(`^${k}\\s+(\\d+)`, 'm').exec(text)?.[1] ?? '?';
+  const counters = await snmp6(translator);
   const ip6 = [
     'Ip6InDiscards',
     'Ip6OutDiscards',
@@ -43,7 +48,7 @@ async function pathDrops(translator: string, namespaces: readonly string[]): Pro
     'Ip6OutNoRoutes',
     'Ip6InAddrErrors',
   ]
-    .map((k) => `${k} ${get(k)}`)
+    .map((k) => `${k} ${counters[k] ?? '?'}`)
     .join(' ');
   const links: string[] = [];
   for (const netns of namespaces) {
@@ -261,12 +266,7 @@ describe('late packets that pass the raw rule just before a commit (fast path)',
         let load: Background | undefined;
         try {
           for (const e of echoes) await ready(e, 'udp-echo');
-          const noRoutes = async () =>
-            Number(
-              /^Ip6InNoRoutes\s+(\d+)/m.exec(
-                (await runner.run(['cat', '/proc/net/snmp6'], { netns: ns('B') })).stdout,
-              )?.[1],
-            );
+          const noRoutes = async () => (await snmp6(ns('B'))).Ip6InNoRoutes ?? Number.NaN;
           const before = await noRoutes();
           load = Background.start(
             [process.execPath, LOAD, '--to', 'fe00::1', '--rate', '1000', '--settle-ms', '1000'],
