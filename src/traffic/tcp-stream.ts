@@ -3,7 +3,7 @@
 // chunk. Counts the bytes that came back intact and records how the connection ended: `reset`
 // (ECONNRESET, as when a swap sends the flow to a server without its socket), `closed`, `error`,
 // or `open` (still up when told to stop). Prints one JSON line (epoch ms times) when the
-// connection ends or on SIGTERM/SIGINT, then exits:
+// connection ends, or on SIGTERM/SIGINT once the chunks in flight are echoed (at most 1 s), then exits:
 // {connectedMs, bytesSent, bytesIntact, chunksIntact, corrupt, ended: {kind, atMs, message},
 //  longestStallMs, longestStallAtMs} (the longest time with no echo coming back, and its start)
 // Usage: node tcp-stream.js --to fe00::1 [--port 7000] [--chunk 1024] [--rate 200]
@@ -108,6 +108,7 @@ sock.on('data', (d: Buffer) => {
       bytesIntact += chunkSize;
     } else corrupt++;
   }
+  if (stopping && allEchoed()) finish();
 });
 sock.on('error', (e: NodeJS.ErrnoException) => {
   if (ended.kind !== 'open') return;
@@ -121,5 +122,17 @@ sock.on('close', () => {
   if (ended.kind === 'open') ended = { kind: 'closed', atMs: now(), message: 'closed by the peer' };
   finish(); // the connection is over: report it now
 });
-process.on('SIGTERM', finish);
-process.on('SIGINT', finish);
+// Told to stop: no more chunks; the echoes of those in flight still count (up to 1 s), so a run
+// that stops between a chunk and its echo does not report that chunk as missing.
+let stopping = false;
+const allEchoed = () => (chunksIntact + corrupt) * chunkSize >= bytesSent;
+const stop = () => {
+  if (timer) clearInterval(timer);
+  timer = undefined;
+  if (stopping) return;
+  stopping = true;
+  if (sock.destroyed || allEchoed()) finish();
+  else setTimeout(finish, 1_000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
