@@ -2,12 +2,15 @@
 // conntrack deletes sent right after it), then the second look at the index. Each sample starts
 // after 2 ms idle, as in `flowmig bench swap`, in four conditions: nothing crossed the flow since
 // the last swap; a datagram crossed it 2 ms before (its entry is deleted, its DESTROY event read);
-// the same without asking for the delete; and back to back. Usage: node dist/bench/split.js
-// [--samples 500] [--prefix fmbs-]. Prints one line per condition, or JSON with --json.
+// the same without asking for the delete; and back to back. `--agent` runs the lab's agent process
+// beside: `standby` (as under the daemon: it indexes nothing) or `indexing` (it follows conntrack
+// events, woken by each). Usage: node dist/bench/split.js [--samples 500] [--prefix fmbs-]
+// [--agent none|standby|indexing]. Prints one line per condition, or JSON with --json.
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, type ApplyRequest } from '../src/agent/agent.js';
+import { AgentClient } from '../src/agent/client.js';
 import { Flowmig } from '../src/control/flowmig.js';
 import { netnsPath } from '../src/control/in-process.js';
 import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
@@ -73,14 +76,32 @@ function swapRequest(
   };
 }
 
-export async function runSplit(samples: number, prefix: string): Promise<SplitRow[]> {
+export type AgentMode = 'none' | 'standby' | 'indexing';
+
+export async function runSplit(
+  samples: number,
+  prefix: string,
+  agentMode: AgentMode = 'none',
+): Promise<SplitRow[]> {
   const stateDir = `/tmp/flowmig-bench-split-${process.pid}`;
-  const fm = new Flowmig({ stateDir, agent: false });
+  const fm = new Flowmig({ stateDir, agent: agentMode !== 'none' });
   const lab = await loadLab(undefined, { prefix });
   await fm.up(lab);
   let poker: Background | undefined;
   let agent: Agent | undefined;
   try {
+    if (agentMode === 'indexing') {
+      // The agent process indexes from its first migration that deletes entries: ask for one.
+      const handle = (await fm.store.read(lab.id))?.agent;
+      if (!handle) throw new Error('the agent did not start');
+      const c = await AgentClient.connect(handle.socket);
+      try {
+        await c.apply(NFT_TABLE, [], [{ address: 'fe00::1' }]);
+        if (!(await c.hello()).indexing) throw new Error('the agent does not index');
+      } finally {
+        c.close();
+      }
+    }
     agent = await Agent.start({ netns: netnsPath(lab.translator.netns) });
     const client = lab.nodes.find((n) => n.role === 'client')?.netns;
     poker = Background.start([process.execPath, POKE, 'fe00::1', '9'], {
@@ -135,9 +156,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       samples: { type: 'string', default: '500' },
       prefix: { type: 'string', default: 'fmbs-' },
       json: { type: 'boolean', default: false },
+      agent: { type: 'string', default: 'none' },
     },
   });
-  const rows = await runSplit(Number(values.samples), values.prefix);
+  const mode = values.agent;
+  if (mode !== 'none' && mode !== 'standby' && mode !== 'indexing')
+    throw new Error(`--agent: none, standby or indexing, not ${mode}`);
+  const rows = await runSplit(Number(values.samples), values.prefix, mode);
   if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
   else
     for (const r of rows)

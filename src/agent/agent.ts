@@ -179,19 +179,68 @@ export interface AgentOptions {
    * any process (needs the native addon). By default, the calling process's own namespace.
    */
   readonly netns?: string;
+  /**
+   * Index conntrack only from the first migration that deletes entries (and again after
+   * `standby`), not from the start: an agent that serves as a fallback is then not woken by every
+   * conntrack event of the translator. The first such migration pays for a dump.
+   */
+  readonly lazyIndex?: boolean;
 }
 
 export class Agent {
   private readonly sock: NetfilterSocket;
-  private readonly events: EventSocket;
+  /** The conntrack event socket that keeps the index current (while indexing). */
+  private events: EventSocket | undefined;
+  private referenced = true;
   readonly index = new ConntrackIndex();
   private eventsSeen = 0;
 
-  /** Subscribes to conntrack events (before the first dump, so nothing is missed). */
-  private constructor(netns: string | undefined) {
+  private constructor(private readonly netns: string | undefined) {
     this.sock = new NetfilterSocket(netns);
+  }
+
+  /** Subscribes to conntrack events first, then seeds the index from a dump: nothing is missed. */
+  static async start(options: AgentOptions = {}): Promise<Agent> {
+    const a = new Agent(options.netns);
+    if (!options.lazyIndex) {
+      a.follow();
+      await a.rebuild();
+    }
+    return a;
+  }
+
+  get stats(): {
+    entries: number;
+    dirty: boolean;
+    events: number;
+    netlink: NetlinkPath;
+    indexing: boolean;
+  } {
+    return {
+      entries: this.index.size,
+      dirty: this.index.dirty,
+      events: this.eventsSeen,
+      netlink: this.sock.path,
+      indexing: this.events !== undefined,
+    };
+  }
+
+  /** Stops following conntrack events and forgets the index, until a migration needs it again. */
+  standby(): void {
+    this.unfollow();
+    this.index.reset([]);
+  }
+
+  /**
+   * Subscribes to NEW and DESTROY events on one socket: the kernel queues them in the order they
+   * happen, so the DESTROY event of an entry deleted by a migration is never read after the NEW
+   * event of a later entry with the same tuple (which may even have the same CTA_ID: the id is
+   * derived from the entry's address, and the slab reuses it).
+   */
+  private follow(): void {
+    if (this.events) return;
     this.events = new EventSocket({
-      netns,
+      netns: this.netns,
       groups: [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY],
       recvBufferSize: 32 << 20,
       onDatagram: (data) => this.onEvents(data),
@@ -200,22 +249,12 @@ export class Agent {
         this.index.dirty = true;
       },
     });
+    this.events.ref(this.referenced);
   }
 
-  /** Subscribes to conntrack events first, then seeds the index from a dump: nothing is missed. */
-  static async start(options: AgentOptions = {}): Promise<Agent> {
-    const a = new Agent(options.netns);
-    await a.rebuild();
-    return a;
-  }
-
-  get stats(): { entries: number; dirty: boolean; events: number; netlink: NetlinkPath } {
-    return {
-      entries: this.index.size,
-      dirty: this.index.dirty,
-      events: this.eventsSeen,
-      netlink: this.sock.path,
-    };
+  private unfollow(): void {
+    this.events?.close();
+    this.events = undefined;
   }
 
   private onEvents(data: Buffer): void {
@@ -266,12 +305,14 @@ export class Agent {
       return t !== undefined && keeps(t, e);
     };
     let lookup: ApplyResult['lookup'] = 'index';
-    if (req.conntrack.length > 0 && this.index.dirty) {
+    if (req.conntrack.length > 0 && (!this.events || this.index.dirty)) {
+      // Not indexing yet (lazy, or standing by), or events were lost: subscribe, then dump.
       lookup = 'dump';
+      this.follow();
       await this.rebuild();
     }
-    // Events the kernel sent up to now reach the index first (native addon: read at once).
-    this.events.drainNow();
+    // NEW events the kernel sent up to now reach the index first (native addon: read at once).
+    this.events?.drainNow();
     // The batch and the deletes go out back to back (see above); both are awaited together.
     const committed = this.commit(edits);
     const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
@@ -280,7 +321,7 @@ export class Agent {
     let deleted = await deletes;
     // Second look: NEW events queued before the commit reach the index now (read at once with
     // the native addon, else in the event loop's next poll).
-    if (!this.events.drainNow()) await new Promise((r) => setImmediate(r));
+    if (this.events && !this.events.drainNow()) await new Promise((r) => setImmediate(r));
     const late = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     if (late.length > 0) deleted += await this.deleteEntries(late);
     const t2 = now();
@@ -353,11 +394,12 @@ export class Agent {
 
   /** Lets the process exit while the agent waits for conntrack events. */
   unref(): void {
-    this.events.ref(false);
+    this.referenced = false;
+    this.events?.ref(false);
   }
 
   close(): void {
-    this.events.close();
+    this.unfollow();
     this.sock.close();
   }
 }

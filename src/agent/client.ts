@@ -120,6 +120,11 @@ export class AgentClient {
     );
   }
 
+  /** Asks the agent to stop indexing conntrack until its next migration. */
+  async standby(timeoutMs = 1_000): Promise<void> {
+    AgentClient.unwrap(await this.call({ op: 'standby' }, timeoutMs));
+  }
+
   async shutdown(timeoutMs = 1_000): Promise<void> {
     AgentClient.unwrap(await this.call({ op: 'shutdown' }, timeoutMs));
   }

@@ -22,7 +22,9 @@ if (!lab || !path) {
   process.exit(2);
 }
 
-const agent = await Agent.start();
+// The conntrack index starts with the first migration: an agent that only stands behind an
+// in-process controller (the daemon) is not woken by every conntrack event of the translator.
+const agent = await Agent.start({ lazyIndex: true });
 // Bound on the first hold (labs without TCP migration never bind it).
 let holdQueue: Promise<HoldQueue> | undefined;
 // Requests are applied one at a time, in arrival order: each keeps its rule-then-conntrack order.
@@ -75,6 +77,9 @@ async function handle(req: AgentRequest): Promise<Handled> {
       await agent.edit(req.table, req.edits);
       return { id: req.id, ok: true, releaseMs: performance.now() - t0, released };
     }
+    case 'standby':
+      agent.standby();
+      return { id: req.id, ok: true };
     case 'shutdown':
       setImmediate(stop);
       return { id: req.id, ok: true };

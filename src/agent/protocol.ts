@@ -27,6 +27,8 @@ export type AgentRequest =
       readonly table: string;
       readonly edits: readonly MapEdit[];
     }
+  /** Stop indexing conntrack until the next migration (another path migrates meanwhile). */
+  | { readonly id: number; readonly op: 'standby' }
   | { readonly id: number; readonly op: 'shutdown' };
 
 export interface HoldResult {
@@ -45,6 +47,8 @@ export interface HelloReply {
   readonly entries: number;
   readonly dirty: boolean;
   readonly events: number;
+  /** Whether the agent follows conntrack events now (it starts on its first migration). */
+  readonly indexing: boolean;
   /** How the agent's netlink calls reach the kernel (see NetfilterSocket). */
   readonly netlink: 'native' | 'event-loop';
 }

@@ -61,15 +61,19 @@ export function renderFlows(s: LabStatus): string {
 }
 
 export function renderStatus(s: LabStatus): string {
+  const indexed = (n: number | undefined) =>
+    n === undefined
+      ? 'conntrack indexed from its first migration'
+      : `${n} conntrack entries indexed`;
   const head = [
     `lab ${s.id}: ${s.phase}, engine ${s.engine}, ${s.migrations} migration(s)`,
     `  built by pid ${s.pid} (${s.pidAlive ? 'running' : 'gone'}) at ${s.createdAt}; state ${s.stateFile}`,
     `  translator table: ${s.translatorInstalled ? 'installed' : 'MISSING'}`,
     `  control path: ${
       s.controlPath.kind === 'agent'
-        ? `agent (pid ${s.controlPath.pid}, netlink, ${s.controlPath.conntrackIndexed} conntrack entries indexed)`
+        ? `agent (pid ${s.controlPath.pid}, netlink, ${indexed(s.controlPath.conntrackIndexed)})`
         : s.controlPath.kind === 'in-process'
-          ? `in-process (netlink from this controller${s.controlPath.conntrackIndexed === undefined ? '' : `, ${s.controlPath.conntrackIndexed} conntrack entries indexed`})`
+          ? `in-process (netlink from this controller, ${indexed(s.controlPath.conntrackIndexed)})`
           : `programs (${s.controlPath.reason})`
     }`,
   ];

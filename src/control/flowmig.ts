@@ -158,8 +158,12 @@ export interface LabStatus {
   readonly flows: readonly FlowStatus[];
   readonly translatorInstalled: boolean;
   /** How migrations are applied now. */
-  readonly controlPath:
-    | { readonly kind: 'agent'; readonly pid: number; readonly conntrackIndexed: number }
+  readonly controlPath: // conntrackIndexed: undefined while nothing is indexed (until the path's first migration).
+    | {
+        readonly kind: 'agent';
+        readonly pid: number;
+        readonly conntrackIndexed: number | undefined;
+      }
     | { readonly kind: 'in-process'; readonly conntrackIndexed: number | undefined }
     | { readonly kind: 'programs'; readonly reason: string };
   readonly migrations: number;
@@ -227,6 +231,8 @@ export class Flowmig {
   private readonly listeners = new Set<(event: ChangeEvent) => void>();
   /** Per lab: the connection to its agent this controller keeps (see agentClient). */
   private readonly agentClients = new Map<string, { pid: number; client: AgentClient }>();
+  /** Per lab: the agent process told to stand by (see standAgentBy). */
+  private readonly agentsStandingBy = new Map<string, number>();
 
   constructor(options: FlowmigOptions = {}) {
     this.store = new StateStore(stateDirFrom(options.stateDir));
@@ -788,6 +794,25 @@ export class Flowmig {
     return { note: `${reason}; used the programs instead` };
   }
 
+  /**
+   * Once this controller migrates in-process, the lab's agent (kept as the fallback) stops
+   * following conntrack events: it would be woken by every one of them for nothing, on the CPU the
+   * migrations need. Once per agent process; best effort (a dead agent is left to agentClient).
+   */
+  private async standAgentBy(state: LabState, lab: Lab): Promise<void> {
+    const agent = state.agent;
+    if (!agent || this.agentsStandingBy.get(lab.id) === agent.pid) return;
+    this.agentsStandingBy.set(lab.id, agent.pid);
+    const kept = this.agentClients.get(lab.id);
+    const c =
+      kept?.pid === agent.pid && kept.client.usable
+        ? kept.client
+        : await connectAgent(agent, lab.id);
+    if (typeof c === 'string') return;
+    await c.standby().catch(() => {});
+    if (c !== kept?.client) c.close();
+  }
+
   /** Applies a planned migration: by the agent when it can, else by running programs. */
   private async applyMigration(
     state: LabState,
@@ -855,6 +880,7 @@ export class Flowmig {
             after,
           });
           const totalMs = nowMs() - startedAt;
+          await this.standAgentBy(state, lab);
           return { steps: fastSteps(r, startedAt), path: 'in-process', totalMs };
         } catch (error) {
           // Sockets in a namespace that changed, or a failed batch: the next call starts anew.
@@ -916,7 +942,10 @@ export class Flowmig {
     if (this.inProcess && this.local.unavailable() === undefined) {
       // Started by the first migration: until then nothing is indexed.
       const agent = await this.local.peek(lab.id)?.catch(() => undefined);
-      return { kind: 'in-process', conntrackIndexed: agent?.index.size };
+      return {
+        kind: 'in-process',
+        conntrackIndexed: agent?.stats.indexing ? agent.index.size : undefined,
+      };
     }
     if (!this.useAgent)
       return { kind: 'programs', reason: 'the agent is turned off (FLOWMIG_AGENT=off)' };
@@ -928,7 +957,12 @@ export class Flowmig {
     }
     try {
       const h = await c.hello(3_000);
-      return { kind: 'agent', pid: h.pid, conntrackIndexed: h.entries };
+      // An agent older than `indexing` always indexed.
+      return {
+        kind: 'agent',
+        pid: h.pid,
+        conntrackIndexed: h.indexing === false ? undefined : h.entries,
+      };
     } catch (error) {
       return { kind: 'programs', reason: `agent does not answer: ${(error as Error).message}` };
     } finally {

@@ -210,6 +210,29 @@ describe('renderFlows and renderStatus', () => {
     assert.ok(text.endsWith(renderFlows(STATUS)));
   });
 
+  it('control path: the agent or in-process, with what is indexed or from when it will be', () => {
+    const line = (controlPath: LabStatus['controlPath']) =>
+      renderStatus({ ...STATUS, controlPath })
+        .split('\n')
+        .find((l) => l.includes('control path:'));
+    assert.equal(
+      line({ kind: 'agent', pid: 77, conntrackIndexed: 12 }),
+      '  control path: agent (pid 77, netlink, 12 conntrack entries indexed)',
+    );
+    assert.equal(
+      line({ kind: 'agent', pid: 77, conntrackIndexed: undefined }),
+      '  control path: agent (pid 77, netlink, conntrack indexed from its first migration)',
+    );
+    assert.equal(
+      line({ kind: 'in-process', conntrackIndexed: 0 }),
+      '  control path: in-process (netlink from this controller, 0 conntrack entries indexed)',
+    );
+    assert.equal(
+      line({ kind: 'in-process', conntrackIndexed: undefined }),
+      '  control path: in-process (netlink from this controller, conntrack indexed from its first migration)',
+    );
+  });
+
   it('says when the builder is gone, the table is missing, and there was no migration', () => {
     const text = renderStatus({
       ...STATUS,

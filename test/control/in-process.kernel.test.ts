@@ -2,6 +2,8 @@
 // sockets this process made in the translator namespace, with the agent and the programs behind.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AgentClient } from '../../src/agent/client.js';
+import { Flowmig } from '../../src/control/flowmig.js';
 import { runner, TWO_FLOW_LAB, withLab } from '../kernel-support/lab.js';
 
 /** Conntrack entries in `netns` whose original destination is `address` (matched here). */
@@ -46,6 +48,53 @@ describe('in-process fast path', () => {
           JSON.stringify(after.flows),
         );
         assert.match((await entriesTo(ns('B'), 'fe00::1'))[0] ?? '', /src=fc02::2 /);
+      },
+      { inProcess: true },
+    );
+  });
+
+  it('the agent indexes conntrack only while it migrates: it stands by once migrations are in-process', async () => {
+    await withLab(
+      undefined,
+      async ({ fm, lab, ns, stateDir }) => {
+        const hello = async () => {
+          const agent = (await fm.store.read(lab.id))?.agent;
+          assert.ok(agent, 'the lab has an agent');
+          const c = await AgentClient.connect(agent.socket);
+          try {
+            return await c.hello();
+          } finally {
+            c.close();
+          }
+        };
+        assert.equal((await hello()).indexing, false, 'not before its first migration');
+        const byAgent = new Flowmig({ stateDir });
+        try {
+          await ping(ns('A'), 'fe00::1');
+          const r = await byAgent.swap(lab.id);
+          assert.deepEqual([r.path, r.conntrackDeleted], ['agent', 1]);
+          assert.equal((await hello()).indexing, true);
+          const s = await byAgent.status(lab.id);
+          assert.equal(s.controlPath.kind, 'agent');
+          assert.equal(typeof s.controlPath.conntrackIndexed, 'number');
+        } finally {
+          byAgent.close();
+        }
+        await ping(ns('A'), 'fe00::1');
+        const r = await fm.swap(lab.id);
+        assert.deepEqual([r.path, r.conntrackDeleted], ['in-process', 1]);
+        const h = await hello();
+        assert.deepEqual([h.indexing, h.entries], [false, 0], 'standing by');
+        // Still the fallback: asked again, it indexes by a dump and deletes the flow's entry.
+        await ping(ns('A'), 'fe00::1');
+        const fallback = new Flowmig({ stateDir });
+        try {
+          const back = await fallback.swap(lab.id);
+          assert.deepEqual([back.path, back.conntrackDeleted], ['agent', 1]);
+        } finally {
+          fallback.close();
+        }
+        assert.equal((await hello()).indexing, true);
       },
       { inProcess: true },
     );

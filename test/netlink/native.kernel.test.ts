@@ -1,6 +1,7 @@
 // The native netlink addon against the kernel, in a namespace this test owns: synchronous
 // answers, dumps, timeouts, event draining and watching, and sockets made in another namespace.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
@@ -134,6 +135,90 @@ describe('native netlink addon', () => {
         () => 'absent',
       );
       assert.equal(here, 'absent', 'the host namespace has no such table');
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('a lazy Agent indexes conntrack from its first migration, follows DESTROY events, and again after standby', async () => {
+    const pingLo = () => runner.run(['ping', '-6', '-c', '1', '-W', '1', '::1'], { netns: ns });
+    const toLo = async () =>
+      (await runner.run(['conntrack', '-L', '-f', 'ipv6'], { netns: ns })).stdout
+        .split('\n')
+        .filter((l) => l.includes('dst=::1 '));
+    const migrate = () =>
+      agent.apply({ table: 'fmtnl', edits: [], conntrack: [{ address: '::1' }] });
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 2_000;
+      while (!ok()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const agent = await Agent.start({ netns: netnsPath(ns), lazyIndex: true });
+    try {
+      assert.equal(agent.stats.indexing, false);
+      await pingLo();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(agent.stats.events, 0, 'no event followed before the first migration');
+      const first = await migrate();
+      assert.equal(first.lookup, 'dump');
+      assert.ok(first.deleted >= 1, `deleted ${first.deleted}`);
+      assert.deepEqual(await toLo(), []);
+      assert.equal(agent.stats.indexing, true);
+
+      await pingLo();
+      const second = await migrate();
+      assert.deepEqual([second.lookup, second.deleted], ['index', 1]);
+
+      // An entry deleted by someone else leaves the index through its DESTROY event.
+      await pingLo();
+      await until('the NEW event', () => agent.index.size === 1);
+      await runner.run(['conntrack', '-D', '-f', 'ipv6', '-d', '::1'], { netns: ns });
+      await until('the DESTROY event', () => agent.index.size === 0);
+
+      agent.standby();
+      assert.deepEqual([agent.stats.indexing, agent.index.size], [false, 0]);
+      await pingLo();
+      const again = await migrate();
+      assert.deepEqual([again.lookup, again.deleted], ['dump', 1]);
+      assert.deepEqual(await toLo(), []);
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('an entry re-made with the same tuple after each migration is deleted by each one', async () => {
+    // The same UDP source port each time: every entry has the tuple of the one deleted before it
+    // (and often its CTA_ID too). An index that handled the old entry's DESTROY event after the
+    // new entry's NEW event would forget the new one, and the migration would leave it in place.
+    // Sent synchronously, right after a migration: the event loop gets no turn in between, so the
+    // deleted entry's DESTROY event and the new entry's NEW event are both queued when it reads.
+    const send = () =>
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        '-e',
+        "const s = require('dgram').createSocket('udp6'); s.bind(40123, '::1', () => s.send('x', 9, '::1', () => s.close()));",
+      ]);
+    const agent = await Agent.start({ netns: netnsPath(ns) });
+    try {
+      const deleted: number[] = [];
+      send();
+      for (let i = 0; i < 12; i++) {
+        await new Promise((r) => setTimeout(r, 20)); // the event loop reads the events meanwhile
+        const r = await agent.apply({
+          table: 'fmtnl',
+          edits: [],
+          conntrack: [{ address: '::1' }],
+        });
+        send();
+        deleted.push(r.deleted);
+      }
+      // ICMPv6 port unreachable answers are RELATED to the UDP entry: one entry per datagram.
+      assert.deepEqual(deleted, Array(12).fill(1));
     } finally {
       agent.close();
     }
