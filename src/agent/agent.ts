@@ -311,7 +311,7 @@ export class Agent {
       this.follow();
       await this.rebuild();
     }
-    // NEW events the kernel sent up to now reach the index first (native addon: read at once).
+    // Events the kernel sent up to now reach the index first (native addon: read at once).
     this.events?.drainNow();
     // The batch and the deletes go out back to back (see above); both are awaited together.
     const committed = this.commit(edits);
