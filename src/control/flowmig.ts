@@ -157,8 +157,11 @@ export interface LabStatus {
   readonly nodes: readonly NodeStatus[];
   readonly flows: readonly FlowStatus[];
   readonly translatorInstalled: boolean;
-  /** How migrations are applied now. */
-  readonly controlPath: // conntrackIndexed: undefined while nothing is indexed (until the path's first migration).
+  /**
+   * How migrations are applied now; conntrackIndexed is undefined while that path indexes nothing
+   * (until its first migration).
+   */
+  readonly controlPath:
     | {
         readonly kind: 'agent';
         readonly pid: number;
@@ -942,10 +945,7 @@ export class Flowmig {
     if (this.inProcess && this.local.unavailable() === undefined) {
       // Started by the first migration: until then nothing is indexed.
       const agent = await this.local.peek(lab.id)?.catch(() => undefined);
-      return {
-        kind: 'in-process',
-        conntrackIndexed: agent?.stats.indexing ? agent.index.size : undefined,
-      };
+      return { kind: 'in-process', conntrackIndexed: agent?.index.size };
     }
     if (!this.useAgent)
       return { kind: 'programs', reason: 'the agent is turned off (FLOWMIG_AGENT=off)' };

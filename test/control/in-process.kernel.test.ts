@@ -4,15 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AgentClient } from '../../src/agent/client.js';
 import { Flowmig } from '../../src/control/flowmig.js';
-import { runner, TWO_FLOW_LAB, withLab } from '../kernel-support/lab.js';
-
-/** Conntrack entries in `netns` whose original destination is `address` (matched here). */
-async function entriesTo(netns: string, address: string): Promise<string[]> {
-  const out = (
-    await runner.run(['conntrack', '-L', '-f', 'ipv6'], { netns }).catch(() => ({ stdout: '' }))
-  ).stdout;
-  return out.split('\n').filter((l) => l.includes(`dst=${address} `));
-}
+import { conntrackLinesTo, runner, TWO_FLOW_LAB, withLab } from '../kernel-support/lab.js';
 
 async function ping(netns: string, address: string): Promise<void> {
   await runner.run(['ping', '-6', '-c', '1', '-W', '2', address], { netns });
@@ -27,16 +19,16 @@ describe('in-process fast path', () => {
         assert.deepEqual(before.controlPath, { kind: 'in-process', conntrackIndexed: undefined });
         await ping(ns('A'), 'fe00::1');
         await ping(ns('A'), 'fe00::2');
-        const other = await entriesTo(ns('B'), 'fe00::2');
-        assert.equal((await entriesTo(ns('B'), 'fe00::1')).length, 1);
+        const other = await conntrackLinesTo(ns('B'), 'fe00::2');
+        assert.equal((await conntrackLinesTo(ns('B'), 'fe00::1')).length, 1);
         assert.equal(other.length, 1);
         const r = await fm.migrate(lab.id, 'one', 'D');
         assert.equal(r.path, 'in-process', r.note);
         assert.equal(r.note, undefined);
         assert.equal(r.conntrackDeleted, 1);
-        assert.deepEqual(await entriesTo(ns('B'), 'fe00::1'), []);
+        assert.deepEqual(await conntrackLinesTo(ns('B'), 'fe00::1'), []);
         assert.deepEqual(
-          await entriesTo(ns('B'), 'fe00::2'),
+          await conntrackLinesTo(ns('B'), 'fe00::2'),
           other,
           'the other flow’s entry stays',
         );
@@ -47,7 +39,7 @@ describe('in-process fast path', () => {
           after.flows.every((f) => f.inSync),
           JSON.stringify(after.flows),
         );
-        assert.match((await entriesTo(ns('B'), 'fe00::1'))[0] ?? '', /src=fc02::2 /);
+        assert.match((await conntrackLinesTo(ns('B'), 'fe00::1'))[0] ?? '', /src=fc02::2 /);
       },
       { inProcess: true },
     );

@@ -142,3 +142,9 @@ export const TWO_FLOW_LAB: LabDescriptionInput = {
     { name: 'two', address: 'fe00::2', initiator: 'A', responder: 'D' },
   ],
 };
+
+/** The `conntrack -L` lines in `netns` whose original destination is `address` (matched here). */
+export async function conntrackLinesTo(netns: string, address: string): Promise<string[]> {
+  const out = (await runner.run(['conntrack', '-L', '-f', 'ipv6'], { netns })).stdout;
+  return out.split('\n').filter((l) => l.includes(`dst=${address} `));
+}

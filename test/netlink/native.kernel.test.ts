@@ -9,7 +9,12 @@ import { netnsPath } from '../../src/control/in-process.js';
 import { messages, NETLINK_NETFILTER, NLMSG_DONE } from '../../src/netlink/codec.js';
 import { dumpRequest, NFNLGRP_CONNTRACK_NEW } from '../../src/netlink/conntrack.js';
 import { type NetlinkAddon, netlinkAddon } from '../../src/netlink/native.js';
-import { removeNamespacesWith, runner, uniquePrefix } from '../kernel-support/lab.js';
+import {
+  conntrackLinesTo,
+  removeNamespacesWith,
+  runner,
+  uniquePrefix,
+} from '../kernel-support/lab.js';
 
 const prefix = uniquePrefix();
 const ns = `${prefix}nl`;
@@ -142,10 +147,6 @@ describe('native netlink addon', () => {
 
   it('a lazy Agent indexes conntrack from its first migration, follows DESTROY events, and again after standby', async () => {
     const pingLo = () => runner.run(['ping', '-6', '-c', '1', '-W', '1', '::1'], { netns: ns });
-    const toLo = async () =>
-      (await runner.run(['conntrack', '-L', '-f', 'ipv6'], { netns: ns })).stdout
-        .split('\n')
-        .filter((l) => l.includes('dst=::1 '));
     const migrate = () =>
       agent.apply({ table: 'fmtnl', edits: [], conntrack: [{ address: '::1' }] });
     const until = async (what: string, ok: () => boolean) => {
@@ -164,7 +165,7 @@ describe('native netlink addon', () => {
       const first = await migrate();
       assert.equal(first.lookup, 'dump');
       assert.ok(first.deleted >= 1, `deleted ${first.deleted}`);
-      assert.deepEqual(await toLo(), []);
+      assert.deepEqual(await conntrackLinesTo(ns, '::1'), []);
       assert.equal(agent.stats.indexing, true);
 
       await pingLo();
@@ -182,7 +183,7 @@ describe('native netlink addon', () => {
       await pingLo();
       const again = await migrate();
       assert.deepEqual([again.lookup, again.deleted], ['dump', 1]);
-      assert.deepEqual(await toLo(), []);
+      assert.deepEqual(await conntrackLinesTo(ns, '::1'), []);
     } finally {
       agent.close();
     }
