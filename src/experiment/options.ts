@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { type Draft, parseLeniently, REFUSED } from '../lab/draft.js';
 import { type Lab, servers } from '../lab/model.js';
 import { canonicalAddress } from '../net/ipv6.js';
 
@@ -75,16 +76,26 @@ export const experimentSchema = z.strictObject({
 export type ExperimentInput = z.input<typeof experimentSchema>;
 export type ExperimentOptions = z.output<typeof experimentSchema>;
 
-/** Options checked alone, with every problem in one line. */
-export function parseExperiment(input: unknown, source = 'experiment options'): ExperimentOptions {
-  const r = experimentSchema.safeParse(input);
-  if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
-  throw new InputError(source, problems);
+/**
+ * Options checked whole, with every problem in one line: the schema's and the checks across
+ * fields (run on every field the schema accepted), and with `lab` those against the lab too.
+ */
+export function parseExperiment(
+  input: unknown,
+  source = 'experiment options',
+  lab?: Lab,
+): ExperimentOptions {
+  const { value, problems, draft } = parseLeniently(experimentSchema, input);
+  if (draft !== REFUSED) {
+    problems.push(...acrossFields(draft));
+    if (lab) problems.push(...againstLab(draft, lab).problems);
+  }
+  if (value === undefined || problems.length > 0) throw new InputError(source, problems);
+  return value;
 }
 
-/** An experiment file (YAML or JSON), checked. */
-export async function loadExperimentFile(path: string): Promise<ExperimentOptions> {
+/** An experiment file (YAML or JSON), checked (with `lab`, against it too). */
+export async function loadExperimentFile(path: string, lab?: Lab): Promise<ExperimentOptions> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -99,7 +110,7 @@ export async function loadExperimentFile(path: string): Promise<ExperimentOption
       `experiment file ${path} is not YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
     ]);
   }
-  return parseExperiment(doc ?? {}, `experiment file ${path}`);
+  return parseExperiment(doc ?? {}, `experiment file ${path}`, lab);
 }
 
 /** The swap plan: times (ms after the warm-up) of each swap. */
@@ -110,34 +121,81 @@ export function swapTimes(o: ExperimentOptions): number[] {
 
 /** The flow the experiment swaps and its servers; every problem with the lab listed at once. */
 export function checkAgainstLab(o: ExperimentOptions, lab: Lab): { flow: Lab['flows'][number] } {
+  const { problems, flow } = againstLab(o, lab);
+  problems.unshift(...acrossFields(o));
+  if (problems.length || !flow) throw new InputError('experiment', problems);
+  return { flow };
+}
+
+/** Options as far as the schema accepted them (a refused part is REFUSED: its checks are skipped). */
+type ExperimentDraft = Exclude<Draft<ExperimentOptions>, typeof REFUSED>;
+
+/** The traffic kinds the schema accepted. */
+function trafficOf(d: ExperimentDraft): TrafficKind[] {
+  return d.traffic === REFUSED ? [] : d.traffic.filter((k) => k !== REFUSED);
+}
+
+/** Problems between the options themselves: a kind listed twice, two UDP kinds on one port. */
+function acrossFields(d: ExperimentDraft): string[] {
   const problems: string[] = [];
-  const ref = o.swaps.flow;
-  const address = ref === undefined ? undefined : canonicalAddress(ref);
-  const flow =
-    ref === undefined
-      ? lab.flows[0]
-      : lab.flows.find((f) => f.address === address || f.name === ref);
-  if (!flow)
-    problems.push(ref === undefined ? 'the lab has no flow' : `no flow '${ref}' in lab ${lab.id}`);
+  const traffic = trafficOf(d);
+  for (const kind of new Set(traffic)) {
+    if (traffic.indexOf(kind) !== traffic.lastIndexOf(kind)) {
+      problems.push(`traffic: '${kind}' is listed twice`);
+    }
+  }
+  if (traffic.includes('udp') && traffic.includes('ncat-udp')) {
+    const udp = d.udp === REFUSED ? REFUSED : d.udp.port;
+    const ncat = d.ncatUdp === REFUSED ? REFUSED : d.ncatUdp.port;
+    if (udp !== REFUSED && udp === ncat) {
+      problems.push(`ncatUdp.port: traffic udp and ncat-udp both use UDP port ${udp}`);
+    }
+  }
+  return problems;
+}
+
+/** Problems with the lab (and this process) the options are meant for; the flow they swap. */
+function againstLab(
+  d: ExperimentDraft,
+  lab: Lab,
+): { problems: string[]; flow: Lab['flows'][number] | undefined } {
+  const problems: string[] = [];
+  const swaps = d.swaps === REFUSED ? undefined : d.swaps;
+  const ref = swaps?.flow;
+  let flow: Lab['flows'][number] | undefined;
+  if (swaps !== undefined && ref !== REFUSED) {
+    const address = ref === undefined ? undefined : canonicalAddress(ref);
+    flow =
+      ref === undefined
+        ? lab.flows[0]
+        : lab.flows.find((f) => f.address === address || f.name === ref);
+    if (!flow) {
+      problems.push(
+        ref === undefined ? 'the lab has no flow' : `swaps.flow: no flow '${ref}' in lab ${lab.id}`,
+      );
+    }
+  }
+  const count = swaps === undefined ? undefined : swapCount(swaps);
   const possible = servers(lab);
-  if (flow && swapTimes(o).length > 0 && possible.length < 2)
+  if (flow && count !== undefined && count > 0 && possible.length < 2)
     problems.push(
       `flow ${flow.address} has one possible server (${possible.map((s) => s.name).join(', ') || 'none'}): there is nothing to swap to`,
     );
-  if (o.traffic.includes('ping') && o.ping.interval < 0.002 && process.getuid?.() !== 0)
-    problems.push(
-      `ping interval ${o.ping.interval} s: below 0.002 s ping accepts it only from root`,
-    );
-  const ports = new Map<number, string>();
-  for (const kind of ['udp', 'ncat-udp', 'tcp'] as const) {
-    if (!o.traffic.includes(kind)) continue;
-    const p = kind === 'udp' ? o.udp.port : kind === 'tcp' ? o.tcp.port : o.ncatUdp.port;
-    const other = ports.get(p);
-    if (other && kind !== 'tcp' && other !== 'tcp')
-      problems.push(`traffic ${other} and ${kind} both use UDP port ${p}`);
-    ports.set(p, kind);
-  }
-  if (new Set(o.traffic).size !== o.traffic.length) problems.push('a traffic kind is listed twice');
-  if (problems.length || !flow) throw new InputError('experiment', problems);
-  return { flow };
+  const interval = d.ping === REFUSED ? REFUSED : d.ping.interval;
+  if (
+    trafficOf(d).includes('ping') &&
+    interval !== REFUSED &&
+    interval < 0.002 &&
+    process.getuid?.() !== 0
+  )
+    problems.push(`ping interval ${interval} s: below 0.002 s ping accepts it only from root`);
+  return { problems, flow };
+}
+
+/** How many swaps the options ask for; undefined when a part that decides it was refused. */
+function swapCount(s: Exclude<ExperimentDraft['swaps'], typeof REFUSED>): number | undefined {
+  if (s.atMs === REFUSED) return undefined;
+  // Explicit times replace the count (see swapTimes).
+  if (s.atMs !== undefined) return s.atMs.length;
+  return s.count === REFUSED ? undefined : s.count;
 }

@@ -10,6 +10,7 @@ import {
   samePrefix,
   specialAddressReason,
 } from '../net/ipv6.js';
+import { type Draft, parseLeniently, REFUSED, type Refused } from './draft.js';
 import type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './model.js';
 import {
   interfaceName,
@@ -20,7 +21,7 @@ import {
   netnsNameProblem,
   prefixProblem,
 } from './names.js';
-import { type EngineName, type LabDescription, labDescriptionSchema } from './schema.js';
+import { type EngineName, type LabDescription, labDescriptionSchema, type Role } from './schema.js';
 
 export interface ResolveOptions {
   /** Prepended to every namespace name so several labs can run side by side. */
@@ -33,51 +34,47 @@ export interface ResolveOptions {
   readonly source?: string;
 }
 
-/** Validates `raw` (parsed YAML/JSON) and resolves it. Throws InputError listing all problems. */
+/**
+ * Validates `raw` (parsed YAML/JSON) and resolves it. Throws one InputError listing every problem:
+ * the schema's, and those of the checks across fields, run on every part the schema accepted (a
+ * check that needs a refused part is skipped, so one mistake is reported once).
+ */
 export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
   const source = options.source ?? 'lab description';
-  const parsed = labDescriptionSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InputError(
-      source,
-      parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`),
-    );
-  }
-  const description: LabDescription = {
-    ...parsed.data,
-    ...(options.name === undefined ? {} : { name: options.name }),
-    ...(options.engine === undefined ? {} : { engine: options.engine }),
-  };
-  const problems: string[] = [];
+  const parsed = parseLeniently(labDescriptionSchema, raw);
+  const problems = parsed.problems;
+  const d = parsed.draft === REFUSED ? undefined : parsed.draft;
   const prefix = options.prefix ?? '';
   const prefixIssue = prefixProblem(prefix);
   if (prefixIssue) problems.push(prefixIssue);
-  if (!LAB_NAME.test(description.name)) {
-    problems.push(
-      `name: '${description.name}' must be 1-32 characters of letters, digits, '_', '.', '-'`,
-    );
+  const name = options.name ?? d?.name ?? REFUSED;
+  if (name !== REFUSED && !LAB_NAME.test(name)) {
+    problems.push(`name: '${name}' must be 1-32 characters of letters, digits, '_', '.', '-'`);
   }
 
-  const nodes = resolveNodes(description, prefix, problems);
-  const translators = nodes.filter((n) => n.role === 'translator');
-  if (translators.length !== 1) {
-    problems.push(`nodes: exactly one translator is needed, found ${translators.length}`);
-  }
-  const translator = translators[0];
-  const links = translator ? resolveLinks(description, nodes, translator, problems) : [];
-  const routes = resolveRoutes(description, nodes, links, problems);
-  const flows = resolveFlows(description, nodes, links, problems);
+  const nodes = resolveNodes(d?.nodes ?? REFUSED, prefix, problems);
+  const links = resolveLinks(d?.links ?? REFUSED, nodes, problems);
+  const routes = resolveRoutes(d ? d.routes : REFUSED, nodes, links, problems);
+  const flows = resolveFlows(d?.flows ?? REFUSED, nodes, links, problems);
 
-  if (problems.length > 0 || !translator) throw new InputError(source, problems);
+  const translator = nodes.translator;
+  if (problems.length > 0 || parsed.value === undefined || !translator) {
+    throw new InputError(source, problems);
+  }
+  const description: LabDescription = {
+    ...parsed.value,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
+  };
   return {
     name: description.name,
     id: labId(prefix, description.name),
     prefix,
     engine: description.engine,
     graceMs: Math.round(description.graceSeconds * 1000),
-    nodes,
+    nodes: nodes.resolved,
     translator,
-    links,
+    links: links.resolved,
     routes,
     flows,
     policies: new Map(
@@ -92,113 +89,200 @@ export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
   };
 }
 
-function resolveNodes(d: LabDescription, prefix: string, problems: string[]): LabNode[] {
-  const seen = new Set<string>();
-  const nodes: LabNode[] = [];
-  d.nodes.forEach((n, i) => {
-    if (!NODE_NAME.test(n.name)) {
-      problems.push(
-        `nodes.${i}.name: '${n.name}' must be 1-7 letters, digits or '_', starting with a letter or digit`,
-      );
+/** A node as far as it was understood: a well-formed one is also resolved (`node`). */
+interface NodeEntry {
+  readonly name: string;
+  readonly role: Role | Refused;
+  readonly node: LabNode | undefined;
+}
+
+interface Nodes {
+  /** First entry of each name written (well-formed or not: a bad name is reported once). */
+  readonly byName: ReadonlyMap<string, NodeEntry>;
+  /** False when the list or a node's name was refused: a name not found may be that node's. */
+  readonly complete: boolean;
+  /** Whether there is exactly one translator. */
+  readonly single: boolean;
+  /** The one translator, resolved; undefined when there is not exactly one or it is ill-named. */
+  readonly translator: LabNode | undefined;
+  readonly resolved: readonly LabNode[];
+}
+
+function resolveNodes(
+  list: Draft<LabDescription['nodes']>,
+  prefix: string,
+  problems: string[],
+): Nodes {
+  const byName = new Map<string, NodeEntry>();
+  const resolved: LabNode[] = [];
+  if (list === REFUSED) {
+    return { byName, complete: false, single: false, translator: undefined, resolved };
+  }
+  let complete = true;
+  let translators = 0;
+  let unsureRoles = 0;
+  let translator: LabNode | undefined;
+  list.forEach((n, i) => {
+    const role = n === REFUSED ? REFUSED : n.role;
+    if (role === 'translator') translators++;
+    if (role === REFUSED) unsureRoles++;
+    if (n === REFUSED || n.name === REFUSED) {
+      complete = false;
       return;
     }
-    if (seen.has(n.name)) problems.push(`nodes.${i}.name: '${n.name}' is defined twice`);
-    seen.add(n.name);
-    const netns = netnsName(prefix, n.name);
-    const nsIssue = netnsNameProblem(netns);
-    if (nsIssue) problems.push(`nodes.${i}.name: ${nsIssue}`);
-    nodes.push({ name: n.name, role: n.role, netns });
+    const where = `nodes.${i}.name`;
+    // A second node of a name is one mistake: what is wrong with the name was said at the first.
+    if (byName.has(n.name)) {
+      problems.push(`${where}: '${n.name}' is defined twice`);
+      return;
+    }
+    let node: LabNode | undefined;
+    if (!NODE_NAME.test(n.name)) {
+      problems.push(
+        `${where}: '${n.name}' must be 1-7 letters, digits or '_', starting with a letter or digit`,
+      );
+    } else {
+      const netns = netnsName(prefix, n.name);
+      const nsIssue = netnsNameProblem(netns);
+      if (nsIssue) problems.push(`${where}: ${nsIssue}`);
+      else if (role !== REFUSED) node = { name: n.name, role, netns };
+    }
+    byName.set(n.name, { name: n.name, role, node });
+    if (node) resolved.push(node);
+    if (node?.role === 'translator') translator = node;
   });
-  return nodes;
+  // A node whose role was refused may be the translator: count only what is certain.
+  if (translators > 1 || (translators === 0 && unsureRoles === 0)) {
+    problems.push(`nodes: exactly one translator is needed, found ${translators}`);
+  }
+  const single = translators === 1;
+  return { byName, complete, single, translator: single ? translator : undefined, resolved };
+}
+
+/** The entry `name` refers to; an unknown name is a problem when every node's name is known. */
+function lookup(nodes: Nodes, name: string, where: string, problems: string[]) {
+  const entry = nodes.byName.get(name);
+  if (!entry && nodes.complete) problems.push(`${where}: unknown node '${name}'`);
+  return entry;
+}
+
+interface Links {
+  readonly resolved: readonly LabLink[];
+  /** Each linked node's address on its link (undefined when that address was not understood). */
+  readonly byNode: ReadonlyMap<string, Ipv6Prefix | undefined>;
+  /** False when the list or a link's node was refused or unknown: a node seen unlinked may not be. */
+  readonly complete: boolean;
+  /** Every node and translator address understood, and each node end's prefix. */
+  readonly concrete: ReadonlySet<string>;
+  readonly prefixes: readonly { readonly link: string; readonly prefix: Ipv6Prefix }[];
 }
 
 function resolveLinks(
-  d: LabDescription,
-  nodes: readonly LabNode[],
-  translator: LabNode,
+  list: Draft<LabDescription['links']>,
+  nodes: Nodes,
   problems: string[],
-): LabLink[] {
-  const links: LabLink[] = [];
+): Links {
+  const resolved: LabLink[] = [];
+  const byNode = new Map<string, Ipv6Prefix | undefined>();
+  const concrete = new Set<string>();
+  const prefixes: { link: string; prefix: Ipv6Prefix }[] = [];
+  if (list === REFUSED) return { resolved, byNode, complete: false, concrete, prefixes };
+  let complete = true;
   const placed: [string, Ipv6Prefix][] = [];
-  const linked = new Set<string>();
   const addresses = new Map<string, string>();
   const claim = (address: string, where: string) => {
     const other = addresses.get(address);
     if (other) problems.push(`${where}: address ${address} is already used by ${other}`);
     addresses.set(address, where);
+    concrete.add(address);
   };
-  d.links.forEach((l, i) => {
+  const translator = nodes.translator;
+  list.forEach((l, i) => {
+    if (l === REFUSED) {
+      complete = false;
+      return;
+    }
     const where = `links.${i}`;
-    const node = nodes.find((n) => n.name === l.node);
-    if (!node) {
-      problems.push(`${where}.node: unknown node '${l.node}'`);
-      return;
+    // The node and the addresses are checked apart: a mistake in one hides nothing in the other.
+    let entry: NodeEntry | undefined;
+    if (l.node === REFUSED) complete = false;
+    else {
+      entry = lookup(nodes, l.node, `${where}.node`, problems);
+      if (!entry) complete = false;
+      else if (entry.role === 'translator') {
+        problems.push(`${where}.node: '${l.node}' is the translator; links join a node to it`);
+        entry = undefined;
+      } else if (byNode.has(entry.name)) {
+        problems.push(`${where}.node: '${l.node}' has more than one link`);
+        entry = undefined;
+      }
     }
-    if (node.role === 'translator') {
-      problems.push(`${where}.node: '${l.node}' is the translator; links join a node to it`);
-      return;
-    }
-    if (linked.has(node.name)) problems.push(`${where}.node: '${l.node}' has more than one link`);
-    linked.add(node.name);
-    const address = parsePrefix(l.address);
-    const translatorAddress = parsePrefix(l.translatorAddress);
-    if (!address) problems.push(`${where}.address: '${l.address}' is not an IPv6 address/prefix`);
-    if (!translatorAddress) {
-      problems.push(
-        `${where}.translatorAddress: '${l.translatorAddress}' is not an IPv6 address/prefix`,
-      );
-    }
-    if (!address || !translatorAddress) return;
+    const parse = (field: 'address' | 'translatorAddress', text: string | Refused) => {
+      if (text === REFUSED) return undefined;
+      const p = parsePrefix(text);
+      if (!p) problems.push(`${where}.${field}: '${text}' is not an IPv6 address/prefix`);
+      return p ? { text, p } : undefined;
+    };
+    const a = parse('address', l.address);
+    const t = parse('translatorAddress', l.translatorAddress);
+    const address = a?.p;
+    const translatorAddress = t?.p;
+    if (entry) byNode.set(entry.name, address);
     for (const [field, p] of [
       ['address', address],
       ['translatorAddress', translatorAddress],
     ] as const) {
+      if (!p) continue;
       const special = specialAddressReason(p.address);
       if (special) problems.push(`${where}.${field}: ${p.address} ${special}`);
+      claim(p.address, `${where}.${field}`);
     }
-    if (
-      address.length !== translatorAddress.length ||
-      !inPrefix(translatorAddress.address, address)
-    ) {
-      problems.push(`${where}: ${l.address} and ${l.translatorAddress} must be in the same prefix`);
+    if (a && t && (a.p.length !== t.p.length || !inPrefix(t.p.address, a.p))) {
+      problems.push(`${where}: ${a.text} and ${t.text} must be in the same prefix`);
     }
-    claim(address.address, `${where}.address`);
-    claim(translatorAddress.address, `${where}.translatorAddress`);
-    // The translator routes to each node by its link's prefix: prefixes must not overlap.
-    for (const [other, prev] of placed) {
-      const common = Math.min(address.length, prev.length);
-      if (inPrefix(address.address, { address: prev.address, length: common })) {
-        problems.push(
-          `${where}.address: prefix ${address.address}/${address.length} overlaps ${other} (${prev.address}/${prev.length})`,
-        );
+    if (address) {
+      // The translator routes to each node by its link's prefix: prefixes must not overlap.
+      for (const [other, prev] of placed) {
+        const common = Math.min(address.length, prev.length);
+        if (inPrefix(address.address, { address: prev.address, length: common })) {
+          problems.push(
+            `${where}.address: prefix ${address.address}/${address.length} overlaps ${other} (${prev.address}/${prev.length})`,
+          );
+        }
+      }
+      placed.push([`${where}.address`, address]);
+      prefixes.push({ link: l.node === REFUSED ? where : `${l.node}'s link`, prefix: address });
+    }
+    if (entry?.node && translator && address && translatorAddress) {
+      resolved.push({
+        node: entry.name,
+        nodeIf: interfaceName(entry.name, translator.name),
+        translatorIf: interfaceName(translator.name, entry.name),
+        address,
+        translatorAddress,
+      });
+    }
+  });
+  // Every node but the translator needs a link; with no single translator that says nothing more.
+  if (complete && nodes.single) {
+    for (const n of nodes.byName.values()) {
+      if (n.role !== 'translator' && n.role !== REFUSED && !byNode.has(n.name)) {
+        problems.push(`links: node '${n.name}' has no link to the translator`);
       }
     }
-    placed.push([`${where}.address`, address]);
-    links.push({
-      node: node.name,
-      nodeIf: interfaceName(node.name, translator.name),
-      translatorIf: interfaceName(translator.name, node.name),
-      address,
-      translatorAddress,
-    });
-  });
-  for (const n of nodes) {
-    if (n.role !== 'translator' && !linked.has(n.name)) {
-      problems.push(`links: node '${n.name}' has no link to the translator`);
-    }
   }
-  return links;
+  return { resolved, byNode, complete, concrete, prefixes };
 }
 
 function resolveRoutes(
-  d: LabDescription,
-  nodes: readonly LabNode[],
-  links: readonly LabLink[],
+  list: Draft<LabDescription['routes']>,
+  nodes: Nodes,
+  links: Links,
   problems: string[],
 ): LabRoute[] {
-  if (d.routes === undefined) {
+  if (list === undefined) {
     // The reference: every non-translator node routes everything via the translator.
-    return links.map((l) => ({
+    return links.resolved.map((l) => ({
       node: l.node,
       to: 'default',
       via: l.translatorAddress.address,
@@ -206,90 +290,103 @@ function resolveRoutes(
     }));
   }
   const routes: LabRoute[] = [];
-  d.routes.forEach((r, i) => {
+  if (list === REFUSED) return routes;
+  list.forEach((r, i) => {
+    if (r === REFUSED) return;
     const where = `routes.${i}`;
-    const node = nodes.find((n) => n.name === r.node);
-    if (!node) {
-      problems.push(`${where}.node: unknown node '${r.node}'`);
-      return;
-    }
-    const link = links.find((l) => l.node === node.name);
-    if (!link) {
-      problems.push(`${where}.node: '${r.node}' has no link to route over`);
-      return;
+    let onLink: { node: string; prefix: Ipv6Prefix } | undefined;
+    if (r.node !== REFUSED) {
+      const entry = lookup(nodes, r.node, `${where}.node`, problems);
+      const prefix = entry && links.byNode.get(entry.name);
+      if (prefix) onLink = { node: r.node, prefix };
+      else if (entry && !links.byNode.has(entry.name) && links.complete) {
+        problems.push(`${where}.node: '${r.node}' has no link to route over`);
+      }
     }
     let to: string | undefined;
     if (r.to === 'default') to = 'default';
-    else {
+    else if (r.to !== REFUSED) {
       const p = parsePrefix(r.to);
       if (p) to = `${p.address}/${p.length}`;
       else problems.push(`${where}.to: '${r.to}' is neither 'default' nor an IPv6 prefix`);
     }
-    const via = canonicalAddress(r.via);
-    if (!via) problems.push(`${where}.via: '${r.via}' is not an IPv6 address`);
-    else if (!inPrefix(via, link.address)) {
-      problems.push(
-        `${where}.via: ${via} is not on ${r.node}'s link (${link.address.address}/${link.address.length})`,
-      );
+    let via: string | undefined;
+    if (r.via !== REFUSED) {
+      via = canonicalAddress(r.via) ?? undefined;
+      if (!via) problems.push(`${where}.via: '${r.via}' is not an IPv6 address`);
+      else if (onLink && !inPrefix(via, onLink.prefix)) {
+        const { address, length } = onLink.prefix;
+        problems.push(
+          `${where}.via: ${via} is not on ${onLink.node}'s link (${address}/${length})`,
+        );
+      }
     }
-    if (to && via) routes.push({ node: node.name, to, via, dev: link.nodeIf });
+    const link = links.resolved.find((l) => l.node === r.node);
+    if (link && to && via) routes.push({ node: link.node, to, via, dev: link.nodeIf });
   });
   return routes;
 }
 
 function resolveFlows(
-  d: LabDescription,
-  nodes: readonly LabNode[],
-  links: readonly LabLink[],
+  list: Draft<LabDescription['flows']>,
+  nodes: Nodes,
+  links: Links,
   problems: string[],
 ): LabFlow[] {
   const flows: LabFlow[] = [];
+  if (list === REFUSED) return flows;
   const seen = new Set<string>();
   const names = new Set<string>();
-  const concrete = new Set(links.flatMap((l) => [l.address.address, l.translatorAddress.address]));
   // An abstract address inside a link's prefix would be looked for on that link, not via B.
-  const linkNets = links.map((l) => ({ link: l, bytes: addressBytes(l.address.address) }));
-  d.flows.forEach((f, i) => {
+  const linkNets = links.prefixes.map((p) => ({ ...p, bytes: addressBytes(p.prefix.address) }));
+  list.forEach((f, i) => {
+    if (f === REFUSED) return;
     const where = `flows.${i}`;
-    const address = canonicalAddress(f.address);
-    if (!address) problems.push(`${where}.address: '${f.address}' is not an IPv6 address`);
-    else {
-      const special = specialAddressReason(address);
-      if (special) problems.push(`${where}.address: ${address} ${special}`);
-      if (concrete.has(address)) {
-        problems.push(`${where}.address: ${address} is a concrete address of the lab`);
-      } else {
-        const bytes = addressBytes(address);
-        const on = linkNets.find((n) => samePrefix(bytes, n.bytes, n.link.address.length));
-        if (on) {
-          problems.push(
-            `${where}.address: ${address} is inside the prefix of ${on.link.node}'s link; abstract addresses must be routed via the translator`,
-          );
+    let address: string | undefined;
+    if (f.address !== REFUSED) {
+      address = canonicalAddress(f.address) ?? undefined;
+      if (!address) problems.push(`${where}.address: '${f.address}' is not an IPv6 address`);
+      else {
+        const special = specialAddressReason(address);
+        if (special) problems.push(`${where}.address: ${address} ${special}`);
+        if (links.concrete.has(address)) {
+          problems.push(`${where}.address: ${address} is a concrete address of the lab`);
+        } else {
+          const bytes = addressBytes(address);
+          const on = linkNets.find((n) => samePrefix(bytes, n.bytes, n.prefix.length));
+          if (on) {
+            problems.push(
+              `${where}.address: ${address} is inside the prefix of ${on.link}; abstract addresses must be routed via the translator`,
+            );
+          }
         }
+        if (seen.has(address)) problems.push(`${where}.address: flow ${address} is defined twice`);
+        seen.add(address);
       }
-      if (seen.has(address)) problems.push(`${where}.address: flow ${address} is defined twice`);
-      seen.add(address);
     }
-    if (f.name !== undefined) {
-      if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(f.name)) {
+    const name = f.name === REFUSED ? undefined : f.name;
+    if (name !== undefined) {
+      if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(name)) {
         problems.push(
-          `${where}.name: '${f.name}' must be 1-32 letters, digits, '_' or '-', starting with a letter`,
+          `${where}.name: '${name}' must be 1-32 letters, digits, '_' or '-', starting with a letter`,
         );
-      } else if (names.has(f.name)) problems.push(`${where}.name: '${f.name}' is used twice`);
-      names.add(f.name);
+      } else if (names.has(name)) problems.push(`${where}.name: '${name}' is used twice`);
+      names.add(name);
     }
-    const initiator = nodes.find((n) => n.name === f.initiator);
-    const responder = nodes.find((n) => n.name === f.responder);
-    if (!initiator) problems.push(`${where}.initiator: unknown node '${f.initiator}'`);
-    else if (initiator.role !== 'client') {
-      problems.push(`${where}.initiator: '${f.initiator}' is a ${initiator.role}, not a client`);
-    }
-    if (!responder) problems.push(`${where}.responder: unknown node '${f.responder}'`);
-    else if (responder.role !== 'server') {
-      problems.push(`${where}.responder: '${f.responder}' is a ${responder.role}, not a server`);
-    }
+    const end = (field: 'initiator' | 'responder', role: Role) => {
+      const ref = f[field];
+      if (ref === REFUSED) return undefined;
+      const entry = lookup(nodes, ref, `${where}.${field}`, problems);
+      // A role the schema refused is not checked again.
+      if (entry && entry.role !== REFUSED && entry.role !== role) {
+        problems.push(`${where}.${field}: '${ref}' is a ${entry.role}, not a ${role}`);
+      }
+      return entry?.node;
+    };
+    const initiator = end('initiator', 'client');
+    const responder = end('responder', 'server');
     if (address && initiator && responder) {
-      flows.push({ name: f.name, address, initiator: initiator.name, responder: responder.name });
+      flows.push({ name, address, initiator: initiator.name, responder: responder.name });
     }
   });
   return flows;

@@ -104,18 +104,82 @@ describe('experiment options against a lab', () => {
   });
 
   it('an unknown flow, and two UDP kinds on one port, are refused together', () => {
-    const o = parseExperiment({
+    const input = {
       traffic: ['udp', 'ncat-udp'],
       udp: { port: 6000 },
       ncatUdp: { port: 6000 },
       swaps: { flow: 'fe00::99' },
-    });
-    assert.throws(
-      () => checkAgainstLab(o, referenceLab()),
-      (e: unknown) =>
-        e instanceof InputError &&
-        /no flow 'fe00::99'/.test(e.message) &&
-        /udp and ncat-udp both use UDP port 6000/.test(e.message),
+    };
+    const both = (e: unknown) =>
+      e instanceof InputError &&
+      e.problems.length === 2 &&
+      /^ncatUdp\.port: traffic udp and ncat-udp both use UDP port 6000$/.test(
+        e.problems[0] ?? '',
+      ) &&
+      /^swaps\.flow: no flow 'fe00::99' in lab default$/.test(e.problems[1] ?? '');
+    assert.throws(() => parseExperiment(input, 'experiment options', referenceLab()), both);
+    // Options made without parseExperiment are checked whole too.
+    const o = parseExperiment({ traffic: ['udp', 'ncat-udp'], udp: { port: 6000 } });
+    const clash = {
+      ...o,
+      ncatUdp: { ...o.ncatUdp, port: 6000 },
+      swaps: { ...o.swaps, flow: 'fe00::99' },
+    };
+    assert.throws(() => checkAgainstLab(clash, referenceLab()), both);
+  });
+
+  it('an experiment file with ten independent mistakes: one InputError naming all ten', async () => {
+    const dir = await tempDir('experiment');
+    try {
+      const path = join(dir, 'ten.yaml');
+      await writeFile(
+        path,
+        [
+          'traffic: [ping, udp, ncat-udp, udp, quic]',
+          'ping: { interval: -1 }',
+          'udp: { rate: 0, port: 6000 }',
+          'ncatUdp: { port: 6000 }',
+          'tcp: { chunk: 8 }',
+          'swaps: { count: 10, flow: fe00::99 }',
+          'capture: some',
+          'colour: red',
+          'sampleMs: 0',
+          '',
+        ].join('\n'),
+      );
+      const ten = [
+        /^traffic\.4: Invalid option/,
+        /^traffic: 'udp' is listed twice$/,
+        /^ping\.interval: Too small/,
+        /^udp\.rate: Too small/,
+        /^ncatUdp\.port: traffic udp and ncat-udp both use UDP port 6000$/,
+        /^tcp\.chunk: Too small/,
+        /^swaps\.flow: no flow 'fe00::99' in lab default$/,
+        /^capture: Invalid option/,
+        /^\(top\): Unrecognized key: "colour"$/,
+        /^sampleMs: Too small/,
+      ];
+      await assert.rejects(loadExperimentFile(path, referenceLab()), (e: unknown) => {
+        assert.ok(e instanceof InputError, String(e));
+        const all = JSON.stringify(e.problems);
+        for (const p of ten) {
+          assert.equal(e.problems.filter((x) => p.test(x)).length, 1, `${p} once in ${all}`);
+        }
+        assert.equal(e.problems.length, ten.length, all);
+        assert.equal(e.message, `experiment file ${path}: ${e.problems.join('; ')}`);
+        assert.equal(e.exitCode, 2);
+        return true;
+      });
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('without a lab, the checks that need none still run beside the schema', () => {
+    rejects(
+      { traffic: ['udp', 'ncat-udp', 'quic'], udp: { port: 6000 }, ncatUdp: { port: 6000 } },
+      /traffic\.2: Invalid option/,
+      /ncatUdp\.port: traffic udp and ncat-udp both use UDP port 6000/,
     );
   });
 });

@@ -689,3 +689,108 @@ describe('resolveLab: address plans that cannot work', () => {
     );
   });
 });
+
+describe('resolveLab: every problem once, in one pass', () => {
+  /** The problems of `input`, which must be refused. */
+  const problemsOf = (input: unknown, options?: ResolveOptions) =>
+    assertInputError(() => resolveLab(input, options)).problems;
+  /** Each pattern names exactly one problem, and no other problem is reported. */
+  const exactly = (input: unknown, ...patterns: RegExp[]) => {
+    const problems = problemsOf(input);
+    const all = JSON.stringify(problems);
+    for (const p of patterns) {
+      assert.equal(problems.filter((x) => p.test(x)).length, 1, `${p} once in ${all}`);
+    }
+    assert.equal(problems.length, patterns.length, all);
+  };
+
+  it('a shape problem does not hide the checks across fields', () => {
+    exactly(
+      raw({
+        engine: 'pf',
+        nodes: patched(NODES, 0, { role: 'router' }),
+        flows: patched(FLOWS, 0, { address: 'ff02::1', tcp: 'keep' }),
+      }),
+      /^engine: /,
+      /^nodes\.0\.role: /,
+      /^flows\.0\.tcp: /,
+      /^flows\.0\.address: ff02::1 is a multicast address/,
+    );
+  });
+
+  it('a node whose role was refused: no check that needs its role (it may be the translator)', () => {
+    exactly(raw({ nodes: patched(NODES, 1, { role: 'translatr' }) }), /^nodes\.1\.role: /);
+    exactly(
+      raw({
+        nodes: patched(NODES, 2, { role: 'srv' }),
+        flows: patched(FLOWS, 0, { initiator: 'D' }),
+      }),
+      /^nodes\.2\.role: /,
+      /^flows\.0\.initiator: 'D' is a server, not a client$/,
+    );
+  });
+
+  it('a node whose name was refused: names not found are not called unknown', () => {
+    exactly(raw({ nodes: patched(NODES, 2, { name: 3 }) }), /^nodes\.2\.name: .*string/);
+  });
+
+  it('a badly formed node name is reported once, not again where it is used', () => {
+    const nodes = patched(NODES, 2, { name: 'CCCCCCCC' });
+    const links = patched(LINKS, 1, { node: 'CCCCCCCC' });
+    const flows = patched(FLOWS, 0, { responder: 'CCCCCCCC' });
+    exactly(raw({ nodes, links, flows }), /^nodes\.2\.name: 'CCCCCCCC' must be 1-7/);
+  });
+
+  it('a badly formed translator name is reported once (it is still the one translator)', () => {
+    exactly(raw({ nodes: patched(NODES, 1, { name: 'B-1' }) }), /^nodes\.1\.name: 'B-1' must be/);
+  });
+
+  it('a list the schema refused: nothing that needs its items is checked', () => {
+    exactly(without(raw(), 'nodes'), /^nodes: /);
+    exactly(raw({ nodes: [] }), /^nodes: .*1/);
+    exactly(raw({ links: 'A-B' }), /^links: .*array/);
+    exactly(raw({ links: [5, ...LINKS.slice(1)] }), /^links\.0: /);
+  });
+
+  it("a link's bad address does not make its node linkless for routes", () => {
+    exactly(
+      raw({
+        links: patched(LINKS, 0, { address: 'nope/64' }),
+        routes: [{ node: 'A', to: 'default', via: 'fc00::2' }],
+      }),
+      /^links\.0\.address: 'nope\/64' is not/,
+    );
+  });
+
+  it("a link's addresses are checked even when its node is unknown", () => {
+    // The unknown name may be a misspelt A: A is not called linkless as well.
+    exactly(
+      raw({ links: patched(LINKS, 0, { node: 'E', address: 'fc00::g/64' }) }),
+      /^links\.0\.node: unknown node 'E'$/,
+      /^links\.0\.address: 'fc00::g\/64' is not/,
+    );
+    exactly(raw({ nodes: [...NODES, E_NODE] }), /^links: node 'E' has no link to the translator$/);
+  });
+
+  it('with no translator, the links, routes and flows are still checked', () => {
+    exactly(
+      raw({
+        nodes: patched(NODES, 1, { role: 'server' }),
+        links: patched(LINKS, 2, { translatorAddress: 'fc09::1/64' }),
+        flows: patched(FLOWS, 0, { address: 'fe00::zz' }),
+      }),
+      /^nodes: exactly one translator is needed, found 0$/,
+      /^links\.2: fc02::2\/64 and fc09::1\/64 must be in the same prefix$/,
+      /^flows\.0\.address: 'fe00::zz' is not an IPv6 address$/,
+    );
+  });
+
+  it("a route's target and gateway are checked even when its node is unknown", () => {
+    exactly(
+      raw({ routes: [{ node: 'E', to: 'somewhere', via: 'gateway' }] }),
+      /^routes\.0\.node: unknown node 'E'$/,
+      /^routes\.0\.to: 'somewhere' is neither/,
+      /^routes\.0\.via: 'gateway' is not an IPv6 address$/,
+    );
+  });
+});
