@@ -1,4 +1,7 @@
 // Starts, finds and stops a lab's daemon (the process that owns the lab and serves its local API).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DaemonClient } from '../daemon/client.js';
 import type { HelloReply } from '../daemon/protocol.js';
@@ -10,25 +13,74 @@ import {
   spawnDetached,
   stopProcess,
 } from '../exec/daemon.js';
+import type { StateStore } from '../state/store.js';
 
 export const DAEMON_MARKER = '--flowmig-daemon';
 const MAIN = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 
-export function daemonPaths(stateDir: string, id: string): { socket: string; log: string } {
-  return { socket: `${stateDir}/${id}.sock`, log: `${stateDir}/${id}.daemon.log` };
+/** The daemon's files: its socket, its log, and its HTTP bearer token (0600, while it serves HTTP). */
+export function daemonPaths(
+  stateDir: string,
+  id: string,
+): { socket: string; log: string; token: string } {
+  return {
+    socket: `${stateDir}/${id}.sock`,
+    log: `${stateDir}/${id}.daemon.log`,
+    token: `${stateDir}/${id}.token`,
+  };
 }
 
-/** Starts the lab's daemon in the background and waits until it answers on its socket. */
+export interface DaemonOptions {
+  /** Also serve the API over HTTP on 127.0.0.1:httpPort (0: any free port). */
+  readonly httpPort?: number;
+}
+
+function daemonArgv(id: string, stateDir: string, options: DaemonOptions): string[] {
+  const http = options.httpPort === undefined ? [] : ['--http', String(options.httpPort)];
+  return [process.execPath, MAIN, DAEMON_MARKER, id, '--state-dir', stateDir, ...http];
+}
+
+/** The daemon answering on the lab's socket now, or undefined when none answers. */
+export async function runningDaemon(
+  id: string,
+  stateDir: string,
+  timeoutMs = 1_000,
+): Promise<HelloReply | undefined> {
+  const c = await DaemonClient.connect(daemonPaths(stateDir, id).socket, timeoutMs).catch(
+    () => undefined,
+  );
+  if (!c) return undefined;
+  try {
+    return await c.request<HelloReply>({ verb: 'hello' }, 2_000);
+  } catch {
+    return undefined;
+  } finally {
+    c.close();
+  }
+}
+
+/** Refuses to start a second daemon for a lab, saying how to replace or stop the one it has. */
+async function refuseIfServed(id: string, stateDir: string): Promise<void> {
+  const hello = await runningDaemon(id, stateDir);
+  if (hello)
+    throw new FlowmigError(
+      `lab ${id} already has a daemon (pid ${hello.pid}); 'flowmig daemon --restart --lab ${id} [--http PORT] [--detach]' replaces it, 'flowmig daemon --stop --lab ${id}' stops it`,
+    );
+}
+
+/**
+ * Starts the lab's daemon in the background and waits until it answers on its socket (and, with
+ * `httpPort`, until its HTTP API listens too). Refused when the lab already has a daemon.
+ */
 export async function startDaemon(
   id: string,
   stateDir: string,
-  options: { timeoutMs?: number; httpPort?: number } = {},
+  options: DaemonOptions & { timeoutMs?: number } = {},
 ): Promise<HelloReply> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const { socket, log } = daemonPaths(stateDir, id);
-  const http = options.httpPort === undefined ? [] : ['--http', String(options.httpPort)];
-  const argv = [process.execPath, MAIN, DAEMON_MARKER, id, '--state-dir', stateDir, ...http];
-  const pid = spawnDetached(argv, { logFile: log });
+  await refuseIfServed(id, stateDir);
+  const pid = spawnDetached(daemonArgv(id, stateDir, options), { logFile: log });
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
@@ -36,8 +88,10 @@ export async function startDaemon(
       const c = await DaemonClient.connect(socket, 1_000);
       try {
         const hello = await c.request<HelloReply>({ verb: 'hello' }, 2_000);
-        if (hello.pid === pid) return hello;
-        last = `another daemon (pid ${hello.pid}) answers there`;
+        if (hello.pid !== pid) last = `another daemon (pid ${hello.pid}) answers there`;
+        // The HTTP listener opens just after the socket's: its URL is in `hello` once it does.
+        else if (options.httpPort === undefined || hello.http) return hello;
+        else last = 'its HTTP API does not listen yet';
       } finally {
         c.close();
       }
@@ -51,9 +105,86 @@ export async function startDaemon(
   throw new FlowmigError(`the daemon of lab ${id} did not start: ${last} (log: ${log})`);
 }
 
+/**
+ * Runs the lab's daemon in the foreground: a child process with its output on this terminal,
+ * marked like a background daemon, so `flowmig daemon --stop` and `flowmig down` find it by its
+ * command line. Resolves with its exit code once it ends.
+ */
+export async function runDaemon(
+  id: string,
+  stateDir: string,
+  options: DaemonOptions = {},
+): Promise<number> {
+  await refuseIfServed(id, stateDir);
+  const [program, ...args] = daemonArgv(id, stateDir, options);
+  if (program === undefined) throw new Error('empty argv');
+  // As spawnDetached does: the daemon starts with umask 077, so what it makes is root's only.
+  const umask = process.umask(0o077);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(program, args, { stdio: 'inherit' });
+  } finally {
+    process.umask(umask);
+  }
+  // A terminal's Ctrl-C goes to the whole foreground group, the daemon included: this process
+  // only waits for it. A SIGTERM sent to this process alone is passed on.
+  const ignore = () => {};
+  const forward = () => child.kill('SIGTERM');
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', forward);
+  try {
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    return code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGTERM', forward);
+  }
+}
+
 /** Stops the lab's daemon by its recorded PID, if that PID still runs our daemon for this lab. */
-export async function stopDaemon(id: string, pid: number): Promise<void> {
-  if (pid !== process.pid && (await isOurProcess(pid, [DAEMON_MARKER, id]))) await stopProcess(pid);
+export async function stopDaemon(id: string, pid: number, graceMs?: number): Promise<void> {
+  if (pid !== process.pid && (await isOurProcess(pid, [DAEMON_MARKER, id])))
+    await stopProcess(pid, graceMs);
+}
+
+/** What `stopLabDaemon` did: the PIDs of the daemons it stopped (empty: none ran). */
+export interface DaemonStopResult {
+  readonly lab: string;
+  readonly stopped: readonly number[];
+}
+
+/**
+ * Stops the lab's daemon and leaves the lab up (`flowmig daemon --stop`). The daemon is found by
+ * what answers on the lab's socket, the state's record and the command lines of running
+ * processes; only processes started as this lab's daemon are signalled. Refused when what serves
+ * the lab is something else (the prompt of `flowmig up`, which ends with its session).
+ */
+export async function stopLabDaemon(
+  store: StateStore,
+  id: string,
+  graceMs = 5_000,
+): Promise<DaemonStopResult> {
+  const hello = await runningDaemon(id, store.dir);
+  const recorded = (await store.read(id))?.daemon?.pid;
+  const pids = new Set<number>([...(await findByMarker(DAEMON_MARKER, (x) => x === id))]);
+  for (const pid of [hello?.pid, recorded]) {
+    if (pid === undefined) continue;
+    if (await isOurProcess(pid, [DAEMON_MARKER, id])) pids.add(pid);
+    else if (pid === hello?.pid)
+      throw new FlowmigError(
+        `lab ${id} is served by pid ${pid}, which is not a daemon 'flowmig daemon' started (the prompt of 'flowmig up' serves its lab until it ends): end it there`,
+      );
+  }
+  pids.delete(process.pid);
+  // SIGTERM first: the daemon closes its socket and HTTP listener, removes its token file and
+  // clears its record; one that does not end within `graceMs` is killed and cleaned up after.
+  for (const pid of pids) await stopDaemon(id, pid, graceMs);
+  const files = daemonPaths(store.dir, id);
+  if (pids.size > 0 && !(await runningDaemon(id, store.dir, 500))) {
+    await rm(files.socket, { force: true });
+    await rm(files.token, { force: true });
+  }
+  return { lab: id, stopped: [...pids].sort((a, b) => a - b) };
 }
 
 /** PIDs of running daemons whose lab id satisfies `match` (when the state file is gone). */

@@ -397,6 +397,7 @@ export class Flowmig {
       // this `down` itself closes its socket after replying.
       if (state?.daemon?.pid !== process.pid) await rm(daemonFiles.socket, { force: true });
       await rm(daemonFiles.log, { force: true });
+      await rm(daemonFiles.token, { force: true });
       return { id, ...result, hadState: state !== undefined };
     });
   }

@@ -1,11 +1,13 @@
-// The daemon's local API: one JSON object per line each way over a Unix socket (root only).
-// Requests are checked against a schema before anything runs; every reply carries the request id.
+// The daemon's local API: one JSON object per line each way over a Unix socket (root only), or one
+// per POST over HTTP (docs/http-api.md). Requests are checked against a schema before anything
+// runs; every reply carries the request's id, or null when the request had none.
 import { z } from 'zod';
 
 /** Longest request line accepted; a longer one gets an error and the connection is closed. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-const id = z.number().int().nonnegative();
+/** Optional: a client that pipelines requests on one connection matches replies by it. */
+const id = z.number().int().nonnegative().optional();
 const name = z.string().min(1).max(200);
 
 export const requestSchema = z.discriminatedUnion('verb', [
@@ -29,8 +31,9 @@ export const requestSchema = z.discriminatedUnion('verb', [
 
 export type DaemonRequest = z.infer<typeof requestSchema>;
 export type Verb = DaemonRequest['verb'];
+/** A request without its id (the client numbers it). */
 export type RequestBody = DaemonRequest extends infer R
-  ? R extends { id: number }
+  ? R extends { verb: Verb }
     ? Omit<R, 'id'>
     : never
   : never;
@@ -43,6 +46,8 @@ export interface HelloReply {
   /** Changes applied by this daemon so far. */
   readonly changes: number;
   readonly queued: number;
+  /** Where the HTTP API listens, and the file holding its bearer token (absent: no HTTP). */
+  readonly http?: { readonly url: string; readonly tokenFile: string };
 }
 
 export type DaemonReply =

@@ -1,5 +1,6 @@
 // Serves one lab as its daemon: records itself in the lab's state, reconciles the translator with
 // the desired flow table, then answers the lab's API until SIGTERM/SIGINT or a `down` request.
+import { rm } from 'node:fs/promises';
 import { daemonPaths } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
 import { DaemonServer } from './server.js';
@@ -14,9 +15,11 @@ export async function serveLab(
   // The daemon is the long-lived controller: its migrations go over netlink from this process
   // (FlowmigOptions.inProcess), unless FLOWMIG_IN_PROCESS=off; the agent serves as the fallback.
   const fm = new Flowmig({ stateDir, inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off' });
-  const { socket } = daemonPaths(stateDir, labId);
+  const { socket, token: tokenFile } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
   await fm.recordDaemon(labId, { pid: process.pid, socket });
+  // A token file left by a daemon that was killed names a token nothing accepts any more.
+  if (options.httpPort === undefined) await rm(tokenFile, { force: true });
   const r = await fm.reconcile(labId);
   if (r.drift.length)
     log(
@@ -39,8 +42,9 @@ export async function serveLab(
   process.on('SIGINT', () => void stop('SIGINT'));
   log(`serving lab ${labId} on ${socket} (pid ${process.pid})`);
   if (options.httpPort !== undefined) {
-    const { url, token } = await server.startHttp(options.httpPort);
-    log(`http API on ${url} (POST, header "Authorization: Bearer ${token}")`);
+    // The token goes to a file only root can read, never to this log: the log is for reading.
+    const { url } = await server.startHttp(options.httpPort, { tokenFile });
+    log(`http API on ${url} (POST; header "Authorization: Bearer <the token in ${tokenFile}>")`);
   }
   return server;
 }

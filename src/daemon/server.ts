@@ -1,12 +1,14 @@
 // The daemon's server: owns one lab through the controller, serves the local API on a Unix socket
-// that only root can open, and applies changes one at a time in arrival order.
-import { randomBytes } from 'node:crypto';
-import { chmod, rm } from 'node:fs/promises';
+// that only root can open (and, if asked, over HTTP on 127.0.0.1 with a bearer token), and applies
+// changes one at a time in arrival order.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, rename, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Flowmig } from '../control/flowmig.js';
 import { CommandError, FlowmigError } from '../errors.js';
+import { writePrivateFile } from '../state/store.js';
 import {
   type DaemonReply,
   type DaemonRequest,
@@ -21,6 +23,34 @@ export interface DaemonHooks {
   readonly onDown?: () => void;
 }
 
+/** The HTTP status of an API reply: by its code (docs/http-api.md lists them). */
+export function httpStatusOf(reply: DaemonReply): number {
+  if (reply.ok) return 200;
+  switch (reply.code) {
+    case 'unauthorized':
+      return 401;
+    case 'too-large':
+      return 413;
+    case 'failed':
+      return 500;
+    default:
+      return 400; // bad-request, refused: the request cannot be done as sent
+  }
+}
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`. The comparison takes the same time
+ * wherever the first differing byte is (timingSafeEqual); only the length, which is public (32
+ * hex digits), is compared first, as timingSafeEqual needs equal lengths.
+ */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  const scheme = 'Bearer ';
+  if (header === undefined || !header.startsWith(scheme)) return false;
+  const given = Buffer.from(header.slice(scheme.length), 'utf8');
+  const expected = Buffer.from(token, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 export class DaemonServer {
   private queue: Promise<unknown> = Promise.resolve();
   private changes = 0;
@@ -29,6 +59,7 @@ export class DaemonServer {
   private readonly sockets = new Set<Socket>();
   private closed = false;
   private http: HttpServer | undefined;
+  private httpInfo: { url: string; tokenFile: string } | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -79,6 +110,8 @@ export class DaemonServer {
     );
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.socketPath, { force: true });
+    // The token dies with the listener: a file left behind would only mislead.
+    if (this.httpInfo?.tokenFile) await rm(this.httpInfo.tokenFile, { force: true });
   }
 
   private serve(socket: Socket): void {
@@ -127,6 +160,7 @@ export class DaemonServer {
       };
     }
     const r = parsed.request;
+    const id = r.id ?? null;
     const run = () => this.run(r);
     let work: Promise<unknown>;
     if (MUTATING.has(r.verb)) {
@@ -141,11 +175,11 @@ export class DaemonServer {
     } else work = run();
     try {
       const result = await work;
-      return { reply: { id: r.id, ok: true, result }, down: r.verb === 'down' };
+      return { reply: { id, ok: true, result }, down: r.verb === 'down' };
     } catch (error) {
       return {
         reply: {
-          id: r.id,
+          id,
           ok: false,
           error: error instanceof Error ? error.message : String(error),
           // Refused: the request cannot be done as asked (bad flow, lab not up). Failed: it was
@@ -162,48 +196,65 @@ export class DaemonServer {
 
   /**
    * Also serves the API over HTTP on 127.0.0.1 (`POST /api` with one request as the body, header
-   * `Authorization: Bearer <token>`), for a local dashboard. The token is random per start.
+   * `Authorization: Bearer <token>`), for a local dashboard. The token is random per start; with
+   * `tokenFile` it is written there (0600) before the listener opens, and removed by close().
    */
-  async startHttp(port = 0): Promise<{ url: string; token: string }> {
+  async startHttp(
+    port = 0,
+    options: { tokenFile?: string } = {},
+  ): Promise<{ url: string; token: string }> {
     const token = randomBytes(16).toString('hex');
+    if (options.tokenFile !== undefined) {
+      // Written whole or not at all: a reader never sees half a token.
+      const tmp = `${options.tokenFile}.${process.pid}.tmp`;
+      await writePrivateFile(tmp, `${token}\n`);
+      await rename(tmp, options.tokenFile);
+    }
     const http = createHttpServer((req, res) => {
-      const answer = (status: number, reply: DaemonReply) => {
+      const answer = (reply: DaemonReply, status = httpStatusOf(reply)) => {
+        if (res.headersSent) return;
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(`${JSON.stringify(reply)}\n`);
       };
-      if (req.method !== 'POST' || req.url !== '/api') {
-        answer(405, { id: null, ok: false, error: 'POST /api only', code: 'bad-request' });
-        return;
-      }
-      if (req.headers.authorization !== `Bearer ${token}`) {
-        answer(401, { id: null, ok: false, error: 'missing or wrong token', code: 'unauthorized' });
-        return;
-      }
+      const refuse = (status: number, error: string, code: string) =>
+        answer({ id: null, ok: false, error, code }, status);
+      if (req.url !== '/api') return refuse(404, 'not found: the API is POST /api', 'not-found');
+      if (req.method !== 'POST') return refuse(405, 'POST /api only', 'bad-request');
+      if (!tokenMatches(req.headers.authorization, token))
+        return refuse(401, 'missing or wrong token', 'unauthorized');
       let body = '';
       req.setEncoding('utf8');
+      req.on('error', () => req.destroy());
       req.on('data', (chunk: string) => {
         body += chunk;
         if (Buffer.byteLength(body) > MAX_REQUEST_BYTES) {
-          answer(413, { id: null, ok: false, error: 'request too large', code: 'too-large' });
+          refuse(413, 'request too large', 'too-large');
           req.destroy();
         }
       });
       req.on('end', () => {
-        if (res.writableEnded) return;
+        if (res.headersSent) return;
         void this.dispatch(body.trim()).then(({ reply, down }) => {
-          answer(reply.ok ? 200 : 400, reply);
+          answer(reply);
           if (down) void this.close().then(() => this.hooks.onDown?.());
         });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, '127.0.0.1', () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, '127.0.0.1', () => resolve());
+      });
+    } catch (error) {
+      if (options.tokenFile !== undefined) await rm(options.tokenFile, { force: true });
+      throw error;
+    }
     this.http = http;
     const address = http.address();
     const bound = typeof address === 'object' && address ? address.port : port;
-    return { url: `http://127.0.0.1:${bound}/api`, token };
+    const url = `http://127.0.0.1:${bound}/api`;
+    if (options.tokenFile !== undefined) this.httpInfo = { url, tokenFile: options.tokenFile };
+    return { url, token };
   }
 
   private async run(r: DaemonRequest): Promise<unknown> {
@@ -217,6 +268,7 @@ export class DaemonServer {
           startedAt: this.startedAt,
           changes: this.changes,
           queued: this.queued,
+          ...(this.httpInfo ? { http: { ...this.httpInfo } } : {}),
         } satisfies HelloReply;
       case 'status':
         return this.fm.status(this.lab);

@@ -1,12 +1,15 @@
 // Starts a long-lived program inside a namespace, detached from the caller, output to a log file.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { inNetns } from './runner.js';
 
 /**
  * Returns the program's PID (`ip netns exec` execs it, so the PID is the program's own). The
  * caller records it and later stops it by that PID after checking `isOurProcess`.
+ *
+ * The log is the owner's only (0600, also when an older one was wider), and the program starts
+ * with umask 077, so the sockets, logs and state files it makes are its owner's only too.
  */
 export function spawnDetached(
   argv: readonly string[],
@@ -14,9 +17,18 @@ export function spawnDetached(
 ): number {
   const [program, ...args] = inNetns(argv, options.netns);
   if (program === undefined) throw new Error('empty argv');
-  const log = openSync(options.logFile, 'a');
+  const log = openSync(options.logFile, 'a', 0o600);
   try {
-    const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log] });
+    fchmodSync(log, 0o600);
+    // A child inherits its parent's umask at fork; spawn forks synchronously, so the tighter mask
+    // holds for this child only (this process's own files keep their explicit modes meanwhile).
+    const umask = process.umask(0o077);
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(program, args, { detached: true, stdio: ['ignore', log, log] });
+    } finally {
+      process.umask(umask);
+    }
     child.on('error', () => {}); // reported through the failed health check
     child.unref();
     if (child.pid === undefined) throw new Error(`cannot start ${program}`);
@@ -57,22 +69,26 @@ export async function isRunning(pid: number): Promise<boolean> {
   }
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+/**
+ * SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. A process that exited
+ * but is not reaped yet counts as gone: a detached one waits for init to reap it, which can take
+ * over a second (signal 0 still reaches it meanwhile).
+ */
 export async function stopProcess(pid: number, graceMs = 1_000): Promise<void> {
-  const alive = () => {
+  const signal = (s: NodeJS.Signals) => {
     try {
-      process.kill(pid, 0);
-      return true;
+      process.kill(pid, s);
     } catch {
-      return false;
+      // gone already
     }
   };
-  if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+  if (!(await isRunning(pid))) return;
+  signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  if (alive()) process.kill(pid, 'SIGKILL');
-  while (alive()) await new Promise((r) => setTimeout(r, 10));
+  while ((await isRunning(pid)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
+  if (await isRunning(pid)) signal('SIGKILL');
+  while (await isRunning(pid)) await new Promise((r) => setTimeout(r, 10));
 }
 
 /**

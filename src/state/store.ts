@@ -1,6 +1,6 @@
 // Lab state on disk (/run/flowmig/<lab>.json): what a lab is, what it created, where flows point.
-import type { BigIntStats } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import fs, { type BigIntStats } from 'node:fs';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
@@ -13,6 +13,41 @@ export const DEFAULT_STATE_DIR = '/run/flowmig';
 export function stateDirFrom(option: string | undefined): string {
   return option ?? process.env.FLOWMIG_STATE_DIR ?? DEFAULT_STATE_DIR;
 }
+
+/**
+ * Makes `dir` the private state directory: created 0700, or an existing one tightened to 0700
+ * (a directory an older flowmig made 0755 lets every user read the logs and state in it). A
+ * directory that others may write to (mode o+w or sticky, such as /tmp) is refused rather than
+ * changed: it is shared, not flowmig's.
+ */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const s = await stat(dir);
+  if ((s.mode & 0o1002) !== 0)
+    throw new FlowmigError(
+      `state directory ${dir} is shared (mode ${(s.mode & 0o7777).toString(8)}); give flowmig a directory of its own with --state-dir`,
+    );
+  if ((s.mode & 0o077) !== 0) await chmod(dir, 0o700);
+}
+
+/** Writes `text` to a new file at `path` that only its owner may read (0600 whatever the umask). */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w', 0o600);
+  try {
+    // A file left at this path (by a writer killed mid-write, or an older flowmig) keeps its mode.
+    await handle.chmod(0o600);
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** proper-lockfile's file system, with the lock directory made 0700 instead of by the umask. */
+const lockFs = {
+  ...fs,
+  mkdir: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) =>
+    fs.mkdir(path, { mode: 0o700 }, callback),
+};
 
 const flowSchema = z.object({
   name: z.string().optional(),
@@ -81,8 +116,21 @@ export type MigrationRecord = z.infer<typeof migrationSchema>;
 export class StateStore {
   /** Per lab: the last state read or written, keyed by the file it came from. */
   private readonly cache = new Map<string, { key: string; state: LabState }>();
+  /** Whether this store made its directory private already (checked once, then only created). */
+  private dirChecked = false;
 
   constructor(readonly dir: string) {}
+
+  /** Creates the state directory 0700 (and tightens it the first time: see makePrivateDir). */
+  private async ensureDir(): Promise<void> {
+    if (this.dirChecked) {
+      // Removed since (e.g. by hand): made again, 0700 from the start.
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      return;
+    }
+    await makePrivateDir(this.dir);
+    this.dirChecked = true;
+  }
 
   path(id: string): string {
     return join(this.dir, `${id}.json`);
@@ -129,13 +177,13 @@ export class StateStore {
    * (over 1,000 flows) are written without indentation.
    */
   async write(state: LabState): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await this.ensureDir();
     const path = this.path(state.id);
     const tmp = `${path}.${process.pid}.tmp`;
     const written: LabState = { ...state, updatedAt: new Date().toISOString() };
     const indent = state.flows.length > 1_000 ? undefined : 2;
     this.cache.delete(state.id);
-    await writeFile(tmp, `${JSON.stringify(written, null, indent)}\n`);
+    await writePrivateFile(tmp, `${JSON.stringify(written, null, indent)}\n`);
     const key = fileKey(await stat(tmp, { bigint: true }));
     await rename(tmp, path);
     this.cache.set(state.id, { key, state: copyState(written) });
@@ -172,11 +220,12 @@ export class StateStore {
 
   /** Serialises changes to one lab across processes (a lock directory beside the state file). */
   async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await this.ensureDir();
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(join(this.dir, id), {
         realpath: false,
+        fs: lockFs,
         // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms (the library's
         // minimum) it is taken over, so `down` after a crash waits at most that long.
         stale: 2_000,

@@ -88,12 +88,21 @@ describe('parseRequest: missing fields', () => {
     });
   }
 
-  it('a request without id is refused (and has no id to echo)', () => {
-    for (const verb of ['hello', 'swap', 'down']) {
-      const r = refused(line({ verb }));
-      assert.match(r.error, /^malformed request: id: /);
-      assert.equal(r.id, null);
+  it('a request without id is accepted (its reply then carries id null)', () => {
+    for (const verb of ['hello', 'swap', 'down'] as const) {
+      assert.deepEqual(accepted(line({ verb })), { verb });
     }
+    assert.deepEqual(accepted(line({ verb: 'migrate', flow: 'f', node: 'D' })), {
+      verb: 'migrate',
+      flow: 'f',
+      node: 'D',
+    });
+  });
+
+  it('a request without id that is refused has no id to echo', () => {
+    const r = refused(line({ verb: 'migrate', flow: 'f' }));
+    assert.match(r.error, /^malformed request: node: /);
+    assert.equal(r.id, null);
   });
 });
 

@@ -279,6 +279,22 @@ describe('DaemonServer: serving', () => {
     });
   });
 
+  it('a request without an id is answered (and refused) with id null; the connection keeps serving', async () => {
+    await withDaemon(async ({ raw, stub }) => {
+      const r = await raw();
+      assert.deepEqual(await r.ask({ verb: 'swap', flow: 'fe00::1' }), {
+        id: null,
+        ok: true,
+        result: { verb: 'swap', args: [LAB, 'fe00::1'] },
+      });
+      const bad = await r.ask({ verb: 'migrate', flow: 'fe00::1' });
+      assert.equal(bad.id, null);
+      assert.equal(bad.ok ? '' : bad.code, 'bad-request');
+      assert.equal((await r.ask({ id: 9, verb: 'status' })).id, 9);
+      assert.equal(stub.callsOf('swap').length, 1);
+    });
+  });
+
   it('the socket is mode 0600, replacing a stale file at its path', async () => {
     const path = join(dir, 'stale.sock');
     await writeFile(path, 'left over', { mode: 0o666 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { FlowmigError } from '../../src/errors.js';
@@ -238,5 +238,79 @@ describe('stateDirFrom', () => {
     delete process.env.FLOWMIG_STATE_DIR;
     assert.equal(stateDirFrom(undefined), DEFAULT_STATE_DIR);
     assert.equal(DEFAULT_STATE_DIR, '/run/flowmig');
+  });
+});
+
+describe('StateStore: only its owner may read the state directory and what is in it', () => {
+  let root = '';
+  let n = 0;
+  before(async () => {
+    root = await tempDir('store-modes');
+  });
+  after(async () => {
+    await removeDir(root);
+  });
+
+  /** Runs `fn` with umask 0, so a mode flowmig does not set explicitly shows as world-readable. */
+  async function withUmask0<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = process.umask(0);
+    try {
+      return await fn();
+    } finally {
+      process.umask(saved);
+    }
+  }
+  const modeOf = async (path: string) => (await stat(path)).mode & 0o7777;
+
+  it('creates the directory 0700 and writes state files (temporary, then renamed) 0600', async () => {
+    const store = new StateStore(join(root, `s${n++}`, 'state'));
+    await withUmask0(() => store.write(stateOf(referenceLab())));
+    assert.equal(await modeOf(store.dir), 0o700);
+    assert.equal(await modeOf(store.path('default')), 0o600);
+  });
+
+  it('tightens an existing directory to 0700, and a state file an older writer left 0644', async () => {
+    const dir = join(root, `s${n++}`);
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755);
+    const store = new StateStore(dir);
+    await writeFile(store.path('default'), '{}', { mode: 0o644 });
+    await chmod(store.path('default'), 0o644);
+    // A temporary file a writer killed mid-write left at this process's name: reused, not trusted.
+    const stale = `${store.path('default')}.${process.pid}.tmp`;
+    await writeFile(stale, 'half', { mode: 0o644 });
+    await chmod(stale, 0o644);
+    await withUmask0(() => store.write(stateOf(referenceLab())));
+    assert.equal(await modeOf(dir), 0o700);
+    assert.equal(await modeOf(store.path('default')), 0o600);
+    assert.deepEqual(await readdir(dir), ['default.json']);
+  });
+
+  it('makes the lock directory 0700', async () => {
+    const store = new StateStore(join(root, `s${n++}`));
+    const mode = await withUmask0(() =>
+      store.withLock('default', () => modeOf(join(store.dir, 'default.lock'))),
+    );
+    assert.equal(mode, 0o700);
+    assert.equal(await modeOf(store.dir), 0o700);
+  });
+
+  it('refuses a directory others may write to (sticky or o+w) and leaves its mode alone', async () => {
+    for (const shared of [0o1777, 0o777]) {
+      const dir = join(root, `s${n++}`);
+      await mkdir(dir);
+      await chmod(dir, shared);
+      const store = new StateStore(dir);
+      await assert.rejects(
+        store.write(stateOf(referenceLab())),
+        (e: Error) => e instanceof FlowmigError && /is shared .*--state-dir/.test(e.message),
+      );
+      await assert.rejects(
+        store.withLock('default', async () => {}),
+        FlowmigError,
+      );
+      assert.equal(await modeOf(dir), shared);
+      assert.deepEqual(await readdir(dir), []);
+    }
   });
 });
