@@ -2,8 +2,17 @@
 import { createInterface } from 'node:readline';
 import type { Flowmig } from '../control/flowmig.js';
 import { FlowmigError } from '../errors.js';
+import { tcpRepairUnavailable } from '../tcp-repair/native.js';
 import { PROMPT_HELP, parsePromptLine } from './commands.js';
-import { renderFlows, renderMigration, renderStatus } from './render.js';
+import {
+  renderEvacuation,
+  renderFlows,
+  renderMigration,
+  renderReconcile,
+  renderServe,
+  renderServeStopped,
+  renderStatus,
+} from './render.js';
 
 export type PromptEnd = 'quit' | 'eof' | 'interrupt';
 
@@ -53,6 +62,20 @@ export async function runPrompt(fm: Flowmig, id: string, io: PromptIo): Promise<
             break;
           case 'migrate':
             say(renderMigration(await fm.migrate(id, command.flow, command.node)));
+            break;
+          case 'evacuate':
+            say(renderEvacuation(await fm.evacuate(id, command.from, command.to)));
+            break;
+          case 'reconcile':
+            say(renderReconcile(await fm.reconcile(id)));
+            break;
+          case 'serve': {
+            const { nodes, port, mode } = command;
+            say(renderServe(await fm.serve(id, { nodes, port, mode }), tcpRepairUnavailable()));
+            break;
+          }
+          case 'unserve':
+            say(renderServeStopped(id, await fm.unserve(id, command.nodes)));
             break;
           case 'status':
             say(renderStatus(await fm.status(id)));

@@ -1,5 +1,11 @@
 // Text rendering for the terminal: aligned tables, status and migration lines, a progress line.
-import type { LabStatus, MigrationResult } from '../control/flowmig.js';
+import type {
+  EvacuationResult,
+  LabStatus,
+  MigrationResult,
+  ReconcileResult,
+} from '../control/flowmig.js';
+import type { ServerHandle } from '../control/serve-process.js';
 
 /** Left-aligned columns separated by two spaces; first row is the header. */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -44,6 +50,43 @@ export function renderLiveTcp(t: NonNullable<MigrationResult['tcp']>): string {
   for (const f of t.failed) lines.push(`  not moved: ${f.id}: ${f.reason}`);
   if (t.note) lines.push(`  note: ${t.note}`);
   return lines.join('\n');
+}
+
+/** An evacuation: how many flows moved, and each step's time. */
+export function renderEvacuation(r: EvacuationResult): string {
+  return (
+    `${r.moved} flow(s) moved ${r.from} → ${r.to} in ${r.totalMs.toFixed(3)} ms via ${r.path} ` +
+    `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ${r.conntrackDeleted} entries deleted)` +
+    (r.note ? `\nnote: ${r.note}` : '')
+  );
+}
+
+/** What reconcile found in the translator, and whether it matches the desired table now. */
+export function renderReconcile(r: ReconcileResult): string {
+  if (!r.drift.length) return `lab ${r.lab}: the translator matches the desired flow table`;
+  const list = (items: readonly string[]) => items.map((d) => `  - ${d}`).join('\n');
+  return (
+    `lab ${r.lab}: ${r.drift.length} difference(s) found${r.repaired ? ', repaired' : ', NOT repaired'}:\n${list(r.drift)}` +
+    (r.remaining?.length ? `\nstill:\n${list(r.remaining)}` : '')
+  );
+}
+
+/** Server runtimes started, one line each; `repairUnavailable`: why connections cannot move. */
+export function renderServe(
+  handles: readonly ServerHandle[],
+  repairUnavailable: string | undefined,
+): string {
+  return [
+    ...handles.map(
+      (h) =>
+        `${h.node}: flowmig serve (${h.mode}) on [${h.address}]:${h.port}, pid ${h.pid}, control ${h.socket}`,
+    ),
+    ...(repairUnavailable ? [`warning: connections cannot move: ${repairUnavailable}`] : []),
+  ].join('\n');
+}
+
+export function renderServeStopped(lab: string, stopped: number): string {
+  return `lab ${lab}: ${stopped} server runtime(s) stopped`;
 }
 
 export function renderFlows(s: LabStatus): string {

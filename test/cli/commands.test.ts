@@ -18,6 +18,22 @@ describe('parsePromptLine', () => {
     ['quit', { kind: 'quit' }],
     ['exit', { kind: 'quit' }],
     [' quit ', { kind: 'quit' }],
+    ['evacuate C D', { kind: 'evacuate', from: 'C', to: 'D' }],
+    ['  evacuate   D  C ', { kind: 'evacuate', from: 'D', to: 'C' }],
+    ['reconcile', { kind: 'reconcile' }],
+    // Left out, port and mode are the controller's defaults (5555, echo), as for `flowmig serve`.
+    ['serve', { kind: 'serve', nodes: [], port: undefined, mode: undefined }],
+    ['serve C', { kind: 'serve', nodes: ['C'], port: undefined, mode: undefined }],
+    [
+      'serve C D --port 6000 --mode stream',
+      { kind: 'serve', nodes: ['C', 'D'], port: 6000, mode: 'stream' },
+    ],
+    ['serve --port=7000 C', { kind: 'serve', nodes: ['C'], port: 7000, mode: undefined }],
+    ['serve -p 1 --mode=echo', { kind: 'serve', nodes: [], port: 1, mode: 'echo' }],
+    ['serve --mode stream --port 65535', { kind: 'serve', nodes: [], port: 65535, mode: 'stream' }],
+    ['serve --stop', { kind: 'unserve', nodes: [] }],
+    ['serve --stop C', { kind: 'unserve', nodes: ['C'] }],
+    ['serve C --stop D', { kind: 'unserve', nodes: ['C', 'D'] }],
     ['', { kind: 'empty' }],
     ['   ', { kind: 'empty' }],
     ['\t \t', { kind: 'empty' }],
@@ -38,6 +54,27 @@ describe('parsePromptLine', () => {
     ['help swap', 'usage: help'],
     ['quit now', 'usage: quit'],
     ['exit 1', 'usage: exit'],
+    ['evacuate', 'usage: evacuate FROM TO'],
+    ['evacuate C', 'usage: evacuate FROM TO'],
+    ['evacuate C D E', 'usage: evacuate FROM TO'],
+    ['reconcile now', 'usage: reconcile'],
+    ...(
+      [
+        ['serve --port', 'serve: --port needs a value'],
+        ['serve --port 0', "serve: bad port '0' (1-65535)"],
+        ['serve --port 65536', "serve: bad port '65536' (1-65535)"],
+        ['serve --port=x', "serve: bad port 'x' (1-65535)"],
+        ['serve -p 1.5', "serve: bad port '1.5' (1-65535)"],
+        ['serve --mode', 'serve: --mode needs a value'],
+        ['serve --mode chat', "serve: bad mode 'chat' (echo or stream)"],
+        ['serve --colour red', "serve: unknown option '--colour'"],
+        ['serve --stop --port 6000', 'serve: --stop takes no --port or --mode'],
+        ['serve --stop --mode=echo', 'serve: --stop takes no --port or --mode'],
+      ] as const
+    ).map(([line, problem]): [string, string] => [
+      line,
+      `${problem}; usage: serve [NODES...] [--port N] [--mode echo|stream], serve --stop [NODES...]`,
+    ]),
   ];
   for (const [line, message] of usage) {
     it(`${JSON.stringify(line)} → invalid, ${message}`, () => {
@@ -81,7 +118,17 @@ describe('parsePromptLine', () => {
   });
 
   it('the help text names every command', () => {
-    for (const verb of ['swap', 'migrate', 'status', 'flows', 'help', 'quit']) {
+    for (const verb of [
+      'swap',
+      'migrate',
+      'evacuate',
+      'reconcile',
+      'serve',
+      'status',
+      'flows',
+      'help',
+      'quit',
+    ]) {
       assert.match(PROMPT_HELP, new RegExp(`^${verb}\\b`, 'm'), verb);
     }
   });

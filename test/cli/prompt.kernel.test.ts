@@ -9,6 +9,7 @@ import {
   cli,
   namespacesWith,
   removeNamespacesWith,
+  runner,
   tempStateDir,
   uniquePrefix,
 } from '../kernel-support/lab.js';
@@ -84,6 +85,49 @@ describe('flowmig up: the interactive prompt', () => {
       assert.match(await s.type('migrate fe00::1 C', /fe00::1: D → C/), /ms/);
       assert.match(await s.type('migrate fe00::1 C', /already on C; nothing changed/), /nothing/);
       assert.match(await s.type('status', /2 migration\(s\)/), /ok \(fc01::1\)/);
+      s.child.stdin.write('quit\n');
+      assert.equal(await s.closed, 0);
+      assert.match(s.output(), /torn down/);
+      assert.deepEqual(await namespacesWith(s.prefix), []);
+    });
+  });
+
+  it('evacuate, reconcile and serve act on the lab as their CLI verbs do', async () => {
+    await session([], async (s) => {
+      assert.match(await s.type('help', /serve --stop/), /evacuate FROM TO[\s\S]*reconcile/);
+      assert.match(await s.type('evacuate C', /usage: evacuate FROM TO/), /usage/);
+      assert.match(await s.type('evacuate C Q', /error: unknown node 'Q'/), /nodes: A, B, C, D/);
+      assert.match(
+        await s.type('evacuate C D', /1 flow\(s\) moved C → D/),
+        /via .*rule .*conntrack/,
+      );
+      assert.match(await s.type('flows', /fe00::1.*D/), /ok \(fc02::2\)/);
+      assert.match(
+        await s.type('reconcile', /lab \S+: the translator matches the desired flow table/),
+        /matches/,
+      );
+      // A change behind flowmig's back: the flow's mapping leaves the translator's table.
+      await runner.run(
+        ['nft', 'delete', 'element', 'ip6', 'flowmig', 'dnat_to', '{ fc00::1 . fe00::1 }'],
+        { netns: `${s.prefix}B` },
+      );
+      assert.match(await s.type('flows', /OUT OF SYNC/), /fe00::1/);
+      assert.match(
+        await s.type('reconcile', /1 difference\(s\) found, repaired:\n {2}- .*fe00::1/),
+        /repaired/,
+      );
+      assert.match(await s.type('status', /drift: none/), /ok \(fc02::2\)/);
+      assert.match(await s.type('evacuate D C', /1 flow\(s\) moved D → C/), /ms/);
+      assert.match(await s.type('serve --port 0', /bad port '0'/), /usage: serve/);
+      assert.match(
+        await s.type(
+          'serve C --port 7007',
+          /C: flowmig serve \(echo\) on \[fc01::1\]:7007, pid \d+/,
+        ),
+        /control/,
+      );
+      assert.match(await s.type('status', /flowmig serve on C: echo on \[fc01::1\]:7007/), /pid/);
+      assert.match(await s.type('serve --stop', /lab \S+: 1 server runtime\(s\) stopped/), /1/);
       s.child.stdin.write('quit\n');
       assert.equal(await s.closed, 0);
       assert.match(s.output(), /torn down/);
