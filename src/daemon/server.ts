@@ -78,7 +78,9 @@ export class DaemonServer {
     hooks: DaemonHooks = {},
   ): Promise<DaemonServer> {
     await rm(socketPath, { force: true });
-    const server = createServer();
+    // Half-open: a client may shut its side down right after its requests (`printf ... | ncat -U`)
+    // and still gets every reply; serve() ends the connection after the last one.
+    const server = createServer({ allowHalfOpen: true });
     const daemon = new DaemonServer(fm, lab, socketPath, server, hooks);
     server.on('connection', (s) => daemon.serve(s));
     await new Promise<void>((resolve, reject) => {
@@ -120,6 +122,23 @@ export class DaemonServer {
     socket.on('error', () => socket.destroy());
     const decoder = new StringDecoder('utf8');
     let buffer = '';
+    let pending = 0;
+    let ended = false;
+    const handle = (line: string) => {
+      pending++;
+      this.handle(socket, line, () => {
+        if (--pending === 0 && ended) socket.end();
+      });
+    };
+    socket.on('end', () => {
+      ended = true;
+      if (socket.writableEnded) return;
+      // A last request without its newline is a request too.
+      const last = buffer + decoder.end();
+      buffer = '';
+      if (last.trim() && Buffer.byteLength(last) <= MAX_REQUEST_BYTES) handle(last);
+      if (pending === 0) socket.end();
+    });
     socket.on('data', (chunk: Buffer) => {
       if (socket.writableEnded) return; // closed for a request too large: read no further
       buffer += decoder.write(chunk);
@@ -127,7 +146,7 @@ export class DaemonServer {
         const line = buffer.slice(0, at);
         if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) break; // refused whole below
         buffer = buffer.slice(at + 1);
-        if (line.trim()) this.handle(socket, line);
+        if (line.trim()) handle(line);
       }
       if (Buffer.byteLength(buffer) > MAX_REQUEST_BYTES) {
         buffer = '';
@@ -142,10 +161,11 @@ export class DaemonServer {
     });
   }
 
-  /** One request line from `serve` (oversized lines never get here). */
-  private handle(socket: Socket, line: string): void {
+  /** One request line from `serve` (oversized lines never get here); `done` once replied. */
+  private handle(socket: Socket, line: string, done: () => void): void {
     void this.dispatch(line).then(({ reply, down }) => {
       this.reply(socket, reply);
+      done();
       if (down) void this.close().then(() => this.hooks.onDown?.());
     });
   }

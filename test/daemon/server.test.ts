@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -292,6 +293,38 @@ describe('DaemonServer: serving', () => {
       assert.equal(bad.ok ? '' : bad.code, 'bad-request');
       assert.equal((await r.ask({ id: 9, verb: 'status' })).id, 9);
       assert.equal(stub.callsOf('swap').length, 1);
+    });
+  });
+
+  it('a client that shuts its side down after its requests gets every reply, then the end', async () => {
+    await withDaemon(async ({ path, stub }) => {
+      const held = gate();
+      stub.behave = (verb) => (verb === 'swap' ? held.promise : undefined);
+      const socket = connect(path);
+      let got = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (text: string) => {
+        got += text;
+      });
+      const closed = once(socket, 'close');
+      await once(socket, 'connect');
+      // The last request has no newline: the end of the stream ends it.
+      socket.end('{"id":1,"verb":"swap"}\n{"id":2,"verb":"status"}\n{"verb":"flows"}');
+      await until(() => got.split('\n').length === 3, 3000, 'the two reads are answered');
+      held.open();
+      await within(closed, 3000, 'the daemon ends the connection after the last reply');
+      const replies = got
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as DaemonReply);
+      assert.deepEqual(
+        replies.map((r) => [r.id, r.ok]),
+        [
+          [2, true],
+          [null, true],
+          [1, true],
+        ],
+      );
     });
   });
 
