@@ -2,12 +2,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DAEMON_MARKER, daemonPaths, startDaemon } from '../control/daemon-process.js';
+import {
+  DAEMON_MARKER,
+  daemonPaths,
+  runDaemon,
+  startDaemon,
+  stopLabDaemon,
+} from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
 import { SERVE_MODES, type ServeMode } from '../control/serve-process.js';
 import { DaemonClient } from '../daemon/client.js';
 import type { RequestBody } from '../daemon/protocol.js';
-import { serveLab } from '../daemon/serve.js';
 import { DaemonServer } from '../daemon/server.js';
 import { engineFor } from '../engines/registry.js';
 import { FlowmigError, InputError } from '../errors.js';
@@ -424,35 +429,72 @@ export function buildProgram(): Command {
 
   program
     .command('daemon')
-    .description("serve a lab's local API (a Unix socket only root can open) and own its changes")
+    .description(
+      "serve a lab's local API (a Unix socket only root can open) and own its changes; --stop and --restart act on the running one",
+    )
     .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
     .option('-d, --detach', 'start it in the background and return')
     .option(
       '--http <port>',
-      'also serve the API over HTTP on 127.0.0.1:PORT (0: any) with a random bearer token, printed at start (in the daemon log with --detach)',
+      'also serve the API over HTTP on 127.0.0.1:PORT (0: any), with a bearer token in <state-dir>/<lab>.token (0600); see docs/http-api.md',
       portNumber,
     )
-    .option('--json', 'with --detach: print the daemon as JSON')
-    .action(async (o: { lab?: string; detach?: boolean; http?: number; json?: boolean }) => {
-      const fm = controller();
-      const id = await fm.pick(o.lab);
-      const http = o.http === undefined ? {} : { httpPort: o.http };
-      if (o.detach) {
-        const hello = await startDaemon(id, fm.store.dir, http);
-        const where =
-          o.http === undefined
-            ? ''
-            : `; HTTP URL and token in ${daemonPaths(fm.store.dir, id).log}`;
-        print(
-          o.json,
-          hello,
-          `daemon of lab ${id} started (pid ${hello.pid}, socket ${hello.socket}${where})`,
-        );
-        return;
-      }
-      await serveLab(id, fm.store.dir, http);
-      await new Promise(() => {}); // serves until SIGTERM/SIGINT or a `down` request
-    });
+    .addOption(
+      new Option('--stop', "stop the lab's daemon; the lab stays up").conflicts([
+        'detach',
+        'http',
+        'restart',
+      ]),
+    )
+    .option('--restart', "stop the lab's daemon (if one runs) and start one with these options")
+    .option('--json', 'with --detach or --stop: print the result as JSON')
+    .action(
+      async (o: {
+        lab?: string;
+        detach?: boolean;
+        http?: number;
+        stop?: boolean;
+        restart?: boolean;
+        json?: boolean;
+      }) => {
+        const fm = controller();
+        const id = await fm.pick(o.lab);
+        const http = o.http === undefined ? {} : { httpPort: o.http };
+        let stopped: readonly number[] = [];
+        if (o.stop || o.restart) {
+          const r = await stopLabDaemon(fm.store, id);
+          if (o.stop) {
+            print(
+              o.json,
+              r,
+              r.stopped.length
+                ? `daemon of lab ${id} stopped (pid ${r.stopped.join(', ')}); the lab stays up`
+                : `no daemon serves lab ${id}; nothing to stop`,
+            );
+            return;
+          }
+          stopped = r.stopped;
+        }
+        const replaced = stopped.length ? `, replacing pid ${stopped.join(', ')}` : '';
+        if (o.detach) {
+          const hello = await startDaemon(id, fm.store.dir, http);
+          const where = hello.http
+            ? `; HTTP API on ${hello.http.url}, bearer token in ${hello.http.tokenFile}`
+            : '';
+          print(
+            o.json,
+            hello,
+            `daemon of lab ${id} started (pid ${hello.pid}${replaced}, socket ${hello.socket}${where})`,
+          );
+          return;
+        }
+        if (stopped.length)
+          process.stdout.write(`daemon of lab ${id} stopped (pid ${stopped.join(', ')})\n`);
+        // In the foreground: the daemon's log lines come here; it serves until SIGTERM/SIGINT, a
+        // `down` request, or `flowmig daemon --stop` from another terminal.
+        process.exitCode = await runDaemon(id, fm.store.dir, http);
+      },
+    );
 
   program
     .command('demo')
