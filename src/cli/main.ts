@@ -1,5 +1,4 @@
 // The flowmig command line: parses arguments, calls the controller, prints text or JSON.
-import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
@@ -17,8 +16,8 @@ import { DaemonServer } from '../daemon/server.js';
 import { engineFor } from '../engines/registry.js';
 import { FlowmigError, InputError } from '../errors.js';
 import { isOurProcess } from '../exec/daemon.js';
+import { INTERRUPTED_EXIT_CODE, listenForInterrupt } from '../exec/interrupt.js';
 import { RecordingRunner } from '../exec/recording.js';
-import { analyzeRun } from '../experiment/analyze.js';
 import { runDemo } from '../experiment/demo.js';
 import {
   checkAgainstLab,
@@ -26,18 +25,13 @@ import {
   parseExperiment,
   TRAFFIC_KINDS,
 } from '../experiment/options.js';
+import { finishRun } from '../experiment/pipeline.js';
 import { runExperiment } from '../experiment/run.js';
 import { loadLab } from '../lab/load.js';
 import { ENGINE_NAMES, type EngineName } from '../lab/schema.js';
 import { planUp } from '../plan/build.js';
 import { commandFor } from '../plan/command.js';
-import {
-  HTML_FILE,
-  MARKDOWN_FILE,
-  RESULTS_FILE,
-  renderReport,
-  renderReportFromDir,
-} from '../report/index.js';
+import { HTML_FILE, MARKDOWN_FILE, renderReportFromDir } from '../report/index.js';
 import { tcpRepairUnavailable } from '../tcp-repair/native.js';
 import { renderDemo } from './demo-report.js';
 import { renderExperiment } from './experiment-report.js';
@@ -522,17 +516,25 @@ export function buildProgram(): Command {
       }) => {
         const lab = await loadLab(undefined, { prefix: o.prefix, engine: o.engine });
         const progress = new Progress(process.stderr, !o.json);
-        const result = await runDemo(controller(), lab, {
-          swaps: o.swaps,
-          swapEveryMs: o.swapEvery,
-          pingInterval: o.pingInterval,
-          tcp: o.tcp,
-          ...(o.out ? { out: o.out } : {}),
-          onProgress: (text) => progress.update(text),
-        });
-        progress.done();
-        print(o.json, result, renderDemo(result));
-        if (!result.verdict.pass) process.exitCode = 1;
+        const interrupt = listenForInterrupt(() => progress.update(INTERRUPT_NOTICE));
+        try {
+          const result = await runDemo(controller(), lab, {
+            swaps: o.swaps,
+            swapEveryMs: o.swapEvery,
+            pingInterval: o.pingInterval,
+            tcp: o.tcp,
+            ...(o.out ? { out: o.out } : {}),
+            onProgress: (text) => progress.update(text),
+            signal: interrupt.signal,
+          });
+          progress.done();
+          print(o.json, result, renderDemo(result));
+          if (interrupt.signal.aborted) process.exitCode = INTERRUPTED_EXIT_CODE;
+          else if (!result.verdict.pass) process.exitCode = 1;
+        } finally {
+          progress.done();
+          interrupt.dispose();
+        }
       },
     );
 
@@ -611,17 +613,22 @@ export function buildProgram(): Command {
           .replace(/\.\d+Z$/, 'Z');
         const dir = resolve(o.out ?? join('flowmig-results', `${stamp}-${lab.id}`));
         const progress = new Progress(process.stderr, !o.json);
-        await runExperiment(controller(), lab, options, dir, {
-          onProgress: (text) => progress.update(text),
-        });
-        progress.update('analysing the captures and outputs');
-        const results = await analyzeRun(dir);
-        await writeFile(join(dir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
-        progress.update('rendering the report');
-        await renderReport(results, dir);
-        progress.done();
-        print(o.json, { dir, ...results }, renderExperiment(results, dir));
-        if (!results.verdict.ok) process.exitCode = 1;
+        const interrupt = listenForInterrupt(() => progress.update(INTERRUPT_NOTICE));
+        try {
+          const onProgress = (text: string) => progress.update(text);
+          await runExperiment(controller(), lab, options, dir, {
+            onProgress,
+            signal: interrupt.signal,
+          });
+          const results = await finishRun(dir, { signal: interrupt.signal, onProgress });
+          progress.done();
+          print(o.json, { dir, ...results }, renderExperiment(results, dir));
+          if (interrupt.signal.aborted) process.exitCode = INTERRUPTED_EXIT_CODE;
+          else if (!results.verdict.ok) process.exitCode = 1;
+        } finally {
+          progress.done();
+          interrupt.dispose();
+        }
       },
     );
 
@@ -692,6 +699,9 @@ export function buildProgram(): Command {
 
   return program;
 }
+
+const INTERRUPT_NOTICE =
+  'interrupted: stopping the traffic, keeping what was measured, tearing the lab down';
 
 function indent(text: string): string {
   return text

@@ -39,6 +39,9 @@ export class ProcessRunner implements Runner {
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
         stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        // Its own process group: a terminal's Ctrl-C goes to the whole foreground group, and a
+        // build step killed by it would fail the build; flowmig itself decides how to stop.
+        detached: true,
       });
       // Our own timer (not spawn's `timeout`): it is cleared on 'error' too, so a program that
       // could not start leaves nothing pending that would keep the process alive.

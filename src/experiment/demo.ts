@@ -1,14 +1,14 @@
 // `flowmig demo`: the reference experiment run automatically — ping from A, swaps, counts, verdict,
 // and the experiment's results and report.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Flowmig } from '../control/flowmig.js';
 import { requirePrograms } from '../exec/preflight.js';
 import { concreteAddress, type Lab, servers } from '../lab/model.js';
-import { HTML_FILE, RESULTS_FILE, renderReport } from '../report/index.js';
-import { analyzeRun } from './analyze.js';
+import { HTML_FILE } from '../report/index.js';
 import { checkAgainstLab, parseExperiment } from './options.js';
 import { type PingSummary, parsePingSummary } from './ping.js';
+import { finishRun } from './pipeline.js';
 import { Background, sleep, stopAll } from './process.js';
 import { runExperiment } from './run.js';
 import { type Distribution, distribution } from './stats.js';
@@ -23,6 +23,8 @@ export interface DemoOptions {
   /** Results directory (default ./flowmig-results/<time>-demo-<lab>). */
   readonly out?: string;
   readonly onProgress?: (text: string) => void;
+  /** Ends the demo early (Ctrl-C): traffic stops, results are written and marked, lab torn down. */
+  readonly signal?: AbortSignal;
 }
 
 export interface TcpObservation {
@@ -102,17 +104,14 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   let tcp: TcpObservation | undefined;
   const run = await runExperiment(fm, lab, experiment, dir, {
     onProgress: say,
+    ...(options.signal ? { signal: options.signal } : {}),
     beforeTeardown: async () => {
       if (!options.tcp) return;
       say('TCP: ncat client in A across one swap');
       tcp = await observeTcp(fm, lab, flow.address, client.netns);
     },
   });
-  say('analysing the captures and outputs');
-  const results = await analyzeRun(dir);
-  await writeFile(join(dir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
-  say('rendering the report');
-  await renderReport(results, dir);
+  const results = await finishRun(dir, { signal: options.signal, onProgress: say });
 
   const pingText = run.files.ping ? await readFile(join(dir, run.files.ping), 'utf8') : '';
   const summary = parsePingSummary(pingText.slice(-2_000));
@@ -123,7 +122,7 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   const gaps = results.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
   const errorLines = ping?.errorLines ?? [];
   const reasons: string[] = [];
-  if (run.interrupted) reasons.push('interrupted');
+  if (run.interrupted || options.signal?.aborted) reasons.push('interrupted');
   if (latencies.length < options.swaps)
     reasons.push(`only ${latencies.length} of ${options.swaps} swaps done`);
   if (summary.errors > 0) reasons.push(`ping reported ${summary.errors} errors`);

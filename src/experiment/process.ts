@@ -50,6 +50,10 @@ export class Background {
     try {
       this.child = spawn(program, args, {
         stdio: [withStdin ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'],
+        // Its own process group, so a terminal's Ctrl-C (sent to the whole foreground group)
+        // reaches only flowmig, which then stops its programs in order (ping first, captures
+        // last) and keeps what they measured.
+        detached: true,
       });
     } finally {
       if (fd !== undefined) closeSync(fd); // the child has its own copy

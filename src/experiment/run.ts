@@ -1,12 +1,14 @@
 // `flowmig experiment`: builds the lab, starts observers (counters, captures) and traffic, swaps the
 // flow on schedule, stops everything, tears the lab down, and leaves the raw data in a directory
 // for analyze.ts. Every program started here is stopped by its PID, also on failure.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Flowmig } from '../control/flowmig.js';
 import { parseConntrackList } from '../engines/conntrack.js';
 import { InputError } from '../errors.js';
+import { InterruptedError, listenForInterrupt, sleepUnless } from '../exec/interrupt.js';
 import { requirePrograms } from '../exec/preflight.js';
 import { concreteAddress, type Lab, nodeByName, policyOf, servers } from '../lab/model.js';
 
@@ -82,6 +84,11 @@ export interface RunHooks {
   readonly onProgress?: (text: string) => void;
   /** Called after the run's programs stopped, while the lab is still up (not when interrupted). */
   readonly beforeTeardown?: () => Promise<void>;
+  /**
+   * Ends the run early when it aborts (the CLI's Ctrl-C): traffic is stopped, what was measured is
+   * kept, the lab is torn down. Without one, the run listens for SIGINT and SIGTERM itself.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const TRAFFIC = fileURLToPath(new URL('../traffic/', import.meta.url));
@@ -136,15 +143,34 @@ export async function runExperiment(
     tools[name] = `ip netns exec ${options?.netns ?? '-'} ${argv.join(' ')}`;
     return p;
   };
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
+  const own = hooks.signal === undefined ? listenForInterrupt() : undefined;
+  const signal = hooks.signal ?? (own as NonNullable<typeof own>).signal;
+  const stopped = () => signal.aborted;
+  /** Nothing was sent yet: an interrupt leaves no results directory behind. */
+  let trafficStarted = false;
+  let madeDir = false;
+  if (stopped()) {
+    own?.dispose();
+    throw new InterruptedError('interrupted before the lab was built; nothing was changed');
+  }
   try {
-    await mkdir(dir, { recursive: true });
+    await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
+  } catch (error) {
+    own?.dispose();
+    // A terminal's Ctrl-C can reach a build step in the instant between its fork and its move to
+    // a process group of its own (the signal is then pending in it): the build rolled back.
+    if (stopped())
+      throw new InterruptedError(
+        `interrupted while the lab was built (${(error as Error).message})`,
+      );
+    throw error;
+  }
+  try {
+    if (stopped())
+      throw new InterruptedError(
+        'interrupted while the lab was built; it was torn down, nothing was measured',
+      );
+    madeDir = (await mkdir(dir, { recursive: true })) !== undefined;
     // Observers: counters in every server, captures of what arrives at them (and more with 'all').
     const observed = [...serverNodes, lab.translator];
     for (const n of observed) counters.push(await NetnsCounters.open(n.netns));
@@ -176,6 +202,10 @@ export async function runExperiment(
       );
     }
     for (const c of captures) await ready(c, /listening on/, 'stderr', 'tcpdump');
+    if (stopped())
+      throw new InterruptedError(
+        'interrupted while the observers started; the lab was torn down, nothing was measured',
+      );
 
     // Servers of each traffic kind, in every server namespace.
     const script = (name: string) => join(TRAFFIC, `${name}.js`);
@@ -205,6 +235,10 @@ export async function runExperiment(
     }
     if (listeners.size) await sleep(300); // ncat prints nothing when it listens
 
+    if (stopped())
+      throw new InterruptedError(
+        'interrupted while the servers started; the lab was torn down, nothing was measured',
+      );
     // Warm the path (neighbour entries) so the run starts in steady state.
     await fm.runner.run(['ping', '-c', '3', '-i', '0.05', '-w', '5', flow.address], {
       netns: client.netns,
@@ -220,8 +254,15 @@ export async function runExperiment(
       });
       samples.push({ tMs: now(), values });
     };
+    if (stopped())
+      throw new InterruptedError(
+        'interrupted before any traffic was sent; the lab was torn down, nothing was measured',
+      );
     await sample();
     let sampling = true;
+    // A failed reading ends the sampling, not the run: the handler is attached now (an unhandled
+    // rejection would end the process with the lab up) and the error is reported after teardown.
+    let samplerError: unknown;
     const sampler = (async () => {
       let next = now() + o.sampleMs;
       while (sampling) {
@@ -229,7 +270,9 @@ export async function runExperiment(
         next += o.sampleMs;
         await sample();
       }
-    })();
+    })().catch((error: unknown) => {
+      samplerError = error;
+    });
 
     // Where the flow's TCP connections are (see RunRecord.tcpConnections).
     const tcpConnections: { tMs: number; perNode: Record<string, number> }[] = [];
@@ -262,6 +305,7 @@ export async function runExperiment(
 
     // Traffic.
     const traffic: Record<string, Background> = {};
+    trafficStarted = true;
     if (o.traffic.includes('ping')) {
       files.ping = 'ping.txt';
       traffic.ping = start(
@@ -324,19 +368,21 @@ export async function runExperiment(
     }
 
     // Swaps on schedule after the warm-up.
-    await sleep(o.warmupMs);
+    say(`warm-up: traffic running, first swap in ${o.warmupMs} ms`);
+    await sleepUnless(o.warmupMs, signal);
     const swapsFromMs = now();
     const plan = swapTimes(o);
     const swaps: SwapLog[] = [];
     let lastSay = 0;
     for (const [i, at] of plan.entries()) {
-      if (interrupted) break;
+      if (stopped()) break;
       const dead = Object.entries(traffic).find(([k, p]) => k !== 'tcp' && !p.running);
       if (dead)
         throw new Error(
           `${dead[0]} ended during the run: ${dead[1].stderr.trim().split('\n')[0] ?? ''}`,
         );
-      await sleep(Math.max(0, swapsFromMs + at - now()));
+      await sleepUnless(Math.max(0, swapsFromMs + at - now()), signal);
+      if (stopped()) break;
       const issuedMs = now();
       const r = await fm.swap(lab.id, flow.address);
       swaps.push({
@@ -361,7 +407,7 @@ export async function runExperiment(
       }
     }
     const minEnd = swapsFromMs + Math.max(0, o.durationMs - o.warmupMs);
-    await sleep(Math.max(o.tailMs, minEnd - now()));
+    await sleepUnless(Math.max(o.tailMs, minEnd - now()), signal);
     if (ncatTimer) clearInterval(ncatTimer);
     const endMs = now();
 
@@ -374,6 +420,8 @@ export async function runExperiment(
     }
     if (traffic.udp) {
       await traffic.udp.stop('SIGTERM', 30_000);
+      // Stopped (an interrupt) before it got as far as its log: it has nothing to report per datagram.
+      if (!existsSync(join(dir, files['udp log'] ?? ''))) delete files['udp log'];
       files.udp = 'udp-load.json';
       await writeFile(join(dir, files.udp), traffic.udp.stdout);
     }
@@ -398,6 +446,8 @@ export async function runExperiment(
     sampling = false;
     await sampler;
     await tcpSampler;
+    if (samplerError !== undefined && !stopped())
+      throw new Error(`reading the counters failed: ${(samplerError as Error).message}`);
     // tcpdump gets packets from the kernel in blocks that are handed over when full or after a
     // timeout (up to 1 s); stopping it earlier loses the packets of the block being filled.
     if (captures.length) await sleep(1_200);
@@ -440,7 +490,7 @@ export async function runExperiment(
           ? `programs (${status.controlPath.reason})`
           : status.controlPath.kind,
       lateTranslated: status.late.translated,
-      interrupted,
+      interrupted: stopped(),
       counters: { names: COUNTERS, samples },
       ...(o.traffic.includes('tcp') ? { tcpConnections } : {}),
       captureDrops,
@@ -448,15 +498,19 @@ export async function runExperiment(
       tools,
     };
     await writeFile(join(dir, 'run.json'), `${JSON.stringify(record)}\n`);
-    if (!interrupted) await hooks.beforeTeardown?.();
+    if (!stopped()) await hooks.beforeTeardown?.();
     return record;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    own?.dispose();
     await stopAll(procs);
     await Promise.all(counters.map((c) => c.close()));
     say('tearing the lab down');
     await fm.down(lab.id);
+    // Interrupted before the first packet: there is nothing to keep.
+    if (!trafficStarted && stopped()) {
+      if (madeDir) await rm(dir, { recursive: true, force: true });
+      else for (const f of Object.values(files)) await rm(join(dir, f), { force: true });
+    }
   }
 }
 
