@@ -1,5 +1,6 @@
 // Renders the demo's verdict table and notes for the terminal.
 import type { DemoResult } from '../experiment/demo.js';
+import { formatMs, swapTimeRows } from '../experiment/stats.js';
 import { table } from './render.js';
 
 const n = (x: number) => x.toLocaleString('en');
@@ -25,14 +26,11 @@ export function renderDemo(r: DemoResult): string {
       n(count),
     ]),
     ['swaps', `${r.swaps.done} of ${r.swaps.requested}`],
-    [
-      'swap latency p50 / p99 / max',
-      `${r.swaps.latencyMs.p50.toFixed(1)} / ${r.swaps.latencyMs.p99.toFixed(1)} / ${r.swaps.latencyMs.max.toFixed(1)} ms`,
-    ],
+    ...swapTimeRows(r.swaps),
     [
       'migration gap p50 / p99 / max',
       r.swaps.gapMs.count
-        ? `${r.swaps.gapMs.p50.toFixed(3)} / ${r.swaps.gapMs.p99.toFixed(3)} / ${r.swaps.gapMs.max.toFixed(3)} ms (${r.swaps.gapMs.count} measured)`
+        ? `${[r.swaps.gapMs.p50, r.swaps.gapMs.p99, r.swaps.gapMs.max].map(formatMs).join(' / ')} (${r.swaps.gapMs.count} measured)`
         : 'not measured',
     ],
     ['ping rate', `${n(r.ping.ratePerS)} /s over ${(s.timeMs / 1000).toFixed(1)} s`],
@@ -43,11 +41,9 @@ export function renderDemo(r: DemoResult): string {
       r.tcp.clientTerminated ? `terminated (exit ${String(r.tcp.clientExitCode)})` : 'survived',
     ]);
   }
-  const verdict = r.verdict.pass
-    ? `VERDICT: PASS — ping reported no error across ${r.swaps.done} swaps of ${r.flow} and ${r.ping.lost === 0 ? 'lost no packet' : `lost ${n(r.ping.lost)}`}; every server received requests`
-    : `VERDICT: FAIL — ${r.verdict.reasons.join('; ')}`;
+  const verdict = `VERDICT: ${r.verdict.ok ? 'PASS' : 'FAIL'} — ${r.verdict.lines.join('; ')}`;
   return [
-    `flowmig demo · lab ${r.lab} · engine ${r.engine} · flow ${r.flow} · ${r.durationS.toFixed(1)} s`,
+    `flowmig demo ${r.id} · lab ${r.lab} · engine ${r.engine} · flow ${r.flow} · ${r.durationS.toFixed(1)} s`,
     '',
     table(rows),
     '',

@@ -2,6 +2,7 @@
 // report is.
 import { join } from 'node:path';
 import type { ExperimentResults } from '../experiment/results.js';
+import { swapTimeRows, swapTimes } from '../experiment/stats.js';
 import { summarize } from '../metrics/distribution.js';
 
 const n = (x: number) => x.toLocaleString('en');
@@ -18,11 +19,13 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     );
   if (udp)
     out.push(
-      `  udp: ${n(udp.sent)} sent at ${n(udp.ratePerS)}/s, ${n(udp.received)} echoed, ${n(udp.lost)} lost, ${n(udp.duplicated)} duplicated, ${n(udp.reordered)} reordered; per server ${Object.entries(
-        udp.perServer,
-      )
-        .map(([k, v]) => `${k} ${n(v)}`)
-        .join(', ')}`,
+      `  udp: ${n(udp.sent)} sent at ${n(udp.ratePerS)}/s, ${n(udp.received)} echoed, ${n(udp.lost)} lost, ${n(udp.duplicated)} duplicated, ${n(udp.reordered)} reordered; ${
+        udp.perServer
+          ? `received by each server's echo server ${Object.entries(udp.perServer)
+              .map(([k, v]) => `${k} ${n(v)}`)
+              .join(', ')}`
+          : 'per server not known for this kind alone'
+      }`,
     );
   if (ncatUdp)
     out.push(
@@ -32,7 +35,7 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     );
   if (tcp)
     out.push(
-      `  tcp: ${n(tcp.bytesIntact)} of ${n(tcp.bytesSent)} bytes came back intact; the connection ${tcp.ended.kind === 'open' ? 'was still open at the end' : `ended (${tcp.ended.kind}: ${tcp.ended.message})${tcp.ended.afterSwap ? ` ${tcp.ended.afterSwap.ms.toFixed(1)} ms after swap ${tcp.ended.afterSwap.index + 1}` : ''}`}` +
+      `  tcp: ${n(tcp.bytesIntact)} of ${n(tcp.bytesSent)} bytes came back intact; the connection ${tcp.ended.kind === 'open' ? 'was still open at the end' : `ended (${tcp.ended.kind}: ${tcp.ended.message})${tcp.ended.afterSwap ? ` ${tcp.ended.afterSwap.ms.toFixed(1)} ms after swap ${tcp.ended.afterSwap.index}` : ''}`}; ${tcp.asPromised ? 'as' : 'not as'} the flow's tcp policy ${tcp.policy} promises` +
         (tcp.longestStallMs !== undefined
           ? `; longest stall ${tcp.longestStallMs.toFixed(1)} ms`
           : '') +
@@ -45,13 +48,13 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     .join(', ');
   out.push(`  packets received (kernel counters): ${series}`);
   if (r.swaps.length) {
-    const control = summarize(r.swaps.map((s) => s.controlMs.total));
     const gaps = r.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
     const g = summarize(gaps);
     const inFlight = r.swaps.reduce((a, s) => a + (s.inFlight ?? 0), 0);
-    out.push(
-      `  swaps: ${n(r.swaps.length)}; control latency p50 ${ms(control.p50)}, p99 ${ms(control.p99)}, max ${ms(control.max)}`,
-    );
+    out.push(`  swaps: ${n(r.swaps.length)}`);
+    const rows = swapTimeRows(swapTimes(r.swaps));
+    const width = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) out.push(`    ${k.padEnd(width)}  ${v}`);
     out.push(
       `  migration gaps measured: ${n(gaps.length)}${gaps.length ? `; p50 ${ms(g.p50)}, p99 ${ms(g.p99)}, max ${ms(g.max)}; ${n(inFlight)} packets in flight at swaps` : ''}`,
     );

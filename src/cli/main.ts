@@ -26,6 +26,7 @@ import {
   TRAFFIC_KINDS,
 } from '../experiment/options.js';
 import { finishRun } from '../experiment/pipeline.js';
+import { defaultResultsDir, runId } from '../experiment/results.js';
 import { runExperiment } from '../experiment/run.js';
 import { loadLab } from '../lab/load.js';
 import { ENGINE_NAMES, type EngineName } from '../lab/schema.js';
@@ -530,7 +531,7 @@ export function buildProgram(): Command {
           progress.done();
           print(o.json, result, renderDemo(result));
           if (interrupt.signal.aborted) process.exitCode = INTERRUPTED_EXIT_CODE;
-          else if (!result.verdict.pass) process.exitCode = 1;
+          else if (!result.verdict.ok) process.exitCode = 1;
         } finally {
           progress.done();
           interrupt.dispose();
@@ -607,16 +608,15 @@ export function buildProgram(): Command {
         );
         const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
         checkAgainstLab(options, lab);
-        const stamp = new Date()
-          .toISOString()
-          .replace(/[-:]/g, '')
-          .replace(/\.\d+Z$/, 'Z');
-        const dir = resolve(o.out ?? join('flowmig-results', `${stamp}-${lab.id}`));
+        // One stamp for the run's id and its directory's name.
+        const id = runId(lab.id);
+        const dir = defaultResultsDir(id, o.out);
         const progress = new Progress(process.stderr, !o.json);
         const interrupt = listenForInterrupt(() => progress.update(INTERRUPT_NOTICE));
         try {
           const onProgress = (text: string) => progress.update(text);
           await runExperiment(controller(), lab, options, dir, {
+            id,
             onProgress,
             signal: interrupt.signal,
           });

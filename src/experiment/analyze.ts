@@ -10,9 +10,17 @@ import { scanPcap } from '../metrics/pcap.js';
 import { type PingLine, scanPing } from '../metrics/ping.js';
 import { analyzePing } from '../metrics/ping-analysis.js';
 import { analyzeSends, type SendRecord } from '../metrics/sequence.js';
+import { counterBuckets } from '../metrics/series.js';
+import {
+  type ClientAcrossSwap,
+  clientOutcome,
+  type TcpPolicy,
+  tcpOutcome,
+} from '../metrics/tcp-outcome.js';
 import { scanUdpLog } from '../metrics/udp-log.js';
+import { arrivalWindow } from '../metrics/window.js';
 import { parsePingSummary } from './ping.js';
-import { type ExperimentResults, RESULTS_SCHEMA, type SwapRecord } from './results.js';
+import { type ExperimentResults, RESULTS_SCHEMA, runId, type SwapRecord } from './results.js';
 import type { RunRecord } from './run.js';
 
 const lines = (path: string) => readLines(createReadStream(path));
@@ -41,7 +49,11 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
   const gaps: MigrationGap[] = arrivals.size ? migrationGaps(arrivals, marks) : [];
 
   const traffic: ExperimentResults['traffic'] = {};
+  /** What fails the verdict, and what it says beside (e.g. a TCP end as its policy promises). */
   const verdict: string[] = [];
+  const observed: string[] = [];
+  // Swaps are numbered from 1 (older run.json files numbered them from 0: the position decides).
+  const numbered = run.swaps.map((s, i) => ({ ...s, index: i + 1 }));
   // A counter's growth in each server from the first sample (traffic start) to the last (stopped).
   const first = run.counters.samples[0]?.values ?? {};
   const last = run.counters.samples[run.counters.samples.length - 1]?.values ?? {};
@@ -100,7 +112,7 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
           (await readFile(join(dir, run.files.udp), 'utf8')).trim().split('\n').pop() ?? '{}',
         ) as { ratePerS?: number })
       : {};
-    const perServer = counted('Udp6InDatagrams');
+    const perServer = await udpPerServer(dir, run, counted);
     traffic.udp = {
       sent: report.total.sent,
       received: report.total.unique,
@@ -108,7 +120,7 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       duplicated: report.total.duplicated,
       reordered: report.total.reordered,
       ratePerS: summary.ratePerS ?? 0,
-      perServer,
+      ...(perServer ? { perServer } : {}),
     };
     if (report.total.lost > 0) verdict.push(`udp: ${report.total.lost} lost`);
     if (report.total.duplicated > 0) verdict.push(`udp: ${report.total.duplicated} duplicated`);
@@ -139,17 +151,28 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
     const moves = run.swaps.filter((s) => s.tcpMoved !== undefined);
     let afterSwap: { index: number; ms: number } | null = null;
     if (ended.atMs !== null)
-      for (const s of run.swaps)
+      for (const s of numbered)
         if (s.issuedMs <= ended.atMs) afterSwap = { index: s.index, ms: ended.atMs - s.issuedMs };
+    const end = {
+      kind: ended.kind,
+      atMs: ended.atMs === null ? null : rel(ended.atMs),
+      afterSwap,
+      message: ended.message,
+    };
+    const policy = (run.flow.tcpPolicy ?? 'reset') as TcpPolicy;
+    const outcome = tcpOutcome({
+      policy,
+      ...(run.flow.drainMs === undefined ? {} : { drainMs: run.flow.drainMs }),
+      ended: end,
+      swaps: run.swaps.length,
+      firstSwapMs: run.swaps[0] ? rel(run.swaps[0].issuedMs) : null,
+    });
     traffic.tcp = {
+      policy,
+      asPromised: outcome.asPromised,
       bytesSent: t.bytesSent ?? 0,
       bytesIntact: t.bytesIntact ?? 0,
-      ended: {
-        kind: ended.kind,
-        atMs: ended.atMs === null ? null : rel(ended.atMs),
-        afterSwap,
-        message: ended.message,
-      },
+      ended: end,
       ...(t.longestStallMs !== undefined
         ? {
             longestStallMs: t.longestStallMs,
@@ -162,16 +185,24 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       ...(moves.length ? { migrations: migrationsOf(moves) } : {}),
     };
     if ((t.corrupt ?? 0) > 0) verdict.push(`tcp: ${t.corrupt} corrupt chunk(s)`);
-    // With `tcp: migrate` the connection must outlive every swap.
-    if (moves.length > 0 && ended.kind !== 'open')
-      verdict.push(`tcp: the connection ended (${ended.kind}) although its flow moves TCP`);
+    (outcome.asPromised ? observed : verdict).push(outcome.line);
+  }
+
+  // The demo's TCP client across one swap, after the run (tcp-observation.json).
+  if (run.files['tcp observation']) {
+    const c = JSON.parse(
+      await readFile(join(dir, run.files['tcp observation']), 'utf8'),
+    ) as ClientAcrossSwap;
+    const outcome = clientOutcome((run.flow.tcpPolicy ?? 'reset') as TcpPolicy, c);
+    (outcome.asPromised ? observed : verdict).push(outcome.line);
   }
 
   // When the rule was committed: its step's start (older runs: the issue time) plus its length.
   const committed = (s: RunRecord['swaps'][number]) => (s.ruleStartedMs ?? s.issuedMs) + s.ruleMs;
-  const swaps: SwapRecord[] = run.swaps.map((s, i) => {
+  const swaps: SwapRecord[] = numbered.map((s, i) => {
     const g = gaps[i];
     const w = udpWindows[i];
+    const ruleStarted = s.ruleStartedMs ?? s.issuedMs;
     return {
       index: s.index,
       flow: run.flow.address,
@@ -180,38 +211,41 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
       issuedMs: rel(s.issuedMs),
       committedMs: rel(committed(s)),
       conntrackDoneMs: rel(committed(s) + s.conntrackMs),
-      // From the command being issued: the controller's lock and state are part of it.
+      // From the swap being issued: the wait before the rule (the controller's lock, its state,
+      // the plan, the issuing process getting a CPU) is part of it, and kept apart.
       controlMs: {
-        rule: committed(s) - s.issuedMs,
+        wait: ruleStarted - s.issuedMs,
+        rule: s.ruleMs,
         conntrack: s.conntrackMs,
         total: committed(s) + s.conntrackMs - s.issuedMs,
       },
+      applyMs: s.totalMs,
       gapMs: g?.gapMs ?? null,
       firstAtNewMs: g?.firstNewMs != null ? g.firstNewMs - s.issuedMs : null,
       inFlight: g && g.gapMs !== null ? g.inFlight : null,
       ...(w ? { udp: { lost: w.lost, duplicated: w.duplicated, reordered: w.reordered } } : {}),
+      ...(s.tcpMoved !== undefined ? { tcp: { moved: s.tcpMoved, ms: s.tcpMs ?? 0 } } : {}),
     };
   });
 
-  // Packets each server received per interval (kernel counters, sampled).
+  // Packets each node received per interval (kernel counters, sampled): a reading's growth is
+  // spread over the time since the one before, so a late reading makes no spike.
   const intervalMs = run.options.sampleMs;
-  const buckets = Math.max(1, Math.ceil((run.endMs - t0) / intervalMs));
   const nodes: Record<string, number[]> = {};
-  const seriesOf = Object.keys(run.counters.samples[0]?.values ?? run.serverAddresses);
-  for (const node of seriesOf) nodes[node] = new Array(buckets).fill(0);
   const samples = run.counters.samples;
-  for (let k = 1; k < samples.length; k++) {
-    const a = samples[k - 1];
-    const b = samples[k];
-    if (!a || !b) continue;
-    const at = Math.min(buckets - 1, Math.max(0, Math.floor((b.tMs - t0) / intervalMs)));
-    for (const [node, v] of Object.entries(b.values)) {
-      const series = nodes[node];
-      const now = v.Ip6InReceives ?? 0;
-      const before = a.values[node]?.Ip6InReceives ?? now;
-      if (series) series[at] = (series[at] ?? 0) + Math.max(0, now - before);
-    }
-  }
+  const seriesOf = Object.keys(samples[0]?.values ?? run.serverAddresses);
+  for (const node of seriesOf)
+    nodes[node] = counterBuckets(
+      samples.map((x) => ({ tMs: x.tMs, value: x.values[node]?.Ip6InReceives ?? 0 })),
+      t0,
+      intervalMs,
+      Math.max(intervalMs, run.endMs - t0),
+    );
+  // A few swaps at the captures' resolution (the counters' interval is as long as a swap period).
+  const window = arrivalWindow(
+    new Map([...arrivals].map(([node, times]) => [node, times.map((t) => t - t0)])),
+    run.swaps.map((s) => s.issuedMs - t0),
+  );
 
   if (run.interrupted) verdict.push('interrupted');
   if (run.swaps.length < run.swapsPlanned)
@@ -227,10 +261,8 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
   const startedAt = new Date(t0);
   return {
     schema: RESULTS_SCHEMA,
-    id: `${startedAt
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z')}-${run.lab.id}`,
+    // The id the runner was given when the run started (older runs: the traffic's start).
+    id: run.id ?? runId(run.lab.id, startedAt),
     startedAt: startedAt.toISOString(),
     durationMs: run.endMs - t0,
     lab: {
@@ -250,11 +282,17 @@ export async function analyzeRun(dir: string): Promise<ExperimentResults> {
     },
     verdict: {
       ok: verdict.length === 0,
-      lines: verdict.length ? verdict : ['no errors, no loss, every server reached'],
+      lines: [
+        ...(verdict.length ? verdict : ['no errors, no loss, every server reached']),
+        ...observed,
+      ],
     },
     traffic,
     swaps,
     series: { intervalMs, nodes },
+    ...(window && Object.values(window.nodes).some((c) => c.some((x) => x > 0))
+      ? { arrivals: window }
+      : {}),
     ...(run.tcpConnections
       ? { tcpConnections: run.tcpConnections.map((s) => ({ ...s, tMs: rel(s.tMs) })) }
       : {}),
@@ -280,6 +318,29 @@ function usedOptions(o: RunRecord['options']): Record<string, unknown> {
  */
 function fromClient(run: RunRecord, src: string): boolean {
   return src === run.flow.address || src === run.flow.initiatorAddress;
+}
+
+/**
+ * Datagrams of the UDP load each server received: its echo server's own count (it prints it when
+ * stopped). `Udp6InDatagrams` counts every UDP datagram of the namespace (ncat's lines too), so it
+ * stands in only for runs without those counts in which no other UDP kind ran.
+ */
+async function udpPerServer(
+  dir: string,
+  run: RunRecord,
+  counted: (name: string) => Record<string, number>,
+): Promise<Record<string, number> | undefined> {
+  const perServer: Record<string, number> = {};
+  for (const node of Object.keys(run.serverAddresses)) {
+    const file = run.files[`udp echo ${node}`];
+    if (!file) break;
+    const last = (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split('\n').pop();
+    const received = (JSON.parse(last || '{}') as { received?: unknown }).received;
+    if (typeof received !== 'number') break;
+    perServer[node] = received;
+  }
+  if (Object.keys(perServer).length === Object.keys(run.serverAddresses).length) return perServer;
+  return run.options.traffic.includes('ncat-udp') ? undefined : counted('Udp6InDatagrams');
 }
 
 /** How the flow's TCP connections moved at the swaps (policy `migrate`). */

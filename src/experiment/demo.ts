@@ -1,17 +1,24 @@
 // `flowmig demo`: the reference experiment run automatically — ping from A, swaps, counts, verdict,
 // and the experiment's results and report.
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Flowmig } from '../control/flowmig.js';
 import { requirePrograms } from '../exec/preflight.js';
-import { concreteAddress, type Lab, servers } from '../lab/model.js';
+import { concreteAddress, type Lab, policyOf, servers } from '../lab/model.js';
 import { HTML_FILE } from '../report/index.js';
 import { checkAgainstLab, parseExperiment } from './options.js';
 import { type PingSummary, parsePingSummary } from './ping.js';
 import { finishRun } from './pipeline.js';
 import { Background, sleep, stopAll } from './process.js';
-import { runExperiment } from './run.js';
-import { type Distribution, distribution } from './stats.js';
+import { defaultResultsDir, type ExperimentResults, runId } from './results.js';
+import { type RunRecord, runExperiment } from './run.js';
+import {
+  type Distribution,
+  distribution,
+  SWAP_TIME_NOTES,
+  type SwapTimes,
+  swapTimes,
+} from './stats.js';
 
 export interface DemoOptions {
   readonly swaps: number;
@@ -20,13 +27,14 @@ export interface DemoOptions {
   readonly pingInterval: number;
   /** Also show that a TCP connection breaks at a swap (the reference's observation). */
   readonly tcp: boolean;
-  /** Results directory (default ./flowmig-results/<time>-demo-<lab>). */
+  /** Results directory (default ./flowmig-results/<run id>, the id `<time>-demo-<lab>`). */
   readonly out?: string;
   readonly onProgress?: (text: string) => void;
   /** Ends the demo early (Ctrl-C): traffic stops, results are written and marked, lab torn down. */
   readonly signal?: AbortSignal;
 }
 
+/** Written to `tcp-observation.json`; analyze.ts reads it for the verdict. */
 export interface TcpObservation {
   readonly port: number;
   /** The client's first line reached the server that served the flow before the swap. */
@@ -40,6 +48,8 @@ export interface TcpObservation {
 }
 
 export interface DemoResult {
+  /** The run's id: the results directory's default name, and results.json's `id`. */
+  readonly id: string;
   readonly lab: string;
   readonly engine: string;
   readonly flow: string;
@@ -54,10 +64,10 @@ export interface DemoResult {
   };
   /** Echo requests that reached each server (Icmp6InEchos in its namespace). */
   readonly reached: Readonly<Record<string, number>>;
-  readonly swaps: {
+  /** The swaps' times as results.json has them per swap (`controlMs.*`, `applyMs`), summarised. */
+  readonly swaps: SwapTimes & {
     readonly done: number;
     readonly requested: number;
-    readonly latencyMs: Distribution;
     /** Migration gaps measured from the servers' captures. */
     readonly gapMs: Distribution;
   };
@@ -68,7 +78,8 @@ export interface DemoResult {
     readonly graceMs: number;
   };
   readonly tcp: TcpObservation | undefined;
-  readonly verdict: { readonly pass: boolean; readonly reasons: readonly string[] };
+  /** The results' verdict (`{ok, lines}`), the same in the terminal, results.json and the report. */
+  readonly verdict: ExperimentResults['verdict'];
   /** Where the experiment's results and report are. */
   readonly report: { readonly dir: string; readonly html: string };
   readonly notes: readonly string[];
@@ -96,13 +107,12 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   checkAgainstLab(experiment, lab);
   await fm.check(lab, ['ping', 'tcpdump', ...(options.tcp ? ['ncat'] : [])]);
   await requirePrograms(['sleep']);
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const dir = resolve(options.out ?? join('flowmig-results', `${stamp}-demo-${lab.id}`));
+  // One stamp names the run and its directory.
+  const id = runId(lab.id, new Date(), 'demo');
+  const dir = defaultResultsDir(id, options.out);
   let tcp: TcpObservation | undefined;
   const run = await runExperiment(fm, lab, experiment, dir, {
+    id,
     onProgress: say,
     ...(options.signal ? { signal: options.signal } : {}),
     beforeTeardown: async () => {
@@ -111,6 +121,8 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
       tcp = await observeTcp(fm, lab, flow.address, client.netns);
     },
   });
+  // The TCP observation joins the run's record, so the results' verdict (and the report's) has it.
+  if (tcp) await recordObservation(dir, tcp);
   const results = await finishRun(dir, { signal: options.signal, onProgress: say });
 
   const pingText = run.files.ping ? await readFile(join(dir, run.files.ping), 'utf8') : '';
@@ -118,31 +130,25 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   if (!summary) throw new Error(`ping ended without statistics (see ${join(dir, 'ping.txt')})`);
   const ping = results.traffic.ping;
   const reached: Record<string, number> = { ...(ping?.perServer ?? {}) };
-  const latencies = run.swaps.map((s) => s.totalMs);
+  const done = results.swaps.length;
   const gaps = results.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
   const errorLines = ping?.errorLines ?? [];
-  const reasons: string[] = [];
-  if (run.interrupted || options.signal?.aborted) reasons.push('interrupted');
-  if (latencies.length < options.swaps)
-    reasons.push(`only ${latencies.length} of ${options.swaps} swaps done`);
-  if (summary.errors > 0) reasons.push(`ping reported ${summary.errors} errors`);
-  if (errorLines.length > 0)
-    reasons.push(`ping printed ${errorLines.length} kind(s) of error line`);
-  for (const s of servers(lab))
-    if ((reached[s.name] ?? 0) === 0) reasons.push(`no echo request reached ${s.name}`);
+  const policy = policyOf(lab, flow.address).tcp;
   const notes = [
     `ping ran as: ${run.tools.ping ?? ''}`,
     `lost = transmitted - received (the reference loses about 0.2 in-flight replies per swap; flowmig translates those late replies: ${run.lateTranslated.toLocaleString('en')} in this run)`,
     `migration gap = last echo request at the old server → first at the new one (captures): ${gaps.length} measured`,
+    ...SWAP_TIME_NOTES,
   ];
   if (tcp) {
     notes.push(
       tcp.clientTerminated
-        ? `TCP: the ncat client in ${client.name} was terminated by the swap ${tcp.from} → ${tcp.to} (exit ${String(tcp.clientExitCode)}: ${tcp.clientMessage || 'no message'}), as the reference observed: ${tcp.to} has no socket for the connection`
-        : `TCP: the ncat client in ${client.name} survived the swap ${tcp.from} → ${tcp.to} (unexpected for this engine)`,
+        ? `TCP: the ncat client in ${client.name} was terminated by the swap ${tcp.from} → ${tcp.to} (exit ${String(tcp.clientExitCode)}: ${tcp.clientMessage || 'no message'}); ${tcp.to} has no socket for the connection (tcp policy ${policy})`
+        : `TCP: the ncat client in ${client.name} survived the swap ${tcp.from} → ${tcp.to} (tcp policy ${policy})`,
     );
   }
   return {
+    id: results.id,
     lab: lab.id,
     engine: lab.engine,
     flow: flow.address,
@@ -157,21 +163,34 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
     },
     reached,
     swaps: {
-      done: latencies.length,
+      done,
       requested: options.swaps,
-      latencyMs: distribution(latencies),
+      ...swapTimes(results.swaps),
       gapMs: distribution(gaps),
     },
     late: {
       translated: run.lateTranslated,
-      perSwap: latencies.length ? run.lateTranslated / latencies.length : 0,
+      perSwap: done ? run.lateTranslated / done : 0,
       graceMs: lab.graceMs,
     },
     tcp,
-    verdict: { pass: reasons.length === 0, reasons },
+    // One verdict: the results' (what report.html and results.json say), TCP observation included.
+    verdict: results.verdict,
     report: { dir, html: join(dir, HTML_FILE) },
     notes,
   };
+}
+
+/** Writes the TCP observation beside the run's files and names it in run.json. */
+async function recordObservation(dir: string, tcp: TcpObservation): Promise<void> {
+  const file = 'tcp-observation.json';
+  await writeFile(join(dir, file), `${JSON.stringify(tcp)}\n`);
+  const path = join(dir, 'run.json');
+  const run = JSON.parse(await readFile(path, 'utf8')) as RunRecord;
+  await writeFile(
+    path,
+    `${JSON.stringify({ ...run, files: { ...run.files, 'tcp observation': file } })}\n`,
+  );
 }
 
 /** An ncat TCP client in the initiator talks to the responder; one swap; does the client die? */

@@ -1,9 +1,33 @@
-// The results an experiment run writes (`results.json`): its schema, its types and the parser.
+// The results an experiment run writes (`results.json`): its schema, its types and the parser; the
+// run's id, and the results directory named with it.
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { ENGINE_NAMES, ROLES } from '../lab/schema.js';
 
-export const RESULTS_SCHEMA = 'flowmig.experiment/1';
+/**
+ * Version 2: swaps numbered from 1; a swap's wait before the rule apart from the rule
+ * (`controlMs.wait`) and the controller's own apply time (`applyMs`); the TCP outcome against the
+ * flow's policy; UDP per server counted per kind; the captures' window of arrivals.
+ */
+export const RESULTS_SCHEMA = 'flowmig.experiment/2';
+
+/**
+ * A run's id: the time the run was started (to the second, UTC) and the lab, with `kind` between
+ * them (`demo`). Taken once, before the lab is built: the default results directory has its name.
+ */
+export function runId(lab: string, at: Date = new Date(), kind?: string): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return [stamp, ...(kind ? [kind] : []), lab].join('-');
+}
+
+/** The results directory: `out` when given, else `./flowmig-results/<run id>`. */
+export function defaultResultsDir(id: string, out?: string): string {
+  return resolve(out ?? join('flowmig-results', id));
+}
 
 const count = z.number().int().nonnegative();
 /** Milliseconds since the run started (or a duration), never negative. */
@@ -28,7 +52,7 @@ const pingSchema = z.strictObject({
   /** ping's own error lines (e.g. "Destination unreachable"), as it printed them. */
   errorLines: z.array(z.string()),
   rttMs: percentilesSchema.nullable(),
-  /** Echo requests of the run that reached each server (from the captures). */
+  /** Echo requests of the run that reached each server (Icmp6InEchos in each server). */
   perServer: z.record(z.string(), count).optional(),
   /** Round-trip times over the run; the runner may keep only some of them. */
   rtt: z.array(z.strictObject({ tMs: ms, rttMs: z.number().nonnegative() })),
@@ -41,8 +65,11 @@ const udpSchema = z.strictObject({
   duplicated: count,
   reordered: count,
   ratePerS: z.number().nonnegative(),
-  /** Datagrams each server received. */
-  perServer: z.record(z.string(), count),
+  /**
+   * Datagrams of this load each server's echo server received (its own count; older runs: the
+   * servers' UDP counter when no other UDP kind ran). Absent when not known for this kind alone.
+   */
+  perServer: z.record(z.string(), count).optional(),
 });
 
 const ncatUdpSchema = z.strictObject({
@@ -51,7 +78,13 @@ const ncatUdpSchema = z.strictObject({
   perServer: z.record(z.string(), count),
 });
 
+export const TCP_POLICIES = ['reset', 'drain', 'migrate'] as const;
+
 const tcpSchema = z.strictObject({
+  /** The flow's TCP policy: what a swap does to an open connection. */
+  policy: z.enum(TCP_POLICIES),
+  /** Whether the connection ended (or lasted) the way the policy promises. */
+  asPromised: z.boolean(),
   bytesSent: count,
   /** Bytes the server received in order and unchanged. */
   bytesIntact: count,
@@ -59,7 +92,7 @@ const tcpSchema = z.strictObject({
     /** `open`: the connection was still up when the run ended. */
     kind: z.enum(['reset', 'closed', 'error', 'open']),
     atMs: ms.nullable(),
-    /** The swap the end followed, and how long after that swap was issued. */
+    /** The swap the end followed (its number, from 1), and how long after it was issued. */
     afterSwap: z.strictObject({ index: count, ms: z.number() }).nullable(),
     message: z.string(),
   }),
@@ -81,14 +114,22 @@ const tcpSchema = z.strictObject({
 });
 
 const swapSchema = z.strictObject({
-  index: count,
+  /** The swap's number, from 1 (as every text shows it). */
+  index: z.number().int().positive(),
   flow: z.string(),
   from: z.string(),
   to: z.string(),
   issuedMs: ms,
   committedMs: ms,
   conntrackDoneMs: ms,
-  controlMs: z.strictObject({ rule: ms, conntrack: ms, total: ms }),
+  /**
+   * From the swap being issued: `wait` until the rule change started (the controller's lock, its
+   * state, the plan; and the issuing process getting a CPU), `rule` the commit, `conntrack` the
+   * cleanup, `total` issued → flow moved (the sum).
+   */
+  controlMs: z.strictObject({ wait: ms, rule: ms, conntrack: ms, total: ms }),
+  /** The controller's own time for the change: rule started → its answer (rule, conntrack, trip). */
+  applyMs: ms,
   /** Last packet at the old server to first packet at the new one; <= 0 when they overlapped. */
   gapMs: z.number().nullable(),
   /** Swap issued to the first packet at the new server (the SPEC's measure). */
@@ -96,6 +137,8 @@ const swapSchema = z.strictObject({
   /** Packets that reached the old server after the swap was issued. */
   inFlight: count.nullable(),
   udp: z.strictObject({ lost: count, duplicated: count, reordered: count }).optional(),
+  /** A flow with `tcp: migrate`: connections this swap moved, and hold → resume in ms. */
+  tcp: z.strictObject({ moved: count, ms }).optional(),
 });
 
 /** A relative path inside the results directory: reports link to it, so it must stay inside. */
@@ -108,8 +151,9 @@ const relativeFile = z
 
 export const resultsSchema = z.strictObject({
   schema: z.literal(RESULTS_SCHEMA),
-  /** Run id, e.g. `20261125T093000Z-default`. */
+  /** Run id, e.g. `20261125T093000Z-default` (see runId): the default results directory's name. */
   id: z.string().min(1),
+  /** When the traffic started: time 0 of every `...Ms` time below. */
   startedAt: z.iso.datetime({ offset: true }),
   /** Length of the measured run. */
   durationMs: ms,
@@ -145,6 +189,17 @@ export const resultsSchema = z.strictObject({
     nodes: z.record(z.string(), z.array(count)),
   }),
   /**
+   * The flow's packets at each server in `binMs` bins from `fromMs`, over a few swaps in the middle
+   * of the run (from the captures): what a swap does, at a scale where each swap can be seen.
+   */
+  arrivals: z
+    .strictObject({
+      fromMs: z.number(),
+      binMs: z.number().positive(),
+      nodes: z.record(z.string(), z.array(count)),
+    })
+    .optional(),
+  /**
    * With TCP traffic: the flow's TCP connections per server over time (conntrack entries in the
    * translator), ms from the start. Shows connections draining on a former server, or moving.
    */
@@ -166,6 +221,11 @@ export type PacketSeries = ExperimentResults['series'];
 
 /** Validates parsed JSON as experiment results. Throws an InputError naming every problem. */
 export function parseResults(json: unknown, source = 'results'): ExperimentResults {
+  const schema = (json as { schema?: unknown } | null)?.schema;
+  if (schema === 'flowmig.experiment/1')
+    throw new InputError(source, [
+      `schema flowmig.experiment/1 is an older flowmig's (swaps numbered from 0, the wait before the rule inside the rule's time); analyse the run again (analyzeRun on its directory) to write ${RESULTS_SCHEMA}`,
+    ]);
   const parsed = resultsSchema.safeParse(json);
   if (parsed.success) return parsed.data;
   throw new InputError(

@@ -17,10 +17,13 @@ const TCP_SAMPLE_MS = 200;
 
 import { checkAgainstLab, type ExperimentOptions, swapTimes } from './options.js';
 import { Background, sleep, stopAll } from './process.js';
+import { runId } from './results.js';
 import { NetnsCounters, type Snmp6 } from './snmp6.js';
 
 /** What the runner records beside the tools' own outputs (`run.json`). */
 export interface RunRecord {
+  /** The run's id (see runId; older runs: none, the results derive one from startMs). */
+  readonly id?: string;
   readonly lab: {
     readonly id: string;
     readonly engine: string;
@@ -33,6 +36,8 @@ export interface RunRecord {
     initiatorAddress: string;
     /** The flow's TCP policy (older runs: not recorded, reset). */
     tcpPolicy?: string;
+    /** With `tcp: drain`: how long a former server keeps the flow's connections. */
+    drainMs?: number;
   };
   readonly serverAddresses: Record<string, string>;
   readonly options: ExperimentOptions;
@@ -63,6 +68,7 @@ export interface RunRecord {
 }
 
 export interface SwapLog {
+  /** The swap's number, from 1 (as the progress line shows it). */
   readonly index: number;
   readonly from: string;
   readonly to: string;
@@ -89,6 +95,11 @@ export interface RunHooks {
    * kept, the lab is torn down. Without one, the run listens for SIGINT and SIGTERM itself.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The run's id, stamped by the caller when it named the results directory (runId); default:
+   * stamped when runExperiment is called.
+   */
+  readonly id?: string;
 }
 
 const TRAFFIC = fileURLToPath(new URL('../traffic/', import.meta.url));
@@ -120,6 +131,7 @@ export async function runExperiment(
   hooks: RunHooks = {},
 ): Promise<RunRecord> {
   const say = hooks.onProgress ?? (() => {});
+  const id = hooks.id ?? runId(lab.id);
   const { flow } = checkAgainstLab(o, lab);
   const client = nodeByName(lab, flow.initiator);
   const initiatorAddress = concreteAddress(lab, flow.initiator);
@@ -210,6 +222,8 @@ export async function runExperiment(
     // Servers of each traffic kind, in every server namespace.
     const script = (name: string) => join(TRAFFIC, `${name}.js`);
     const listeners = new Map<string, Background>();
+    /** The UDP load's echo servers: each counts what it received (per kind, not per namespace). */
+    const udpEchoes = new Map<string, Background>();
     const echoes: [string, number][] = [];
     if (o.traffic.includes('udp')) echoes.push(['udp-echo', o.udp.port]);
     // A flow whose TCP connections move needs flowmig's server runtime (it hands them over).
@@ -221,6 +235,7 @@ export async function runExperiment(
       for (const [program, port] of echoes) {
         const argv = [process.execPath, script(program), '--port', String(port)];
         const p = start(`${program} ${s.name}`, argv, { netns: s.netns });
+        if (program === 'udp-echo') udpEchoes.set(s.name, p);
         await ready(p, /listening/, 'stdout', program);
       }
       if (o.traffic.includes('ncat-udp')) {
@@ -386,7 +401,7 @@ export async function runExperiment(
       const issuedMs = now();
       const r = await fm.swap(lab.id, flow.address);
       swaps.push({
-        index: i,
+        index: i + 1,
         from: r.from,
         to: r.to,
         issuedMs,
@@ -424,6 +439,12 @@ export async function runExperiment(
       if (!existsSync(join(dir, files['udp log'] ?? ''))) delete files['udp log'];
       files.udp = 'udp-load.json';
       await writeFile(join(dir, files.udp), traffic.udp.stdout);
+      // Each echo server prints {"received": n} when stopped: the load's datagrams per server.
+      for (const [node, echo] of udpEchoes) {
+        await echo.stop('SIGTERM', 2_000);
+        files[`udp echo ${node}`] = `udp-echo-${node}.json`;
+        await writeFile(join(dir, files[`udp echo ${node}`] ?? ''), echo.stdout);
+      }
     }
     if (traffic.tcp) {
       await traffic.tcp.stop('SIGTERM', 5_000);
@@ -459,6 +480,7 @@ export async function runExperiment(
     }
     const status = await fm.status(lab.id);
     const record: RunRecord = {
+      id,
       lab: {
         id: lab.id,
         engine: lab.engine,
@@ -475,6 +497,9 @@ export async function runExperiment(
         initiator: flow.initiator,
         initiatorAddress,
         tcpPolicy: policyOf(lab, flow.address).tcp,
+        ...(policyOf(lab, flow.address).tcp === 'drain'
+          ? { drainMs: policyOf(lab, flow.address).drainMs }
+          : {}),
       },
       serverAddresses: Object.fromEntries(
         serverNodes.map((s) => [s.name, concreteAddress(lab, s.name) ?? '']),

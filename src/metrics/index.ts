@@ -10,5 +10,7 @@ export * from './ping-analysis.js';
 export * from './sequence.js';
 export * from './series.js';
 export * from './swaps.js';
+export * from './tcp-outcome.js';
 export * from './tcpdump.js';
 export * from './udp-log.js';
+export * from './window.js';

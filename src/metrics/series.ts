@@ -67,3 +67,60 @@ export function downsampleMax(points: readonly SeriesPoint[], maxPoints: number)
   }
   return out;
 }
+
+/** A reading of a counter that only grows (e.g. Ip6InReceives), at epoch or run ms. */
+export interface CounterReading {
+  readonly tMs: number;
+  readonly value: number;
+}
+
+/**
+ * What a sampled counter counted per bucket: bucket k covers [start + k·interval, start +
+ * (k+1)·interval), ceil(duration / interval) buckets. The growth between two readings is spread
+ * over the time between them, bucket by bucket, as a constant rate: a reading that came late (the
+ * sampler waited for a CPU) does not put the packets of two intervals into one bucket and none
+ * into the one before. Counts are rounded so their sum stays the counter's whole growth.
+ */
+export function counterBuckets(
+  readings: readonly CounterReading[],
+  startMs: number,
+  intervalMs: number,
+  durationMs: number,
+): number[] {
+  const n = Math.max(1, checkInterval(intervalMs, durationMs));
+  const exact = new Float64Array(n);
+  const last = startMs + n * intervalMs;
+  for (let i = 1; i < readings.length; i++) {
+    const a = readings[i - 1];
+    const b = readings[i];
+    if (!a || !b) continue;
+    const grown = Math.max(0, b.value - a.value);
+    if (grown === 0) continue;
+    // Readings outside the buckets still count: their growth goes to the nearest bucket.
+    const from = Math.min(last, Math.max(startMs, a.tMs));
+    const to = Math.min(last, Math.max(startMs, b.tMs));
+    if (!(to > from)) {
+      const k = Math.min(n - 1, Math.max(0, Math.floor((to - startMs) / intervalMs)));
+      exact[k] = (exact[k] ?? 0) + grown;
+      continue;
+    }
+    const rate = grown / (to - from);
+    for (let k = Math.floor((from - startMs) / intervalMs); k < n; k++) {
+      const lo = Math.max(from, startMs + k * intervalMs);
+      const hi = Math.min(to, startMs + (k + 1) * intervalMs);
+      if (hi <= lo) break;
+      exact[k] = (exact[k] ?? 0) + rate * (hi - lo);
+    }
+  }
+  // Round the running total, not each bucket: the sum stays exact, each bucket is off by < 1.
+  const counts = new Array<number>(n).fill(0);
+  let running = 0;
+  let rounded = 0;
+  for (let k = 0; k < n; k++) {
+    running += exact[k] ?? 0;
+    const now = Math.round(running);
+    counts[k] = Math.max(0, now - rounded);
+    rounded = now;
+  }
+  return counts;
+}

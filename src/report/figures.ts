@@ -1,6 +1,12 @@
 // The report's figures as plain-text tables, computed once for both the HTML and Markdown output.
 import type { ExperimentResults, SwapRecord } from '../experiment/results.js';
-import { distribution } from '../experiment/stats.js';
+import {
+  distribution,
+  formatMs,
+  SWAP_TIME_NOTES,
+  swapTimeRows,
+  swapTimes,
+} from '../experiment/stats.js';
 
 /** A titled two-column table: what was measured, and its value as text. */
 export interface FigureTable {
@@ -35,11 +41,7 @@ const ERROR_LINES = 20;
 const int = (x: number): string => x.toLocaleString('en');
 
 /** Milliseconds with the precision that matters at their size. */
-export function ms(x: number): string {
-  const a = Math.abs(x);
-  const digits = a === 0 ? 0 : a < 1 ? 3 : a < 100 ? 2 : a < 10_000 ? 1 : 0;
-  return `${x.toFixed(digits)} ms`;
-}
+export const ms = formatMs;
 
 function percent(part: number, whole: number): string {
   return whole === 0 ? '–' : `${((part / whole) * 100).toPrecision(3)}%`;
@@ -106,6 +108,7 @@ function trafficTables(r: ExperimentResults): FigureTable[] {
     });
   }
   if (udp) {
+    const perServer = udp.perServer;
     tables.push({
       title: 'UDP load',
       rows: [
@@ -115,9 +118,11 @@ function trafficTables(r: ExperimentResults): FigureTable[] {
         ['duplicated', int(udp.duplicated)],
         ['reordered', int(udp.reordered)],
         ['send rate', `${int(Math.round(udp.ratePerS))} datagrams/s`],
-        ...Object.entries(udp.perServer).map(
-          ([node, n]) => [`received by ${node}`, int(n)] as const,
-        ),
+        ...(perServer
+          ? Object.entries(perServer).map(
+              ([node, n]) => [`received by ${node}'s echo server`, int(n)] as const,
+            )
+          : ([['received per server', 'not known for this kind alone']] as const)),
       ],
     });
   }
@@ -146,6 +151,10 @@ function trafficTables(r: ExperimentResults): FigureTable[] {
           `${int(tcp.bytesIntact)} (${percent(tcp.bytesIntact, tcp.bytesSent)})`,
         ],
         ['ended', e.kind === 'open' ? 'still open at the end of the run' : e.kind],
+        [
+          "as the flow's tcp policy promises",
+          `${tcp.asPromised ? 'yes' : 'no'} (policy ${tcp.policy})`,
+        ],
         ['ended at', e.atMs === null ? '–' : ms(e.atMs)],
         [
           'after swap',
@@ -198,9 +207,7 @@ function swapsTable(swaps: readonly SwapRecord[]): FigureTable {
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   const rows: (readonly [string, string])[] = [
     ['swaps', int(swaps.length)],
-    ['control latency p50 / p99 / max', pcts(swaps.map((s) => s.controlMs.total))],
-    ['  rule commit p50 / p99 / max', pcts(swaps.map((s) => s.controlMs.rule))],
-    ['  conntrack cleanup p50 / p99 / max', pcts(swaps.map((s) => s.controlMs.conntrack))],
+    ...swapTimeRows(swapTimes(swaps)),
     [
       'migration gap p50 / p99 / max',
       gaps.length === 0
@@ -220,7 +227,7 @@ function swapsTable(swaps: readonly SwapRecord[]): FigureTable {
       `${int(sum(withUdp.map((u) => u.lost)))} / ${int(sum(withUdp.map((u) => u.duplicated)))} / ${int(sum(withUdp.map((u) => u.reordered)))}`,
     ]);
   }
-  return { title, rows };
+  return { title, rows, lines: [...SWAP_TIME_NOTES] };
 }
 
 function perSwap(swaps: readonly SwapRecord[]): SwapTable {
@@ -233,9 +240,11 @@ function perSwap(swaps: readonly SwapRecord[]): SwapTable {
     'issued (ms)',
     'committed (ms)',
     'conntrack done (ms)',
+    'wait (ms)',
     'rule (ms)',
     'conntrack (ms)',
-    'total (ms)',
+    'issued → moved (ms)',
+    'apply (ms)',
     'gap (ms)',
     'in flight',
     ...(udp ? ['UDP lost / dup / reord'] : []),
@@ -249,9 +258,11 @@ function perSwap(swaps: readonly SwapRecord[]): SwapTable {
       num(s.issuedMs),
       num(s.committedMs),
       num(s.conntrackDoneMs),
+      num(s.controlMs.wait),
       num(s.controlMs.rule),
       num(s.controlMs.conntrack),
       num(s.controlMs.total),
+      num(s.applyMs),
       s.gapMs === null ? '–' : num(s.gapMs),
       s.inFlight === null ? '–' : int(s.inFlight),
       ...(udp ? [s.udp ? `${s.udp.lost} / ${s.udp.duplicated} / ${s.udp.reordered}` : '–'] : []),

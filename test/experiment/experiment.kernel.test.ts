@@ -116,8 +116,9 @@ describe('flowmig experiment', () => {
     assert.equal(udp.lost, 0);
     assert.equal(udp.duplicated, 0);
     assert.equal(udp.received, udp.sent);
-    assert.equal((udp.perServer.C ?? 0) + (udp.perServer.D ?? 0), udp.sent, 'each reached one');
-    assert.ok((udp.perServer.C ?? 0) > 0 && (udp.perServer.D ?? 0) > 0);
+    const perServer = udp.perServer ?? {};
+    assert.equal((perServer.C ?? 0) + (perServer.D ?? 0), udp.sent, 'each reached one');
+    assert.ok((perServer.C ?? 0) > 0 && (perServer.D ?? 0) > 0);
     assert.equal(results.swaps.length, 200);
     let reordered = 0;
     for (const s of results.swaps) {
@@ -152,7 +153,9 @@ describe('flowmig experiment', () => {
     const tcp = results.traffic.tcp;
     assert.ok(tcp);
     assert.equal(tcp.ended.kind, 'reset', tcp.ended.message);
-    assert.equal(tcp.ended.afterSwap?.index, 0, 'the first swap ended it');
+    assert.equal(tcp.ended.afterSwap?.index, 1, 'the first swap (numbered 1) ended it');
+    assert.equal(tcp.policy, 'reset');
+    assert.equal(tcp.asPromised, true, 'a reset is what the policy reset promises');
     assert.ok((tcp.ended.afterSwap?.ms ?? -1) >= 0 && (tcp.ended.afterSwap?.ms ?? 1e9) < 300);
     assert.ok(tcp.bytesIntact > 0, 'bytes came back before the swap');
     const ncat = results.traffic.ncatUdp;
@@ -188,6 +191,9 @@ describe('flowmig experiment', () => {
     const tcp = results.traffic.tcp;
     assert.ok(tcp);
     assert.equal(tcp.ended.kind, 'open', `the connection survived: ${tcp.ended.message}`);
+    assert.equal(tcp.policy, 'migrate');
+    assert.equal(tcp.asPromised, true);
+    assert.equal(results.swaps.filter((s) => s.tcp?.moved === 1).length, 50, 'moves per swap');
     assert.equal(tcp.bytesIntact, tcp.bytesSent, 'every byte came back intact');
     assert.equal(tcp.migrations?.swaps, 50);
     assert.equal(tcp.migrations?.moved, 50, 'the connection moved at every swap');

@@ -77,7 +77,7 @@ describe('renderHtml', () => {
 
   it('inlines the plots, each with its own ids', () => {
     const page = html(pingRun());
-    assert.equal(page.match(/<svg class="stand-in">/g)?.length, 4);
+    assert.equal(page.match(/<svg class="stand-in">/g)?.length, 5);
     assert.match(page, /<clipPath id="p-packets-clip1">/);
     assert.match(page, /clip-path="url\(#p-rtt-clip1\)"/);
     assert.doesNotMatch(page, /id="clip1"/);
@@ -86,7 +86,7 @@ describe('renderHtml', () => {
   it('says why each left-out plot is not drawn', () => {
     const page = html(emptySwapsRun());
     assert.match(page, /Migration gap per swap: not drawn, no swaps recorded\./);
-    assert.match(page, /Swap control latency \(ECDF\): not drawn, no swaps recorded\./);
+    assert.match(page, /Swap times \(ECDF\): not drawn, no swaps recorded\./);
     assert.match(page, /UDP datagrams affected per swap: not drawn, no per-swap UDP figures/);
     assert.match(page, /No swaps were recorded\./);
     assert.match(page, /class="verdict fail">FAIL</);
@@ -110,7 +110,11 @@ describe('renderHtml', () => {
     assert.doesNotMatch(page, /<h3>Ping/);
     const tcp = html(tcpResetRun());
     assert.match(tcp, /<td>ended<\/td><td>reset<\/td>/);
-    assert.match(tcp, /<td>after swap<\/td><td>#0, 1.20 ms after it was issued<\/td>/);
+    assert.match(tcp, /<td>after swap<\/td><td>#1, 1.20 ms after it was issued<\/td>/);
+    assert.match(
+      tcp,
+      /<td>as the flow&#39;s tcp policy promises<\/td><td>yes \(policy reset\)<\/td>/,
+    );
   });
 });
 
@@ -132,7 +136,7 @@ describe('reportFigures', () => {
       new RegExp(`^${inFlight.toLocaleString('en')} in all`),
     );
     assert.match(
-      rows.get('control latency p50 / p99 / max') ?? '',
+      rows.get('swap issued → flow moved p50 / p99 / max') ?? '',
       /^[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms$/,
     );
   });

@@ -11,14 +11,20 @@ import {
   rttPlot,
   udpPlot,
 } from '../../src/report/plots.js';
-import { emptySwapsRun, pingRun, tcpResetRun, udpRun } from '../support/results-sample.js';
+import {
+  emptySwapsRun,
+  pingRun,
+  tcpMigrateRun,
+  tcpResetRun,
+  udpRun,
+} from '../support/results-sample.js';
 
 /** The parts of a vega-lite spec these tests read, without its type's many unions. */
 interface Loose {
   title?: { text: string; subtitle?: string };
   data?: { values: Record<string, unknown>[] };
   layer?: Loose[];
-  mark?: { type: string; opacity?: number };
+  mark?: { type: string; opacity?: number } | string;
   encoding?: Record<string, { title?: string; scale?: { type?: string } } | undefined>;
 }
 
@@ -58,6 +64,7 @@ describe('planPlots', () => {
       plots.map((p) => [p.name, 'spec' in p]),
       [
         ['packets', true],
+        ['packets-window', true],
         ['gaps', true],
         ['swap-latency', true],
         ['rtt', true],
@@ -65,8 +72,8 @@ describe('planPlots', () => {
         ['tcp-connections', false],
       ],
     );
-    assert.match(omitted(plots[4] as Plot), /no per-swap UDP figures/);
-    assert.match(omitted(plots[5] as Plot), /no TCP traffic/);
+    assert.match(omitted(plots[5] as Plot), /no per-swap UDP figures/);
+    assert.match(omitted(plots[6] as Plot), /no TCP traffic/);
   });
 
   it('draws the TCP connections per server, one line per server, with the swaps', () => {
@@ -87,7 +94,7 @@ describe('planPlots', () => {
       { node: 'C', t: 0.2, n: 0 },
       { node: 'D', t: 0.2, n: 1 },
     ]);
-    assert.ok(axisTitles(spec).includes('TCP connections'));
+    assert.ok(axisTitles(spec).includes('TCP connections (count)'));
   });
 
   it('gives every drawn plot a title and axis titles with units', () => {
@@ -150,44 +157,126 @@ describe('packets plot', () => {
   it('merges intervals of long runs into at most 800 bins, keeping every packet', () => {
     const r = pingRun(); // 16 s in 10 ms intervals: 1600 of them
     const spec = drawn(packetsPlot(r));
-    const rows = values(spec, 1);
+    const binMs = Number(/^(\d+) ms bins/.exec(spec.title?.subtitle ?? '')?.[1]);
+    assert.ok(binMs >= 20, spec.title?.subtitle);
+    const rows = values(spec, (spec.layer?.length ?? 1) - 1);
     for (const [node, counts] of Object.entries(r.series.nodes)) {
       const mine = rows.filter((v) => v.node === node);
       assert.ok(mine.length <= 800, `${mine.length} bins`);
-      assert.equal(sum(mine.map((v) => (v.rate as number) * 0.02)), sum(counts));
+      const packets = sum(mine.map((v) => (v.rate as number) * (binMs / 1000)));
+      assert.ok(
+        Math.abs(packets - sum(counts)) < 1e-6 * sum(counts),
+        `${packets} vs ${sum(counts)}`,
+      );
     }
-    assert.match(spec.title?.subtitle ?? '', /20 ms bins/);
   });
 
-  it('marks every swap with a rule, fainter the more swaps there are', () => {
-    const many = drawn(packetsPlot(pingRun()));
-    assert.equal(values(many, 0).length, 1000);
-    assert.equal(many.layer?.[0]?.mark?.type, 'rule');
+  it('with a swap every 15 ms: bins of several swaps, so each server draws its share, not a band', () => {
+    const r = pingRun(); // 1000 swaps, 15 ms apart
+    const spec = drawn(packetsPlot(r));
+    const binMs = Number(/^(\d+) ms bins/.exec(spec.title?.subtitle ?? '')?.[1]);
+    assert.ok(binMs >= 4 * 15, `${binMs} ms bins hold at least four swap periods`);
+    // No rule per swap: a thousand rules on 680 px are a grey wall.
+    for (const layer of spec.layer ?? [])
+      assert.ok(values(spec, spec.layer?.indexOf(layer)).length < 1000);
+    assert.match(spec.title?.subtitle ?? '', /1000 swaps/);
+  });
+
+  it('marks each swap with a rule when they are few', () => {
     const few = drawn(packetsPlot(tcpResetRun()));
     assert.deepEqual(
       values(few, 0).map((v) => v.t),
       tcpResetRun().swaps.map((s) => s.issuedMs / 1000),
     );
-    assert.ok((many.layer?.[0]?.mark?.opacity ?? 1) < (few.layer?.[0]?.mark?.opacity ?? 0));
   });
 
-  it('has no rule layer when there were no swaps', () => {
+  it('has no swap layer when there were no swaps', () => {
     const spec = drawn(packetsPlot(emptySwapsRun()));
     assert.equal(spec.layer?.length, 1);
   });
 });
 
+describe('packets window', () => {
+  it('shows a few swaps from the captures, each handing the packets to its new server', () => {
+    const r = pingRun();
+    const plot = planPlots(r).find((p) => p.name === 'packets-window');
+    assert.ok(plot);
+    const spec = drawn(plot);
+    const rows = values(spec, (spec.layer?.length ?? 1) - 1);
+    const ts = rows.map((v) => v.t as number);
+    const from = Math.min(...ts);
+    const to = Math.max(...ts);
+    const shown = r.swaps.filter((s) => s.issuedMs >= from && s.issuedMs <= to);
+    assert.ok(shown.length >= 3 && shown.length <= 10, `${shown.length} swaps in the window`);
+    for (const [k, s] of shown.entries()) {
+      const next = shown[k + 1];
+      if (!next) break;
+      const between = rows.filter(
+        (v) => (v.t as number) > s.issuedMs + 1 && (v.t as number) < next.issuedMs - 1,
+      );
+      const at = (node: string) =>
+        sum(between.filter((v) => v.node === node).map((v) => v.n as number));
+      assert.ok(
+        at(s.to) > at(s.from),
+        `swap ${s.index}: ${s.to} ${at(s.to)} > ${s.from} ${at(s.from)}`,
+      );
+    }
+    assert.equal(values(spec, 0).length, shown.length, 'a rule per swap in the window');
+    assert.match(
+      spec.title?.text ?? '',
+      new RegExp(`swaps ${shown[0]?.index}–${shown.at(-1)?.index}`),
+    );
+  });
+
+  it('is left out when the run kept no captures', () => {
+    const r = { ...pingRun(10) };
+    delete r.arrivals;
+    assert.match(
+      omitted(planPlots(r).find((p) => p.name === 'packets-window') as Plot),
+      /captures/,
+    );
+  });
+});
+
 describe('gap histogram', () => {
-  it('bins exactly the measured gaps, negative ones included', () => {
+  /** The bars of the histogram: [start, end) in ms and how many swaps each holds. */
+  const bars = (spec: Loose) =>
+    values(spec, 0).map((v) => ({
+      start: v.start as number,
+      end: v.end as number,
+      count: v.count as number,
+      beyond: v.beyond === true,
+    }));
+
+  it('counts every measured gap once, negative ones included', () => {
     const r = pingRun();
     const gaps = r.swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
     assert.ok(gaps.some((g) => g <= 0) && gaps.length < r.swaps.length);
     const spec = drawn(gapPlot(r));
-    assert.deepEqual(
-      values(spec).map((v) => v.gap),
-      gaps,
-    );
+    const b = bars(spec);
+    assert.equal(sum(b.map((x) => x.count)), gaps.length);
+    assert.ok(Math.min(...b.map((x) => x.start)) <= Math.min(...gaps));
     assert.match(spec.title?.subtitle ?? '', new RegExp(`^${gaps.length} of 1000 swaps measured`));
+  });
+
+  it('spreads the body over the bins when one outlier would set a linear axis', () => {
+    const base = pingRun(200);
+    // 199 gaps between 5 and 30 µs (a demo's), one of 3.5 ms.
+    const r = {
+      ...base,
+      swaps: base.swaps.map((s, i) => ({
+        ...s,
+        gapMs: i === 150 ? 3.5 : 0.005 + (i % 26) * 0.001,
+      })),
+    };
+    const spec = drawn(gapPlot(r));
+    const b = bars(spec);
+    assert.equal(sum(b.map((x) => x.count)), 200);
+    const filled = b.filter((x) => !x.beyond && x.count > 0);
+    assert.ok(filled.length >= 10, `${filled.length} bins hold the 199 gaps`);
+    const outlier = b.find((x) => x.start <= 3.5 && (x.end > 3.5 || x.beyond));
+    assert.equal(outlier?.count, 1, 'the outlier is counted');
+    assert.match(spec.title?.subtitle ?? '', /3\.5 ms/);
   });
 });
 
@@ -213,15 +302,23 @@ describe('ecdf', () => {
 });
 
 describe('swap latency ECDF', () => {
-  it('has a line for total, rule commit and conntrack cleanup, each reaching 1', () => {
+  it('has a line for each measure of a swap, each reaching 1', () => {
     const r = pingRun();
     const rows = values(drawn(latencyPlot(r)));
-    for (const step of ['total', 'rule commit', 'conntrack cleanup']) {
+    const steps = [
+      'swap issued → flow moved',
+      'waiting before the rule',
+      'rule commit',
+      'conntrack cleanup',
+      'controller apply',
+    ];
+    assert.deepEqual([...new Set(rows.map((v) => v.step))], steps);
+    for (const step of steps) {
       const mine = rows.filter((v) => v.step === step);
       assert.equal(mine[0]?.fraction, 0);
       assert.equal(mine.at(-1)?.fraction, 1);
     }
-    const totals = rows.filter((v) => v.step === 'total').map((v) => v.ms as number);
+    const totals = rows.filter((v) => v.step === steps[0]).map((v) => v.ms as number);
     assert.equal(Math.max(...totals), Math.max(...r.swaps.map((s) => s.controlMs.total)));
   });
 
@@ -230,7 +327,11 @@ describe('swap latency ECDF', () => {
     const flat = tcpResetRun();
     const same = {
       ...flat,
-      swaps: flat.swaps.map((s) => ({ ...s, controlMs: { rule: 1, conntrack: 1, total: 2 } })),
+      swaps: flat.swaps.map((s) => ({
+        ...s,
+        controlMs: { wait: 1, rule: 1, conntrack: 1, total: 3 },
+        applyMs: 2,
+      })),
     };
     assert.equal(drawn(latencyPlot(same)).encoding?.x?.scale?.type, undefined);
   });
@@ -244,7 +345,10 @@ describe('RTT plot', () => {
     assert.ok(rows.length <= 2500 && rows.length > 1000, `${rows.length} points`);
     const first = r.traffic.ping?.rtt[0];
     assert.deepEqual(rows[0], { t: (first?.tMs ?? 0) / 1000, rtt: first?.rttMs });
-    assert.equal(values(spec, 0).length, r.swaps.length);
+    // 1000 swaps 15 ms apart crowd the axis: one band from the first to the last, not 1000 rules.
+    assert.deepEqual(values(spec, 0), [
+      { from: (r.swaps[0]?.issuedMs ?? 0) / 1000, to: (r.swaps.at(-1)?.issuedMs ?? 0) / 1000 },
+    ]);
   });
 
   it('keeps every sample of a short run', () => {
@@ -268,5 +372,28 @@ describe('UDP per-swap plot', () => {
 
   it('is left out when no swap has UDP counts', () => {
     assert.match(omitted(udpPlot(pingRun(10))), /no swap has UDP counts/);
+  });
+});
+
+describe('TCP connections plot', () => {
+  it('draws every move of the migration log, not only the ones the conntrack samples caught', () => {
+    const r = tcpMigrateRun(); // 100 moves, 20 ms apart; samples every 200 ms
+    const plot = planPlots(r).find((p) => p.name === 'tcp-connections');
+    assert.ok(plot);
+    const spec = drawn(plot);
+    const lines = spec.layer?.find((l) => typeof l.mark === 'object' && l.mark.type === 'line');
+    assert.ok(lines?.data, 'a line layer');
+    const rows = lines.data.values as { node: string; t: number; n: number }[];
+    const from = Math.min(...rows.map((v) => v.t));
+    const to = Math.max(...rows.map((v) => v.t));
+    const moves = r.swaps.filter(
+      (s) => (s.tcp?.moved ?? 0) > 0 && s.issuedMs / 1000 >= from && s.issuedMs / 1000 <= to,
+    );
+    assert.ok(moves.length >= 20, `${moves.length} moves drawn`);
+    const onC = rows.filter((v) => v.node === 'C').sort((a, b) => a.t - b.t);
+    let changes = 0;
+    for (let i = 1; i < onC.length; i++) if (onC[i]?.n !== onC[i - 1]?.n) changes++;
+    assert.ok(changes >= moves.length, `${changes} changes on C for ${moves.length} moves`);
+    assert.match(spec.title?.subtitle ?? '', /migration log/);
   });
 });

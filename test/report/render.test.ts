@@ -15,12 +15,14 @@ describe('renderReportFromDir', () => {
       const report = await renderReportFromDir(dir);
       assert.deepEqual(report.plots, [
         'plots/packets.svg',
+        'plots/packets-window.svg',
         'plots/gaps.svg',
         'plots/swap-latency.svg',
         'plots/udp-per-swap.svg',
       ]);
       assert.deepEqual((await readdir(join(dir, 'plots'))).sort(), [
         'gaps.svg',
+        'packets-window.svg',
         'packets.svg',
         'swap-latency.svg',
         'udp-per-swap.svg',

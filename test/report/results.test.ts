@@ -36,7 +36,7 @@ describe('parseResults', () => {
   it('names every problem, on one line', () => {
     const json = asJson(udpRun());
     delete json.id;
-    json.schema = 'flowmig.experiment/2';
+    json.schema = 'flowmig.experiment/0';
     (json.lab as Record<string, unknown>).engine = 'pf';
     const swaps = json.swaps as Record<string, unknown>[];
     const first = swaps[0] ?? {};
@@ -72,6 +72,21 @@ describe('parseResults', () => {
     const message = problemsOf(json);
     assert.match(message, /traffic\.ping\.sent: /);
     assert.match(message, /traffic\.ping\.lost: /);
+  });
+
+  it('says what to do with results of the older schema (swaps numbered from 0)', () => {
+    const json = { ...asJson(pingRun(3)), schema: 'flowmig.experiment/1' };
+    assert.match(
+      problemsOf(json),
+      /flowmig\.experiment\/1 is an older flowmig's.*analyse the run again/,
+    );
+  });
+
+  it('rejects a swap numbered 0 (swaps are numbered from 1)', () => {
+    const json = asJson(pingRun(3));
+    const swaps = json.swaps as Record<string, unknown>[];
+    Object.assign(swaps[0] ?? {}, { index: 0 });
+    assert.match(problemsOf(json), /swaps\.0\.index: /);
   });
 
   it('rejects what is not an object at all', () => {

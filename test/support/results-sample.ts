@@ -55,25 +55,30 @@ interface SwapPlan {
   readonly udp: boolean;
 }
 
-/** Swaps alternating C → D → C, with log-normal-ish control latencies and small gaps. */
+/**
+ * Swaps alternating C → D → C (numbered from 1), with log-normal-ish control latencies, a wait
+ * before the rule that is short but sometimes tens of ms, and small gaps.
+ */
 function swaps(plan: SwapPlan): SwapRecord[] {
   const rnd = random(plan.seed);
-  return Array.from({ length: plan.swaps }, (_, index) => {
-    const issuedMs = round(plan.firstMs + index * plan.everyMs + rnd() * 2);
+  return Array.from({ length: plan.swaps }, (_, i) => {
+    const issuedMs = round(plan.firstMs + i * plan.everyMs + rnd() * 2);
     // A long tail: most commits take ~0.3 ms, one in fifty takes several ms.
+    const wait = round(0.1 + rnd() * 0.3 + (rnd() < 0.02 ? 5 + rnd() * 25 : 0));
     const rule = round(0.18 + rnd() * 0.2 + (rnd() < 0.02 ? 2 + rnd() * 6 : 0));
     const conntrack = round(0.08 + rnd() * 0.15 + (rnd() < 0.01 ? 1 + rnd() * 3 : 0));
-    const total = round(rule + conntrack + 0.02 + rnd() * 0.03);
-    const from = index % 2 === 0 ? 'C' : 'D';
+    const total = round(wait + rule + conntrack);
+    const from = i % 2 === 0 ? 'C' : 'D';
     const record: SwapRecord = {
-      index,
+      index: i + 1,
       flow: 'fe00::1',
       from,
       to: from === 'C' ? 'D' : 'C',
       issuedMs,
-      committedMs: round(issuedMs + rule),
-      conntrackDoneMs: round(issuedMs + rule + conntrack),
-      controlMs: { rule, conntrack, total },
+      committedMs: round(issuedMs + wait + rule),
+      conntrackDoneMs: round(issuedMs + total),
+      controlMs: { wait, rule, conntrack, total },
+      applyMs: round(rule + conntrack + 0.05 + rnd() * 0.05),
       gapMs: !plan.gaps || rnd() < 0.03 ? null : round(0.05 + (rnd() - 0.3) * 0.3),
       inFlight: plan.gaps ? Math.floor(rnd() * rnd() * 8) : null,
     };
@@ -114,12 +119,37 @@ function series(
   return { intervalMs, nodes };
 }
 
+/**
+ * The flow's packets at each server in 1 ms bins over a few swaps in the middle of the run (what
+ * the captures give): the server the last swap went to gets `perMs` packets each ms.
+ */
+function arrivals(
+  list: readonly SwapRecord[],
+  perMs: number,
+  seed: number,
+): NonNullable<ExperimentResults['arrivals']> {
+  const rnd = random(seed);
+  const mid = Math.floor(list.length / 2);
+  const fromMs = Math.floor(list[Math.max(0, mid - 3)]?.issuedMs ?? 0) - 5;
+  const toMs = Math.ceil(list[Math.min(list.length - 1, mid + 3)]?.issuedMs ?? 0) + 5;
+  const binMs = 1;
+  const n = Math.ceil((toMs - fromMs) / binMs);
+  const nodes: Record<string, number[]> = { C: new Array(n).fill(0), D: new Array(n).fill(0) };
+  for (let k = 0; k < n; k++) {
+    const t = fromMs + k * binMs;
+    const last = list.filter((s) => s.issuedMs <= t).at(-1);
+    const serving = nodes[last?.to ?? 'C'];
+    if (serving) serving[k] = Math.round(perMs * binMs * (0.9 + rnd() * 0.2));
+  }
+  return { fromMs, binMs, nodes };
+}
+
 function base(
   id: string,
   durationMs: number,
 ): Omit<ExperimentResults, 'traffic' | 'swaps' | 'series'> {
   return {
-    schema: 'flowmig.experiment/1',
+    schema: 'flowmig.experiment/2',
     id,
     startedAt: '2026-11-25T09:30:00.000Z',
     durationMs,
@@ -169,6 +199,7 @@ export function pingRun(count = 1000): ExperimentResults {
     },
     swaps: list,
     series: series(list, durationMs, 10, 20, 3),
+    arrivals: arrivals(list, 180, 10),
   };
 }
 
@@ -199,6 +230,7 @@ export function udpRun(count = 200): ExperimentResults {
     },
     swaps: list,
     series: series(list, durationMs, 20, 10, 5),
+    arrivals: arrivals(list, 10, 11),
     files: ['udp-load.jsonl', 'ncat-C.txt', 'ncat-D.txt', 'swaps.jsonl'],
   };
 }
@@ -213,16 +245,20 @@ export function tcpResetRun(): ExperimentResults {
     config: { traffic: ['tcp'], swaps: 3 },
     verdict: {
       ok: true,
-      lines: ['TCP connection reset 1.2 ms after swap #0 (expected: the new server has no socket)'],
+      lines: [
+        "tcp: reset 1.2 ms after swap 1, as the flow's tcp policy reset promises (the new server has no socket for it)",
+      ],
     },
     traffic: {
       tcp: {
+        policy: 'reset',
+        asPromised: true,
         bytesSent: 1_048_576,
         bytesIntact: 412_160,
         ended: {
           kind: 'reset',
           atMs: round(first + 1.2),
-          afterSwap: { index: 0, ms: 1.2 },
+          afterSwap: { index: 1, ms: 1.2 },
           message: 'Connection reset by peer',
         },
       },
@@ -259,5 +295,49 @@ export function emptySwapsRun(): ExperimentResults {
     swaps: [],
     series: series([], durationMs, 10, 20, 9),
     files: [],
+  };
+}
+
+/**
+ * A TCP stream on a flow with `tcp: migrate`: 100 swaps every 20 ms, each moving the connection
+ * (as the migration log records it), and conntrack sampled every ~200 ms.
+ */
+export function tcpMigrateRun(): ExperimentResults {
+  const durationMs = 3000;
+  const list = swaps({
+    swaps: 100,
+    firstMs: 500,
+    everyMs: 20,
+    seed: 12,
+    gaps: false,
+    udp: false,
+  }).map((s) => ({ ...s, tcp: { moved: 1, ms: round(1 + s.controlMs.rule) } }));
+  const tcpConnections: { tMs: number; perNode: Record<string, number> }[] = [];
+  for (let t = 0; t < durationMs; t += 200) {
+    const last = list.filter((s) => s.issuedMs <= t).at(-1);
+    const on = last?.to ?? 'C';
+    tcpConnections.push({ tMs: t, perNode: { C: on === 'C' ? 1 : 0, D: on === 'D' ? 1 : 0 } });
+  }
+  return {
+    ...base('20261125T103000Z-live', durationMs),
+    config: { traffic: ['tcp'], swaps: 100 },
+    verdict: {
+      ok: true,
+      lines: ["tcp: still open after 100 swaps, as the flow's tcp policy migrate promises"],
+    },
+    traffic: {
+      tcp: {
+        policy: 'migrate',
+        asPromised: true,
+        bytesSent: 600_064,
+        bytesIntact: 600_064,
+        ended: { kind: 'open', atMs: null, afterSwap: null, message: '' },
+        migrations: { swaps: 100, moved: 100, p50Ms: 1.3, p99Ms: 4.1, maxMs: 6.2 },
+      },
+    },
+    swaps: list,
+    series: series(list, durationMs, 10, 5, 13),
+    tcpConnections,
+    files: ['tcp-stream.json'],
   };
 }
