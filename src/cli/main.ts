@@ -9,6 +9,7 @@ import {
   stopLabDaemon,
 } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
+import { candidateLabs } from '../control/presence.js';
 import { SERVE_MODES, type ServeMode } from '../control/serve-process.js';
 import { DaemonClient } from '../daemon/client.js';
 import type { RequestBody } from '../daemon/protocol.js';
@@ -33,11 +34,22 @@ import { ENGINE_NAMES, type EngineName } from '../lab/schema.js';
 import { planUp } from '../plan/build.js';
 import { commandFor } from '../plan/command.js';
 import { HTML_FILE, MARKDOWN_FILE, renderReportFromDir } from '../report/index.js';
+import { DamagedStateError } from '../state/store.js';
 import { tcpRepairUnavailable } from '../tcp-repair/native.js';
 import { renderDemo } from './demo-report.js';
 import { renderExperiment } from './experiment-report.js';
 import { runPrompt } from './prompt.js';
-import { Progress, renderFlows, renderMigration, renderStatus } from './render.js';
+import {
+  Progress,
+  renderEvacuation,
+  renderFlows,
+  renderLabs,
+  renderMigration,
+  renderReconcile,
+  renderServe,
+  renderServeStopped,
+  renderStatus,
+} from './render.js';
 
 interface Globals {
   stateDir?: string;
@@ -81,7 +93,11 @@ export function buildProgram(): Command {
       'where lab state is kept (default $FLOWMIG_STATE_DIR or /run/flowmig)',
     )
     .option('--direct', "act on the lab from this process instead of through the lab's daemon")
-    .showHelpAfterError('(run with --help for usage)')
+    // A usage error is one line on stderr (exit 2, see main), like every other failure.
+    .configureOutput({
+      outputError: (text, write) =>
+        write(`flowmig: ${text.trim().replace(/^error: /, '')} (see --help)\n`),
+    })
     .exitOverride();
 
   const controller = () => new Flowmig({ stateDir: program.opts<Globals>().stateDir });
@@ -110,7 +126,14 @@ export function buildProgram(): Command {
         quick.close();
       }
     }
-    const daemon = (await fm.store.read(id))?.daemon;
+    // A read (status, down) works on a lab whose state file is damaged; a change cannot.
+    const daemon = await fm.store.read(id).then(
+      (state) => state?.daemon,
+      (error: unknown) => {
+        if (kind === 'read' && error instanceof DamagedStateError) return undefined;
+        throw error;
+      },
+    );
     if (daemon && (await isOurProcess(daemon.pid, [DAEMON_MARKER, id]))) {
       const client = await DaemonClient.connect(daemon.socket);
       try {
@@ -239,8 +262,9 @@ export function buildProgram(): Command {
           : undefined;
       let id = o.lab ?? fallback?.id;
       if (id === undefined) {
-        const ids = await fm.store.list();
-        if (ids.length === 0) {
+        // Labs by state file, and by their marks in the kernel when the state is gone.
+        const labs = candidateLabs(await fm.labs());
+        if (labs.length === 0) {
           print(
             o.json,
             { removed: [], skipped: [], hadState: false },
@@ -248,7 +272,11 @@ export function buildProgram(): Command {
           );
           return;
         }
-        id = await fm.pick(undefined);
+        if (labs.length > 1)
+          throw new InputError('', [
+            `several labs are up (${labs.map((l) => l.id).join(', ')}); name one with --lab ID`,
+          ]);
+        id = labs[0]?.id ?? '';
       }
       const lab = id;
       const r = await act(fm, lab, { verb: 'down' }, () => fm.down(lab, fallback), 'read');
@@ -258,7 +286,10 @@ export function buildProgram(): Command {
       const skipped = r.skipped.length
         ? `\nleft alone (not this lab's): ${r.skipped.join(', ')}`
         : '';
-      print(o.json, r, text + skipped);
+      const damaged = r.damagedState
+        ? `\nits state file ${r.damagedState} was damaged: the lab was found by its marks in the kernel, and the file removed`
+        : '';
+      print(o.json, r, text + skipped + damaged);
     });
 
   program
@@ -328,7 +359,7 @@ export function buildProgram(): Command {
             () => fm.unserve(id, nodes),
             'change',
           );
-          print(o.json, { stopped: n }, `lab ${id}: ${n} server runtime(s) stopped`);
+          print(o.json, { stopped: n }, renderServeStopped(id, n));
           return;
         }
         const port = Number(o.port);
@@ -341,18 +372,7 @@ export function buildProgram(): Command {
           () => fm.serve(id, { port, mode: o.mode, nodes }),
           'change',
         );
-        const warn = tcpRepairUnavailable();
-        print(
-          o.json,
-          r,
-          [
-            ...r.map(
-              (h) =>
-                `${h.node}: flowmig serve (${h.mode}) on [${h.address}]:${h.port}, pid ${h.pid}, control ${h.socket}`,
-            ),
-            ...(warn ? [`warning: connections cannot move: ${warn}`] : []),
-          ].join('\n'),
-        );
+        print(o.json, r, renderServe(r, tcpRepairUnavailable()));
       },
     );
 
@@ -373,11 +393,7 @@ export function buildProgram(): Command {
         () => fm.evacuate(id, from, to),
         'change',
       );
-      const text =
-        `${r.moved} flow(s) moved ${r.from} → ${r.to} in ${r.totalMs.toFixed(3)} ms via ${r.path} ` +
-        `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ${r.conntrackDeleted} entries deleted)` +
-        (r.note ? `\nnote: ${r.note}` : '');
-      print(o.json, r, text);
+      print(o.json, r, renderEvacuation(r));
     });
 
   program
@@ -387,9 +403,29 @@ export function buildProgram(): Command {
     .option('--json', 'print the status as JSON')
     .action(async (o: { lab?: string; json?: boolean }) => {
       const fm = controller();
-      const id = await fm.pick(o.lab);
-      const s = await act(fm, id, { verb: 'status' }, () => fm.status(id), 'read');
-      print(o.json, s, renderStatus(s));
+      let id = o.lab;
+      if (id === undefined) {
+        // No lab named: the only one, or a list of every lab found (also those whose state file
+        // is gone or damaged, found by their marks in the kernel).
+        const labs = candidateLabs(await fm.labs());
+        const only = labs.length === 1 ? labs[0] : undefined;
+        if (only?.state !== 'ok') {
+          print(o.json, { labs }, renderLabs(labs));
+          return;
+        }
+        id = only.id;
+      }
+      const lab = id;
+      const s = await act(fm, lab, { verb: 'status' }, () => fm.status(lab), 'read').catch(
+        async (error: unknown) => {
+          // A lab named whose state is damaged or gone: what the kernel still shows of it.
+          const found = (await fm.labs()).find((l) => l.id === lab && l.state !== 'ok');
+          if (!found) throw error;
+          return found;
+        },
+      );
+      if ('state' in s) print(o.json, { labs: [s] }, renderLabs([s]));
+      else print(o.json, s, renderStatus(s));
     });
 
   program
@@ -415,10 +451,7 @@ export function buildProgram(): Command {
       const fm = controller();
       const id = await fm.pick(o.lab);
       const r = await act(fm, id, { verb: 'reconcile' }, () => fm.reconcile(id), 'change');
-      const text = r.drift.length
-        ? `lab ${id}: ${r.drift.length} difference(s) found${r.repaired ? ', repaired' : ', NOT repaired'}:\n${r.drift.map((d) => `  - ${d}`).join('\n')}${r.remaining?.length ? `\nstill:\n${r.remaining.map((d) => `  - ${d}`).join('\n')}` : ''}`
-        : `lab ${id}: the translator matches the desired flow table`;
-      print(o.json, r, text);
+      print(o.json, r, renderReconcile(r));
       if (r.drift.length && !r.repaired) process.exitCode = 1;
     });
 

@@ -5,6 +5,7 @@ import type {
   MigrationResult,
   ReconcileResult,
 } from '../control/flowmig.js';
+import type { LabPresence } from '../control/presence.js';
 import type { ServerHandle } from '../control/serve-process.js';
 
 /** Left-aligned columns separated by two spaces; first row is the header. */
@@ -54,6 +55,7 @@ export function renderLiveTcp(t: NonNullable<MigrationResult['tcp']>): string {
 
 /** An evacuation: how many flows moved, and each step's time. */
 export function renderEvacuation(r: EvacuationResult): string {
+  if (r.moved === 0) return `lab ${r.lab}: no flow is served by ${r.from}; nothing moved`;
   return (
     `${r.moved} flow(s) moved ${r.from} → ${r.to} in ${r.totalMs.toFixed(3)} ms via ${r.path} ` +
     `(rule ${r.ruleMs.toFixed(3)} ms, conntrack ${r.conntrackMs.toFixed(3)} ms, ${r.conntrackDeleted} entries deleted)` +
@@ -87,6 +89,26 @@ export function renderServe(
 
 export function renderServeStopped(lab: string, stopped: number): string {
   return `lab ${lab}: ${stopped} server runtime(s) stopped`;
+}
+
+/** Labs found on this machine (`status` with no lab named): state, namespaces, processes. */
+export function renderLabs(labs: readonly LabPresence[]): string {
+  if (labs.length === 0) return "no lab is up (start one with 'flowmig up')";
+  const lines = labs.map((l) => {
+    const state =
+      l.state === 'ok'
+        ? `up, state ${l.stateFile}`
+        : l.state === 'damaged'
+          ? `STATE DAMAGED (${l.stateFile})`
+          : `STATE LOST (no ${l.stateFile})`;
+    const ns = l.namespaces.length ? `namespaces ${l.namespaces.join(', ')}` : 'no namespace';
+    const procs = l.processes.map((p) => `${p.kind} pid ${p.pid}`).join(', ');
+    const fix = l.state === 'ok' ? '' : `; 'flowmig down --lab ${l.id}' removes it`;
+    return `  ${l.id}: ${state}; ${ns}${procs ? `; ${procs}` : ''}${fix}`;
+  });
+  const head =
+    labs.length === 1 ? '1 lab:' : `${labs.length} labs (name one with --lab for its status):`;
+  return [head, ...lines].join('\n');
 }
 
 export function renderFlows(s: LabStatus): string {

@@ -17,7 +17,8 @@ export interface AgentHandle {
 }
 
 const MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
-const MARKER = '--flowmig-agent';
+export const AGENT_MARKER = '--flowmig-agent';
+const MARKER = AGENT_MARKER;
 
 export function agentPaths(stateDir: string, id: string): { socket: string; log: string } {
   return { socket: `${stateDir}/${id}.agent.sock`, log: `${stateDir}/${id}.agent.log` };

@@ -1,6 +1,4 @@
 // Starts, finds and stops a lab's daemon (the process that owns the lab and serves its local API).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DaemonClient } from '../daemon/client.js';
@@ -10,6 +8,7 @@ import {
   findByMarker,
   isOurProcess,
   isRunning,
+  runForeground,
   spawnDetached,
   stopProcess,
 } from '../exec/daemon.js';
@@ -116,29 +115,8 @@ export async function runDaemon(
   options: DaemonOptions = {},
 ): Promise<number> {
   await refuseIfServed(id, stateDir);
-  const [program, ...args] = daemonArgv(id, stateDir, options);
-  if (program === undefined) throw new Error('empty argv');
-  // As spawnDetached does: the daemon starts with umask 077, so what it makes is root's only.
-  const umask = process.umask(0o077);
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn(program, args, { stdio: 'inherit' });
-  } finally {
-    process.umask(umask);
-  }
-  // A terminal's Ctrl-C goes to the whole foreground group, the daemon included: this process
-  // only waits for it. A SIGTERM sent to this process alone is passed on.
-  const ignore = () => {};
-  const forward = () => child.kill('SIGTERM');
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', forward);
-  try {
-    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-    return code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
-  } finally {
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', forward);
-  }
+  const { code, signal } = await runForeground(daemonArgv(id, stateDir, options));
+  return code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
 }
 
 /** Stops the lab's daemon by its recorded PID, if that PID still runs our daemon for this lab. */

@@ -1,5 +1,5 @@
 // The controller behind the CLI and the library API: up, down, migrate, swap, status, per lab.
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import type { ApplyResult } from '../agent/agent.js';
 import type { AgentClient } from '../agent/client.js';
 import { parseConntrackList } from '../engines/conntrack.js';
@@ -33,7 +33,13 @@ import {
   planSwap,
 } from '../plan/migrate.js';
 import { describeOp, type Op } from '../plan/ops.js';
-import { type LabState, type MigrationRecord, StateStore, stateDirFrom } from '../state/store.js';
+import {
+  DamagedStateError,
+  type LabState,
+  type MigrationRecord,
+  StateStore,
+  stateDirFrom,
+} from '../state/store.js';
 import {
   type AgentHandle,
   agentPaths,
@@ -42,10 +48,17 @@ import {
   stopAgent,
   stopAllAgents,
 } from './agent-process.js';
-import { DAEMON_MARKER, daemonPaths, findDaemonsWhere, stopDaemon } from './daemon-process.js';
+import {
+  DAEMON_MARKER,
+  daemonPaths,
+  findDaemonsWhere,
+  runningDaemon,
+  stopDaemon,
+} from './daemon-process.js';
 import { InProcessAgents } from './in-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 import { type LiveTcpResult, moveConnections, type TranslatorPort } from './live-tcp.js';
+import { type LabPresence, labsPresent } from './presence.js';
 import {
   connectServer,
   type ServeMode,
@@ -218,6 +231,8 @@ export interface DownResult {
   /** Namespaces left alone because they do not carry this lab's mark. */
   readonly skipped: readonly string[];
   readonly hadState: boolean;
+  /** The damaged state file that was removed (the lab was found by its marks instead). */
+  readonly damagedState?: string;
 }
 
 const BASE_PROGRAMS = ['ip', 'sysctl', 'conntrack'];
@@ -271,7 +286,7 @@ export class Flowmig {
     const ids = await this.store.list();
     if (ids.length === 1 && ids[0]) return ids[0];
     if (ids.length === 0) throw new FlowmigError("no lab is up (start one with 'flowmig up')");
-    throw new FlowmigError(`several labs are up (${ids.join(', ')}); choose one with --lab`);
+    throw new InputError('', [`several labs are up (${ids.join(', ')}); name one with --lab ID`]);
   }
 
   /** Builds the lab. Refuses if any of its namespaces exists; rolls back on failure. */
@@ -362,7 +377,13 @@ export class Flowmig {
     this.forgetAgentClient(id);
     this.local.drop(id);
     return this.store.withLock(id, async () => {
-      const state = await this.store.read(id);
+      // A damaged state file is no dead end: the lab is removed by its marks, as if it were lost.
+      let damagedState: string | undefined;
+      const state = await this.store.read(id).catch((error: unknown) => {
+        if (!(error instanceof DamagedStateError)) throw error;
+        damagedState = error.path;
+        return undefined;
+      });
       const lab = state ? labOf(state) : fallback;
       const candidates = new Set<string>([
         ...(state?.created ?? []),
@@ -375,8 +396,8 @@ export class Flowmig {
       for (const pid of await findDaemonsWhere((x) => x === id)) await stopDaemon(id, pid);
       await stopAllAgents(id, state?.agent);
       await stopAllServers(id, state?.servers);
-      for (const n of lab?.nodes ?? []) {
-        const files = servePaths(this.store.dir, id, n.name);
+      for (const node of lab ? lab.nodes.map((n) => n.name) : await this.servedNodes(id)) {
+        const files = servePaths(this.store.dir, id, node);
         await rm(files.socket, { force: true });
         await rm(files.log, { force: true });
       }
@@ -398,8 +419,35 @@ export class Flowmig {
       if (state?.daemon?.pid !== process.pid) await rm(daemonFiles.socket, { force: true });
       await rm(daemonFiles.log, { force: true });
       await rm(daemonFiles.token, { force: true });
-      return { id, ...result, hadState: state !== undefined };
+      return {
+        id,
+        ...result,
+        hadState: state !== undefined,
+        ...(damagedState ? { damagedState } : {}),
+      };
     });
+  }
+
+  /**
+   * Nodes with server-runtime files of lab `id` in the state directory (when the lab's nodes are
+   * unknown: its state is lost). Node names hold no '.', so `<id>.serve.<node>.sock` is exact.
+   */
+  private async servedNodes(id: string): Promise<string[]> {
+    const names = await readdir(this.store.dir).catch(() => [] as string[]);
+    const head = `${id}.serve.`;
+    return [
+      ...new Set(
+        names
+          .filter((n) => n.startsWith(head))
+          .map((n) => /^([A-Za-z0-9][A-Za-z0-9_]{0,6})\.(?:sock|log)$/.exec(n.slice(head.length)))
+          .flatMap((m) => (m?.[1] ? [m[1]] : [])),
+      ),
+    ];
+  }
+
+  /** Every lab this machine shows: by state file, ownership marks and marked processes. */
+  labs(): Promise<LabPresence[]> {
+    return labsPresent(this.store, this.runner);
   }
 
   /** Every namespace whose ownership mark names lab `id`. */
@@ -1047,9 +1095,11 @@ export class Flowmig {
         daemon &&
         other &&
         other.pid !== daemon.pid &&
-        (await isOurProcess(other.pid, [DAEMON_MARKER, id]))
+        (await daemonRuns(id, other, this.store.dir))
       )
-        throw new FlowmigError(`lab ${id} already has a daemon (pid ${other.pid})`);
+        throw new FlowmigError(
+          `lab ${id} already has a daemon (pid ${other.pid}); 'flowmig daemon --restart --lab ${id}' replaces it, 'flowmig daemon --stop --lab ${id}' stops it`,
+        );
       if (daemon) state.daemon = daemon;
       else if (other?.pid === process.pid) state.daemon = undefined;
       else return;
@@ -1115,7 +1165,7 @@ export class Flowmig {
     const now = Date.now();
     const controlPath = await this.controlPath(state, lab);
     const daemon = state.daemon
-      ? { ...state.daemon, running: await isOurProcess(state.daemon.pid, [DAEMON_MARKER, id]) }
+      ? { ...state.daemon, running: await daemonRuns(id, state.daemon, this.store.dir) }
       : undefined;
     const flows = state.flows.map((f): FlowStatus => {
       const kernelResponder = kernel.get(f.address);
@@ -1271,6 +1321,22 @@ function toStateFlow(f: LabFlow): LabState['flows'][number] {
 
 function fromStateFlow(f: LabState['flows'][number]): LabFlow {
   return { name: f.name, address: f.address, initiator: f.initiator, responder: f.responder };
+}
+
+/**
+ * Whether the recorded daemon serves the lab: this process, a process started as its daemon, or
+ * one that answers on the lab's socket as that PID (the prompt of `flowmig up`, which serves the
+ * lab while it runs, carries no daemon mark on its command line).
+ */
+async function daemonRuns(
+  id: string,
+  daemon: { readonly pid: number },
+  stateDir: string,
+): Promise<boolean> {
+  if (daemon.pid === process.pid) return true;
+  if (!isAlive(daemon.pid)) return false;
+  if (await isOurProcess(daemon.pid, [DAEMON_MARKER, id])) return true;
+  return (await runningDaemon(id, stateDir))?.pid === daemon.pid;
 }
 
 function isAlive(pid: number): boolean {

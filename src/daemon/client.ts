@@ -72,7 +72,13 @@ export class DaemonClient {
       this.waiting.set(id, (r) => {
         clearTimeout(timer);
         if (r.ok) resolve(r.result as T);
-        else reject(new FlowmigError(r.error));
+        // Bad input is exit code 2 whichever path served it (the daemon or --direct).
+        else
+          reject(
+            new FlowmigError(r.error, {
+              exitCode: r.code === 'invalid' || r.code === 'bad-request' ? 2 : 1,
+            }),
+          );
       });
       this.socket.write(`${JSON.stringify({ id, ...body })}\n`);
     });

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Flowmig } from '../control/flowmig.js';
-import { CommandError, FlowmigError } from '../errors.js';
+import { CommandError, FlowmigError, InputError } from '../errors.js';
 import { writePrivateFile } from '../state/store.js';
 import {
   type DaemonReply,
@@ -23,6 +23,16 @@ export interface DaemonHooks {
   readonly onDown?: () => void;
 }
 
+/**
+ * Invalid: bad input (an unknown flow or node, a bad argument), the CLI's exit code 2. Refused: the
+ * request cannot be done now (lab not up, daemon shutting down). Failed: it was tried and something
+ * broke (a program failed, a bug).
+ */
+function errorCode(error: unknown): 'invalid' | 'refused' | 'failed' {
+  if (error instanceof InputError) return 'invalid';
+  return error instanceof FlowmigError && !(error instanceof CommandError) ? 'refused' : 'failed';
+}
+
 /** The HTTP status of an API reply: by its code (docs/http-api.md lists them). */
 export function httpStatusOf(reply: DaemonReply): number {
   if (reply.ok) return 200;
@@ -34,7 +44,7 @@ export function httpStatusOf(reply: DaemonReply): number {
     case 'failed':
       return 500;
     default:
-      return 400; // bad-request, refused: the request cannot be done as sent
+      return 400; // bad-request, invalid, refused: the request cannot be done as sent
   }
 }
 
@@ -202,12 +212,7 @@ export class DaemonServer {
           id,
           ok: false,
           error: error instanceof Error ? error.message : String(error),
-          // Refused: the request cannot be done as asked (bad flow, lab not up). Failed: it was
-          // tried and something broke (a program failed, a bug).
-          code:
-            error instanceof FlowmigError && !(error instanceof CommandError)
-              ? 'refused'
-              : 'failed',
+          code: errorCode(error),
         },
         down: false,
       };

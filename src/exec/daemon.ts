@@ -1,5 +1,6 @@
 // Starts a long-lived program inside a namespace, detached from the caller, output to a log file.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { inNetns } from './runner.js';
@@ -35,6 +36,36 @@ export function spawnDetached(
     return child.pid;
   } finally {
     closeSync(log);
+  }
+}
+
+/**
+ * Runs a long-lived program in the foreground, its output on this terminal, with umask 077 as
+ * spawnDetached gives it; resolves with how it ended. A terminal's Ctrl-C reaches it with the
+ * whole foreground group; a SIGTERM sent to this process alone is passed on to it.
+ */
+export async function runForeground(
+  argv: readonly string[],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const [program, ...args] = argv;
+  if (program === undefined) throw new Error('empty argv');
+  const umask = process.umask(0o077);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(program, args, { stdio: 'inherit' });
+  } finally {
+    process.umask(umask);
+  }
+  const ignore = () => {};
+  const forward = () => child.kill('SIGTERM');
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', forward);
+  try {
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    return { code, signal };
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGTERM', forward);
   }
 }
 
@@ -99,7 +130,14 @@ export async function findByMarker(
   marker: string,
   match: (value: string) => boolean,
 ): Promise<number[]> {
-  const pids: number[] = [];
+  return (await findMarked(marker)).filter((p) => match(p.value)).map((p) => p.pid);
+}
+
+/** Every running process (other than this one) marked with `marker`: the value after it, argv. */
+export async function findMarked(
+  marker: string,
+): Promise<{ pid: number; value: string; argv: string[] }[]> {
+  const found: { pid: number; value: string; argv: string[] }[] = [];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const argv = await readFile(`/proc/${name}/cmdline`, 'utf8').then(
@@ -108,9 +146,9 @@ export async function findByMarker(
     );
     const at = argv.indexOf(marker);
     const value = at >= 0 ? argv[at + 1] : undefined;
-    if (value !== undefined && match(value)) pids.push(Number(name));
+    if (value !== undefined) found.push({ pid: Number(name), value, argv });
   }
-  return pids;
+  return found;
 }
 
 /**

@@ -2,7 +2,7 @@
 // flow on schedule, stops everything, tears the lab down, and leaves the raw data in a directory
 // for analyze.ts. Every program started here is stopped by its PID, also on failure.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Flowmig } from '../control/flowmig.js';
@@ -328,6 +328,9 @@ export async function runExperiment(
         ['ping', '-D', '-i', String(o.ping.interval), '-s', String(o.ping.size), flow.address],
         { netns: client.netns, stdoutFile: join(dir, files.ping) },
       );
+      // Until its first reply, ping may not have set up its SIGINT handler yet: stopped earlier
+      // (an interrupt right after the start), it would end without its statistics.
+      await replied(traffic.ping, join(dir, files.ping));
     }
     if (o.traffic.includes('udp')) {
       files['udp log'] = 'udp.log';
@@ -536,6 +539,16 @@ export async function runExperiment(
       if (madeDir) await rm(dir, { recursive: true, force: true });
       else for (const f of Object.values(files)) await rm(join(dir, f), { force: true });
     }
+  }
+}
+
+/** Waits (at most 5 s) until ping wrote its first reply line, or ended. */
+async function replied(ping: Background, file: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (ping.running && Date.now() < deadline) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.includes('bytes from')) return;
+    await sleep(5);
   }
 }
 

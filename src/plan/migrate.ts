@@ -144,7 +144,7 @@ export function planSwap(
     const only = current[0];
     if (current.length !== 1 || !only) {
       throw new InputError('swap', [
-        `the lab has ${current.length} flows; name one (${current.map((f) => f.address).join(', ')})`,
+        `the lab has ${current.length} flows (${current.map((f) => f.address).join(', ')}); name one with --flow FLOW (at the prompt: swap FLOW)`,
       ]);
     }
     ref = only.address;

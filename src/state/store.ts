@@ -113,6 +113,19 @@ export const labStateSchema = z.object({
 export type LabState = z.infer<typeof labStateSchema>;
 export type MigrationRecord = z.infer<typeof migrationSchema>;
 
+/** The lab's state file exists but is not a state (truncated, overwritten, from elsewhere). */
+export class DamagedStateError extends FlowmigError {
+  constructor(
+    readonly lab: string,
+    readonly path: string,
+  ) {
+    super(
+      `state file ${path} is damaged; 'flowmig down --lab ${lab}' removes the lab by its marks in the kernel`,
+    );
+    this.name = 'DamagedStateError';
+  }
+}
+
 export class StateStore {
   /** Per lab: the last state read or written, keyed by the file it came from. */
   private readonly cache = new Map<string, { key: string; state: LabState }>();
@@ -162,9 +175,7 @@ export class StateStore {
     }
     const parsed = labStateSchema.safeParse(safeJson(text));
     if (!parsed.success) {
-      throw new FlowmigError(
-        `state file ${path} is damaged; remove the lab with 'flowmig down --lab ${id}'`,
-      );
+      throw new DamagedStateError(id, path);
     }
     // The file may have been replaced between the stat and the read: key what was read.
     const now = await stat(path, { bigint: true }).catch(() => undefined);

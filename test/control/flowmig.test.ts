@@ -513,7 +513,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
       await fm.up(referenceLab({ prefix: 't2-', engine: 'iptables' }));
       await assert.rejects(
         fm.pick(undefined),
-        /several labs are up \(t1-default, t2-default\); choose one with --lab/,
+        /several labs are up \(t1-default, t2-default\); name one with --lab/,
       );
       assert.equal(await fm.pick('t2-default'), 't2-default');
     });

@@ -668,7 +668,7 @@ describe('DaemonServer: one change at a time', () => {
 });
 
 describe('DaemonServer: failures', () => {
-  it('a FlowmigError is refused with its message, another error failed; the queue goes on', async () => {
+  it('bad input is invalid, another FlowmigError refused, another error failed; the queue goes on', async () => {
     await withDaemon(async ({ raw, client, stub }) => {
       stub.behave = async (_verb, args) => {
         await sleep(2);
@@ -694,7 +694,7 @@ describe('DaemonServer: failures', () => {
         { id: 1, ok: false, error: 'no flow refuse in lab lab1', code: 'refused' },
         { id: 2, ok: false, error: 'boom', code: 'failed' },
         { id: 3, ok: true, result: { verb: 'swap', args: [LAB, 'ok-after'] } },
-        { id: 4, ok: false, error: 'flow: bad name', code: 'refused' },
+        { id: 4, ok: false, error: 'flow: bad name', code: 'invalid' },
         { id: 5, ok: false, error: 'a plain string', code: 'failed' },
         { id: 6, ok: true, result: { verb: 'swap', args: [LAB, 'last'] } },
       ]);

@@ -454,7 +454,7 @@ describe('planSwap', () => {
     const lab = resolveLab(TWO_FLOWS_LAB);
     assertInputError(
       () => planSwap(lab, iptablesEngine, lab.flows, undefined),
-      /^swap: the lab has 2 flows; name one \(fe00::1, fe00::2\)$/,
+      /^swap: the lab has 2 flows \(fe00::1, fe00::2\); name one with --flow FLOW/,
     );
   });
 

@@ -165,7 +165,7 @@ describe('StateStore', () => {
         assert.ok(error instanceof FlowmigError);
         assert.equal(
           error.message,
-          `state file ${store.path('default')} is damaged; remove the lab with 'flowmig down --lab default'`,
+          `state file ${store.path('default')} is damaged; 'flowmig down --lab default' removes the lab by its marks in the kernel`,
         );
         return true;
       });

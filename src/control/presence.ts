@@ -1,0 +1,96 @@
+// Which labs are up, found three ways: state files, the kernel's ownership marks on namespaces,
+// and flowmig's marked processes. A lab whose state file is gone or damaged is still found.
+import { findMarked } from '../exec/daemon.js';
+import type { Runner } from '../exec/runner.js';
+import { ownershipMark } from '../lab/names.js';
+import { DamagedStateError, type StateStore } from '../state/store.js';
+import { AGENT_MARKER } from './agent-process.js';
+import { DAEMON_MARKER } from './daemon-process.js';
+import { listNamespaces, namespaceLinks } from './kernel.js';
+import { SERVE_MARKER } from './serve-process.js';
+
+/** What is left of a lab: `ok` has a readable state file, `damaged` an unreadable one, `lost` none. */
+export interface LabPresence {
+  readonly id: string;
+  readonly state: 'ok' | 'damaged' | 'lost';
+  readonly stateFile: string;
+  /** Namespaces carrying the lab's ownership mark. */
+  readonly namespaces: readonly string[];
+  /** Running processes of the lab, by kind (daemon, agent, server runtime). */
+  readonly processes: readonly { readonly kind: ProcessKind; readonly pid: number }[];
+  /**
+   * The lab belongs to this state directory: it has a state file here, or a process of it names
+   * the directory. A lab seen only by its namespaces' marks may be another directory's.
+   */
+  readonly here: boolean;
+}
+
+export type ProcessKind = 'daemon' | 'agent' | 'server';
+
+const MARKERS: readonly [ProcessKind, string][] = [
+  ['daemon', DAEMON_MARKER],
+  ['agent', AGENT_MARKER],
+  ['server', SERVE_MARKER],
+];
+const MARK_PREFIX = ownershipMark('');
+
+/** Every lab with a state file, a marked namespace or a marked process, sorted by id. */
+export async function labsPresent(store: StateStore, runner: Runner): Promise<LabPresence[]> {
+  const namespaces = new Map<string, string[]>();
+  for (const ns of [...(await listNamespaces(runner))].sort()) {
+    const mark = (await namespaceLinks(runner, ns).catch(() => undefined))?.mark;
+    if (!mark?.startsWith(MARK_PREFIX)) continue;
+    const id = mark.slice(MARK_PREFIX.length);
+    namespaces.set(id, [...(namespaces.get(id) ?? []), ns]);
+  }
+  const processes = new Map<string, { kind: ProcessKind; pid: number }[]>();
+  /** Labs with a process of this state directory; labs with processes of another one. */
+  const ours = new Set<string>();
+  const elsewhere = new Set<string>();
+  const inDir = (arg: string) => arg === store.dir || arg.startsWith(`${store.dir}/`);
+  for (const [kind, marker] of MARKERS) {
+    for (const { pid, value, argv } of await findMarked(marker)) {
+      if (!argv.some(inDir)) {
+        elsewhere.add(value);
+        continue;
+      }
+      ours.add(value);
+      processes.set(value, [...(processes.get(value) ?? []), { kind, pid }]);
+    }
+  }
+  const files = new Set(await store.list());
+  const ids = new Set([...files, ...namespaces.keys(), ...ours]);
+  const labs: LabPresence[] = [];
+  for (const id of [...ids].sort()) {
+    const here = files.has(id) || ours.has(id);
+    // Namespaces only, and processes of the lab serve another state directory: it is that one's.
+    if (!here && elsewhere.has(id)) continue;
+    labs.push({
+      id,
+      state: files.has(id) ? await stateOf(store, id) : 'lost',
+      stateFile: store.path(id),
+      namespaces: namespaces.get(id) ?? [],
+      processes: processes.get(id) ?? [],
+      here,
+    });
+  }
+  return labs;
+}
+
+/**
+ * The labs a command without `--lab` may mean: those of this state directory, or, when it has
+ * none, those found only by their marks (their state is lost).
+ */
+export function candidateLabs(labs: readonly LabPresence[]): readonly LabPresence[] {
+  const here = labs.filter((l) => l.here);
+  return here.length > 0 ? here : labs;
+}
+
+async function stateOf(store: StateStore, id: string): Promise<LabPresence['state']> {
+  try {
+    return (await store.read(id)) ? 'ok' : 'lost';
+  } catch (error) {
+    if (error instanceof DamagedStateError) return 'damaged';
+    throw error;
+  }
+}
