@@ -20,12 +20,7 @@ import { isOurProcess } from '../exec/daemon.js';
 import { INTERRUPTED_EXIT_CODE, listenForInterrupt } from '../exec/interrupt.js';
 import { RecordingRunner } from '../exec/recording.js';
 import { runDemo } from '../experiment/demo.js';
-import {
-  checkAgainstLab,
-  loadExperimentFile,
-  parseExperiment,
-  TRAFFIC_KINDS,
-} from '../experiment/options.js';
+import { loadExperimentFile, parseExperiment, TRAFFIC_KINDS } from '../experiment/options.js';
 import { finishRun } from '../experiment/pipeline.js';
 import { defaultResultsDir, runId } from '../experiment/results.js';
 import { runExperiment } from '../experiment/run.js';
@@ -153,7 +148,7 @@ export function buildProgram(): Command {
   program
     .command('up')
     .description(
-      'build a lab and open the interactive prompt (swap, migrate, status, flows, help, quit)',
+      'build a lab and open the interactive prompt (swap, migrate, evacuate, reconcile, serve, status, flows, help, quit)',
     )
     .option('-c, --config <file>', 'lab description (YAML or JSON); default: the reference lab')
     .option('-p, --prefix <prefix>', 'prefix for every namespace name, to run labs side by side')
@@ -614,7 +609,10 @@ export function buildProgram(): Command {
         out?: string;
         json?: boolean;
       }) => {
-        const base = o.file ? await loadExperimentFile(o.file) : parseExperiment({});
+        // The lab first: the experiment file's problems, its checks against the lab among them,
+        // are then reported at once.
+        const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
+        const base = o.file ? await loadExperimentFile(o.file, lab) : parseExperiment({});
         const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
         const pick = <T>(v: T | undefined, d: T) => (v === undefined ? d : v);
         const options = parseExperiment(
@@ -638,9 +636,8 @@ export function buildProgram(): Command {
             capture: pick(o.capture, base.capture),
           },
           'experiment options',
+          lab,
         );
-        const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
-        checkAgainstLab(options, lab);
         // One stamp for the run's id and its directory's name.
         const id = runId(lab.id);
         const dir = defaultResultsDir(id, o.out);

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   Progress,
+  renderEvacuation,
   renderFlows,
+  renderLabs,
   renderMigration,
   renderStatus,
   table,
 } from '../../src/cli/render.js';
-import type { LabStatus, MigrationResult } from '../../src/control/flowmig.js';
+import type { EvacuationResult, LabStatus, MigrationResult } from '../../src/control/flowmig.js';
+import type { LabPresence } from '../../src/control/presence.js';
 
 describe('table', () => {
   it('aligns columns, two spaces apart, last column unpadded', () => {
@@ -265,6 +268,65 @@ function stream(isTTY: boolean): { written: string[]; stream: NodeJS.WriteStream
   };
   return { written, stream: fake as unknown as NodeJS.WriteStream };
 }
+
+describe('renderEvacuation', () => {
+  const base: EvacuationResult = {
+    lab: 't1-default',
+    from: 'C',
+    to: 'D',
+    moved: 0,
+    totalMs: 0,
+    ruleMs: 0,
+    conntrackMs: 0,
+    conntrackDeleted: 0,
+    path: 'programs',
+    note: undefined,
+  };
+
+  it('says that nothing moved, without timings or a path, when no flow was served by FROM', () => {
+    assert.equal(renderEvacuation(base), 'lab t1-default: no flow is served by C; nothing moved');
+  });
+
+  it('gives the count, timings and path when flows moved', () => {
+    const text = renderEvacuation({ ...base, moved: 3, totalMs: 0.5, path: 'in-process' });
+    assert.match(text, /^3 flow\(s\) moved C → D in 0\.500 ms via in-process/);
+  });
+});
+
+describe('renderLabs', () => {
+  const lab = (over: Partial<LabPresence>): LabPresence => ({
+    id: 't1-default',
+    state: 'ok',
+    stateFile: '/run/flowmig/t1-default.json',
+    namespaces: ['t1-A', 't1-B'],
+    processes: [],
+    here: true,
+    ...over,
+  });
+
+  it('says when no lab is up', () => {
+    assert.equal(renderLabs([]), "no lab is up (start one with 'flowmig up')");
+  });
+
+  it('names a lost or damaged state, what is left of the lab, and how to remove it', () => {
+    const text = renderLabs([
+      lab({ processes: [{ kind: 'daemon', pid: 7 }] }),
+      lab({ id: 't2-default', state: 'lost', stateFile: '/run/flowmig/t2-default.json' }),
+      lab({ id: 't3-default', state: 'damaged', namespaces: [] }),
+    ]);
+    const lines = text.split('\n');
+    assert.match(lines[0] ?? '', /^3 labs \(name one with --lab/);
+    assert.match(lines[1] ?? '', /t1-default: up, state .*; namespaces t1-A, t1-B; daemon pid 7$/);
+    assert.match(
+      lines[2] ?? '',
+      /t2-default: STATE LOST \(no .*\); .*'flowmig down --lab t2-default' removes it$/,
+    );
+    assert.match(
+      lines[3] ?? '',
+      /t3-default: STATE DAMAGED .*; no namespace; 'flowmig down --lab t3-default'/,
+    );
+  });
+});
 
 describe('Progress', () => {
   it('on a terminal redraws one line in place and clears it when done', () => {
