@@ -34,7 +34,8 @@ export function distribution(samples: readonly number[]): Distribution {
  * A swap's times, each under the one name the terminal, the report and the results use. `total`
  * runs from the swap being issued to the old server's conntrack entries deleted: it holds `wait`
  * (the controller taking the lab's lock, reading its state, planning, and the issuing process
- * getting a CPU), `rule` and `conntrack`. `apply` is what the controller timed itself: from the
+ * getting a CPU; with `tcp: migrate` also the connections' prepare, hold and checkpoint), `rule`
+ * and `conntrack`. `apply` is what the controller timed itself: from the
  * rule change starting to its answer.
  */
 export const SWAP_TIMES = {
@@ -104,6 +105,6 @@ export function swapTimeRows(t: SwapTimes): [string, string][] {
 /** What the swap times mean, in one line each (printed under them). */
 export const SWAP_TIME_NOTES = [
   `${SWAP_TIMES.total}: from the runner issuing the swap to the old server's conntrack entries deleted (${SWAP_TIMES.wait} + ${SWAP_TIMES.rule} + ${SWAP_TIMES.conntrack})`,
-  `${SWAP_TIMES.wait}: the controller taking the lab's lock and reading its state, and the issuing process waiting for a CPU the traffic keeps busy`,
+  `${SWAP_TIMES.wait}: the controller taking the lab's lock and reading its state, and the issuing process waiting for a CPU the traffic keeps busy (with tcp: migrate, also the connections' prepare, hold and checkpoint)`,
   `${SWAP_TIMES.apply}: what the controller timed itself, from the rule change starting to its answer`,
 ] as const;

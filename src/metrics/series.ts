@@ -96,16 +96,21 @@ export function counterBuckets(
     if (!a || !b) continue;
     const grown = Math.max(0, b.value - a.value);
     if (grown === 0) continue;
-    // Readings outside the buckets still count: their growth goes to the nearest bucket.
-    const from = Math.min(last, Math.max(startMs, a.tMs));
-    const to = Math.min(last, Math.max(startMs, b.tMs));
-    if (!(to > from)) {
-      const k = Math.min(n - 1, Math.max(0, Math.floor((to - startMs) / intervalMs)));
+    if (!(b.tMs > a.tMs)) {
+      const k = Math.min(n - 1, Math.max(0, Math.floor((b.tMs - startMs) / intervalMs)));
       exact[k] = (exact[k] ?? 0) + grown;
       continue;
     }
-    const rate = grown / (to - from);
-    for (let k = Math.floor((from - startMs) / intervalMs); k < n; k++) {
+    // A constant rate between the readings; what falls before the first bucket or after the last
+    // (readings taken while the traffic started or stopped) goes to that bucket, so it counts.
+    const rate = grown / (b.tMs - a.tMs);
+    const before = Math.max(0, Math.min(b.tMs, startMs) - a.tMs);
+    const after = Math.max(0, b.tMs - Math.max(a.tMs, last));
+    exact[0] = (exact[0] ?? 0) + rate * before;
+    exact[n - 1] = (exact[n - 1] ?? 0) + rate * after;
+    const from = Math.max(startMs, a.tMs);
+    const to = Math.min(last, b.tMs);
+    for (let k = Math.max(0, Math.floor((from - startMs) / intervalMs)); k < n && to > from; k++) {
       const lo = Math.max(from, startMs + k * intervalMs);
       const hi = Math.min(to, startMs + (k + 1) * intervalMs);
       if (hi <= lo) break;

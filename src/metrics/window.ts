@@ -15,8 +15,8 @@ const BINS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
 /**
  * Packets per bin at each node over `swaps` swaps in the middle of the run, from half a swap
- * period before the first of them to half a period after the last, in bins of the nicest width
- * that gives at most `maxBins`. `arrivals` and `issuedMs` share a clock (ascending); the window
+ * period before the first of them to half a period after the last, in nice bins (at most
+ * `maxBins`, some 20 packets each on average, at most a quarter of a swap period). `arrivals` and `issuedMs` share a clock (ascending); the window
  * is returned on it. Undefined without swaps or arrivals.
  */
 export function arrivalWindow(
@@ -35,7 +35,20 @@ export function arrivalWindow(
   const period = sorted.length ? (sorted[Math.floor(sorted.length / 2)] ?? 20) : 20;
   const from = (shown[0] ?? 0) - period / 2;
   const to = (shown[shown.length - 1] ?? 0) + period / 2;
-  const binMs = BINS.find((b) => (to - from) / b <= maxBins) ?? BINS[BINS.length - 1] ?? 1000;
+  let inWindow = 0;
+  for (const times of arrivals.values())
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i] ?? 0;
+      if (t >= from && t < to) inWindow++;
+    }
+  // The narrowest nice bin within maxBins that holds some 20 packets on average (a sparse flow in
+  // narrow bins is a comb of its bursts), but never wider than a quarter of a swap period.
+  const binMs =
+    BINS.find(
+      (b) => (to - from) / b <= maxBins && (inWindow / ((to - from) / b) >= 20 || b >= period / 4),
+    ) ??
+    BINS[BINS.length - 1] ??
+    1000;
   const fromMs = Math.floor(from / binMs) * binMs;
   const durationMs = Math.ceil((to - fromMs) / binMs) * binMs;
   const nodes: Record<string, number[]> = {};

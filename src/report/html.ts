@@ -22,7 +22,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.2em 0; }
 figure svg { max-width: 100%; height: auto; display: block; }
 .omitted { color: #666; font-style: italic; }
-pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; }
+pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; white-space: pre-wrap; }
 details summary { cursor: pointer; margin: 0.4em 0; }
 .swaps td { font-variant-numeric: tabular-nums; white-space: nowrap; }
 `;

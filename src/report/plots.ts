@@ -21,13 +21,18 @@ const MAX_ECDF_POINTS = 600;
 const maxOf = (xs: readonly number[]) => xs.reduce((a, b) => Math.max(a, b), -Infinity);
 const minOf = (xs: readonly number[]) => xs.reduce((a, b) => Math.min(a, b), Infinity);
 
-/** Swaps closer than this many pixels on a whole-run axis are drawn as one band, not rules. */
-const MIN_SWAP_PX = 6;
+/**
+ * Swaps closer than this many pixels on a whole-run axis are drawn as one band, not rules, and
+ * the counters' bins are widened to several swaps: between two rules 15 px apart a 10 ms bin per
+ * server zigzags into a band (the window plot shows single swaps).
+ */
+const MIN_SWAP_PX = 15;
 /** A TCP plot draws at most this many moves of the migration log (each then gets ≥ 15 px). */
 const MAX_TCP_MOVES = 40;
 const UDP_MEASURES = ['lost', 'duplicated', 'reordered'] as const;
 
-function base(title: string, subtitle: string) {
+/** The frame of every plot; a subtitle of several lines is an array (one line per element). */
+function base(title: string, subtitle: string | string[]) {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle, anchor: 'start' as const },
@@ -38,7 +43,7 @@ function base(title: string, subtitle: string) {
     config: {
       font: 'sans-serif',
       axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', grid: true },
-      legend: { labelFontSize: 11, titleFontSize: 11 },
+      legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 320 },
       title: { fontSize: 15, subtitleFontSize: 11, subtitleColor: '#555' },
       view: { stroke: '#ccc' },
     },
@@ -333,26 +338,22 @@ export function tcpPlot(r: ExperimentResults): Plot {
     for (const node of servers) logged.push({ node, t: m.issuedMs / 1000, n: count[node] ?? 0 });
   }
   for (const node of servers) logged.push({ node, t: toMs / 1000, n: count[node] ?? 0 });
-  const inView = sampled.filter((v) => v.t >= fromMs / 1000 && v.t <= toMs / 1000);
+  // A sample is a dot where it saw connections, on top of that server's band.
+  const inView = sampled.filter((v) => v.n > 0 && v.t >= fromMs / 1000 && v.t <= toMs / 1000);
   const which =
     moves.length > MAX_TCP_MOVES
       ? `the first ${shown.length} of ${moves.length} moves (all in results.json)`
       : `all ${moves.length} moves`;
   const spec: TopLevelSpec = {
-    ...base(
-      title,
-      `lines: ${which}, from the migration log; dots: conntrack samples of the translator`,
-    ),
+    ...base(title, [
+      `bands: the connections on each server (stacked), ${which}, from the migration log`,
+      'dots: what the conntrack samples of the translator saw, a few per second',
+    ]),
     layer: [
       {
         data: { values: logged },
-        mark: {
-          type: 'line',
-          interpolate: 'step-after',
-          strokeWidth: 1.5,
-          clip: true,
-          aria: false,
-        },
+        // Stacked bands, not lines: one server's 1 and the other's 0 would be drawn on each other.
+        mark: { type: 'area', interpolate: 'step-after', opacity: 0.85, clip: true, aria: false },
         encoding: {
           x: {
             field: 't',
@@ -366,7 +367,15 @@ export function tcpPlot(r: ExperimentResults): Plot {
       },
       {
         data: { values: inView },
-        mark: { type: 'point', filled: true, size: 30, clip: true, aria: false },
+        mark: {
+          type: 'point',
+          filled: true,
+          size: 40,
+          stroke: 'black',
+          strokeWidth: 0.8,
+          clip: true,
+          aria: false,
+        },
         encoding: {
           x: { field: 't', type: 'quantitative' },
           y: { field: 'n', type: 'quantitative' },
@@ -426,13 +435,14 @@ export function gapPlot(r: ExperimentResults): Plot {
   if (far)
     // Drawn two bins wide past the last bin, so it stands apart; its label gives its range.
     values.push({ start: edge(bins + 1), end: edge(bins + 3), count: beyond, beyond: true });
-  const subtitle =
-    `${gaps.length} of ${r.swaps.length} swaps measured; ` +
-    `${overlaps} overlapped (gap ≤ 0: the new server got packets before the old one's last); ` +
-    `${shortMs(width)} bins` +
-    (far
-      ? `; the orange bar: ${beyond} gap${beyond === 1 ? '' : 's'} above ${shortMs(hi)} (the 99th percentile), up to ${shortMs(max)}`
-      : '');
+  const subtitle = [
+    `${gaps.length} of ${r.swaps.length} swaps measured, in ${shortMs(width)} bins; ${overlaps} overlapped (gap ≤ 0: the new server got packets before the old one's last)`,
+    ...(far
+      ? [
+          `the orange bar: ${beyond} gap${beyond === 1 ? '' : 's'} above ${shortMs(hi)} (the 99th percentile), up to ${shortMs(max)}`,
+        ]
+      : []),
+  ];
   const spec: TopLevelSpec = {
     ...base(title, subtitle),
     layer: [
@@ -448,6 +458,7 @@ export function gapPlot(r: ExperimentResults): Plot {
           },
           x2: { field: 'end' },
           y: { field: 'count', type: 'quantitative', title: 'swaps (count)' },
+          y2: { datum: 0 },
           color: {
             field: 'beyond',
             type: 'nominal',
@@ -506,10 +517,10 @@ export function latencyPlot(r: ExperimentResults): Plot {
   // Latencies have a long tail: a log axis keeps the body readable, when every value is > 0.
   const log = min > 0 && max / min > 10;
   const spec: TopLevelSpec = {
-    ...base(
-      title,
-      `${r.swaps.length} swaps; "${SWAP_TIMES.total}" = "${SWAP_TIMES.wait}" + "${SWAP_TIMES.rule}" + "${SWAP_TIMES.conntrack}"; "${SWAP_TIMES.apply}": the controller's own timing${log ? ' (log scale)' : ''}`,
-    ),
+    ...base(title, [
+      `${r.swaps.length} swaps${log ? ' (log scale)' : ''}; "${SWAP_TIMES.total}" = "${SWAP_TIMES.wait}" + "${SWAP_TIMES.rule}" + "${SWAP_TIMES.conntrack}"`,
+      `"${SWAP_TIMES.apply}": what the controller timed itself, from the rule change starting to its answer`,
+    ]),
     data: { values },
     mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.5, aria: false },
     encoding: {

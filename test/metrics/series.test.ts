@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { arrivalTimes } from '../../src/metrics/arrivals.js';
-import { bucketCounts, downsampleMax, type SeriesPoint } from '../../src/metrics/series.js';
+import {
+  bucketCounts,
+  counterBuckets,
+  downsampleMax,
+  type SeriesPoint,
+} from '../../src/metrics/series.js';
 import { parseTcpdump } from '../../src/metrics/tcpdump.js';
 import { capture } from './support.js';
 
@@ -115,5 +120,36 @@ describe('downsampleMax', () => {
     assert.throws(() => downsampleMax(series([1, 2, 3]).reverse(), 2), RangeError);
     assert.throws(() => downsampleMax([], 0), RangeError);
     assert.throws(() => downsampleMax([], 1.5), RangeError);
+  });
+});
+
+describe('counterBuckets', () => {
+  it('spreads each growth over the time between readings, keeping the total', () => {
+    // 100 per ms; readings at 0, 10, 20, 45 (late), 50: every 10 ms bucket holds 1000.
+    const r = [0, 10, 20, 45, 50].map((t) => ({ tMs: 1000 + t, value: 100 * t }));
+    assert.deepEqual(counterBuckets(r, 1000, 10, 50), [1000, 1000, 1000, 1000, 1000]);
+  });
+
+  it('rounds the running total: integer counts that add up to the growth', () => {
+    const r = [
+      { tMs: 0, value: 0 },
+      { tMs: 7, value: 10 },
+      { tMs: 30, value: 11 },
+    ];
+    const c = counterBuckets(r, 0, 10, 30);
+    assert.ok(c.every((x) => Number.isInteger(x) && x >= 0));
+    assert.equal(
+      c.reduce((a, b) => a + b, 0),
+      11,
+    );
+  });
+
+  it('puts growth of readings outside the buckets into the nearest one', () => {
+    const r = [
+      { tMs: -5, value: 0 },
+      { tMs: 5, value: 10 },
+      { tMs: 25, value: 30 },
+    ];
+    assert.deepEqual(counterBuckets(r, 0, 10, 20), [15, 15]);
   });
 });
