@@ -65,7 +65,9 @@ describe('flowmig demo', () => {
         /echo requests that reached D\s+[\d,]+/,
         /swaps\s+10 of 10/,
         /VERDICT: PASS/,
-        /migration gap p50 \/ p99 \/ max\s+[\d.]+ \/ [\d.]+ \/ [\d.]+ ms \(10 measured\)/,
+        /migration gap p50 \/ p99 \/ max\s+[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms \(10 measured\)/,
+        /swap issued → flow moved p50 \/ p99 \/ max\s+[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms/,
+        /controller apply p50 \/ p99 \/ max\s+[\d.]+ ms \/ [\d.]+ ms \/ [\d.]+ ms/,
         new RegExp(`report: ${out}/report\\.html`),
       ]) {
         assert.match(r.stdout, row);
