@@ -111,7 +111,8 @@ describe('the demo’s verdict', () => {
   it('numbers a TCP end’s swap as the swaps are numbered (from 1)', () => {
     const r = tcpResetRun();
     const text = renderExperiment(r, '/tmp/x');
-    assert.match(text, /after swap 1\b/);
+    const tcp = text.split('\n').find((l) => l.startsWith('  tcp:')) ?? '';
+    assert.match(tcp, /after swap 1\b/, tcp);
     const row = reportFigures(r).traffic.find((t) => t.title === 'TCP connection');
     assert.ok(row?.rows.some(([k, v]) => k === 'after swap' && v.startsWith('#1,')));
   });
