@@ -84,6 +84,9 @@ describe('swap times in the terminal, the experiment text and the report', () =>
       assert.equal(inReport.length, 3, `${label}: ${inReport.join(', ')}`);
       assert.deepEqual(figuresAfter(demo, label), inReport, `demo: ${label}`);
       assert.deepEqual(figuresAfter(text, label), inReport, `experiment: ${label}`);
+      // The per-swap table's columns carry the same names.
+      const name = label.replace(/ p50 \/ p99 \/ max$/, '');
+      assert.ok(reportFigures(r).swapTable.columns.includes(`${name} (ms)`), name);
     }
   });
 
