@@ -47,7 +47,16 @@ const lockFs = {
   ...fs,
   mkdir: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) =>
     fs.mkdir(path, { mode: 0o700 }, callback),
+  mkdirSync: (path: string) => fs.mkdirSync(path, { mode: 0o700 }),
 };
+
+const LOCK_OPTIONS = {
+  realpath: false,
+  fs: lockFs,
+  // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms (the library's
+  // minimum) it is taken over, so `down` after a crash waits at most that long.
+  stale: 2_000,
+} as const;
 
 const flowSchema = z.object({
   name: z.string().optional(),
@@ -137,8 +146,9 @@ export class StateStore {
   /** Creates the state directory 0700 (and tightens it the first time: see makePrivateDir). */
   private async ensureDir(): Promise<void> {
     if (this.dirChecked) {
-      // Removed since (e.g. by hand): made again, 0700 from the start.
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      // Removed since (e.g. by hand): made again, 0700 from the start. Synchronous: a call that
+      // takes microseconds is not worth a trip through the thread pool (see withLock).
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       return;
     }
     await makePrivateDir(this.dir);
@@ -159,7 +169,8 @@ export class StateStore {
     const path = this.path(id);
     let key: string;
     try {
-      key = fileKey(await stat(path, { bigint: true }));
+      // Synchronous, as in withLock: this check runs before every change.
+      key = fileKey(fs.statSync(path, { bigint: true }));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -232,23 +243,35 @@ export class StateStore {
   /** Serialises changes to one lab across processes (a lock directory beside the state file). */
   async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     await this.ensureDir();
-    let release: () => Promise<void>;
+    const path = join(this.dir, id);
+    let release: () => unknown;
     try {
-      release = await lockfile.lock(join(this.dir, id), {
-        realpath: false,
-        fs: lockFs,
-        // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms (the library's
-        // minimum) it is taken over, so `down` after a crash waits at most that long.
-        stale: 2_000,
-        retries: { retries: 100, minTimeout: 5, maxTimeout: 100 },
-      });
-    } catch (cause) {
-      throw new FlowmigError(`lab ${id} is busy (another flowmig holds its lock)`, { cause });
+      // A free lock is taken with synchronous calls (a mkdir and a stat, microseconds each): each
+      // asynchronous one is a round trip through libuv's thread pool, and under load (a flood
+      // keeping both CPUs busy) those round trips were most of the wait before a swap's rule.
+      release = lockfile.lockSync(path, LOCK_OPTIONS);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED')
+        throw new FlowmigError(`cannot lock lab ${id}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      try {
+        release = await lockfile.lock(path, {
+          ...LOCK_OPTIONS,
+          retries: { retries: 100, minTimeout: 5, maxTimeout: 100 },
+        });
+      } catch (cause) {
+        throw new FlowmigError(`lab ${id} is busy (another flowmig holds its lock)`, { cause });
+      }
     }
     try {
       return await fn();
     } finally {
-      await release().catch(() => {});
+      try {
+        await release();
+      } catch {
+        // compromised or already released: the lock is not ours any more either way
+      }
     }
   }
 }
