@@ -8,29 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findAgents } from '../../src/control/agent-process.js';
 import { sleep } from '../../src/experiment/process.js';
-import {
-  CLI,
-  cli,
-  namespacesWith,
-  removeNamespacesWith,
-  runner,
-  tempStateDir,
-  uniquePrefix,
-} from '../kernel-support/lab.js';
-
-/** A prefix, a state dir, and cleanup (by name) whatever happens. */
-async function scratch<T>(fn: (prefix: string, stateDir: string) => Promise<T>): Promise<T> {
-  const prefix = uniquePrefix();
-  const stateDir = await tempStateDir();
-  try {
-    return await fn(prefix, stateDir);
-  } finally {
-    await removeNamespacesWith(prefix);
-    await rm(stateDir, { recursive: true, force: true });
-  }
-}
-
-const oneLine = (text: string) => text.trim().split('\n').length === 1;
+import { CLI, cli, namespacesWith, oneLine, runner, scratch } from '../kernel-support/lab.js';
 
 async function stateFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.endsWith('.json'));

@@ -10,28 +10,7 @@ import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import type { LabStatus } from '../../src/control/flowmig.js';
 import type { LabPresence } from '../../src/control/presence.js';
 import { sleep } from '../../src/experiment/process.js';
-import {
-  CLI,
-  cli,
-  namespacesWith,
-  removeNamespacesWith,
-  TWO_FLOW_LAB,
-  tempStateDir,
-  uniquePrefix,
-} from '../kernel-support/lab.js';
-
-async function scratch<T>(fn: (prefix: string, stateDir: string) => Promise<T>): Promise<T> {
-  const prefix = uniquePrefix();
-  const stateDir = await tempStateDir();
-  try {
-    return await fn(prefix, stateDir);
-  } finally {
-    await removeNamespacesWith(prefix);
-    await rm(stateDir, { recursive: true, force: true });
-  }
-}
-
-const oneLine = (text: string) => text.trim().split('\n').length === 1;
+import { CLI, cli, namespacesWith, oneLine, scratch, TWO_FLOW_LAB } from '../kernel-support/lab.js';
 
 /** Nothing of the lab is left: namespaces, daemons, agents, files in the state directory. */
 async function nothingLeft(prefix: string, stateDir: string): Promise<void> {

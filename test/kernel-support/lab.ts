@@ -67,6 +67,21 @@ export function cli(
   });
 }
 
+/** A prefix, a state dir, and cleanup (by name) whatever happens. */
+export async function scratch<T>(fn: (prefix: string, stateDir: string) => Promise<T>): Promise<T> {
+  const prefix = uniquePrefix();
+  const stateDir = await tempStateDir();
+  try {
+    return await fn(prefix, stateDir);
+  } finally {
+    await removeNamespacesWith(prefix);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Whether a command's message is one line. */
+export const oneLine = (text: string) => text.trim().split('\n').length === 1;
+
 /** Namespaces whose names start with `prefix`. */
 export async function namespacesWith(prefix: string): Promise<string[]> {
   return [...(await listNamespaces(runner))].filter((n) => n.startsWith(prefix)).sort();
