@@ -1,6 +1,7 @@
 // The native netlink addon (native/netlink.c): synchronous request/answer on netlink sockets, so a
 // translator change costs kernel time only, with no event-loop turn per answer. Optional: without
 // it the agent's sockets go through the event loop (the `netlink` package).
+import { environment } from '../config.js';
 import { addonPathFor, type LoadResult, loadAddonAt } from '../native/addon.js';
 
 export interface NetlinkAddon {
@@ -38,11 +39,12 @@ let cached: LoadResult<NetlinkAddon> | undefined;
  * turns it off (the slower path, kept working and tested).
  */
 export function netlinkAddon(): LoadResult<NetlinkAddon> {
-  if (process.env.FLOWMIG_NETLINK === 'event-loop') {
+  const env = environment();
+  if (env.netlinkOnEventLoop) {
     return { ok: false, reason: 'turned off by FLOWMIG_NETLINK=event-loop' };
   }
   cached ??= loadAddonAt<NetlinkAddon>(
-    addonPathFor('flowmig_netlink.node', process.env.FLOWMIG_NETLINK_ADDON),
+    addonPathFor('flowmig_netlink.node', env.netlinkAddon),
     FUNCTIONS,
   );
   return cached;

@@ -4,14 +4,16 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
+import { DEFAULT_STATE_DIR, environment } from '../config.js';
 import { FlowmigError } from '../errors.js';
 import { LAB_ID } from '../lab/names.js';
 import { labDescriptionSchema } from '../lab/schema.js';
 
-export const DEFAULT_STATE_DIR = '/run/flowmig';
+export { DEFAULT_STATE_DIR };
 
+/** The state directory: the option (`--state-dir`), else FLOWMIG_STATE_DIR, else the default. */
 export function stateDirFrom(option: string | undefined): string {
-  return option ?? process.env.FLOWMIG_STATE_DIR ?? DEFAULT_STATE_DIR;
+  return option ?? environment().stateDir;
 }
 
 /**

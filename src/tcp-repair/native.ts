@@ -1,5 +1,6 @@
 // Loads the native TCP repair addon (native/tcp_repair.c, built by node-gyp into build/Release)
 // and describes its functions; says why it is unavailable when it was not built.
+import { environment } from '../config.js';
 import { FlowmigError } from '../errors.js';
 import { addonPathFor, loadAddonAt, type LoadResult as NativeLoad } from '../native/addon.js';
 import type { Endpoint, RepairWindow } from './types.js';
@@ -113,7 +114,7 @@ const FUNCTIONS: readonly (keyof TcpRepairAddon)[] = [
 
 /** Where the addon is: FLOWMIG_TCP_REPAIR_ADDON, else build/Release in the package root. */
 export function addonPath(): string {
-  return addonPathFor('flowmig_tcp_repair.node', process.env.FLOWMIG_TCP_REPAIR_ADDON);
+  return addonPathFor('flowmig_tcp_repair.node', environment().tcpRepairAddon);
 }
 
 export type LoadResult = NativeLoad<TcpRepairAddon>;
