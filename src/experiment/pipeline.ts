@@ -2,9 +2,9 @@
 // came after the run's own record was written is marked in it first, so the results say so.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RESULTS_FILE, renderReport } from '../report/index.js';
+import { renderReport } from '../report/index.js';
+import { type ExperimentResults, RESULTS_FILE } from '../results/schema.js';
 import { analyzeRun } from './analyze.js';
-import type { ExperimentResults } from './results.js';
 
 const RUN_FILE = 'run.json';
 

@@ -1,5 +1,5 @@
 // The report's figures as plain-text tables, computed once for both the HTML and Markdown output.
-import type { ExperimentResults, SwapRecord } from '../experiment/results.js';
+import type { ExperimentResults, SwapRecord } from '../results/schema.js';
 import {
   distribution,
   formatMs,
@@ -7,7 +7,7 @@ import {
   SWAP_TIMES,
   swapTimeRows,
   swapTimes,
-} from '../experiment/stats.js';
+} from '../results/stats.js';
 
 /** A titled two-column table: what was measured, and its value as text. */
 export interface FigureTable {

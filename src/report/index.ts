@@ -2,7 +2,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { type ExperimentResults, parseResults } from '../experiment/results.js';
+import { type ExperimentResults, parseResults, RESULTS_FILE } from '../results/schema.js';
 import { reportFigures } from './figures.js';
 import { type RenderedPlot, renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
@@ -16,7 +16,6 @@ export interface RenderedReport {
   readonly plots: string[];
 }
 
-export const RESULTS_FILE = 'results.json';
 export const HTML_FILE = 'report.html';
 export const MARKDOWN_FILE = 'summary.md';
 export const PLOTS_DIR = 'plots';

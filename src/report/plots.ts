@@ -1,7 +1,7 @@
 // Turns experiment results into vega-lite specs, one per plot, or the reason a plot is left out.
 import type { Config, TopLevelSpec } from 'vega-lite';
-import type { ExperimentResults, SwapRecord } from '../experiment/results.js';
-import { SWAP_TIMES, type SwapTime } from '../experiment/stats.js';
+import type { ExperimentResults, SwapRecord } from '../results/schema.js';
+import { SWAP_TIMES, type SwapTime } from '../results/stats.js';
 
 /** A plot to draw, or one left out because the run gave it no data (`omitted` says why). */
 export type Plot =

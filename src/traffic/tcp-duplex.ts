@@ -9,13 +9,13 @@
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { crc32 } from 'node:zlib';
+import { checkPattern, fillPattern } from '../stream/pattern.js';
 import {
   decodeStreamTrailer,
   encodeStreamHeader,
   STREAM_TRAILER_BYTES,
   type StreamTrailer,
-} from '../serve/apps.js';
-import { checkPattern, fillPattern } from './pattern.js';
+} from '../stream/wire.js';
 
 const fail = (why: string): never => {
   process.stderr.write(`tcp-duplex: ${why}\n`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { parseResults } from '../../src/experiment/results.js';
+import { parseResults } from '../../src/results/schema.js';
 import {
   cli,
   namespacesWith,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultResultsDir, runId } from '../../src/experiment/results.js';
+import { defaultResultsDir, runId } from '../../src/experiment/run-id.js';
 
 describe('runId and defaultResultsDir', () => {
   it('stamps the id once; the default directory is named with it', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ExperimentResults } from '../../src/experiment/results.js';
 import { reportFigures, SWAP_ROWS } from '../../src/report/figures.js';
 import { escapeHtml, fileHref, type RenderedPlot, renderHtml } from '../../src/report/html.js';
 import { escapeMarkdown, renderMarkdown } from '../../src/report/markdown.js';
 import { planPlots } from '../../src/report/plots.js';
+import type { ExperimentResults } from '../../src/results/schema.js';
 import { emptySwapsRun, pingRun, tcpResetRun, udpRun } from '../support/results-sample.js';
 
 /** The plots as the report shows them, with a stand-in SVG (rendering is tested elsewhere). */

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ExperimentResults } from '../../src/experiment/results.js';
 import {
   ecdf,
   gapPlot,
@@ -11,6 +10,7 @@ import {
   rttPlot,
   udpPlot,
 } from '../../src/report/plots.js';
+import type { ExperimentResults } from '../../src/results/schema.js';
 import {
   emptySwapsRun,
   pingRun,

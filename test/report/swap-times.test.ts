@@ -5,9 +5,9 @@ import { describe, it } from 'node:test';
 import { renderDemo } from '../../src/cli/demo-report.js';
 import { renderExperiment } from '../../src/cli/experiment-report.js';
 import type { DemoResult } from '../../src/experiment/demo.js';
-import type { ExperimentResults } from '../../src/experiment/results.js';
-import { distribution } from '../../src/experiment/stats.js';
 import { reportFigures } from '../../src/report/figures.js';
+import type { ExperimentResults } from '../../src/results/schema.js';
+import { distribution } from '../../src/results/stats.js';
 import { pingRun, tcpResetRun } from '../support/results-sample.js';
 
 /** A demo result for `r` as runDemo builds it: the swap figures summarised from the results. */

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { echo, stream } from '../../src/serve/apps.js';
+import type { Connection } from '../../src/serve/runtime.js';
+import { checkPattern, fillPattern } from '../../src/stream/pattern.js';
 import {
   decodeStreamTrailer,
-  echo,
   encodeStreamHeader,
   STREAM_TRAILER_BYTES,
-  stream,
-} from '../../src/serve/apps.js';
-import type { Connection } from '../../src/serve/runtime.js';
-import { checkPattern, fillPattern } from '../../src/traffic/pattern.js';
+} from '../../src/stream/wire.js';
 
 /** A Connection that records what the app does; `accept` decides what write returns. */
 class FakeConnection implements Connection {

@@ -1,5 +1,5 @@
 // Realistic experiment results for report tests: deterministic pseudo-random runs of each kind.
-import type { ExperimentResults, Percentiles, SwapRecord } from '../../src/experiment/results.js';
+import type { ExperimentResults, Percentiles, SwapRecord } from '../../src/results/schema.js';
 
 /** mulberry32: a small seeded generator, so every sample is the same on every run. */
 function random(seed: number): () => number {

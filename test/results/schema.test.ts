@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { type ExperimentResults, parseResults } from '../../src/experiment/results.js';
+import { type ExperimentResults, parseResults } from '../../src/results/schema.js';
 import { emptySwapsRun, pingRun, tcpResetRun, udpRun } from '../support/results-sample.js';
 
 /** What a runner would have written: the sample through JSON, as `results.json` holds it. */

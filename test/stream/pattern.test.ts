@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkPattern, fillPattern, patternByte } from '../../src/traffic/pattern.js';
+import { checkPattern, fillPattern, patternByte } from '../../src/stream/pattern.js';
 
 describe('pattern', () => {
   it('is deterministic and a byte', () => {

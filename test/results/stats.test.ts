@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { distribution } from '../../src/experiment/stats.js';
+import { distribution } from '../../src/results/stats.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
