@@ -6,8 +6,8 @@ import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { DEFAULT_STATE_DIR, environment } from '../config.js';
 import { FlowmigError } from '../errors.js';
-import { LAB_ID } from '../lab/names.js';
 import { labDescriptionSchema } from '../lab/schema.js';
+import { labIds } from './lab-ids.js';
 
 export { DEFAULT_STATE_DIR };
 
@@ -228,18 +228,7 @@ export class StateStore {
 
   /** Ids of the labs with a state file. */
   async list(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    return names
-      .filter((n) => n.endsWith('.json'))
-      .map((n) => n.slice(0, -'.json'.length))
-      .filter((id) => LAB_ID.test(id))
-      .sort();
+    return labIds(this.dir);
   }
 
   /** Serialises changes to one lab across processes (a lock directory beside the state file). */
