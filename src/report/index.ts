@@ -6,7 +6,7 @@ import { type ExperimentResults, parseResults, RESULTS_FILE } from '../results/s
 import { reportFigures } from './figures.js';
 import { type RenderedPlot, renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
-import { planPlots } from './plots.js';
+import { planPlots } from './plots/index.js';
 import { renderSvg } from './svg.js';
 
 export interface RenderedReport {

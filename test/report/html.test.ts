@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { reportFigures, SWAP_ROWS } from '../../src/report/figures.js';
 import { escapeHtml, fileHref, type RenderedPlot, renderHtml } from '../../src/report/html.js';
 import { escapeMarkdown, renderMarkdown } from '../../src/report/markdown.js';
-import { planPlots } from '../../src/report/plots.js';
+import { planPlots } from '../../src/report/plots/index.js';
 import type { ExperimentResults } from '../../src/results/schema.js';
 import { emptySwapsRun, pingRun, tcpResetRun, udpRun } from '../support/results-sample.js';
 

@@ -9,7 +9,7 @@ import {
   planPlots,
   rttPlot,
   udpPlot,
-} from '../../src/report/plots.js';
+} from '../../src/report/plots/index.js';
 import type { ExperimentResults } from '../../src/results/schema.js';
 import {
   emptySwapsRun,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TopLevelSpec } from 'vega-lite';
-import { planPlots } from '../../src/report/plots.js';
+import { planPlots } from '../../src/report/plots/index.js';
 import { renderSvg } from '../../src/report/svg.js';
 import { pingRun, udpRun } from '../support/results-sample.js';
 
