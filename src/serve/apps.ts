@@ -3,7 +3,7 @@
 import { crc32 } from 'node:zlib';
 import { checkPattern, fillPattern } from '../stream/pattern.js';
 import { encodeStreamTrailer, STREAM_HEADER_BYTES, STREAM_MAGIC } from '../stream/wire.js';
-import type { App, Connection, ConnectionHandler } from './runtime.js';
+import type { App, Connection, ConnectionHandler } from './connections.js';
 
 // ---------------------------------------------------------------------------------------------
 // echo
