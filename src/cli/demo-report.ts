@@ -1,6 +1,6 @@
 // Renders the demo's verdict table and notes for the terminal.
 import type { DemoResult } from '../experiment/demo.js';
-import { formatMs, swapTimeRows } from '../experiment/stats.js';
+import { formatMs, swapTimeRows } from '../results/stats.js';
 import { table } from './render.js';
 
 const n = (x: number) => x.toLocaleString('en');

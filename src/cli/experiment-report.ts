@@ -1,9 +1,9 @@
 // The text an experiment prints at the end: verdict, figures per traffic kind, swaps, where the
 // report is.
 import { join } from 'node:path';
-import type { ExperimentResults } from '../experiment/results.js';
-import { swapTimeRows, swapTimes } from '../experiment/stats.js';
 import { summarize } from '../metrics/distribution.js';
+import type { ExperimentResults } from '../results/schema.js';
+import { swapTimeRows, swapTimes } from '../results/stats.js';
 
 const n = (x: number) => x.toLocaleString('en');
 const ms = (x: number) => `${x.toFixed(3)} ms`;

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Flowmig } from '../control/flowmig.js';
 import { FlowmigError } from '../errors.js';
 import { tcpRepairUnavailable } from '../tcp-repair/native.js';
-import { PROMPT_HELP, parsePromptLine } from './commands.js';
+import { PROMPT_HELP, parsePromptLine } from './prompt-line.js';
 import {
   renderEvacuation,
   renderFlows,

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import type { DatapathRow } from '../../bench/datapath.js';
-import type { SwapRow } from '../../bench/swap.js';
+import type { DatapathRow } from '../../src/bench/datapath.js';
+import type { SwapRow } from '../../src/bench/swap.js';
 import {
   cli,
   namespacesWith,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { abstractAddress, syntheticMappings } from '../../bench/flows.js';
+import { abstractAddress, syntheticMappings } from '../../src/bench/flows.js';
 import { addressBytes, canonicalAddress } from '../../src/net/ipv6.js';
 
 describe('abstractAddress', () => {

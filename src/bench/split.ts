@@ -4,22 +4,22 @@
 // the last swap; a datagram crossed it 2 ms before (its entry is deleted, its DESTROY event read);
 // the same without asking for the delete; and back to back. `--agent` runs the lab's agent process
 // beside: `standby` (as under the daemon: it indexes nothing) or `indexing` (it follows conntrack
-// events, woken by each). Usage: node dist/bench/split.js [--samples 500] [--prefix fmbs-]
+// events, woken by each). Usage: node dist/src/bench/split.js [--samples 500] [--prefix fmbs-]
 // [--agent none|standby|indexing]. Prints one line per condition, or JSON with --json.
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Agent, type ApplyRequest } from '../src/agent/agent.js';
-import { AgentClient } from '../src/agent/client.js';
-import { Flowmig } from '../src/control/flowmig.js';
-import { netnsPath } from '../src/control/in-process.js';
-import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
-import { lateTable } from '../src/engines/late.js';
-import { joinNftOps } from '../src/engines/nft-script.js';
-import { NFT_TABLE, nftablesEngine } from '../src/engines/nftables.js';
-import { Background, sleep } from '../src/experiment/process.js';
-import { distribution } from '../src/experiment/stats.js';
-import { loadLab } from '../src/lab/load.js';
+import { Agent, type ApplyRequest } from '../agent/agent.js';
+import { AgentClient } from '../agent/client.js';
+import { Flowmig } from '../control/flowmig.js';
+import { netnsPath } from '../control/in-process.js';
+import { joinNftOps } from '../engines/edits.js';
+import type { FlowChange, FlowMapping } from '../engines/engine.js';
+import { lateTable } from '../engines/late.js';
+import { NFT_TABLE, nftablesEngine } from '../engines/nftables.js';
+import { Background, sleep } from '../experiment/process.js';
+import { loadLab } from '../lab/load.js';
+import { distribution } from '../results/stats.js';
 
 const POKE = fileURLToPath(new URL('./poke.js', import.meta.url));
 const GRACE_MS = 5_000;
@@ -51,7 +51,7 @@ export interface SplitRow {
 }
 
 /**
- * One swap of the reference lab's flow, as flowmig plans it (see bench/swap.ts): the flow's map
+ * One swap of the reference lab's flow, as flowmig plans it (see swap.ts): the flow's map
  * elements and its late-packet grace in one transaction, the new responder's release after.
  */
 function swapRequest(

@@ -1,5 +1,5 @@
 // Synthetic flow tables for benchmarks: N abstract addresses, fe00::1 first, all from one initiator.
-import type { FlowMapping } from '../src/engines/engine.js';
+import type { FlowMapping } from '../engines/engine.js';
 
 /** The i-th abstract address (i ≥ 0): fe00::1, then fe00::1:0, fe00::1:1, ... (all distinct). */
 export function abstractAddress(i: number): string {

@@ -1,4 +1,4 @@
-// Runs inside the client namespace (started by bench/swap.ts): for each line read on stdin it sends
+// Runs inside the client namespace (started by swap.ts): for each line read on stdin it sends
 // one UDP datagram into the flow, so the translator holds a fresh conntrack entry for the next
 // swap to delete, and answers with a line once the datagram is out. Usage: poke.js ADDRESS PORT
 import { createSocket } from 'node:dgram';

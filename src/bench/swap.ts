@@ -1,26 +1,26 @@
 // `flowmig bench swap`: swap latency per method at 1..100k installed flows, on one lab, one run.
 import { fileURLToPath } from 'node:url';
-import type { ApplyResult } from '../src/agent/agent.js';
-import { Agent } from '../src/agent/agent.js';
-import { AgentClient } from '../src/agent/client.js';
-import { Flowmig } from '../src/control/flowmig.js';
-import { netnsPath } from '../src/control/in-process.js';
-import type { FlowChange, FlowMapping } from '../src/engines/engine.js';
-import { iptablesEngine } from '../src/engines/iptables.js';
-import { lateTable } from '../src/engines/late.js';
-import { joinNftOps } from '../src/engines/nft-script.js';
+import type { ApplyResult } from '../agent/agent.js';
+import { Agent } from '../agent/agent.js';
+import { AgentClient } from '../agent/client.js';
+import { Flowmig } from '../control/flowmig.js';
+import { netnsPath } from '../control/in-process.js';
+import { joinNftOps } from '../engines/edits.js';
+import type { FlowChange, FlowMapping } from '../engines/engine.js';
+import { iptablesEngine } from '../engines/iptables.js';
+import { lateTable } from '../engines/late.js';
 import {
   additions,
   mapEdits,
   NFT_TABLE,
   nftablesEngine,
   renderTable,
-} from '../src/engines/nftables.js';
-import { execute } from '../src/exec/execute.js';
-import { Background, sleep } from '../src/experiment/process.js';
-import { distribution } from '../src/experiment/stats.js';
-import { loadLab } from '../src/lab/load.js';
-import type { Op } from '../src/plan/ops.js';
+} from '../engines/nftables.js';
+import { execute } from '../exec/execute.js';
+import { Background, sleep } from '../experiment/process.js';
+import { loadLab } from '../lab/load.js';
+import type { Op } from '../plan/ops.js';
+import { distribution } from '../results/stats.js';
 import { syntheticMappings } from './flows.js';
 import { Interrupt } from './interrupt.js';
 

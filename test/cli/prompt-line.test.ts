@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PROMPT_HELP, type PromptCommand, parsePromptLine } from '../../src/cli/commands.js';
+import { PROMPT_HELP, type PromptCommand, parsePromptLine } from '../../src/cli/prompt-line.js';
 
 describe('parsePromptLine', () => {
   const valid: [string, PromptCommand][] = [

@@ -1,13 +1,13 @@
 // `flowmig bench datapath`: throughput (iperf3 TCP, UDP) and ping RTT through the translator, per
 // engine, with 1 and 100,000 flows installed, and with no NAT at all as the ceiling.
-import { Flowmig } from '../src/control/flowmig.js';
-import { iptablesEngine } from '../src/engines/iptables.js';
-import { NFT_TABLE, nftablesEngine } from '../src/engines/nftables.js';
-import { execute } from '../src/exec/execute.js';
-import { requirePrograms } from '../src/exec/preflight.js';
-import { parsePingSummary } from '../src/experiment/ping.js';
-import { Background, sleep } from '../src/experiment/process.js';
-import { loadLab } from '../src/lab/load.js';
+import { Flowmig } from '../control/flowmig.js';
+import { iptablesEngine } from '../engines/iptables.js';
+import { NFT_TABLE, nftablesEngine } from '../engines/nftables.js';
+import { execute } from '../exec/execute.js';
+import { requirePrograms } from '../exec/preflight.js';
+import { parsePingSummary } from '../experiment/ping.js';
+import { Background, sleep } from '../experiment/process.js';
+import { loadLab } from '../lab/load.js';
 import { syntheticMappings } from './flows.js';
 import { Interrupt } from './interrupt.js';
 

@@ -1,0 +1,87 @@
+// `flowmig bench swap|datapath|cli`: the benchmarks (src/bench/), each loaded only when it runs.
+import type { Command } from 'commander';
+import { print } from '../output.js';
+import { positiveInt, positiveInts } from '../parse.js';
+import { Progress } from '../render.js';
+import type { Route } from '../route.js';
+
+export function register(program: Command, route: Route): void {
+  const bench = program.command('bench').description('benchmarks (see src/bench/)');
+  bench
+    .command('swap')
+    .description(
+      'swap latency per method (reference, iptables, nftables programs and agent) at 1..100k flows',
+    )
+    .option('--flows <list>', 'installed flow counts', '1,1000,10000,100000')
+    .option('--samples <n>', 'samples per fast-path measurement', positiveInt, 1000)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark lab', 'fmb-')
+    .option(
+      '--json',
+      'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference}',
+    )
+    .action(async (o: { flows: string; samples: number; prefix: string; json?: boolean }) => {
+      const flows = positiveInts(o.flows);
+      const progress = new Progress(process.stderr, !o.json);
+      const { benchSwap, renderSwapBench } = await import('../../bench/swap.js');
+      const r = await benchSwap({
+        flows,
+        samples: o.samples,
+        prefix: o.prefix,
+        stateDir: route.stateDir,
+        onProgress: (text) => progress.update(text),
+      });
+      progress.done();
+      print(o.json, o.json ? { rows: r.rows, load: r.load, bulk: r.bulk } : r, renderSwapBench(r));
+    });
+
+  bench
+    .command('datapath')
+    .description(
+      'iperf3 TCP/UDP throughput and ping RTT through the translator, per engine, at 1 and 100k flows, and without NAT',
+    )
+    .option('--flows <list>', 'installed flow counts', '1,100000')
+    .option('--seconds <s>', 'iperf3 run time per measurement', positiveInt, 3)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark lab', 'fmd-')
+    .option('--json', 'print rows as JSON')
+    .action(async (o: { flows: string; seconds: number; prefix: string; json?: boolean }) => {
+      const flows = positiveInts(o.flows);
+      const progress = new Progress(process.stderr, !o.json);
+      const { benchDatapath, renderDatapath } = await import('../../bench/datapath.js');
+      const rows = await benchDatapath({
+        flows,
+        seconds: o.seconds,
+        prefix: o.prefix,
+        stateDir: route.stateDir,
+        onProgress: (text) => progress.update(text),
+      });
+      progress.done();
+      print(o.json, rows, renderDatapath(rows));
+    });
+
+  bench
+    .command('cli')
+    .description(
+      "wall time of node -e 0, flowmig --version, status and swap (through a lab's daemon), and the reference's swap as processes",
+    )
+    .option('--runs <n>', 'runs of each command (after two rounds of warm-up)', positiveInt, 20)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark labs', 'fmc-')
+    .option('--cli <path>', "the flowmig entry to time (default: this package's bin/flowmig.js)")
+    .option(
+      '--json',
+      'print the rows as JSON: {name, argv, runs, p50_ms, p95_ms, vs_node, vs_reference}',
+    )
+    .action(async (o: { runs: number; prefix: string; cli?: string; json?: boolean }) => {
+      const progress = new Progress(process.stderr, !o.json);
+      const { resolve } = await import('node:path');
+      const { benchCli, renderCliBench } = await import('../../bench/cli.js');
+      const r = await benchCli({
+        runs: o.runs,
+        prefix: o.prefix,
+        stateDir: route.stateDir,
+        entry: o.cli === undefined ? undefined : resolve(o.cli),
+        onProgress: (text) => progress.update(text),
+      });
+      progress.done();
+      print(o.json, r, renderCliBench(r));
+    });
+}

@@ -1,0 +1,63 @@
+// `flowmig down`: tears a lab down, through its daemon when one runs; finds the lab by its marks in
+// the kernel when its state is lost or damaged.
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { print } from '../output.js';
+import type { Route } from '../route.js';
+
+interface DownOptions {
+  readonly lab?: string;
+  readonly config?: string;
+  readonly prefix?: string;
+  readonly json?: boolean;
+}
+
+export function register(program: Command, route: Route): void {
+  program
+    .command('down')
+    .description('tear a lab down (idempotent; works after the process that built it died)')
+    .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
+    .option(
+      '-c, --config <file>',
+      'with --prefix: find the lab from its description when its state is lost',
+    )
+    .option('-p, --prefix <prefix>', 'namespace prefix of the lab')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: DownOptions) => {
+      const fallback =
+        o.config !== undefined || o.prefix !== undefined
+          ? await (await import('../../lab/load.js')).loadLab(o.config, { prefix: o.prefix })
+          : undefined;
+      let id = o.lab ?? fallback?.id;
+      if (id === undefined) {
+        // Labs by state file, and by their marks in the kernel when the state is gone.
+        const { candidateLabs } = await import('../../control/presence.js');
+        const labs = candidateLabs(await (await route.controller()).labs());
+        if (labs.length === 0) {
+          print(
+            o.json,
+            { removed: [], skipped: [], hadState: false },
+            'no lab is up; nothing to do',
+          );
+          return;
+        }
+        if (labs.length > 1)
+          throw new InputError('', [
+            `several labs are up (${labs.map((l) => l.id).join(', ')}); name one with --lab ID`,
+          ]);
+        id = labs[0]?.id ?? '';
+      }
+      const lab = id;
+      const r = await route.act(lab, { verb: 'down' }, (fm) => fm.down(lab, fallback), 'read');
+      const text = r.removed.length
+        ? `lab ${r.id} torn down (removed ${r.removed.join(', ')})`
+        : `lab ${r.id}: nothing to remove${r.hadState ? '' : ' (no state and no namespace marked as this lab)'}`;
+      const skipped = r.skipped.length
+        ? `\nleft alone (not this lab's): ${r.skipped.join(', ')}`
+        : '';
+      const damaged = r.damagedState
+        ? `\nits state file ${r.damagedState} was damaged: the lab was found by its marks in the kernel, and the file removed`
+        : '';
+      print(o.json, r, text + skipped + damaged);
+    });
+}

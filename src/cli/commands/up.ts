@@ -1,0 +1,120 @@
+// `flowmig up`: builds a lab, then opens the prompt (this process is the lab's daemon meanwhile),
+// or with --detach leaves the lab to a daemon of its own.
+import type { Command } from 'commander';
+import { startDaemon } from '../../control/daemon-process.js';
+import { FlowmigError } from '../../errors.js';
+import type { Lab } from '../../lab/model.js';
+import type { EngineName } from '../../lab/schema.js';
+import { indent, print } from '../output.js';
+import { engineOption } from '../parse.js';
+import { Progress, renderStatus } from '../render.js';
+import type { Route } from '../route.js';
+
+interface UpOptions {
+  readonly config?: string;
+  readonly prefix?: string;
+  readonly engine?: EngineName;
+  readonly detach?: boolean;
+  readonly keep?: boolean;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+}
+
+export function register(program: Command, route: Route): void {
+  program
+    .command('up')
+    .description(
+      'build a lab and open the interactive prompt (swap, migrate, evacuate, reconcile, serve, status, flows, help, quit)',
+    )
+    .option('-c, --config <file>', 'lab description (YAML or JSON); default: the reference lab')
+    .option('-p, --prefix <prefix>', 'prefix for every namespace name, to run labs side by side')
+    .addOption(engineOption())
+    .option('-d, --detach', 'build the lab and return, leaving it up')
+    .option('-k, --keep', 'leave the lab up when the prompt ends')
+    .option('--dry-run', 'print the commands that would build the lab; change nothing')
+    .option('--json', 'print the lab status as JSON')
+    .action(async (o: UpOptions) => {
+      const { loadLab } = await import('../../lab/load.js');
+      const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
+      if (o.dryRun) {
+        await dryRun(lab, o.json);
+        return;
+      }
+      const fm = await route.controller();
+      // Building takes about a second: show its steps only to a person watching a terminal.
+      const progress = new Progress(process.stderr, !o.json && process.stderr.isTTY === true);
+      const status = await fm.up(lab, {
+        onStep: (text, i, n) => progress.update(`[${i}/${n}] ${text}`),
+      });
+      progress.done();
+      if (o.detach) {
+        const daemon = await startDaemon(lab.id, fm.store.dir).catch((error: unknown) => {
+          throw new FlowmigError(
+            `lab ${lab.id} is up but its daemon did not start (${(error as Error).message}); 'flowmig daemon --lab ${lab.id}' retries, 'flowmig down --lab ${lab.id}' removes the lab`,
+          );
+        });
+        print(
+          o.json,
+          { ...status, daemon: { pid: daemon.pid, socket: daemon.socket, running: true } },
+          `lab ${lab.id} is up (detached, daemon pid ${daemon.pid}); act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderStatus(status)}`,
+        );
+        return;
+      }
+      // While the prompt runs, this process is the lab's daemon for other terminals too.
+      const [{ hostLab }, { runPrompt }] = await Promise.all([
+        import('../../daemon/host.js'),
+        import('../prompt.js'),
+      ]);
+      const hosted = await hostLab(fm, lab.id, {
+        onDown: () => {
+          process.stdout.write(`\nlab ${lab.id} was torn down from another terminal\n`);
+          process.exit(0);
+        },
+      });
+      print(
+        o.json,
+        status,
+        `lab ${lab.id} is up; type 'help' for commands${o.keep ? '' : ", 'quit' tears it down"}\n\n${renderStatus(status)}`,
+      );
+      let end: string;
+      try {
+        end = await runPrompt(fm, lab.id, { input: process.stdin, output: process.stdout });
+      } finally {
+        await hosted.close();
+        if (!o.keep) {
+          const down = await fm.down(lab.id);
+          process.stdout.write(
+            `lab ${lab.id} torn down (removed ${down.removed.join(', ') || 'nothing'})\n`,
+          );
+        }
+      }
+      if (o.keep) {
+        // A daemon takes over, so other terminals keep acting on the lab.
+        const daemon = await startDaemon(lab.id, fm.store.dir);
+        process.stdout.write(
+          `lab ${lab.id} left up, served by daemon pid ${daemon.pid} ('flowmig down --lab ${lab.id}' removes it)\n`,
+        );
+      }
+      if (end === 'interrupt') process.exitCode = 130;
+    });
+}
+
+/** `up --dry-run`: the commands that would build the lab, recorded instead of run. */
+async function dryRun(lab: Lab, json: boolean | undefined): Promise<void> {
+  const [{ planUp }, { commandFor }, { engineFor }, { RecordingRunner }] = await Promise.all([
+    import('../../plan/build.js'),
+    import('../../plan/command.js'),
+    import('../../engines/registry.js'),
+    import('../../exec/recording.js'),
+  ]);
+  const commands = planUp(lab, engineFor(lab.engine)).map(commandFor);
+  const recorder = new RecordingRunner();
+  for (const c of commands) await recorder.run(c.argv, { netns: c.netns, stdin: c.stdin });
+  print(
+    json,
+    recorder.calls,
+    recorder.calls
+      .map((c) => c.full.join(' ') + (c.stdin ? `\n${indent(c.stdin)}` : ''))
+      .join('\n'),
+  );
+}
