@@ -6,19 +6,19 @@ import type { Flowmig } from '../control/flowmig.js';
 import { requirePrograms } from '../exec/preflight.js';
 import { concreteAddress, type Lab, policyOf, servers } from '../lab/model.js';
 import { HTML_FILE } from '../report/index.js';
-import { checkAgainstLab, parseExperiment } from './options.js';
-import { type PingSummary, parsePingSummary } from './ping.js';
-import { finishRun } from './pipeline.js';
-import { Background, sleep, stopAll } from './process.js';
-import { defaultResultsDir, type ExperimentResults, runId } from './results.js';
-import { type RunRecord, runExperiment } from './run.js';
+import type { ExperimentResults } from '../results/schema.js';
 import {
   type Distribution,
   distribution,
   SWAP_TIME_NOTES,
   type SwapTimes,
   swapTimes,
-} from './stats.js';
+} from '../results/stats.js';
+import { checkAgainstLab, parseExperiment } from './options.js';
+import { type PingSummary, parsePingSummary } from './ping.js';
+import { measure } from './pipeline.js';
+import { Background, sleep, stopAll } from './process.js';
+import { defaultResultsDir, runId } from './run-id.js';
 
 export interface DemoOptions {
   readonly swaps: number;
@@ -86,6 +86,7 @@ export interface DemoResult {
 }
 
 const TCP_PORT = 7000;
+const OBSERVATION_FILE = 'tcp-observation.json';
 
 /**
  * The demo is the default experiment (ping at a high rate from the client, swaps between the
@@ -111,19 +112,19 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
   const id = runId(lab.id, new Date(), 'demo');
   const dir = defaultResultsDir(id, options.out);
   let tcp: TcpObservation | undefined;
-  const run = await runExperiment(fm, lab, experiment, dir, {
+  const { run, results } = await measure(fm, lab, experiment, dir, {
     id,
     onProgress: say,
     ...(options.signal ? { signal: options.signal } : {}),
+    // The TCP observation joins the run's record, so the results' verdict (and the report's) has it.
     beforeTeardown: async () => {
-      if (!options.tcp) return;
+      if (!options.tcp) return undefined;
       say('TCP: ncat client in A across one swap');
       tcp = await observeTcp(fm, lab, flow.address, client.netns);
+      await writeFile(join(dir, OBSERVATION_FILE), `${JSON.stringify(tcp)}\n`);
+      return { 'tcp observation': OBSERVATION_FILE };
     },
   });
-  // The TCP observation joins the run's record, so the results' verdict (and the report's) has it.
-  if (tcp) await recordObservation(dir, tcp);
-  const results = await finishRun(dir, { signal: options.signal, onProgress: say });
 
   const pingText = run.files.ping ? await readFile(join(dir, run.files.ping), 'utf8') : '';
   const summary = parsePingSummary(pingText.slice(-2_000));
@@ -179,18 +180,6 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
     report: { dir, html: join(dir, HTML_FILE) },
     notes,
   };
-}
-
-/** Writes the TCP observation beside the run's files and names it in run.json. */
-async function recordObservation(dir: string, tcp: TcpObservation): Promise<void> {
-  const file = 'tcp-observation.json';
-  await writeFile(join(dir, file), `${JSON.stringify(tcp)}\n`);
-  const path = join(dir, 'run.json');
-  const run = JSON.parse(await readFile(path, 'utf8')) as RunRecord;
-  await writeFile(
-    path,
-    `${JSON.stringify({ ...run, files: { ...run.files, 'tcp observation': file } })}\n`,
-  );
 }
 
 /** An ncat TCP client in the initiator talks to the responder; one swap; does the client die? */

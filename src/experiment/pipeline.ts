@@ -1,16 +1,46 @@
-// After a run: analyse its raw files, write results.json, render the report; an interrupt that
-// came after the run's own record was written is marked in it first, so the results say so.
+// The one results pipeline of `flowmig experiment` and `flowmig demo`: run (run.ts), then analyse
+// the run's raw files, write results.json and render the report. An interrupt that came after the
+// run's own record was written is marked in it first, so the results say so.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Flowmig } from '../control/flowmig.js';
+import type { Lab } from '../lab/model.js';
 import { renderReport } from '../report/index.js';
 import { type ExperimentResults, RESULTS_FILE } from '../results/schema.js';
 import { analyzeRun } from './analyze.js';
-
-const RUN_FILE = 'run.json';
+import type { ExperimentOptions } from './options.js';
+import { RUN_FILE, type RunRecord } from './record.js';
+import { type RunHooks, runExperiment } from './run.js';
 
 export interface FinishOptions {
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: (text: string) => void;
+}
+
+export interface Measured {
+  /** What the runner recorded (run.json). */
+  readonly run: RunRecord;
+  /** What results.json and the report say. */
+  readonly results: ExperimentResults;
+}
+
+/**
+ * Runs the experiment into `dir` (the lab is built and torn down on the way), then finishes it:
+ * results.json, report.html, summary.md and the plots beside the raw files.
+ */
+export async function measure(
+  fm: Flowmig,
+  lab: Lab,
+  options: ExperimentOptions,
+  dir: string,
+  hooks: RunHooks = {},
+): Promise<Measured> {
+  const run = await runExperiment(fm, lab, options, dir, hooks);
+  const results = await finishRun(dir, {
+    signal: hooks.signal,
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+  });
+  return { run, results };
 }
 
 /** Analyses the run in `dir`, writes its results and report, and returns the results. */
