@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { analyzeRun } from '../../src/experiment/analyze.js';
 import { parseExperiment } from '../../src/experiment/options.js';
-import type { RunRecord } from '../../src/experiment/run.js';
+import type { RunRecord } from '../../src/experiment/record.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 
 const T0 = 1_796_000_000_000;
