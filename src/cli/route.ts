@@ -1,5 +1,6 @@
 // Where a command acts: through the lab's daemon, which owns the lab and applies its changes one
 // at a time, or from this process (`--direct`, or a read when no daemon runs).
+import { existsSync } from 'node:fs';
 import { environment } from '../config.js';
 import { DAEMON_MARKER, daemonPaths } from '../control/daemon-process.js';
 import type { Flowmig } from '../control/flowmig.js';
@@ -52,6 +53,18 @@ export class Route {
   /** The lab to act on: `lab`, or the only lab whose state file is in the state directory. */
   pick(lab: string | undefined): Promise<string> {
     return pickLab(this.stateDir, lab);
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until the lab's daemon socket is gone. A daemon that served a
+   * `down` removes it once its reply's connection has closed, a moment after the caller read the
+   * reply: `down` returns when nothing of the lab is left.
+   */
+  async daemonGone(id: string, timeoutMs = 2_000): Promise<void> {
+    const { socket } = daemonPaths(this.stateDir, id);
+    const deadline = Date.now() + timeoutMs;
+    while (existsSync(socket) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -176,6 +177,31 @@ describe('Route.act', () => {
     const r = route({}, c.make);
     assert.equal(await r.controller(), await r.controller());
     assert.equal(c.made(), 1);
+  });
+});
+
+describe('Route.daemonGone', () => {
+  let dir = '';
+  beforeEach(async () => {
+    dir = await tempDir('gone');
+  });
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  it("returns once the lab's socket is removed, or after its time when it stays", async () => {
+    const r = new Route(() => ({ stateDir: dir }));
+    const { socket } = daemonPaths(dir, LAB);
+    await r.daemonGone(LAB, 0);
+    await writeFile(socket, '');
+    const removed = setTimeout(() => void rm(socket), 50);
+    const t0 = Date.now();
+    await r.daemonGone(LAB);
+    assert.ok(Date.now() - t0 >= 40 && !existsSync(socket));
+    clearTimeout(removed);
+    await writeFile(socket, '');
+    await r.daemonGone(LAB, 30);
+    assert.ok(existsSync(socket));
   });
 });
 

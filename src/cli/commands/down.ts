@@ -49,6 +49,7 @@ export function register(program: Command, route: Route): void {
       }
       const lab = id;
       const r = await route.act(lab, { verb: 'down' }, (fm) => fm.down(lab, fallback), 'read');
+      await route.daemonGone(lab);
       const text = r.removed.length
         ? `lab ${r.id} torn down (removed ${r.removed.join(', ')})`
         : `lab ${r.id}: nothing to remove${r.hadState ? '' : ' (no state and no namespace marked as this lab)'}`;
