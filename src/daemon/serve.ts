@@ -12,9 +12,9 @@ export async function serveLab(
   stateDir: string,
   options: { httpPort?: number } = {},
 ): Promise<DaemonServer> {
-  // The daemon is the long-lived controller: its migrations go over netlink from this process
-  // (FlowmigOptions.inProcess), unless FLOWMIG_IN_PROCESS=off; the agent serves as the fallback.
-  const fm = new Flowmig({ stateDir, inProcess: process.env.FLOWMIG_IN_PROCESS !== 'off' });
+  // Its migrations go over netlink from this process (FlowmigOptions.inProcess, every
+  // controller's default unless FLOWMIG_IN_PROCESS=off); the agent serves as the fallback.
+  const fm = new Flowmig({ stateDir });
   const { socket, token: tokenFile } = daemonPaths(stateDir, labId);
   // Record first (refused if another daemon of the lab runs), then listen.
   await fm.recordDaemon(labId, { pid: process.pid, socket });

@@ -6,14 +6,15 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { ApplyResult } from '../../src/agent/agent.js';
-import { type AgentReply, type AgentRequest, lineReader } from '../../src/agent/protocol.js';
+import type { AgentReply, AgentRequest } from '../../src/agent/protocol.js';
 import { Flowmig } from '../../src/control/flowmig.js';
-import { isRunning } from '../../src/exec/daemon.js';
 import { RecordingRunner } from '../../src/exec/recording.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import type { LabDescriptionInput } from '../../src/lab/schema.js';
+import { isRunning } from '../../src/procs/find.js';
+import { lineReader } from '../../src/rpc/lines.js';
 import { referenceLab, TWO_CLIENTS_LAB } from '../support/labs.js';
 import { stateOf } from '../support/state.js';
 import { removeDir, tempDir } from '../support/tmp.js';
@@ -98,7 +99,14 @@ describe('Flowmig’s agent path (a fake agent)', () => {
         ? { stderr: 'conntrack v1.4.7 (conntrack-tools): 1 flow entries have been deleted.\n' }
         : undefined,
     );
-    fm = new Flowmig({ stateDir: `${root}/state-${n++}`, runner, preflight: false, agent: true });
+    // The agent path itself: the in-process path (tried first by default) is off.
+    fm = new Flowmig({
+      stateDir: `${root}/state-${n++}`,
+      runner,
+      preflight: false,
+      agent: true,
+      inProcess: false,
+    });
   });
 
   afterEach(async () => {

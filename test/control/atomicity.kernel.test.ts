@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Background, sleep } from '../../src/experiment/process.js';
-import { ENGINE_VARIANTS, FIXTURES, runner, withLab } from '../kernel-support/lab.js';
+import { ENGINE_VARIANTS, FIXTURES, pathOf, runner, withLab } from '../kernel-support/lab.js';
 
 /** A test-owned table in the translator that counts packets still addressed to fe00::1 after NAT. */
 const PROBE = `table ip6 fmprobe {
@@ -33,13 +33,7 @@ const SWAPS: Record<string, number> = {
   iptables: 60,
 };
 
-/** The engine variants, and the in-process fast path (the daemon's). */
-const VARIANTS = [
-  { name: 'nftables (in-process)', engine: 'nftables', agent: true, inProcess: true } as const,
-  ...ENGINE_VARIANTS.map((v) => ({ ...v, inProcess: false })),
-];
-
-for (const variant of VARIANTS) {
+for (const variant of ENGINE_VARIANTS) {
   const swaps = SWAPS[variant.name] ?? 300;
   describe(`atomicity under load: ${variant.name}`, () => {
     it(`${swaps} swaps while a sender opens new connections: nothing leaves NAT untranslated`, async () => {
@@ -71,11 +65,7 @@ for (const variant of VARIANTS) {
             await burst.stop('SIGTERM');
             const sent = Number(burst.stdout.trim());
             assert.ok(sent > 1000, `the sender sent (${sent})`);
-            assert.deepEqual(
-              [...paths],
-              [variant.inProcess ? 'in-process' : variant.agent ? 'agent' : 'programs'],
-              [...notes].join('; '),
-            );
+            assert.deepEqual([...paths], [pathOf(variant)], [...notes].join('; '));
             assert.equal(
               await probeCounts(ns('B')),
               0,
@@ -95,51 +85,64 @@ for (const variant of VARIANTS) {
 }
 
 describe('the agent dies or hangs', () => {
+  /** These test the agent path itself: the in-process path (tried first by default) is off. */
+  const AGENT_PATH = { inProcess: false };
+
   it('a killed agent is noticed, restarted, and the command says so', async () => {
-    await withLab(undefined, async ({ fm, lab }) => {
-      const s = await fm.status(lab.id);
-      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
-      process.kill(s.controlPath.pid, 'SIGKILL');
-      await sleep(100);
-      const dead = await fm.status(lab.id);
-      assert.equal(dead.controlPath.kind, 'programs');
-      assert.match(JSON.stringify(dead.controlPath), /not running/);
-      const r = await fm.swap(lab.id);
-      assert.equal(r.path, 'agent', r.note);
-      assert.match(r.note ?? '', /not running; restarted it \(pid \d+\)/);
-      const again = await fm.status(lab.id);
-      assert.equal(again.controlPath.kind, 'agent');
-      assert.ok(again.flows.every((f) => f.inSync));
-    });
+    await withLab(
+      undefined,
+      async ({ fm, lab }) => {
+        const s = await fm.status(lab.id);
+        if (s.controlPath.kind !== 'agent')
+          assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
+        process.kill(s.controlPath.pid, 'SIGKILL');
+        await sleep(100);
+        const dead = await fm.status(lab.id);
+        assert.equal(dead.controlPath.kind, 'programs');
+        assert.match(JSON.stringify(dead.controlPath), /not running/);
+        const r = await fm.swap(lab.id);
+        assert.equal(r.path, 'agent', r.note);
+        assert.match(r.note ?? '', /not running; restarted it \(pid \d+\)/);
+        const again = await fm.status(lab.id);
+        assert.equal(again.controlPath.kind, 'agent');
+        assert.ok(again.flows.every((f) => f.inSync));
+      },
+      AGENT_PATH,
+    );
   });
 
   it('a hung agent makes the command fall back within seconds, and the next one restarts it', async () => {
-    await withLab(undefined, async ({ fm, lab }) => {
-      const s = await fm.status(lab.id);
-      if (s.controlPath.kind !== 'agent') assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
-      const pid = s.controlPath.pid;
-      process.kill(pid, 'SIGSTOP');
-      try {
-        const t0 = Date.now();
-        const r = await fm.swap(lab.id);
-        assert.ok(Date.now() - t0 < 6_000, 'the command did not hang');
-        assert.equal(r.path, 'programs');
-        assert.match(r.note ?? '', /agent failed .*used the programs instead/);
-        const next = await fm.swap(lab.id);
-        assert.equal(next.path, 'agent');
-        assert.match(next.note ?? '', /restarted it/);
-        const st = await fm.status(lab.id);
-        assert.deepEqual(
-          st.flows.map((f) => [f.responder, f.inSync]),
-          [['C', true]],
-        );
-      } finally {
+    await withLab(
+      undefined,
+      async ({ fm, lab }) => {
+        const s = await fm.status(lab.id);
+        if (s.controlPath.kind !== 'agent')
+          assert.fail(`no agent: ${JSON.stringify(s.controlPath)}`);
+        const pid = s.controlPath.pid;
+        process.kill(pid, 'SIGSTOP');
         try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already stopped by the fallback
+          const t0 = Date.now();
+          const r = await fm.swap(lab.id);
+          assert.ok(Date.now() - t0 < 6_000, 'the command did not hang');
+          assert.equal(r.path, 'programs');
+          assert.match(r.note ?? '', /agent failed .*used the programs instead/);
+          const next = await fm.swap(lab.id);
+          assert.equal(next.path, 'agent');
+          assert.match(next.note ?? '', /restarted it/);
+          const st = await fm.status(lab.id);
+          assert.deepEqual(
+            st.flows.map((f) => [f.responder, f.inSync]),
+            [['C', true]],
+          );
+        } finally {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already stopped by the fallback
+          }
         }
-      }
-    });
+      },
+      AGENT_PATH,
+    );
   });
 });

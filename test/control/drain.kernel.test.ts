@@ -85,7 +85,7 @@ for (const variant of ENGINE_VARIANTS) {
             for (const p of [one, two, c, d]) await p?.stop('SIGKILL');
           }
         },
-        { engine: variant.engine, agent: variant.agent },
+        { engine: variant.engine, agent: variant.agent, inProcess: variant.inProcess },
       );
     });
   });

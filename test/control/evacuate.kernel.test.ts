@@ -6,7 +6,7 @@ import { parseConntrackList } from '../../src/engines/conntrack.js';
 import { Background, sleep } from '../../src/experiment/process.js';
 import { delta, NetnsCounters } from '../../src/experiment/snmp6.js';
 import type { LabDescriptionInput } from '../../src/lab/schema.js';
-import { ENGINE_VARIANTS, TWO_FLOW_LAB, withLab } from '../kernel-support/lab.js';
+import { ENGINE_VARIANTS, pathOf, TWO_FLOW_LAB, withLab } from '../kernel-support/lab.js';
 
 const THREE_FLOWS: LabDescriptionInput = {
   ...TWO_FLOW_LAB,
@@ -36,7 +36,7 @@ for (const variant of ENGINE_VARIANTS) {
             await sleep(400);
             const r = await fm.evacuate(lab.id, 'C', 'D');
             assert.equal(r.moved, 2);
-            assert.equal(r.path, variant.agent ? 'agent' : 'programs');
+            assert.equal(r.path, pathOf(variant));
             assert.ok(
               r.conntrackDeleted >= 2,
               `the moved flows' entries went (${r.conntrackDeleted})`,
@@ -64,7 +64,7 @@ for (const variant of ENGINE_VARIANTS) {
             await Promise.all([...pings, events].map((p) => p.stop('SIGKILL')));
           }
         },
-        { engine: variant.engine, agent: variant.agent },
+        { engine: variant.engine, agent: variant.agent, inProcess: variant.inProcess },
       );
     });
   });

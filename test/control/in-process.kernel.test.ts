@@ -1,5 +1,5 @@
-// The in-process fast path (Flowmig's `inProcess`, the daemon's default): migrations over netlink
-// sockets this process made in the translator namespace, with the agent and the programs behind.
+// The in-process fast path (Flowmig's `inProcess`, every controller's default): migrations over
+// netlink sockets this process made in the translator namespace, the agent and programs behind.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AgentClient } from '../../src/agent/client.js';
@@ -60,7 +60,7 @@ describe('in-process fast path', () => {
           }
         };
         assert.equal((await hello()).indexing, false, 'not before its first migration');
-        const byAgent = new Flowmig({ stateDir });
+        const byAgent = new Flowmig({ stateDir, inProcess: false });
         try {
           await ping(ns('A'), 'fe00::1');
           const r = await byAgent.swap(lab.id);
@@ -79,7 +79,7 @@ describe('in-process fast path', () => {
         assert.deepEqual([h.indexing, h.entries], [false, 0], 'standing by');
         // Still the fallback: asked again, it indexes by a dump and deletes the flow's entry.
         await ping(ns('A'), 'fe00::1');
-        const fallback = new Flowmig({ stateDir });
+        const fallback = new Flowmig({ stateDir, inProcess: false });
         try {
           const back = await fallback.swap(lab.id);
           assert.deepEqual([back.path, back.conntrackDeleted], ['agent', 1]);

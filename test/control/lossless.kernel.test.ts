@@ -142,7 +142,7 @@ for (const variant of ENGINE_VARIANTS) {
             for (const e of echoes) await e.stop('SIGKILL');
           }
         },
-        { engine: variant.engine, agent: variant.agent },
+        { engine: variant.engine, agent: variant.agent, inProcess: variant.inProcess },
       );
     });
   });
@@ -229,7 +229,7 @@ for (const variant of ENGINE_VARIANTS) {
             await listener.stop('SIGKILL');
           }
         },
-        { engine: variant.engine, agent: variant.agent },
+        { engine: variant.engine, agent: variant.agent, inProcess: variant.inProcess },
       );
     });
   });

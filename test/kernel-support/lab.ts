@@ -10,13 +10,13 @@ import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { listNamespaces } from '../../src/control/kernel.js';
 import { findServersWhere } from '../../src/control/serve-process.js';
-import { stopProcess } from '../../src/exec/daemon.js';
 import { ProcessRunner } from '../../src/exec/runner.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import { loadLab } from '../../src/lab/load.js';
 import type { Lab } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
 import type { EngineName, LabDescriptionInput } from '../../src/lab/schema.js';
+import { stopProcess } from '../../src/procs/managed.js';
 
 /** The repository root (tests run from dist/test/..., sources and fixtures live beside dist/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -137,16 +137,25 @@ export async function withLab<T>(
   }
 }
 
-/** Every engine, with and without the agent where it has one: behaviour must not differ. */
+/**
+ * Every engine, by every path to its translator it has (in-process, the agent, programs):
+ * behaviour must not differ. Pass `agent` and `inProcess` on to withLab.
+ */
 export const ENGINE_VARIANTS: readonly {
   readonly name: string;
   readonly engine: EngineName;
   readonly agent: boolean;
+  readonly inProcess: boolean;
 }[] = [
-  { name: 'nftables (agent)', engine: 'nftables', agent: true },
-  { name: 'nftables (programs)', engine: 'nftables', agent: false },
-  { name: 'iptables', engine: 'iptables', agent: false },
+  { name: 'nftables (in-process)', engine: 'nftables', agent: true, inProcess: true },
+  { name: 'nftables (agent)', engine: 'nftables', agent: true, inProcess: false },
+  { name: 'nftables (programs)', engine: 'nftables', agent: false, inProcess: false },
+  { name: 'iptables', engine: 'iptables', agent: false, inProcess: false },
 ];
+
+/** The path a variant's migrations take. */
+export const pathOf = (v: { readonly agent: boolean; readonly inProcess: boolean }) =>
+  v.inProcess ? 'in-process' : v.agent ? 'agent' : 'programs';
 
 /** The reference lab plus a second flow fe00::2 from A to D. */
 export const TWO_FLOW_LAB: LabDescriptionInput = {
