@@ -1,6 +1,6 @@
 // The translator agent's core: map edits as one nf_tables batch, then exact-tuple conntrack deletes.
+import { editTransaction } from '../engines/edits.js';
 import type { MapEdit } from '../engines/engine.js';
-import { addressBytes } from '../net/ipv6.js';
 import { messages } from '../netlink/codec.js';
 import {
   type CtEntry,
@@ -12,7 +12,7 @@ import {
   NFNLGRP_CONNTRACK_NEW,
   parseEntry,
 } from '../netlink/conntrack.js';
-import { type MapElement, mapEditBatch, type MapEdit as NlMapEdit } from '../netlink/nftables.js';
+import { transactionBatch } from '../nft/netlink.js';
 import { ConntrackIndex } from './ct-index.js';
 import { EventSocket } from './event-socket.js';
 import { NetfilterSocket, type NetlinkPath } from './netfilter-socket.js';
@@ -62,27 +62,6 @@ export interface ApplyResult {
 
 const now = () => performance.now();
 
-/** Address bytes, remembered: bulk edits repeat the same few responder addresses. */
-const bytesCache = new Map<string, Buffer>();
-function cachedBytes(address: string): Buffer {
-  let b = bytesCache.get(address);
-  if (!b) {
-    b = addressBytes(address);
-    if (bytesCache.size > 100_000) bytesCache.clear();
-    bytesCache.set(address, b);
-  }
-  return b;
-}
-
-/** Key (and value) bytes of an element: each part is an IPv6 address (16 bytes, 4-aligned). */
-export function toElement(parts: readonly string[], withValue: boolean): MapElement {
-  const keyCount = withValue ? parts.length - 1 : parts.length;
-  const key = Buffer.allocUnsafe(16 * keyCount);
-  for (let i = 0; i < keyCount; i++) cachedBytes(parts[i] ?? '').copy(key, 16 * i);
-  const last = parts[parts.length - 1];
-  return withValue && last !== undefined ? { key, value: cachedBytes(last) } : { key };
-}
-
 /**
  * Flows per transaction: a flow changes at most 4 elements (~40 bytes each), so a batch stays a
  * few MB, below the netlink socket's limit for one datagram.
@@ -95,12 +74,18 @@ export const MAX_BATCH_FLOWS = 16_384;
  */
 export const MAX_BATCH_ELEMENTS = 4 * MAX_BATCH_FLOWS;
 
+const elementCount = (edits: readonly MapEdit[]) =>
+  edits.reduce((n, e) => n + e.remove.length + e.add.length + (e.absent?.length ?? 0), 0);
+
 /** The batches to send: the edits as they are when small enough, else split by flow. */
-export function batchesOf(edits: readonly NlMapEdit[]): NlMapEdit[][] {
-  let total = 0;
-  for (const e of edits) total += e.remove.length + e.add.length + (e.absent?.length ?? 0);
-  if (total === 0 && edits.length === 0) return [];
-  return total <= MAX_BATCH_ELEMENTS ? [[...edits]] : splitEdits(edits);
+export function batchesOf(edits: readonly MapEdit[]): MapEdit[][] {
+  if (edits.length === 0) return [];
+  return elementCount(edits) <= MAX_BATCH_ELEMENTS ? [[...edits]] : splitEdits(edits);
+}
+
+/** The flow of an element: the last part of its key (an added map element's last part is its value). */
+function flowOf(parts: readonly string[], withValue: boolean): string {
+  return parts[parts.length - (withValue ? 2 : 1)] ?? '';
 }
 
 /**
@@ -108,26 +93,23 @@ export function batchesOf(edits: readonly NlMapEdit[]): NlMapEdit[][] {
  * flow (the last part of a key is the flow's abstract address, see MapEdit) so that one flow's
  * delete and add always share a batch: every flow keeps a mapping at every moment.
  */
-export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): NlMapEdit[][] {
-  const total = edits.reduce(
-    (n, e) => n + e.remove.length + e.add.length + (e.absent?.length ?? 0),
-    0,
-  );
-  if (total <= max) return edits.length ? [[...edits]] : []; // fewer elements than flows allowed
+export function splitEdits(edits: readonly MapEdit[], max = MAX_BATCH_FLOWS): MapEdit[][] {
+  if (elementCount(edits) <= max) return edits.length ? [[...edits]] : []; // fewer elements than flows allowed
   // One pass: a flow is placed in the batch being filled when it is first seen (at most `max`
   // flows per batch); its later elements follow it there, so its delete and add stay together.
   const batchOf = new Map<string, number>();
   type Slot = {
-    table: string;
+    table?: string;
     map: string;
-    remove: MapElement[];
-    add: MapElement[];
-    absent: MapElement[];
+    set?: boolean;
+    remove: (readonly string[])[];
+    add: (readonly string[])[];
+    absent: (readonly string[])[];
     timeoutMs?: number;
   };
-  const out: { source: NlMapEdit; slot: Slot }[][] = [];
+  const out: { source: MapEdit; slot: Slot }[][] = [];
   const flows: number[] = [];
-  const slot = (batch: number, e: NlMapEdit): Slot => {
+  const slot = (batch: number, e: MapEdit): Slot => {
     let list = out[batch];
     if (!list) {
       list = [];
@@ -139,8 +121,9 @@ export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): 
       s = {
         source: e,
         slot: {
-          table: e.table,
+          ...(e.table !== undefined ? { table: e.table } : {}),
           map: e.map,
+          ...(e.set ? { set: true } : {}),
           remove: [],
           add: [],
           absent: [],
@@ -154,11 +137,8 @@ export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): 
   let filling = 0;
   for (const e of edits) {
     for (const kind of ['remove', 'add', 'absent'] as const) {
-      for (const el of e[kind] ?? []) {
-        const flow = Buffer.from(el.key.buffer, el.key.byteOffset, el.key.length).toString(
-          'latin1',
-          el.key.length - 16,
-        );
+      for (const parts of e[kind] ?? []) {
+        const flow = flowOf(parts, kind === 'add' && !e.set);
         let batch = batchOf.get(flow);
         if (batch === undefined) {
           if ((flows[filling] ?? 0) >= max) filling++;
@@ -166,7 +146,7 @@ export function splitEdits(edits: readonly NlMapEdit[], max = MAX_BATCH_FLOWS): 
           batchOf.set(flow, batch);
           flows[batch] = (flows[batch] ?? 0) + 1;
         }
-        slot(batch, e)[kind].push(el);
+        slot(batch, e)[kind].push(parts);
       }
     }
   }
@@ -297,7 +277,6 @@ export class Agent {
     req: ApplyRequest,
   ): Promise<{ result: ApplyResult; release: () => Promise<number | undefined> }> {
     const t0 = now();
-    const edits = this.toNetlink(req.table, req.edits);
     // What stays of each target flow: entries already on its new responder, draining TCP, ...
     const targets = new Map(req.conntrack.map((c) => [c.address, c]));
     const fresh = (e: CtEntry) => {
@@ -314,7 +293,7 @@ export class Agent {
     // Events the kernel sent up to now reach the index first (native addon: read at once).
     this.events?.drainNow();
     // The batch and the deletes go out back to back (see above); both are awaited together.
-    const committed = this.commit(edits);
+    const committed = this.commit(req.table, req.edits);
     const first = req.conntrack.flatMap((c) => this.index.take(c.address, fresh));
     const deletes = this.deleteEntries(first);
     const [ruleDone] = await Promise.all([committed, deletes]);
@@ -335,7 +314,7 @@ export class Agent {
     const release = async () => {
       if (!req.after?.length) return undefined;
       const t3 = now();
-      await this.commit(this.toNetlink(req.table, req.after));
+      await this.commit(req.table, req.after);
       return now() - t3;
     };
     return { result, release };
@@ -344,33 +323,18 @@ export class Agent {
   /** Commits edits as one transaction (no conntrack work); resolves with the time it took, ms. */
   async edit(table: string, edits: readonly MapEdit[]): Promise<number> {
     const t0 = now();
-    await this.commit(this.toNetlink(table, edits));
+    await this.commit(table, edits);
     return now() - t0;
   }
 
-  private toNetlink(table: string, list: readonly MapEdit[]): NlMapEdit[] {
-    return list.map((e) => ({
-      table: e.table ?? table,
-      map: e.map,
-      remove: e.remove.map((p) => toElement(p, false)),
-      add: e.add.map((p) => toElement(p, !e.set)),
-      ...(e.timeoutMs !== undefined ? { timeoutMs: e.timeoutMs } : {}),
-      // A map element needs a value to be added: its key's last part serves (see renderEdits).
-      ...(e.absent?.length
-        ? {
-            absent: e.absent.map((p) =>
-              toElement(e.set ? p : [...p, p[p.length - 1] ?? ''], !e.set),
-            ),
-          }
-        : {}),
-    }));
-  }
-
-  /** Sends the edits as nf_tables batches; resolves (with the time) when all are acknowledged. */
-  private commit(edits: readonly NlMapEdit[]): Promise<number> {
+  /**
+   * Sends the edits (their typed transaction, rendered to netlink) as nf_tables batches; resolves
+   * (with the time) when all are acknowledged. Edits that name no table are on `table`.
+   */
+  private commit(table: string, edits: readonly MapEdit[]): Promise<number> {
     const waits: Promise<unknown>[] = [];
     for (const part of batchesOf(edits)) {
-      const batch = mapEditBatch(part, this.sock.nextSeq(0));
+      const batch = transactionBatch(editTransaction(part, table), this.sock.nextSeq(0));
       this.sock.advanceTo(batch.nextSeq);
       waits.push(this.sock.request(batch.data, batch.acks, { timeoutMs: 10_000 }));
     }

@@ -1,7 +1,6 @@
 // The engine interface: how a netfilter back end realises the flow table in the translator.
 import type { EngineName } from '../lab/schema.js';
-import type { Command } from '../plan/command.js';
-import type { Op } from '../plan/ops.js';
+import type { Transaction } from '../nft/transaction.js';
 
 /** One flow as the translator sees it: addresses only. */
 export interface FlowMapping {
@@ -32,9 +31,10 @@ export interface KernelFlowTable {
 
 /**
  * A semantic change to one of flowmig's maps or sets: keys and values as address strings (a key of
- * a concatenated map has several parts; an added map element's last part is its value). The agent
- * turns these into one netlink batch; the fallback renders them into a program's input. The last
- * part of every key is the flow's abstract address (the agent groups a flow's changes by it).
+ * a concatenated map has several parts; an added map element's last part is its value): the agent's
+ * wire form of a transaction's element verbs (editTransaction in edits.ts makes the transaction,
+ * which the agent renders to netlink, nft to text). The last part of every key is the flow's
+ * abstract address (the agent groups a flow's changes by it).
  *
  * In one transaction all `remove`s of all edits come first, then all `add`s, then the `absent`
  * elements are added and deleted again: that makes sure they are gone whether or not they were
@@ -56,7 +56,24 @@ export interface MapEdit {
   readonly absent?: readonly (readonly string[])[];
 }
 
-export type NetfilterApplyOp = Extract<Op, { kind: 'netfilterApply' }>;
+/**
+ * One atomic netfilter transaction in a namespace: typed nftables verbs (rendered to `nft -f -`
+ * input, or to netlink by the agent), or another program's input (ip6tables-restore).
+ */
+export type NetfilterApplyOp = {
+  readonly kind: 'netfilterApply';
+  readonly netns: string;
+  /** What the transaction does, for progress and reports. */
+  readonly summary: string;
+  /** The same change as map edits, for an agent that applies it over netlink. */
+  readonly edits?: readonly MapEdit[];
+} & ({ readonly nft: Transaction } | { readonly argv: readonly string[]; readonly stdin: string });
+
+/** A program run in the translator whose output an engine (or table) reads back. */
+export interface Inspection {
+  readonly argv: readonly string[];
+  readonly netns: string;
+}
 
 /**
  * Engines are planners: they return operations, never run anything. Every method that changes
@@ -95,8 +112,6 @@ export interface Engine {
   /** Removes the engine's objects (undefined when deleting the namespace is enough). */
   uninstall(netns: string): NetfilterApplyOp | undefined;
   /** The command whose output `parse` reads. */
-  inspect(netns: string): Command;
+  inspect(netns: string): Inspection;
   parse(output: string): KernelFlowTable;
-  /** The flow table after one of this engine's transactions (for the in-memory fake). */
-  simulate(current: readonly FlowMapping[], op: NetfilterApplyOp): FlowMapping[];
 }

@@ -4,9 +4,12 @@
 // works, but the stream then waits 200–800 ms for retransmission timers. Labs with no flow of
 // policy `migrate` have no hold table.
 
-import type { Command } from '../plan/command.js';
-import type { FlowMapping, MapEdit, NetfilterApplyOp } from './engine.js';
-import { jsonParts, nftOp, renderEdits } from './nft-script.js';
+import { jsonParts } from '../nft/json.js';
+import { concat, ctOriginal, ip6, l4proto, lookup, markSet, type Table } from '../nft/objects.js';
+import { renderTable } from '../nft/text.js';
+import { addTable, declareTable, deleteTable } from '../nft/transaction.js';
+import { editTransaction, nftOp } from './edits.js';
+import type { FlowMapping, Inspection, MapEdit, NetfilterApplyOp } from './engine.js';
 
 export const HOLD_TABLE = 'flowmig_hold';
 /** initiator's concrete address . abstract address */
@@ -30,20 +33,49 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  * two ip6tables rules (see HOLD_RULES) queue what carries the marks. Two marks, so a client's
  * packet released in prerouting is not queued again in forward.
  */
+export const HOLD_TABLE_DECL: Table = {
+  family: 'ip6',
+  name: HOLD_TABLE,
+  sets: [{ name: HOLD_SET, key: ['ipv6_addr', 'ipv6_addr'] }],
+  chains: [
+    {
+      name: 'hold_in',
+      base: {
+        type: 'filter',
+        hook: 'prerouting',
+        priority: { name: 'raw', offset: -10 },
+        policy: 'accept',
+      },
+      rules: [
+        [
+          l4proto('==', 'tcp'),
+          lookup(concat(ip6('saddr'), ip6('daddr')), HOLD_SET),
+          markSet(HOLD_MARK_IN),
+        ],
+      ],
+    },
+    {
+      name: 'hold_back',
+      base: {
+        type: 'filter',
+        hook: 'forward',
+        priority: { name: 'mangle', offset: -10 },
+        policy: 'accept',
+      },
+      rules: [
+        [
+          l4proto('==', 'tcp'),
+          lookup(concat(ip6('daddr'), ctOriginal('daddr')), HOLD_SET),
+          markSet(HOLD_MARK_BACK),
+        ],
+      ],
+    },
+  ],
+};
+
+/** The hold table's declaration as nft text. */
 export function renderHoldTable(): string {
-  return [
-    `table ${T} {`,
-    `  set ${HOLD_SET} { type ipv6_addr . ipv6_addr; }`,
-    '  chain hold_in {',
-    '    type filter hook prerouting priority raw - 10; policy accept;',
-    `    meta l4proto tcp ip6 saddr . ip6 daddr @${HOLD_SET} meta mark set ${hex(HOLD_MARK_IN)}`,
-    '  }',
-    '  chain hold_back {',
-    '    type filter hook forward priority mangle - 10; policy accept;',
-    `    meta l4proto tcp ip6 daddr . ct original ip6 daddr @${HOLD_SET} meta mark set ${hex(HOLD_MARK_BACK)}`,
-    '  }',
-    '}',
-  ].join('\n');
+  return renderTable(HOLD_TABLE_DECL);
 }
 
 export const HOLD_COMMENT = 'flowmig-hold';
@@ -88,7 +120,7 @@ export interface HoldState {
 export const holdTable = {
   install(netns: string): NetfilterApplyOp[] {
     return [
-      nftOp(netns, [renderHoldTable()], `nft: table ${T} (TCP packets held while moving)`),
+      nftOp(netns, [addTable(HOLD_TABLE_DECL)], `nft: table ${T} (TCP packets held while moving)`),
       queueRules(netns),
     ];
   },
@@ -100,7 +132,7 @@ export const holdTable = {
   repair(netns: string, state: HoldState): NetfilterApplyOp[] {
     const table = nftOp(
       netns,
-      [`table ${T} {}`, `delete table ${T}`, renderHoldTable()],
+      [declareTable(HOLD_TABLE_DECL), deleteTable(HOLD_TABLE_DECL), addTable(HOLD_TABLE_DECL)],
       `nft: table ${T} restated`,
     );
     return state.queueRules ? [table] : [table, queueRules(netns)];
@@ -111,14 +143,14 @@ export const holdTable = {
     const edit = holdEdit(flow, on);
     return nftOp(
       netns,
-      renderEdits([edit], HOLD_TABLE),
+      editTransaction([edit], HOLD_TABLE),
       `nft: ${on ? 'hold' : 'release'} TCP of flow ${flow.address}`,
       [edit],
     );
   },
 
   /** What to read: the table (nft -j), then the raw and mangle rules (ip6tables-save). */
-  inspect(netns: string): Command[] {
+  inspect(netns: string): Inspection[] {
     return [
       { argv: ['nft', '-j', 'list', 'table', 'ip6', HOLD_TABLE], netns },
       { argv: ['ip6tables-save', '-t', 'raw'], netns },

@@ -1,5 +1,4 @@
 // The reference's engine: ip6tables nat rules in two flowmig-owned chains, swapped atomically.
-import type { Command } from '../plan/command.js';
 import type { Engine, FlowMapping, KernelFlowTable, NetfilterApplyOp } from './engine.js';
 
 export const DNAT_CHAIN = 'FLOWMIG-DNAT';
@@ -47,11 +46,7 @@ export const iptablesEngine: Engine = {
     return undefined;
   },
 
-  simulate(_current, op) {
-    return [...parseNatTable(op.stdin).mappings];
-  },
-
-  inspect(netns): Command {
+  inspect(netns) {
     return { argv: ['ip6tables-save', '-t', 'nat'], netns };
   },
 

@@ -4,9 +4,25 @@
 // one that pulls the flow back), so they are rewritten statelessly before connection tracking, to
 // the flow's initiator, from the flow's abstract address. Both engines use this table: ip6tables
 // has no stateless address rewrite.
-import type { Command } from '../plan/command.js';
-import type { FlowChange, FlowMapping, MapEdit, NetfilterApplyOp } from './engine.js';
-import { compareShapes, jsonParts, nftOp, nftShape, renderEdits } from './nft-script.js';
+import { compareShapes, expectedShapes, jsonParts } from '../nft/json.js';
+import {
+  concat,
+  counter,
+  ctState,
+  ip6,
+  l4proto,
+  lookup,
+  mangle,
+  mapOf,
+  notrack,
+  type Rule,
+  setRef,
+  type Table,
+} from '../nft/objects.js';
+import { renderTable } from '../nft/text.js';
+import { addTable, declareTable, deleteTable, flushSet } from '../nft/transaction.js';
+import { editTransaction, nftOp } from './edits.js';
+import type { FlowChange, FlowMapping, Inspection, MapEdit, NetfilterApplyOp } from './engine.js';
 
 export const LATE_TABLE = 'flowmig_late';
 /** former responder's concrete address . abstract address, each with its remaining grace time */
@@ -18,7 +34,14 @@ const T = `ip6 ${LATE_TABLE}`;
 /** The chain after conntrack (see renderLateTable). */
 const TRACKED_CHAIN = 'late_tracked';
 
-const REWRITE = `ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATOR_MAP} counter`;
+/** Source to the abstract address (the destination), destination to the flow's initiator. */
+const REWRITE: Rule = [
+  mangle('saddr', ip6('daddr')),
+  mangle('daddr', mapOf(ip6('daddr'), INITIATOR_MAP)),
+  counter,
+];
+const NOT_TCP = l4proto('!=', 'tcp');
+const FROM_FORMER = lookup(concat(ip6('saddr'), ip6('daddr')), LATE_SET);
 
 /**
  * The rule matches (former responder, abstract address), marks the packet untracked, sets its
@@ -36,21 +59,30 @@ const REWRITE = `ip6 saddr set ip6 daddr ip6 daddr set ip6 daddr map @${INITIATO
  * abstract address). Seen as 1 reply in ~160,000 across 500 swaps on a slow machine, and made
  * common by slowing the path between the two hooks.
  */
+export const LATE_TABLE_DECL: Table = {
+  family: 'ip6',
+  name: LATE_TABLE,
+  sets: [
+    { name: LATE_SET, key: ['ipv6_addr', 'ipv6_addr'], flags: ['timeout'] },
+    { name: INITIATOR_MAP, key: ['ipv6_addr'], value: 'ipv6_addr' },
+  ],
+  chains: [
+    {
+      name: 'late',
+      base: { type: 'filter', hook: 'prerouting', priority: { name: 'raw' }, policy: 'accept' },
+      rules: [[NOT_TCP, FROM_FORMER, notrack, ...REWRITE]],
+    },
+    {
+      name: TRACKED_CHAIN,
+      base: { type: 'filter', hook: 'prerouting', priority: { name: 'mangle' }, policy: 'accept' },
+      rules: [[NOT_TCP, ctState('new', 'invalid'), FROM_FORMER, ...REWRITE]],
+    },
+  ],
+};
+
+/** The late table's declaration as nft text. */
 export function renderLateTable(): string {
-  return [
-    `table ${T} {`,
-    `  set ${LATE_SET} { type ipv6_addr . ipv6_addr; flags timeout; }`,
-    `  map ${INITIATOR_MAP} { type ipv6_addr : ipv6_addr; }`,
-    '  chain late {',
-    '    type filter hook prerouting priority raw; policy accept;',
-    `    meta l4proto != tcp ip6 saddr . ip6 daddr @${LATE_SET} notrack ${REWRITE}`,
-    '  }',
-    `  chain ${TRACKED_CHAIN} {`,
-    '    type filter hook prerouting priority mangle; policy accept;',
-    `    meta l4proto != tcp ct state new,invalid ip6 saddr . ip6 daddr @${LATE_SET} ${REWRITE}`,
-    '  }',
-    '}',
-  ].join('\n');
+  return renderTable(LATE_TABLE_DECL);
 }
 
 /**
@@ -99,8 +131,7 @@ export function releaseEdits(changes: readonly FlowChange[], graceMs: number): M
   const absent = changes.flatMap(({ before: b, after: a }) =>
     b && a && a.responderAddress !== b.responderAddress ? [[a.responderAddress, a.address]] : [],
   );
-  // timeoutMs: how long an element added by an earlier migration may live (the agent skips the
-  // ones it knows are gone, see TimedElements).
+  // timeoutMs: how long an element added by an earlier migration may live.
   return absent.length
     ? [
         {
@@ -136,28 +167,29 @@ export interface LateState {
   readonly foreignRules?: number;
 }
 
+/** The initiators of `mappings` added to an empty initiator map. */
+function initiatorsTx(mappings: readonly FlowMapping[]) {
+  const edits = lateEdits(
+    mappings.map((after) => ({ after })),
+    0,
+  );
+  return editTransaction(edits, LATE_TABLE);
+}
+
 export const lateTable = {
   install(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
-    const edits = lateEdits(
-      mappings.map((after) => ({ after })),
-      0,
-    );
     return nftOp(
       netns,
-      [renderLateTable(), ...renderEdits(edits, LATE_TABLE)],
+      [addTable(LATE_TABLE_DECL), ...initiatorsTx(mappings)],
       `nft: table ${T} (late packets)`,
     );
   },
 
   /** Sets exactly these initiators; former responders keep their grace time. */
   replace(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
-    const edits = lateEdits(
-      mappings.map((after) => ({ after })),
-      0,
-    );
     return nftOp(
       netns,
-      [`flush map ${T} ${INITIATOR_MAP}`, ...renderEdits(edits, LATE_TABLE)],
+      [flushSet(setRef(LATE_TABLE_DECL, INITIATOR_MAP)), ...initiatorsTx(mappings)],
       `nft: set ${mappings.length} initiator(s) for late packets`,
     );
   },
@@ -172,7 +204,7 @@ export const lateTable = {
     if (edits.length === 0) return undefined;
     return nftOp(
       netns,
-      renderEdits(edits, LATE_TABLE),
+      editTransaction(edits, LATE_TABLE),
       `nft: ${edits[0]?.absent?.length ?? 0} new responder(s) tracked again`,
       edits,
     );
@@ -189,7 +221,7 @@ export const lateTable = {
     const former = edits.find((e) => e.map === LATE_SET)?.add.length ?? 0;
     return nftOp(
       netns,
-      renderEdits(edits, LATE_TABLE),
+      editTransaction(edits, LATE_TABLE),
       `nft: ${former} former responder(s) translated for ${graceMs} ms`,
       edits,
     );
@@ -197,22 +229,23 @@ export const lateTable = {
 
   /** Restates the table whole (foreign changes go; former responders' grace times are dropped). */
   repair(netns: string, mappings: readonly FlowMapping[]): NetfilterApplyOp {
-    const edits = lateEdits(
-      mappings.map((after) => ({ after })),
-      0,
-    );
     return nftOp(
       netns,
-      [`table ${T} {}`, `delete table ${T}`, renderLateTable(), ...renderEdits(edits, LATE_TABLE)],
+      [
+        declareTable(LATE_TABLE_DECL),
+        deleteTable(LATE_TABLE_DECL),
+        addTable(LATE_TABLE_DECL),
+        ...initiatorsTx(mappings),
+      ],
       `nft: table ${T} restated`,
     );
   },
 
   uninstall(netns: string): NetfilterApplyOp {
-    return nftOp(netns, [`delete table ${T}`], `nft: delete table ${T}`);
+    return nftOp(netns, [deleteTable(LATE_TABLE_DECL)], `nft: delete table ${T}`);
   },
 
-  inspect(netns: string): Command {
+  inspect(netns: string): Inspection {
     return { argv: ['nft', '-j', 'list', 'table', 'ip6', LATE_TABLE], netns };
   },
 
@@ -221,52 +254,8 @@ export const lateTable = {
   },
 };
 
-const field = (f: string) => ({ payload: { protocol: 'ip6', field: f } });
-
-const REWRITE_EXPR = [
-  { mangle: { key: field('saddr'), value: field('daddr') } },
-  {
-    mangle: {
-      key: field('daddr'),
-      value: { map: { key: field('daddr'), data: `@${INITIATOR_MAP}` } },
-    },
-  },
-  { counter: null },
-];
-const NOT_TCP = { match: { op: '!=', left: { meta: { key: 'l4proto' } }, right: 'tcp' } };
-const FROM_FORMER = {
-  match: {
-    op: '==',
-    left: { concat: [field('saddr'), field('daddr')] },
-    right: `@${LATE_SET}`,
-  },
-};
-
-/** The late table's chains and rules as `nft -j` shows them (see nftShape). */
-const LATE_EXPECTED = {
-  rules: [
-    nftShape(
-      { chain: 'late', expr: [NOT_TCP, FROM_FORMER, { notrack: null }, ...REWRITE_EXPR] },
-      'rule',
-    ),
-    nftShape(
-      {
-        chain: TRACKED_CHAIN,
-        expr: [
-          NOT_TCP,
-          { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['invalid', 'new'] } },
-          FROM_FORMER,
-          ...REWRITE_EXPR,
-        ],
-      },
-      'rule',
-    ),
-  ],
-  chains: [
-    nftShape({ name: 'late', type: 'filter', hook: 'prerouting', prio: -300 }, 'chain'),
-    nftShape({ name: TRACKED_CHAIN, type: 'filter', hook: 'prerouting', prio: -150 }, 'chain'),
-  ],
-};
+/** The late table's chains and rules as `nft -j` lists them (see nftShape). */
+const LATE_EXPECTED = expectedShapes(LATE_TABLE_DECL);
 
 /** Reads the late table from `nft -j list table ip6 flowmig_late`. */
 export function parseLateJson(text: string): LateState {
@@ -334,55 +323,4 @@ export function parseLateJson(text: string): LateState {
     afterConntrack,
     ...(shapes.foreign ? { foreignRules: shapes.foreign } : {}),
   };
-}
-
-/** The late table as the in-memory fake holds it: expiry times on the fake's clock. */
-export interface LateModel {
-  readonly initiators: Map<string, string>;
-  /** `responder . address` → expiry time (ms on the caller's clock). */
-  readonly former: Map<string, number>;
-  /** `responder . address` → the element's timeout in ms (0: none); missing: taken as changed. */
-  readonly timeouts?: Map<string, number>;
-}
-
-const LATE_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);
-
-/**
- * Applies a script's late-table lines to the model at time `nowMs`, as the kernel would (a delete
- * of a missing element fails the whole script). Lines for other tables are left alone.
- */
-export function simulateLate(model: LateModel, script: string, nowMs: number): LateModel {
-  const initiators = new Map(model.initiators);
-  const former = new Map([...model.former].filter(([, until]) => until > nowMs));
-  const timeouts = new Map([...(model.timeouts ?? [])].filter(([key]) => former.has(key)));
-  for (const line of script.split('\n').map((l) => l.trim())) {
-    if (line === `delete table ${T}`) {
-      initiators.clear();
-      former.clear();
-      timeouts.clear();
-    }
-    if (line === `flush map ${T} ${INITIATOR_MAP}`) initiators.clear();
-    const m = LATE_LINE.exec(line);
-    if (!m) continue;
-    for (const el of (m[3] ?? '').split(', ')) {
-      const [keyText = '', value] = el.split(' : ');
-      const timeout = / timeout (\d+)ms$/.exec(keyText);
-      const key = keyText.replace(/ timeout \d+ms$/, '');
-      const target: Map<string, string | number> = m[2] === LATE_SET ? former : initiators;
-      if (m[1] === 'delete') {
-        if (!target.has(key)) throw new Error(`nft would fail: no element ${key} in ${m[2]}`);
-        target.delete(key);
-        if (m[2] === LATE_SET) timeouts.delete(key);
-      } else if (m[2] === LATE_SET) {
-        // Adding an element that is there restarts its timeout only if the timeout changes (as
-        // kernel 6.18 does); the same timeout again leaves it be, none given means none.
-        const ms = timeout ? Number(timeout[1]) : 0;
-        if (!former.has(key) || timeouts.get(key) !== ms) {
-          former.set(key, ms ? nowMs + ms : Number.POSITIVE_INFINITY);
-          timeouts.set(key, ms);
-        }
-      } else initiators.set(key, value ?? '');
-    }
-  }
-  return { initiators, former, timeouts };
 }

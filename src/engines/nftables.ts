@@ -1,7 +1,20 @@
 // The nftables engine: one flowmig-owned table; mappings are elements of two named maps.
-import type { Command } from '../plan/command.js';
+import { compareShapes, expectedShapes, jsonParts } from '../nft/json.js';
+import {
+  concat,
+  ctOriginal,
+  ctStatus,
+  dnat,
+  ip6,
+  mapOf,
+  setRef,
+  snat,
+  type Table,
+} from '../nft/objects.js';
+import { renderTable as renderTableText } from '../nft/text.js';
+import { addTable, declareTable, deleteTable, flushSet } from '../nft/transaction.js';
+import { editTransaction, nftOp } from './edits.js';
 import type { Engine, FlowChange, FlowMapping, KernelFlowTable, MapEdit } from './engine.js';
-import { compareShapes, jsonParts, nftOp, nftShape, renderEdits } from './nft-script.js';
 
 export const NFT_TABLE = 'flowmig';
 /** initiator's concrete address . abstract address → responder's concrete address */
@@ -10,6 +23,8 @@ export const DNAT_MAP = 'dnat_to';
 export const DNAT_BACK_MAP = 'dnat_back';
 
 const T = `ip6 ${NFT_TABLE}`;
+
+const dnatBy = (map: string) => [dnat(mapOf(concat(ip6('saddr'), ip6('daddr')), map))];
 
 /**
  * The table, declared whole. A new connection from a flow's initiator to its abstract address is
@@ -20,22 +35,31 @@ const T = `ip6 ${NFT_TABLE}`;
  * translate destinations in the translator, so `ct status dnat` marks exactly its connections.
  * Anyone else reaching for an abstract address matches no element and is not translated.
  */
+export const FLOWMIG_TABLE: Table = {
+  family: 'ip6',
+  name: NFT_TABLE,
+  ruleSemicolons: true,
+  sets: [
+    { name: DNAT_MAP, key: ['ipv6_addr', 'ipv6_addr'], value: 'ipv6_addr' },
+    { name: DNAT_BACK_MAP, key: ['ipv6_addr', 'ipv6_addr'], value: 'ipv6_addr' },
+  ],
+  chains: [
+    {
+      name: 'prerouting',
+      base: { type: 'nat', hook: 'prerouting', priority: { name: 'dstnat' }, policy: 'accept' },
+      rules: [dnatBy(DNAT_MAP), dnatBy(DNAT_BACK_MAP)],
+    },
+    {
+      name: 'postrouting',
+      base: { type: 'nat', hook: 'postrouting', priority: { name: 'srcnat' }, policy: 'accept' },
+      rules: [[ctStatus('dnat'), snat(ctOriginal('daddr'))]],
+    },
+  ],
+};
+
+/** The table's declaration as nft text. */
 export function renderTable(): string {
-  return [
-    `table ${T} {`,
-    `  map ${DNAT_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
-    `  map ${DNAT_BACK_MAP} { type ipv6_addr . ipv6_addr : ipv6_addr; }`,
-    '  chain prerouting {',
-    '    type nat hook prerouting priority dstnat; policy accept;',
-    `    dnat to ip6 saddr . ip6 daddr map @${DNAT_MAP};`,
-    `    dnat to ip6 saddr . ip6 daddr map @${DNAT_BACK_MAP};`,
-    '  }',
-    '  chain postrouting {',
-    '    type nat hook postrouting priority srcnat; policy accept;',
-    '    ct status dnat snat to ct original ip6 daddr;',
-    '  }',
-    '}',
-  ].join('\n');
+  return renderTableText(FLOWMIG_TABLE);
 }
 
 /** The map elements of one mapping, each as key parts followed by the value. */
@@ -74,11 +98,15 @@ export function additions(mappings: readonly FlowMapping[]): FlowChange[] {
 }
 
 function summarize(edits: readonly MapEdit[]): string {
-  const dnat = edits.find((e) => e.map === DNAT_MAP);
-  const moved = (dnat?.add ?? []).slice(0, 3).map((p) => `${p[1]}→${p[2]}`);
-  const more = (dnat?.add.length ?? 0) > 3 ? ` and ${(dnat?.add.length ?? 0) - 3} more` : '';
+  const forward = edits.find((e) => e.map === DNAT_MAP);
+  const moved = (forward?.add ?? []).slice(0, 3).map((p) => `${p[1]}→${p[2]}`);
+  const more = (forward?.add.length ?? 0) > 3 ? ` and ${(forward?.add.length ?? 0) - 3} more` : '';
   return `nft: ${moved.join(', ') || 'map update'}${more}`;
 }
+
+/** The elements of `mappings` added to empty maps. */
+const additionsTx = (mappings: readonly FlowMapping[]) =>
+  editTransaction(mapEdits(additions(mappings)), NFT_TABLE);
 
 export const nftablesEngine: Engine = {
   name: 'nftables',
@@ -87,93 +115,59 @@ export const nftablesEngine: Engine = {
 
   install(netns, mappings) {
     // Declaring the table and its elements in one script makes the install one transaction too.
-    const lines = [renderTable(), ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE)];
-    return nftOp(netns, lines, `nft: table ${T} with ${mappings.length} flow(s)`);
+    return nftOp(
+      netns,
+      [addTable(FLOWMIG_TABLE), ...additionsTx(mappings)],
+      `nft: table ${T} with ${mappings.length} flow(s)`,
+    );
   },
 
   replace(netns, mappings) {
-    const lines = [
-      ...[DNAT_MAP, DNAT_BACK_MAP].map((m) => `flush map ${T} ${m}`),
-      ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE),
-    ];
-    return nftOp(netns, lines, `nft: set ${mappings.length} flow(s)`);
+    const flush = [DNAT_MAP, DNAT_BACK_MAP].map((m) => flushSet(setRef(FLOWMIG_TABLE, m)));
+    return nftOp(
+      netns,
+      [...flush, ...additionsTx(mappings)],
+      `nft: set ${mappings.length} flow(s)`,
+    );
   },
 
   update(netns, changes) {
     const edits = mapEdits(changes);
-    return nftOp(netns, renderEdits(edits, NFT_TABLE), summarize(edits), edits);
+    return nftOp(netns, editTransaction(edits, NFT_TABLE), summarize(edits), edits);
   },
 
   // Declaring the table first makes the delete safe when it is missing; the whole script is one
   // transaction, so packets see the old table or the new one.
   repair(netns, mappings) {
-    const lines = [
-      `table ${T} {}`,
-      `delete table ${T}`,
-      renderTable(),
-      ...renderEdits(mapEdits(additions(mappings)), NFT_TABLE),
-    ];
-    return nftOp(netns, lines, `nft: table ${T} restated with ${mappings.length} flow(s)`);
+    return nftOp(
+      netns,
+      [
+        declareTable(FLOWMIG_TABLE),
+        deleteTable(FLOWMIG_TABLE),
+        addTable(FLOWMIG_TABLE),
+        ...additionsTx(mappings),
+      ],
+      `nft: table ${T} restated with ${mappings.length} flow(s)`,
+    );
   },
 
   uninstall(netns) {
-    return nftOp(netns, [`delete table ${T}`], `nft: delete table ${T}`);
+    return nftOp(netns, [deleteTable(FLOWMIG_TABLE)], `nft: delete table ${T}`);
   },
 
-  inspect(netns): Command {
+  inspect(netns) {
     return { argv: ['nft', '-j', 'list', 'table', 'ip6', NFT_TABLE], netns };
   },
 
   parse(output) {
     return parseNftJson(output);
   },
-
-  simulate(current, o) {
-    return simulateScript(current, o.stdin);
-  },
 };
 
 type Elem = unknown;
 
-const payload = (field: string) => ({ payload: { protocol: 'ip6', field } });
-const dnatRule = (map: string) =>
-  nftShape(
-    {
-      chain: 'prerouting',
-      expr: [
-        {
-          dnat: {
-            addr: {
-              map: { key: { concat: [payload('saddr'), payload('daddr')] }, data: `@${map}` },
-            },
-          },
-        },
-      ],
-    },
-    'rule',
-  );
-
-/** The rules and chains of renderTable() as `nft -j` shows them (see nftShape). */
-const EXPECTED = {
-  rules: [
-    dnatRule(DNAT_MAP),
-    dnatRule(DNAT_BACK_MAP),
-    nftShape(
-      {
-        chain: 'postrouting',
-        expr: [
-          { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } },
-          { snat: { addr: { ct: { key: 'ip6 daddr', dir: 'original' } } } },
-        ],
-      },
-      'rule',
-    ),
-  ],
-  chains: [
-    nftShape({ name: 'prerouting', type: 'nat', hook: 'prerouting', prio: -100 }, 'chain'),
-    nftShape({ name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100 }, 'chain'),
-  ],
-};
+/** The rules and chains of FLOWMIG_TABLE as `nft -j` lists them (see nftShape). */
+const EXPECTED = expectedShapes(FLOWMIG_TABLE);
 
 /** Reads flowmig's mappings from `nft -j list table ip6 flowmig`: the forward elements name them. */
 export function parseNftJson(text: string): KernelFlowTable {
@@ -209,39 +203,4 @@ export function parseNftJson(text: string): KernelFlowTable {
   const installed = [DNAT_MAP, DNAT_BACK_MAP].every((m) => maps.has(m)) && shapes.complete;
   const foreignRules = shapes.foreign;
   return { installed, mappings, ...(foreignRules ? { foreignRules } : {}) };
-}
-
-const ELEMENT_LINE = new RegExp(`^(add|delete) element ${T} (\\w+) \\{ (.*) \\}$`);
-
-/** Applies one of this engine's scripts to a flow table, as the kernel would. */
-export function simulateScript(current: readonly FlowMapping[], script: string): FlowMapping[] {
-  const maps = new Map<string, Map<string, string>>(
-    [DNAT_MAP, DNAT_BACK_MAP].map((m) => [m, new Map<string, string>()]),
-  );
-  for (const m of current)
-    for (const e of elementsOf(m))
-      maps
-        .get(e.map)
-        ?.set(e.element.slice(0, -1).join(' . '), e.element[e.element.length - 1] ?? '');
-  for (const line of script.split('\n').map((l) => l.trim())) {
-    if (line === `delete table ${T}`) for (const m of maps.values()) m.clear();
-    const flush = /^flush map ip6 flowmig (\w+)$/.exec(line);
-    if (flush?.[1]) maps.get(flush[1])?.clear();
-    const m = ELEMENT_LINE.exec(line);
-    const target = m?.[2] ? maps.get(m[2]) : undefined;
-    if (!m || !target) continue;
-    for (const el of (m[3] ?? '').split(', ')) {
-      const [key = '', value] = el.split(' : ');
-      if (m[1] === 'delete') {
-        if (!target.has(key)) throw new Error(`nft would fail: no element ${key} in ${m[2]}`);
-        target.delete(key);
-      } else target.set(key, value ?? '');
-    }
-  }
-  const back = maps.get(DNAT_BACK_MAP) ?? new Map<string, string>();
-  return [...(maps.get(DNAT_MAP) ?? new Map<string, string>())].map(([key, responder]) => {
-    const [initiatorAddress = '', address = ''] = key.split(' . ');
-    const whole = back.get(`${responder} . ${address}`) === initiatorAddress;
-    return { address, initiatorAddress, responderAddress: whole ? responder : '' };
-  });
 }

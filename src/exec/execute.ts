@@ -32,6 +32,7 @@ export async function executeOp(runner: Runner, op: Op): Promise<StepRecord> {
       netns: command.netns,
       stdin: command.stdin,
       okExitCodes: command.okExitCodes,
+      nft: command.nft,
     });
     if (op.kind !== 'conntrackDelete') continue;
     const n = parseDeletedCount(result.stderr);

@@ -1,11 +1,14 @@
 // A Runner that records argv instead of running (tests, --dry-run), answering from a script.
 import { CommandError } from '../errors.js';
+import type { Transaction } from '../nft/transaction.js';
 import { inNetns, type Runner, type RunOptions, type RunResult } from './runner.js';
 
 export interface RecordedCall {
   readonly argv: readonly string[];
   readonly netns: string | undefined;
   readonly stdin: string | undefined;
+  /** The typed transaction the stdin renders, when the caller gave it (nft). */
+  readonly nft?: Transaction | undefined;
   /** The argv as it would really be run (with the namespace wrapper). */
   readonly full: readonly string[];
 }
@@ -27,6 +30,7 @@ export class RecordingRunner implements Runner {
       argv,
       netns: options.netns,
       stdin: options.stdin,
+      ...(options.nft ? { nft: options.nft } : {}),
       full: inNetns(argv, options.netns),
     };
     this.calls.push(call);

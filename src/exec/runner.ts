@@ -1,6 +1,7 @@
 // The one way flowmig runs programs: argument vectors, namespace as a field, typed failures.
 import { spawn } from 'node:child_process';
 import { CommandError } from '../errors.js';
+import type { Transaction } from '../nft/transaction.js';
 
 export interface RunOptions {
   /** Run inside this network namespace (`ip -n` for ip itself, `ip netns exec` otherwise). */
@@ -9,6 +10,8 @@ export interface RunOptions {
   readonly timeoutMs?: number | undefined;
   /** Exit codes that are not failures (default: only 0). */
   readonly okExitCodes?: readonly number[] | undefined;
+  /** The typed transaction `stdin` renders (nft): programs read the text, a fake kernel this. */
+  readonly nft?: Transaction | undefined;
 }
 
 export interface RunResult {

@@ -1,4 +1,6 @@
 // Turns an operation into the argument vector that carries it out (pure; never a shell string).
+import { renderTransaction } from '../nft/text.js';
+import type { Transaction } from '../nft/transaction.js';
 import type { Op } from './ops.js';
 
 export interface Command {
@@ -8,6 +10,11 @@ export interface Command {
   readonly stdin?: string;
   /** Exit codes that are not failures (default: only 0). */
   readonly okExitCodes?: readonly number[];
+  /**
+   * The typed transaction `stdin` renders (`nft -f -`): a runner that applies transactions
+   * itself (the fake kernel) takes it instead of the text.
+   */
+  readonly nft?: Transaction;
 }
 
 export function commandFor(op: Op): Command {
@@ -54,7 +61,15 @@ export function commandFor(op: Op): Command {
         netns: op.netns,
       };
     case 'netfilterApply':
-      return { argv: op.argv, netns: op.netns, stdin: op.stdin };
+      // nftables transactions are rendered here, when they run: the agent's path never needs text.
+      return 'nft' in op
+        ? {
+            argv: ['nft', '-f', '-'],
+            netns: op.netns,
+            stdin: renderTransaction(op.nft),
+            nft: op.nft,
+          }
+        : { argv: op.argv, netns: op.netns, stdin: op.stdin };
     case 'conntrackDelete':
       // conntrack exits 1 when nothing matched; the executor reads the count from stderr.
       return {

@@ -1,7 +1,8 @@
 // Plans a migration: new flow assignments, then one atomic rule change, then that flow's conntrack.
+
+import { joinNftOps } from '../engines/edits.js';
 import type { Engine, FlowChange, FlowMapping } from '../engines/engine.js';
 import { lateTable } from '../engines/late.js';
-import { joinNftOps } from '../engines/nft-script.js';
 import { InputError } from '../errors.js';
 import {
   concreteAddress,

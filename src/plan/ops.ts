@@ -1,4 +1,5 @@
 // Typed operations: what planners decide and the executor carries out. Plain data, no I/O.
+import type { NetfilterApplyOp } from '../engines/engine.js';
 
 export type Op =
   | { readonly kind: 'netnsAdd'; readonly netns: string }
@@ -32,21 +33,8 @@ export type Op =
       readonly via: string;
       readonly dev: string;
     }
-  /** One atomic netfilter transaction, as an engine rendered it (program + its stdin). */
-  | {
-      readonly kind: 'netfilterApply';
-      readonly netns: string;
-      readonly argv: readonly string[];
-      readonly stdin: string;
-      /** What the transaction does, for progress and reports. */
-      readonly summary: string;
-      /** The same change as map edits, for an agent that applies it over netlink. */
-      readonly edits?: readonly {
-        readonly map: string;
-        readonly remove: readonly (readonly string[])[];
-        readonly add: readonly (readonly string[])[];
-      }[];
-    }
+  /** One atomic netfilter transaction, as an engine planned it. */
+  | NetfilterApplyOp
   /** Deletes the conntrack entries whose original destination is the flow's abstract address. */
   | {
       readonly kind: 'conntrackDelete';

@@ -6,76 +6,27 @@ import {
   MAX_BATCH_ELEMENTS,
   MAX_BATCH_FLOWS,
   splitEdits,
-  toElement,
 } from '../../src/agent/agent.js';
-import { addressBytes } from '../../src/net/ipv6.js';
+import { editTransaction } from '../../src/engines/edits.js';
+import type { MapEdit } from '../../src/engines/engine.js';
 import { messages } from '../../src/netlink/codec.js';
-import { type MapEdit, type MapElement, mapEditBatch } from '../../src/netlink/nftables.js';
+import { transactionBatch } from '../../src/nft/netlink.js';
 
-const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : '-');
-const ab = (a: string) => addressBytes(a).toString('hex');
+const KINDS = ['remove', 'add', 'absent'] as const;
+type Kind = (typeof KINDS)[number];
 
-describe('toElement', () => {
-  it('1-part key without value: 16 key bytes, no value', () => {
-    const e = toElement(['fe00::1'], false);
-    assert.equal(hex(e.key), ab('fe00::1'));
-    assert.equal(e.value, undefined);
-    assert.equal('value' in e, false);
-  });
+/** The flow of an element: the last part of its key (an added map element ends with its value). */
+const flowOf = (e: MapEdit, kind: Kind, parts: readonly string[]) =>
+  parts[parts.length - (kind === 'add' && !e.set ? 2 : 1)] ?? '';
 
-  it('1-part key with value: key from the first part, value from the last', () => {
-    const e = toElement(['fe00::1', 'fc02::2'], true);
-    assert.equal(hex(e.key), ab('fe00::1'));
-    assert.equal(hex(e.value), ab('fc02::2'));
-  });
-
-  it('2-part key without value: 32 bytes, parts back to back', () => {
-    const e = toElement(['fc00::1', 'fe00::1:0'], false);
-    assert.equal(e.key.length, 32);
-    assert.equal(hex(e.key), ab('fc00::1') + ab('fe00::1:0'));
-    assert.equal(e.value, undefined);
-  });
-
-  it('2-part key with value (the dnat maps’ elements)', () => {
-    const e = toElement(['fc00::1', 'fe00::2', 'fc02::2'], true);
-    assert.equal(hex(e.key), ab('fc00::1') + ab('fe00::2'));
-    assert.equal(hex(e.value), ab('fc02::2'));
-  });
-
-  it('a set element: every part is key (the late set’s former responder . abstract address)', () => {
-    const e = toElement(['fc01::1', 'fe00::1'], false);
-    assert.equal(hex(e.key), ab('fc01::1') + ab('fe00::1'));
-    assert.equal('value' in e, false);
-  });
-
-  it('accepts any spelling of an address', () => {
-    const e = toElement(['FE00:0:0::0001', 'FC02::2'], true);
-    assert.equal(hex(e.key), ab('fe00::1'));
-    assert.equal(hex(e.value), ab('fc02::2'));
-  });
-
-  it('every key byte is written (no leftovers of uninitialised memory)', () => {
-    for (let i = 0; i < 50; i++) {
-      const e = toElement(['::', '::'], false);
-      assert.equal(hex(e.key), '00'.repeat(32));
-    }
-  });
-
-  it('refuses an invalid address', () => {
-    assert.throws(() => toElement(['fe00::g'], false), /not an IPv6 address/);
-    assert.throws(() => toElement(['fe00::1', '1.2.3.4'], true), /not an IPv6 address/);
-  });
-});
-
-/** The flow of an element: the last 16 bytes of its key (the abstract address). */
-const flowOf = (el: MapElement) => hex(el.key.subarray(el.key.length - 16));
+/** The flows of one kind of an edit's elements. */
+const flowsOf = (e: MapEdit | undefined, kind: Kind) =>
+  (e?.[kind] ?? []).map((p) => (e ? flowOf(e, kind, p) : ''));
 
 const addr = (i: number) => `fe00::${(i + 1).toString(16)}`;
 
-const KINDS = ['remove', 'add', 'absent'] as const;
-
-/** Every element of an edit, of every kind. */
-const elementsOf = (e: MapEdit) => KINDS.flatMap((kind) => e[kind] ?? []);
+/** Every element of an edit, of every kind, with its flow. */
+const flowsOfAll = (e: MapEdit) => KINDS.flatMap((kind) => flowsOf(e, kind));
 
 /**
  * A batch for n flows (initiator fc00::1) moving from fc01::1 to fc02::2 with every kind of element
@@ -91,34 +42,35 @@ function migration(n: number, order: 'same' | 'reversed' = 'same'): MapEdit[] {
     {
       table: 'flowmig',
       map: 'dnat_to',
-      remove: ids.map((i) => toElement(['fc00::1', addr(i)], false)),
-      add: ids.map((i) => toElement(['fc00::1', addr(i), 'fc02::2'], true)),
+      remove: ids.map((i) => ['fc00::1', addr(i)]),
+      add: ids.map((i) => ['fc00::1', addr(i), 'fc02::2']),
     },
     {
       table: 'flowmig',
       map: 'dnat_back',
-      remove: backIds.map((i) => toElement(['fc01::1', addr(i)], false)),
-      add: backIds.map((i) => toElement(['fc02::2', addr(i), 'fc00::1'], true)),
+      remove: backIds.map((i) => ['fc01::1', addr(i)]),
+      add: backIds.map((i) => ['fc02::2', addr(i), 'fc00::1']),
     },
     {
       table: 'flowmig_late',
       map: 'late_from',
+      set: true,
       remove: [],
-      add: ids.map((i) => toElement(['fc01::1', addr(i)], false)),
+      add: ids.map((i) => ['fc01::1', addr(i)]),
       timeoutMs: 5000,
-      absent: ids.map((i) => toElement(['fc02::2', addr(i)], false)),
+      absent: ids.map((i) => ['fc02::2', addr(i)]),
     },
   ];
 }
 
-/** Every element as `table map kind timeout key value`, for multiset comparisons. */
+/** Every element as `table map kind timeout parts`, for multiset comparisons. */
 function inventory(edits: readonly MapEdit[]): string[] {
   return edits
     .flatMap((e) =>
       KINDS.flatMap((kind) =>
         (e[kind] ?? []).map(
-          (el) =>
-            `${e.table} ${e.map} ${kind} ${kind === 'add' ? (e.timeoutMs ?? '-') : '-'} ${hex(el.key)} ${hex(el.value)}`,
+          (parts) =>
+            `${e.table} ${e.map} ${e.set ? 'set' : 'map'} ${kind} ${kind === 'add' ? (e.timeoutMs ?? '-') : '-'} ${parts.join(' ')}`,
         ),
       ),
     )
@@ -133,8 +85,7 @@ function checkSplit(input: readonly MapEdit[], batches: readonly MapEdit[][], ma
   batches.forEach((batch, b) => {
     const flows = new Set<string>();
     for (const e of batch) {
-      for (const el of elementsOf(e)) {
-        const f = flowOf(el);
+      for (const f of flowsOfAll(e)) {
         flows.add(f);
         const seen = batchOfFlow.get(f);
         assert.ok(seen === undefined || seen === b, `flow ${f} in batches ${seen} and ${b}`);
@@ -192,7 +143,7 @@ describe('splitEdits', () => {
     const out = splitEdits(input, 3);
     checkSplit(input, out, 3);
     assert.equal(out.length, 4);
-    const flowsPer = out.map((b) => new Set(b.flatMap((e) => elementsOf(e).map(flowOf))).size);
+    const flowsPer = out.map((b) => new Set(b.flatMap(flowsOfAll)).size);
     assert.deepEqual(flowsPer, [3, 3, 3, 1]);
   });
 
@@ -201,8 +152,11 @@ describe('splitEdits', () => {
     const out = splitEdits(input, 3);
     checkSplit(input, out, 3);
     for (const batch of out) {
-      const flows = (map: string, kind: (typeof KINDS)[number]) =>
-        (batch.find((e) => e.map === map)?.[kind] ?? []).map(flowOf).sort();
+      const flows = (map: string, kind: Kind) =>
+        flowsOf(
+          batch.find((e) => e.map === map),
+          kind,
+        ).sort();
       const moved = flows('dnat_to', 'add');
       assert.ok(moved.length > 0);
       for (const map of ['dnat_to', 'dnat_back'])
@@ -230,19 +184,20 @@ describe('splitEdits', () => {
     const late = (ids: number[], timeoutMs: number): MapEdit => ({
       table: 'flowmig_late',
       map: 'late_from',
+      set: true,
       remove: [],
-      add: ids.map((i) => toElement(['fc01::1', addr(i)], false)),
+      add: ids.map((i) => ['fc01::1', addr(i)]),
       timeoutMs,
     });
     const out = splitEdits([late([0, 1], 1000), late([1, 2], 2000)], 2);
     assert.deepEqual(
-      out.map((batch) => batch.map((e) => [e.timeoutMs, e.add.map(flowOf)])),
+      out.map((batch) => batch.map((e) => [e.timeoutMs, flowsOf(e, 'add')])),
       [
         [
-          [1000, [ab(addr(0)), ab(addr(1))]],
-          [2000, [ab(addr(1))]],
+          [1000, [addr(0), addr(1)]],
+          [2000, [addr(1)]],
         ],
-        [[2000, [ab(addr(2))]]],
+        [[2000, [addr(2)]]],
       ],
     );
   });
@@ -254,7 +209,8 @@ describe('splitEdits', () => {
         map: 'late_from',
         remove: [],
         add: [],
-        absent: [0, 1, 2, 3, 4].map((i) => toElement(['fc02::2', addr(i)], false)),
+        set: true,
+        absent: [0, 1, 2, 3, 4].map((i) => ['fc02::2', addr(i)]),
       },
     ];
     const out = splitEdits(input, 2);
@@ -279,10 +235,7 @@ describe('splitEdits', () => {
       const orig = input.find((e) => e.map === map);
       assert.ok(orig);
       const removes = out.flatMap((b) => b.filter((e) => e.map === map).flatMap((e) => e.remove));
-      assert.deepEqual(
-        removes.map((e) => hex(e.key)),
-        orig.remove.map((e) => hex(e.key)),
-      );
+      assert.deepEqual(removes, orig.remove);
       for (const b of out)
         for (const e of b)
           assert.equal(e.table, e.map === 'late_from' ? 'flowmig_late' : 'flowmig');
@@ -294,8 +247,8 @@ describe('splitEdits', () => {
       {
         table: 'flowmig',
         map: 'dnat_to',
-        remove: [0, 1, 2].map((i) => toElement(['fc00::1', addr(i)], false)),
-        add: [3, 4, 5, 6].map((i) => toElement(['fc00::1', addr(i), 'fc01::1'], true)),
+        remove: [0, 1, 2].map((i) => ['fc00::1', addr(i)]),
+        add: [3, 4, 5, 6].map((i) => ['fc00::1', addr(i), 'fc01::1']),
       },
     ];
     const out = splitEdits(input, 2);
@@ -309,8 +262,8 @@ describe('splitEdits', () => {
       {
         table: 'flowmig',
         map: 'dnat_to',
-        remove: Array.from({ length: n }, (_, i) => ({ key: flowKey(i) })),
-        add: Array.from({ length: n }, (_, i) => ({ key: flowKey(i), value: flowKey(0) })),
+        remove: Array.from({ length: n }, (_, i) => ['fc00::1', addr(i)]),
+        add: Array.from({ length: n }, (_, i) => ['fc00::1', addr(i), 'fc01::1']),
       },
     ];
     const out = splitEdits(input);
@@ -321,7 +274,7 @@ describe('splitEdits', () => {
     assert.equal(out[1]?.[0]?.add.length, 1);
   });
 
-  it('each batch encodes with mapEditBatch: deletes, adds, then the absent add and delete', () => {
+  it('each batch renders to netlink as the agent sends it: deletes, adds, then the absent add and delete', () => {
     const input = migration(5);
     const out = splitEdits(input, 2);
     let seq = 1;
@@ -329,25 +282,17 @@ describe('splitEdits', () => {
     const DEL = (10 << 8) | 14;
     const NEW = (10 << 8) | 12;
     for (const part of out) {
-      const batch = mapEditBatch(part, seq);
+      const batch = transactionBatch(editTransaction(part, 'flowmig'), seq);
       seq = batch.nextSeq;
       const types = [...messages(batch.data)].map((m) => m.type);
       // Deletes of the two maps; adds of the two maps, the late element and the absent one; then
       // the absent one's delete.
       assert.deepEqual(types, [0x10, DEL, DEL, NEW, NEW, NEW, NEW, DEL, 0x11]);
-      seen.push(...part.flatMap((e) => e.add.map(flowOf)));
+      seen.push(...part.flatMap((e) => flowsOf(e, 'add')));
     }
     assert.equal(new Set(seen).size, 5);
   });
 });
-
-/** A 16-byte key unique per i. */
-function flowKey(i: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0xfe;
-  b.writeUInt32BE(i + 1, 12);
-  return b;
-}
 
 describe('batchesOf', () => {
   it('edits up to MAX_BATCH_ELEMENTS elements go as they are, in one batch', () => {

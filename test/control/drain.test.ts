@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { keeps } from '../../src/agent/agent.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { FakeTranslator } from '../../src/engines/fake.js';
+import { lateTable } from '../../src/engines/late.js';
 import { nftablesEngine } from '../../src/engines/nftables.js';
 import { policyOf } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
@@ -122,12 +123,14 @@ describe('the agent keeps what a target keeps', () => {
 describe('a draining flow in the fake translator', () => {
   it('an open TCP connection stays on C, new ones, UDP and ping go to D; the drain end moves it', () => {
     const lab = resolveLab(DRAIN_LAB);
-    const fake = new FakeTranslator(nftablesEngine);
-    for (const op of [
-      nftablesEngine.install('B', [
-        { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
-      ]),
-    ])
+    const fake = new FakeTranslator();
+    const mapping = {
+      address: 'fe00::1',
+      initiatorAddress: 'fc00::1',
+      responderAddress: 'fc01::1',
+    };
+    // The late table too: the swap's transaction writes to it (nft would fail without it).
+    for (const op of [nftablesEngine.install('B', [mapping]), lateTable.install('B', [mapping])])
       fake.apply(op);
     const tcp = { src: 'fc00::1', dst: 'fe00::1', proto: 'tcp' as const, id: 40000 };
     const udp = { src: 'fc00::1', dst: 'fe00::1', proto: 'udp' as const, id: 40001 };

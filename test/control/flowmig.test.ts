@@ -84,7 +84,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         afterConntrack: 0,
         former: [],
       });
-      assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc00::1');
+      assert.equal(kernel.lateInitiator('t1-B', 'fe00::1'), 'fc00::1');
       const state = await fm.store.read(ID);
       assert.equal(state?.phase, 'up');
       assert.deepEqual(state?.created, NAMESPACES);
@@ -296,9 +296,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
     it('a swap back within the grace: C is released from the late set only after conntrack -D', async () => {
       await fm.up(lab);
       await fm.swap(ID);
-      const b = kernel.namespaces.get('t1-B');
-      assert.ok(b);
-      const former = () => [...b.late.model.former.keys()];
+      const former = () => kernel.lateFormer('t1-B');
       const seen: string[] = [];
       kernel.observe((call) => {
         if (call.argv[0] === 'conntrack') seen.push(`at conntrack -D: ${former().join(', ')}`);
@@ -350,7 +348,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
         'ip netns exec t1-B nft -f -',
         'ip netns exec t1-B conntrack -D -f ipv6 --orig-dst fe00::1',
       ]);
-      assert.equal(kernel.namespaces.get('t1-B')?.late.model.initiators.get('fe00::1'), 'fc03::1');
+      assert.equal(kernel.lateInitiator('t1-B', 'fe00::1'), 'fc03::1');
       const status = await fm.status(ID);
       assert.deepEqual(
         status.flows.map((f) => [f.initiator, f.kernelResponder, f.inSync]),
@@ -361,7 +359,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
 
     it('status shows a flow out of sync when the late table names another initiator', async () => {
       await fm.up(lab);
-      kernel.namespaces.get('t1-B')?.late.model.initiators.set('fe00::1', 'fc09::9');
+      kernel.setLateInitiator('t1-B', 'fe00::1', 'fc09::9');
       const status = await fm.status(ID);
       assert.equal(status.translatorInstalled, true);
       assert.deepEqual(
@@ -372,9 +370,7 @@ describe('Flowmig against a fake kernel (RecordingRunner)', () => {
 
     it('status says the translator is not installed when the late table is missing', async () => {
       await fm.up(lab);
-      const b = kernel.namespaces.get('t1-B');
-      assert.ok(b);
-      b.late.installed = false;
+      kernel.deleteTable('t1-B', 'flowmig_late');
       const status = await fm.status(ID);
       assert.equal(status.translatorInstalled, false);
       assert.equal(status.late.installed, false);

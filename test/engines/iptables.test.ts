@@ -13,6 +13,7 @@ import {
 import { engineFor } from '../../src/engines/registry.js';
 import { M1, M2 } from '../support/mappings.js';
 import { NAT_SAVE_TWO_FLOWS, natSave } from '../support/samples.js';
+import { mappingsAfter, programOp, stdinOf } from './ops.js';
 
 const M3: FlowMapping = {
   address: 'fe00::3',
@@ -272,7 +273,9 @@ describe('iptablesEngine', () => {
 
   it('update restates the whole table (no cheaper atomic way in ip6tables), naming what moved', () => {
     const moved = { ...M1, responderAddress: 'fc02::2' };
-    const op = iptablesEngine.update('B', [{ before: M1, after: moved }], () => [moved, M2]);
+    const op = programOp(
+      iptablesEngine.update('B', [{ before: M1, after: moved }], () => [moved, M2]),
+    );
     assert.equal(op.kind, 'netfilterApply');
     assert.equal(op.netns, 'B');
     assert.deepEqual(op.argv, ['ip6tables-restore', '-w', '--noflush']);
@@ -284,13 +287,14 @@ describe('iptablesEngine', () => {
     assert.equal(iptablesEngine.uninstall('B'), undefined);
   });
 
-  it('simulate gives the table after a transaction, whatever was there before', () => {
+  it('in a fake translator, a transaction leaves its table, whatever was there before', () => {
+    const installed = iptablesEngine.install('B', [M1, M3]);
     const op = iptablesEngine.replace('B', [M2]);
-    assert.deepEqual(iptablesEngine.simulate([M1, M3], op), [M2]);
-    assert.deepEqual(iptablesEngine.simulate([], iptablesEngine.install('B', [M1, M3])), [M1, M3]);
+    assert.deepEqual(mappingsAfter(iptablesEngine, [installed, op]), [M2]);
+    assert.deepEqual(mappingsAfter(iptablesEngine, [installed]), [M1, M3]);
     const moved = { ...M1, responderAddress: 'fc02::2' };
     const update = iptablesEngine.update('B', [{ before: M1, after: moved }], () => [moved, M3]);
-    assert.deepEqual(iptablesEngine.simulate([M1, M3], update), [moved, M3]);
+    assert.deepEqual(mappingsAfter(iptablesEngine, [installed, update]), [moved, M3]);
   });
 
   it('inspects with ip6tables-save -t nat in the translator and parses its output', () => {
@@ -329,7 +333,7 @@ describe('iptablesEngine.repair', () => {
   });
 
   it('jumps missing (not installed): the same, with the two jumps', () => {
-    const op = iptablesEngine.repair('B', [M1], { installed: false, mappings: [] });
+    const op = programOp(iptablesEngine.repair('B', [M1], { installed: false, mappings: [] }));
     assert.deepEqual(op.argv, restore);
     assert.equal(op.netns, 'B');
     assert.equal(
@@ -355,8 +359,7 @@ describe('iptablesEngine.repair', () => {
       .filter((l) => !/^-A (PRE|POST)ROUTING -j FLOWMIG/.test(l))
       .join('\n');
     const jumps = (text: string) =>
-      iptablesEngine
-        .repair('B', [M1], parseNatTable(text))
+      programOp(iptablesEngine.repair('B', [M1], parseNatTable(text)))
         .stdin.split('\n')
         .filter((l) => /^-A (PRE|POST)ROUTING /.test(l));
     assert.deepEqual(jumps(NAT_SAVE_TWO_FLOWS), []);
@@ -379,8 +382,7 @@ describe('iptablesEngine.repair', () => {
     assert.equal(noPost.installed, false);
     assert.deepEqual(noPost.missingHooks, ['POSTROUTING']);
     const jumps = (kernel: ReturnType<typeof parseNatTable>) =>
-      iptablesEngine
-        .repair('B', [M1], kernel)
+      programOp(iptablesEngine.repair('B', [M1], kernel))
         .stdin.split('\n')
         .filter((l) => /^-A (PRE|POST)ROUTING /.test(l));
     assert.deepEqual(jumps(noPost), ['-A POSTROUTING -j FLOWMIG-SNAT']);
@@ -393,23 +395,28 @@ describe('iptablesEngine.repair', () => {
   });
 
   it('only installed matters: the kernel’s mappings and foreign rules do not change the script', () => {
-    const a = iptablesEngine.repair('B', [M1, M3], { installed: true, mappings: [] });
-    const b = iptablesEngine.repair('B', [M1, M3], {
-      installed: true,
-      mappings: [M2],
-      foreignRules: 3,
-    });
+    const a = programOp(iptablesEngine.repair('B', [M1, M3], { installed: true, mappings: [] }));
+    const b = programOp(
+      iptablesEngine.repair('B', [M1, M3], {
+        installed: true,
+        mappings: [M2],
+        foreignRules: 3,
+      }),
+    );
     assert.equal(a.stdin, b.stdin);
     assert.equal(a.stdin, renderRestore([M1, M3], false));
     assert.equal(
-      iptablesEngine.repair('B', [M1, M3], { installed: false, mappings: [M1], foreignRules: 1 })
-        .stdin,
+      stdinOf(
+        iptablesEngine.repair('B', [M1, M3], { installed: false, mappings: [M1], foreignRules: 1 }),
+      ),
       renderRestore([M1, M3], true),
     );
   });
 
   it('one transaction that writes only flowmig’s chains (and the jumps)', () => {
-    const text = iptablesEngine.repair('B', [M1, M2, M3], { installed: false, mappings: [] }).stdin;
+    const text = stdinOf(
+      iptablesEngine.repair('B', [M1, M2, M3], { installed: false, mappings: [] }),
+    );
     assert.equal(text.match(/^\*/gm)?.length, 1);
     assert.equal(text.match(/^COMMIT$/gm)?.length, 1);
     for (const line of text.split('\n').filter((l) => l.startsWith(':') || l.startsWith('-'))) {
@@ -421,8 +428,10 @@ describe('iptablesEngine.repair', () => {
   });
 
   it('simulated, leaves exactly the given mappings, and reads back as installed with no foreign rule', () => {
-    const op = iptablesEngine.repair('B', [M1, M2], { installed: false, mappings: [] });
-    assert.deepEqual(iptablesEngine.simulate([M3], op), [M1, M2]);
+    const op = programOp(iptablesEngine.repair('B', [M1, M2], { installed: false, mappings: [] }));
+    // Over a table that holds M3, its chains flushed and refilled.
+    const before = iptablesEngine.install('B', [M3]);
+    assert.deepEqual(mappingsAfter(iptablesEngine, [before, op]), [M1, M2]);
     assert.deepEqual(parseNatTable(op.stdin), { installed: true, mappings: [M1, M2] });
   });
 });

@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FlowChange, FlowMapping } from '../../src/engines/engine.js';
+import type { FakeTranslator } from '../../src/engines/fake.js';
 import {
   INITIATOR_MAP,
   LATE_SET,
   LATE_TABLE,
-  type LateModel,
+  LATE_TABLE_DECL,
   lateEdits,
   lateTable,
   parseLateJson,
   releaseEdits,
   renderLateTable,
-  simulateLate,
 } from '../../src/engines/late.js';
-import { renderEdits } from '../../src/engines/nft-script.js';
+import { NftError } from '../../src/nft/fake.js';
+import { setRef } from '../../src/nft/objects.js';
+import { addElements, deleteElements, type TxOp } from '../../src/nft/transaction.js';
 import { M1, M2 } from '../support/mappings.js';
 import {
   LATE_JSON_AFTER_SWAP,
@@ -24,6 +26,7 @@ import {
   NFT_JSON_NO_TABLE,
   NFT_JSON_THREE_FLOWS,
 } from '../support/nft-samples.js';
+import { applyTo, argvOf, stdinOf, translatorAfter, withoutHandles } from './ops.js';
 
 const M3: FlowMapping = {
   address: 'fe00::1:0',
@@ -36,7 +39,25 @@ const M1_ON_D: FlowMapping = { ...M1, responderAddress: 'fc02::2' };
 const SWAP: FlowChange[] = [{ before: M1, after: M1_ON_D }];
 const SWAP_BACK: FlowChange[] = [{ before: M1_ON_D, after: M1 }];
 
-const EMPTY: LateModel = { initiators: new Map(), former: new Map() };
+/** The late table in a fake translator: initiators, and former responders with their expiry. */
+function lateOf(t: FakeTranslator): {
+  initiators: Map<string, string>;
+  former: Map<string, number>;
+} {
+  const elements = (set: string) => t.nft.elements({ family: 'ip6', name: LATE_TABLE, set }, t.now);
+  return {
+    initiators: new Map(elements(INITIATOR_MAP).map((e) => [e.key[0] ?? '', e.value ?? ''])),
+    former: new Map(
+      elements(LATE_SET).map((e) => [
+        e.key.join(' . '),
+        e.timeoutMs === undefined ? Number.POSITIVE_INFINITY : t.now + e.timeoutMs,
+      ]),
+    ),
+  };
+}
+
+/** `nft -j list table ip6 flowmig_late` from a fake translator. */
+const listed = (t: FakeTranslator) => t.list(LATE_TABLE_DECL) ?? '';
 
 describe('renderLateTable', () => {
   it('declares the late table: a timeout set, the initiators, a raw-priority rule and its catch after conntrack', () => {
@@ -265,7 +286,7 @@ describe('releaseEdits', () => {
     const edits = releaseEdits(SWAP, 5000);
     assert.equal(edits[0]?.timeoutMs, 5000);
     // Absent elements are added and deleted in one transaction: never with a timeout.
-    const script = renderEdits(edits, 'flowmig_late').join('\n');
+    const script = stdinOf(lateTable.release('B', SWAP, 5000));
     assert.doesNotMatch(script, /timeout/);
   });
 });
@@ -273,10 +294,10 @@ describe('releaseEdits', () => {
 describe('lateTable operations', () => {
   it('install: the table, then every flow’s initiator, in one `nft -f -`', () => {
     const op = lateTable.install('B', [M1, M2, M3]);
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(op.netns, 'B');
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         renderLateTable(),
         'add element ip6 flowmig_late initiator_of { fe00::1 : fc00::1, fe00::2 : fc00::1, fe00::1:0 : fc03::1 }',
@@ -288,30 +309,30 @@ describe('lateTable operations', () => {
   });
 
   it('install with no flows declares just the table', () => {
-    assert.equal(lateTable.install('B', []).stdin, `${renderLateTable()}\n`);
+    assert.equal(stdinOf(lateTable.install('B', [])), `${renderLateTable()}\n`);
   });
 
   it('replace: sets exactly these initiators and leaves the former responders be', () => {
     const op = lateTable.replace('B', [M2]);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'flush map ip6 flowmig_late initiator_of',
         'add element ip6 flowmig_late initiator_of { fe00::2 : fc00::1 }',
         '',
       ].join('\n'),
     );
-    assert.doesNotMatch(op.stdin, /late_from/);
+    assert.doesNotMatch(stdinOf(op), /late_from/);
     assert.equal(op.summary, 'nft: set 1 initiator(s) for late packets');
   });
 
   it('update for a swap: the former responder with its timeout, nothing more', () => {
     const op = lateTable.update('B', SWAP, 5000);
     assert.ok(op);
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(op.netns, 'B');
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }\n',
     );
     assert.deepEqual(op.edits, lateEdits(SWAP, 5000));
@@ -326,7 +347,7 @@ describe('lateTable operations', () => {
     const after = { ...M1, initiatorAddress: 'fc03::1', responderAddress: 'fc02::2' };
     const op = lateTable.update('B', [{ before: M1, after }], 0);
     assert.equal(
-      op?.stdin,
+      stdinOf(op),
       [
         'delete element ip6 flowmig_late initiator_of { fe00::1 }',
         'add element ip6 flowmig_late initiator_of { fe00::1 : fc03::1 }',
@@ -345,10 +366,10 @@ describe('lateTable operations', () => {
     assert.ok(op);
     assert.equal(op.kind, 'netfilterApply');
     assert.equal(op.netns, 'B');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     // Added first, so the delete succeeds whether or not it was in the set.
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
         'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
@@ -362,7 +383,7 @@ describe('lateTable operations', () => {
   it('release for a swap back names the returning responder', () => {
     const op = lateTable.release('B', SWAP_BACK, 5000);
     assert.equal(
-      op?.stdin,
+      stdinOf(op),
       [
         'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 }',
         'delete element ip6 flowmig_late late_from { fc01::1 . fe00::1 }',
@@ -379,7 +400,7 @@ describe('lateTable operations', () => {
     ];
     const op = lateTable.release('B', changes, 5000);
     assert.equal(
-      op?.stdin,
+      stdinOf(op),
       [
         'add element ip6 flowmig_late late_from { fc02::2 . fe00::1, fc02::2 . fe00::1:0 }',
         'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1, fc02::2 . fe00::1:0 }',
@@ -399,14 +420,14 @@ describe('lateTable operations', () => {
 
   it('update and release touch only the late set of the late table', () => {
     for (const op of [lateTable.update('B', SWAP, 5000), lateTable.release('B', SWAP, 5000)])
-      for (const line of op?.stdin.trim().split('\n') ?? [])
+      for (const line of stdinOf(op).trim().split('\n'))
         assert.match(line, /^(add|delete) element ip6 flowmig_late late_from \{ /);
   });
 
   it('uninstall deletes the table; inspect lists it as JSON', () => {
     const op = lateTable.uninstall('B');
-    assert.equal(op.stdin, 'delete table ip6 flowmig_late\n');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.equal(stdinOf(op), 'delete table ip6 flowmig_late\n');
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.deepEqual(lateTable.inspect('B'), {
       argv: ['nft', '-j', 'list', 'table', 'ip6', 'flowmig_late'],
       netns: 'B',
@@ -419,9 +440,9 @@ describe('lateTable.repair', () => {
     const op = lateTable.repair('t1-B', [M1, M2]);
     assert.equal(op.kind, 'netfilterApply');
     assert.equal(op.netns, 't1-B');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'table ip6 flowmig_late {}',
         'delete table ip6 flowmig_late',
@@ -447,13 +468,15 @@ describe('lateTable.repair', () => {
 
   it('with no flows: the table alone, restated', () => {
     assert.equal(
-      lateTable.repair('B', []).stdin,
+      stdinOf(lateTable.repair('B', [])),
       `table ip6 flowmig_late {}\ndelete table ip6 flowmig_late\n${renderLateTable()}\n`,
     );
   });
 
   it('touches only the late table and writes no former responder', () => {
-    const lines = lateTable.repair('B', [M1, M2, M3]).stdin.trim().split('\n');
+    const lines = stdinOf(lateTable.repair('B', [M1, M2, M3]))
+      .trim()
+      .split('\n');
     const top = lines.filter((l) => !l.startsWith(' ') && l !== '}');
     for (const l of top)
       assert.match(l, /^(table|delete table|add element) ip6 flowmig_late( |$)/, l);
@@ -465,24 +488,24 @@ describe('lateTable.repair', () => {
   it('what follows the delete is exactly install’s script', () => {
     const op = lateTable.repair('B', [M1, M2, M3]);
     assert.equal(
-      op.stdin,
-      `table ip6 flowmig_late {}\ndelete table ip6 flowmig_late\n${lateTable.install('B', [M1, M2, M3]).stdin}`,
+      stdinOf(op),
+      `table ip6 flowmig_late {}\ndelete table ip6 flowmig_late\n${stdinOf(lateTable.install('B', [M1, M2, M3]))}`,
     );
   });
 
-  it('simulated: exactly the given initiators, former responders and their grace dropped', () => {
-    const swapped = simulateLate(
-      simulateLate(EMPTY, lateTable.install('B', [M1, M2, M3]).stdin, 0),
-      lateTable.update('B', SWAP, 60_000)?.stdin ?? '',
-      0,
-    );
-    assert.equal(swapped.former.size, 1);
-    const repaired = simulateLate(swapped, lateTable.repair('B', [M1_ON_D]).stdin, 10);
-    assert.deepEqual(repaired, {
+  it('in a fake translator: exactly the given initiators, former responders and their grace dropped', () => {
+    const t = translatorAfter([
+      lateTable.install('B', [M1, M2, M3]),
+      lateTable.update('B', SWAP, 60_000),
+    ]);
+    assert.equal(lateOf(t).former.size, 1);
+    t.advance(10);
+    t.apply(lateTable.repair('B', [M1_ON_D]));
+    assert.deepEqual(lateOf(t), {
       initiators: new Map([['fe00::1', 'fc00::1']]),
       former: new Map(),
-      timeouts: new Map(),
     });
+    assert.equal(parseLateJson(listed(t)).installed, true);
   });
 });
 
@@ -525,32 +548,29 @@ describe('parseLateJson (real nft 1.0.6 output)', () => {
     assert.deepEqual(lateTable.parse(LATE_JSON_AFTER_SWAP), parseLateJson(LATE_JSON_AFTER_SWAP));
   });
 
-  it('reads the scripts that made the captures the way simulateLate applies them', () => {
+  it('the transactions that made the captures leave a fake translator listing the same', () => {
     // The captures were made when one script held the former responder and the absent pair; a
     // migration now writes them in two transactions (update, then release after the conntrack
     // delete), which leave the set the same.
-    const step = (m: LateModel, changes: FlowChange[]) =>
-      simulateLate(
-        simulateLate(m, lateTable.update('B', changes, 60_000)?.stdin ?? '', 0),
-        lateTable.release('B', changes, 60_000)?.stdin ?? '',
-        0,
-      );
-    const installed = simulateLate(EMPTY, lateTable.install('B', [M1, M2, M3]).stdin, 0);
-    assert.deepEqual(installed.initiators, parseLateJson(LATE_JSON_INSTALLED).initiators);
-    const swapped = step(installed, SWAP);
-    assert.deepEqual([...swapped.former.keys()], ['fc01::1 . fe00::1']);
-    assert.deepEqual(
-      parseLateJson(LATE_JSON_AFTER_SWAP).former.map((f) => `${f.responderAddress} . ${f.address}`),
-      ['fc01::1 . fe00::1'],
-    );
-    const back = step(swapped, SWAP_BACK);
-    assert.deepEqual([...back.former.keys()], ['fc02::2 . fe00::1']);
-    assert.deepEqual(
-      parseLateJson(LATE_JSON_AFTER_SWAP_BACK).former.map(
-        (f) => `${f.responderAddress} . ${f.address}`,
-      ),
-      ['fc02::2 . fe00::1'],
-    );
+    const t = translatorAfter([lateTable.install('B', [M1, M2, M3])]);
+    assert.deepEqual(withoutHandles(listed(t)), withoutHandles(LATE_JSON_INSTALLED));
+    assert.deepEqual(parseLateJson(listed(t)), parseLateJson(LATE_JSON_INSTALLED));
+    const step = (changes: FlowChange[]) => {
+      applyTo(t, lateTable.update('B', changes, 60_000), lateTable.release('B', changes, 60_000));
+    };
+    const formerOf = (text: string) =>
+      parseLateJson(text).former.map((f) => `${f.responderAddress} . ${f.address}`);
+    step(SWAP);
+    assert.deepEqual(formerOf(listed(t)), ['fc01::1 . fe00::1']);
+    assert.deepEqual(formerOf(LATE_JSON_AFTER_SWAP), ['fc01::1 . fe00::1']);
+    step(SWAP_BACK);
+    assert.deepEqual(formerOf(listed(t)), ['fc02::2 . fe00::1']);
+    assert.deepEqual(formerOf(LATE_JSON_AFTER_SWAP_BACK), ['fc02::2 . fe00::1']);
+    // As nft lists an element with a timeout: the timeout and the time left, in seconds.
+    t.advance(1000);
+    assert.deepEqual(parseLateJson(listed(t)).former, [
+      { responderAddress: 'fc02::2', address: 'fe00::1', expiresMs: 59_000 },
+    ]);
   });
 
   it('rounds fractional seconds; an element without timeout has no time left', () => {
@@ -686,196 +706,221 @@ describe('lateJson (the test helper) prints what nft prints', () => {
   });
 });
 
-describe('simulateLate', () => {
-  const installed = () => simulateLate(EMPTY, lateTable.install('B', [M1, M2]).stdin, 0);
+describe('the late table in a fake translator (its transactions applied as the kernel would)', () => {
+  /** A translator with the late table of [M1, M2], its clock at 0. */
+  const installed = () => translatorAfter([lateTable.install('B', [M1, M2])]);
+  const clockAt = (t: FakeTranslator, now: number) => t.advance(now - t.now);
   /** The rule change's late part alone (what holds until the conntrack delete). */
-  const updateAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
-    simulateLate(model, lateTable.update('B', changes, grace)?.stdin ?? '', now);
+  const updateAt = (t: FakeTranslator, changes: FlowChange[], grace: number, now: number) => {
+    clockAt(t, now);
+    const op = lateTable.update('B', changes, grace);
+    if (op) t.apply(op);
+    return t;
+  };
   /** The release, after the conntrack delete. */
-  const releaseAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
-    simulateLate(model, lateTable.release('B', changes, grace)?.stdin ?? '', now);
+  const releaseAt = (t: FakeTranslator, changes: FlowChange[], grace: number, now: number) => {
+    clockAt(t, now);
+    const op = lateTable.release('B', changes, grace);
+    if (op) t.apply(op);
+    return t;
+  };
   /** A whole migration's late-table work: the update, then the release. */
-  const swapAt = (model: LateModel, changes: FlowChange[], grace: number, now: number) =>
-    releaseAt(updateAt(model, changes, grace, now), changes, grace, now);
+  const swapAt = (t: FakeTranslator, changes: FlowChange[], grace: number, now: number) =>
+    releaseAt(updateAt(t, changes, grace, now), changes, grace, now);
+  const former = (t: FakeTranslator) => [...lateOf(t).former];
+  const lateSet = setRef(LATE_TABLE_DECL, LATE_SET);
+  const add = (timeoutMs?: number): TxOp[] => [
+    addElements(lateSet, [
+      { key: ['fc01::1', 'fe00::1'], ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    ]),
+  ];
 
-  it('the install script sets the initiators', () => {
-    assert.deepEqual(installed(), {
+  it('the install sets the initiators', () => {
+    assert.deepEqual(lateOf(installed()), {
       initiators: new Map([
         ['fe00::1', 'fc00::1'],
         ['fe00::2', 'fc00::1'],
       ]),
       former: new Map(),
-      timeouts: new Map(),
     });
   });
 
   it('a swap at t=1000 with a 5000 ms grace: the former responder until t=6000', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
-    assert.deepEqual([...(m.timeouts ?? [])], [['fc01::1 . fe00::1', 5000]]);
-    assert.equal(m.initiators.get('fe00::1'), 'fc00::1');
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    assert.deepEqual(former(t), [['fc01::1 . fe00::1', 6000]]);
+    assert.equal(lateOf(t).initiators.get('fe00::1'), 'fc00::1');
   });
 
   it('an element expires when its time has come (kept just before)', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    assert.equal(simulateLate(m, '', 5999).former.size, 1);
-    assert.equal(simulateLate(m, '', 6000).former.size, 0);
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    clockAt(t, 5999);
+    assert.equal(lateOf(t).former.size, 1);
+    clockAt(t, 6000);
+    assert.equal(lateOf(t).former.size, 0);
   });
 
   it('a swap back within the grace removes the returning responder and adds the other', () => {
-    const there = swapAt(installed(), SWAP, 5000, 1000);
-    const back = swapAt(there, SWAP_BACK, 5000, 2000);
-    assert.deepEqual([...back.former], [['fc02::2 . fe00::1', 7000]]);
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    swapAt(t, SWAP_BACK, 5000, 2000);
+    assert.deepEqual(former(t), [['fc02::2 . fe00::1', 7000]]);
   });
 
   it('a swap back within the grace: the returning responder stays late until the release', () => {
-    const there = swapAt(installed(), SWAP, 5000, 1000);
+    const t = swapAt(installed(), SWAP, 5000, 1000);
     // Between the rule change and the release (the conntrack delete runs in between), C's
     // packets are still rewritten statelessly: both servers are in the set.
-    const between = updateAt(there, SWAP_BACK, 5000, 2000);
-    assert.deepEqual(
-      [...between.former],
-      [
-        ['fc01::1 . fe00::1', 6000],
-        ['fc02::2 . fe00::1', 7000],
-      ],
-    );
-    const released = releaseAt(between, SWAP_BACK, 5000, 2100);
-    assert.deepEqual([...released.former], [['fc02::2 . fe00::1', 7000]]);
+    updateAt(t, SWAP_BACK, 5000, 2000);
+    assert.deepEqual(former(t), [
+      ['fc01::1 . fe00::1', 6000],
+      ['fc02::2 . fe00::1', 7000],
+    ]);
+    releaseAt(t, SWAP_BACK, 5000, 2100);
+    assert.deepEqual(former(t), [['fc02::2 . fe00::1', 7000]]);
   });
 
   it('a swap back after the grace: the release’s absent pair works on the expired element too', () => {
-    const there = swapAt(installed(), SWAP, 5000, 1000);
-    const between = updateAt(there, SWAP_BACK, 5000, 9000);
-    assert.deepEqual([...between.former], [['fc02::2 . fe00::1', 14000]]);
-    // C's element expired: a bare delete would fail the script; the add before it makes it safe.
-    assert.deepEqual(
-      [...releaseAt(between, SWAP_BACK, 5000, 9000).former],
-      [['fc02::2 . fe00::1', 14000]],
-    );
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    updateAt(t, SWAP_BACK, 5000, 9000);
+    assert.deepEqual(former(t), [['fc02::2 . fe00::1', 14000]]);
+    // C's element expired: a bare delete would fail the transaction; the add before it makes it safe.
+    releaseAt(t, SWAP_BACK, 5000, 9000);
+    assert.deepEqual(former(t), [['fc02::2 . fe00::1', 14000]]);
   });
 
   it('the release of a swap to a server that was never a former responder changes nothing', () => {
-    const between = updateAt(installed(), SWAP, 5000, 1000);
-    assert.deepEqual(releaseAt(between, SWAP, 5000, 1000), between);
+    const t = updateAt(installed(), SWAP, 5000, 1000);
+    const between = lateOf(t);
+    assert.deepEqual(lateOf(releaseAt(t, SWAP, 5000, 1000)), between);
   });
 
   it('re-adding an element with another timeout restarts it (as kernel 6.18 does)', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
-    const add = (timeout: string) =>
-      `add element ip6 flowmig_late late_from { fc01::1 . fe00::1${timeout} }`;
+    const swapped = () => swapAt(installed(), SWAP, 5000, 1000);
+    assert.deepEqual(former(swapped()), [['fc01::1 . fe00::1', 6000]]);
     // A longer timeout at t=4000: the element outlives its first expiry, until t=4000 + 8000.
-    const longer = simulateLate(m, add(' timeout 8000ms'), 4000);
-    assert.deepEqual([...longer.former], [['fc01::1 . fe00::1', 12_000]]);
-    assert.equal(simulateLate(longer, '', 11_999).former.size, 1);
-    assert.equal(simulateLate(longer, '', 12_000).former.size, 0);
+    const longer = swapped();
+    clockAt(longer, 4000);
+    longer.applyNft(add(8000));
+    assert.deepEqual(former(longer), [['fc01::1 . fe00::1', 12_000]]);
+    clockAt(longer, 11_999);
+    assert.equal(lateOf(longer).former.size, 1);
+    clockAt(longer, 12_000);
+    assert.equal(lateOf(longer).former.size, 0);
     // A shorter one at t=2000: now + timeout, whatever was left.
-    assert.deepEqual(
-      [...simulateLate(m, add(' timeout 1000ms'), 2000).former],
-      [['fc01::1 . fe00::1', 3000]],
-    );
+    const shorter = swapped();
+    clockAt(shorter, 2000);
+    shorter.applyNft(add(1000));
+    assert.deepEqual(former(shorter), [['fc01::1 . fe00::1', 3000]]);
     // None given: the element has no timeout any more and stays.
-    const none = simulateLate(m, add(''), 2000);
-    assert.deepEqual([...none.former], [['fc01::1 . fe00::1', Number.POSITIVE_INFINITY]]);
-    assert.equal(simulateLate(none, '', 1e12).former.size, 1);
-    // The model given is left as it was.
-    assert.deepEqual([...m.former], [['fc01::1 . fe00::1', 6000]]);
+    const none = swapped();
+    clockAt(none, 2000);
+    none.applyNft(add());
+    assert.deepEqual(former(none), [['fc01::1 . fe00::1', Number.POSITIVE_INFINITY]]);
+    clockAt(none, 1e12);
+    assert.equal(lateOf(none).former.size, 1);
   });
 
   it('re-adding an element with the same timeout leaves its expiry be (the kernel does not restart it)', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    const again = 'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout 5000ms }';
-    const later = simulateLate(m, again, 4000);
-    assert.deepEqual([...later.former], [['fc01::1 . fe00::1', 6000]]);
-    assert.equal(simulateLate(later, '', 6000).former.size, 0);
-    // The same swap's script applied again (a retry) does not prolong the grace either.
-    const retried = simulateLate(m, lateTable.update('B', SWAP, 5000)?.stdin ?? '', 3000);
-    assert.deepEqual([...retried.former], [['fc01::1 . fe00::1', 6000]]);
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    clockAt(t, 3000);
+    // The same swap's transaction applied again (a retry) does not prolong the grace.
+    applyTo(t, lateTable.update('B', SWAP, 5000));
+    clockAt(t, 4000);
+    t.applyNft(add(5000));
+    assert.deepEqual(former(t), [['fc01::1 . fe00::1', 6000]]);
+    clockAt(t, 6000);
+    assert.equal(lateOf(t).former.size, 0);
     // Once expired, an add is a new element with a fresh timeout.
-    assert.deepEqual([...simulateLate(m, again, 6000).former], [['fc01::1 . fe00::1', 11_000]]);
+    t.applyNft(add(5000));
+    assert.deepEqual(former(t), [['fc01::1 . fe00::1', 11_000]]);
   });
 
   it('the timeout a re-add compares with is the one the element was last given', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    const add = (ms: number) =>
-      `add element ip6 flowmig_late late_from { fc01::1 . fe00::1 timeout ${ms}ms }`;
-    const changed = simulateLate(m, add(8000), 2000); // until 10000, timeout 8000
-    assert.deepEqual(
-      [...simulateLate(changed, add(8000), 3000).former],
-      [['fc01::1 . fe00::1', 10_000]],
-    );
-    assert.deepEqual(
-      [...simulateLate(changed, add(5000), 3000).former],
-      [['fc01::1 . fe00::1', 8000]],
-    );
-    // A model without timeouts (built by hand): a re-add counts as a change.
-    const bare: LateModel = {
-      initiators: new Map(),
-      former: new Map([['fc01::1 . fe00::1', 6000]]),
+    const changed = () => {
+      const t = swapAt(installed(), SWAP, 5000, 1000);
+      clockAt(t, 2000);
+      t.applyNft(add(8000)); // until 10000, timeout 8000
+      clockAt(t, 3000);
+      return t;
     };
-    assert.deepEqual(
-      [...simulateLate(bare, add(5000), 3000).former],
-      [['fc01::1 . fe00::1', 8000]],
-    );
+    const same = changed();
+    same.applyNft(add(8000));
+    assert.deepEqual(former(same), [['fc01::1 . fe00::1', 10_000]]);
+    const other = changed();
+    other.applyNft(add(5000));
+    assert.deepEqual(former(other), [['fc01::1 . fe00::1', 8000]]);
   });
 
   it('grace 0: neither the update nor the release writes the late set', () => {
     assert.equal(lateTable.update('B', SWAP, 0), undefined);
     assert.equal(lateTable.release('B', SWAP, 0), undefined);
-    const m = swapAt(installed(), SWAP, 0, 1000);
-    assert.equal(m.former.size, 0);
+    assert.equal(lateOf(swapAt(installed(), SWAP, 0, 1000)).former.size, 0);
   });
 
   it('an initiator change: the flow’s late packets go to the new initiator', () => {
     const after = { ...M1, initiatorAddress: 'fc03::1' };
-    const m = swapAt(installed(), [{ before: M1, after }], 5000, 0);
-    assert.equal(m.initiators.get('fe00::1'), 'fc03::1');
-    assert.equal(m.initiators.get('fe00::2'), 'fc00::1');
+    const t = swapAt(installed(), [{ before: M1, after }], 5000, 0);
+    assert.equal(lateOf(t).initiators.get('fe00::1'), 'fc03::1');
+    assert.equal(lateOf(t).initiators.get('fe00::2'), 'fc00::1');
   });
 
-  it('a delete of a missing (or expired) element fails the script, as in nft, model untouched', () => {
-    const m = swapAt(installed(), SWAP, 5000, 1000);
-    const before = {
-      initiators: new Map(m.initiators),
-      former: new Map(m.former),
-      timeouts: new Map(m.timeouts),
-    };
-    const script = [
-      'add element ip6 flowmig_late initiator_of { fe00::9 : fc09::9 }',
-      'delete element ip6 flowmig_late late_from { fc09::9 . fe00::9 }',
-    ].join('\n');
+  it('a delete of a missing (or expired) element fails the transaction, as in nft, nothing changed', () => {
+    const t = swapAt(installed(), SWAP, 5000, 1000);
+    clockAt(t, 2000);
+    const before = listed(t);
+    const initiators = setRef(LATE_TABLE_DECL, INITIATOR_MAP);
     assert.throws(
-      () => simulateLate(m, script, 2000),
-      /^Error: nft would fail: no element fc09::9 \. fe00::9 in late_from$/,
+      () =>
+        t.applyNft([
+          addElements(initiators, [{ key: ['fe00::9'], value: 'fc09::9' }]),
+          deleteElements(lateSet, [{ key: ['fc09::9', 'fe00::9'] }]),
+        ]),
+      (e: unknown) =>
+        e instanceof NftError &&
+        e.message ===
+          'Error: Could not process rule: No such file or directory\ndelete element ip6 flowmig_late late_from { fc09::9 . fe00::9 }',
     );
-    assert.deepEqual(m, before);
-    const expired = 'delete element ip6 flowmig_late late_from { fc01::1 . fe00::1 }';
-    assert.doesNotThrow(() => simulateLate(m, expired, 5999));
-    assert.throws(() => simulateLate(m, expired, 6000), /no element fc01::1 \. fe00::1/);
+    assert.equal(listed(t), before, 'the initiator added before the failing delete is not there');
+    const expired = [deleteElements(lateSet, [{ key: ['fc01::1', 'fe00::1'] }])];
+    const early = swapAt(installed(), SWAP, 5000, 1000);
+    clockAt(early, 5999);
+    assert.doesNotThrow(() => early.applyNft(expired));
+    clockAt(t, 6000);
+    assert.throws(() => t.applyNft(expired), /No such file or directory/);
     assert.throws(
-      () => simulateLate(m, 'delete element ip6 flowmig_late initiator_of { fe00::9 }', 0),
-      /no element fe00::9 in initiator_of/,
+      () => t.applyNft([deleteElements(initiators, [{ key: ['fe00::9'] }])]),
+      /delete element ip6 flowmig_late initiator_of \{ fe00::9 \}/,
     );
   });
 
-  it('flush clears the initiators only; delete table clears everything', () => {
-    const m = swapAt(installed(), SWAP, 5000, 0);
-    const flushed = simulateLate(m, lateTable.replace('B', [M2]).stdin, 0);
-    assert.deepEqual([...flushed.initiators], [['fe00::2', 'fc00::1']]);
-    assert.equal(flushed.former.size, 1);
-    assert.deepEqual(simulateLate(m, lateTable.uninstall('B').stdin, 0), {
-      ...EMPTY,
-      timeouts: new Map(),
-    });
+  it('adding an initiator that is there with another value fails (nft: File exists)', () => {
+    const t = installed();
+    assert.throws(
+      () =>
+        t.applyNft([
+          addElements(setRef(LATE_TABLE_DECL, INITIATOR_MAP), [
+            { key: ['fe00::1'], value: 'fc09::9' },
+          ]),
+        ]),
+      /File exists/,
+    );
+    // The same value again is fine.
+    t.applyNft([
+      addElements(setRef(LATE_TABLE_DECL, INITIATOR_MAP), [{ key: ['fe00::1'], value: 'fc00::1' }]),
+    ]);
   });
 
-  it('leaves lines of other tables alone (the engine’s part of a joined script)', () => {
-    const script = [
-      'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
-      'add element ip6 flowmig late_from { fc09::9 . fe00::1 }',
-      'delete table ip6 flowmig',
-    ].join('\n');
-    assert.deepEqual(simulateLate(installed(), script, 0), installed());
+  it('flush clears the initiators only; delete table removes everything', () => {
+    const t = swapAt(installed(), SWAP, 5000, 0);
+    t.apply(lateTable.replace('B', [M2]));
+    assert.deepEqual([...lateOf(t).initiators], [['fe00::2', 'fc00::1']]);
+    assert.equal(lateOf(t).former.size, 1);
+    t.apply(lateTable.uninstall('B'));
+    assert.equal(t.list(LATE_TABLE_DECL), undefined);
+    assert.deepEqual(lateOf(t), { initiators: new Map(), former: new Map() });
+  });
+
+  it('without the table, a migration’s late transaction fails (nft: No such file or directory)', () => {
+    const t = translatorAfter([]);
+    assert.throws(() => applyTo(t, lateTable.update('B', SWAP, 5000)), /No such file or directory/);
   });
 });

@@ -1,21 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { joinNftOps } from '../../src/engines/edits.js';
 import type { FlowMapping } from '../../src/engines/engine.js';
 import { lateTable } from '../../src/engines/late.js';
-import { joinNftOps } from '../../src/engines/nft-script.js';
 import * as nftables from '../../src/engines/nftables.js';
 import {
   additions,
   DNAT_BACK_MAP,
   DNAT_MAP,
+  FLOWMIG_TABLE,
   mapEdits,
   NFT_TABLE,
   nftablesEngine,
   parseNftJson,
   renderTable,
-  simulateScript,
 } from '../../src/engines/nftables.js';
 import { engineFor } from '../../src/engines/registry.js';
+import { NftError } from '../../src/nft/fake.js';
+import { counter, setRef } from '../../src/nft/objects.js';
+import { addTable, deleteElements } from '../../src/nft/transaction.js';
+import { at } from '../support/labs.js';
 import { M1, M2 } from '../support/mappings.js';
 import {
   NFT_JSON_AFTER_UPDATE,
@@ -25,6 +29,7 @@ import {
   NFT_JSON_NO_TABLE,
   NFT_JSON_THREE_FLOWS,
 } from '../support/nft-samples.js';
+import { argvOf, mappingsAfter, stdinOf, translatorAfter, withoutHandles } from './ops.js';
 
 const M3: FlowMapping = {
   address: 'fe00::1:0',
@@ -47,6 +52,12 @@ const AFTER_UPDATE: FlowMapping[] = [
 
 const byAddress = (ms: readonly FlowMapping[]) =>
   [...ms].sort((a, b) => a.address.localeCompare(b.address));
+
+/** The mappings after installing `current` and then `op`, in a fake translator. */
+const after = (current: readonly FlowMapping[], op: Parameters<typeof stdinOf>[0]) =>
+  mappingsAfter(nftablesEngine, [nftablesEngine.install('B', current), op]);
+
+const prerouting = () => at(FLOWMIG_TABLE.chains, 0);
 
 const noAll = () => {
   throw new Error('the nftables engine must not need the whole table');
@@ -234,9 +245,9 @@ describe('nftablesEngine operations', () => {
     const op = nftablesEngine.install('B', [M1, M2, M3]);
     assert.equal(op.kind, 'netfilterApply');
     assert.equal(op.netns, 'B');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         renderTable(),
         'add element ip6 flowmig dnat_to { fc00::1 . fe00::1 : fc01::1, fc00::1 . fe00::2 : fc02::2, fc03::1 . fe00::1:0 : fc01::1 }',
@@ -250,14 +261,14 @@ describe('nftablesEngine operations', () => {
 
   it('install with no mappings declares just the table', () => {
     const op = nftablesEngine.install('B', []);
-    assert.equal(op.stdin, `${renderTable()}\n`);
+    assert.equal(stdinOf(op), `${renderTable()}\n`);
   });
 
   it('replace: flushes the two maps, then adds every mapping, in one script', () => {
     const op = nftablesEngine.replace('B', [M2]);
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'flush map ip6 flowmig dnat_to',
         'flush map ip6 flowmig dnat_back',
@@ -267,16 +278,16 @@ describe('nftablesEngine operations', () => {
       ].join('\n'),
     );
     assert.equal(op.summary, 'nft: set 1 flow(s)');
-    assert.doesNotMatch(op.stdin, /^table /m, 'does not redeclare the table');
+    assert.doesNotMatch(stdinOf(op), /^table /m, 'does not redeclare the table');
   });
 
   it('update: the changed elements only, deletes first, with the same change as edits for the agent', () => {
     const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
     const op = nftablesEngine.update('B', changes, noAll);
     assert.equal(op.netns, 'B');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
         'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
@@ -313,16 +324,18 @@ describe('nftablesEngine operations', () => {
 
   it('update with nothing changed: an empty script and no edits', () => {
     const op = nftablesEngine.update('B', [{ before: M1, after: M1 }], noAll);
-    assert.equal(op.stdin, '\n');
+    assert.equal(stdinOf(op), '\n');
     assert.deepEqual(op.edits, []);
-    assert.deepEqual(simulateScript([M1], op.stdin), [M1]);
+    assert.ok('nft' in op);
+    assert.deepEqual(op.nft, []);
+    assert.deepEqual(after([M1], op), [M1]);
   });
 
   it('uninstall deletes the table', () => {
     const op = nftablesEngine.uninstall('B');
     assert.ok(op);
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
-    assert.equal(op.stdin, 'delete table ip6 flowmig\n');
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
+    assert.equal(stdinOf(op), 'delete table ip6 flowmig\n');
     assert.equal(op.netns, 'B');
   });
 
@@ -341,9 +354,9 @@ describe('nftablesEngine.repair', () => {
     const op = nftablesEngine.repair('t1-B', [M1, M2], KERNEL_OK);
     assert.equal(op.kind, 'netfilterApply');
     assert.equal(op.netns, 't1-B');
-    assert.deepEqual(op.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(op), ['nft', '-f', '-']);
     assert.equal(
-      op.stdin,
+      stdinOf(op),
       [
         'table ip6 flowmig {}',
         'delete table ip6 flowmig',
@@ -371,24 +384,26 @@ describe('nftablesEngine.repair', () => {
 
   it('with no mappings: the table restated with empty maps', () => {
     const op = nftablesEngine.repair('B', [], { installed: false, mappings: [] });
-    assert.equal(op.stdin, `table ip6 flowmig {}\ndelete table ip6 flowmig\n${renderTable()}\n`);
+    assert.equal(stdinOf(op), `table ip6 flowmig {}\ndelete table ip6 flowmig\n${renderTable()}\n`);
     assert.equal(op.summary, 'nft: table ip6 flowmig restated with 0 flow(s)');
   });
 
   it('the script is the same whatever the kernel holds: missing table, foreign rules, other flows', () => {
-    const expected = nftablesEngine.repair('B', [M1, M3], KERNEL_OK).stdin;
+    const expected = stdinOf(nftablesEngine.repair('B', [M1, M3], KERNEL_OK));
     for (const kernel of [
       { installed: false, mappings: [] },
       { installed: true, mappings: [M2], foreignRules: 2 },
       parseNftJson(NFT_JSON_FOREIGN_RULE),
       parseNftJson(NFT_JSON_NO_TABLE),
     ]) {
-      assert.equal(nftablesEngine.repair('B', [M1, M3], kernel).stdin, expected);
+      assert.equal(stdinOf(nftablesEngine.repair('B', [M1, M3], kernel)), expected);
     }
   });
 
   it('touches only flowmig’s own table, and declares it before deleting it (no error if missing)', () => {
-    const lines = nftablesEngine.repair('B', [M1, M2, M3], KERNEL_OK).stdin.trim().split('\n');
+    const lines = stdinOf(nftablesEngine.repair('B', [M1, M2, M3], KERNEL_OK))
+      .trim()
+      .split('\n');
     const top = lines.filter((l) => !l.startsWith(' ') && l !== '}');
     assert.deepEqual(top.slice(0, 3), [
       'table ip6 flowmig {}',
@@ -399,21 +414,30 @@ describe('nftablesEngine.repair', () => {
     assert.equal(lines.filter((l) => l.startsWith('delete ')).length, 1);
   });
 
-  it('simulated, leaves exactly the given mappings, whatever was there', () => {
+  it('in a fake translator, leaves exactly the given mappings, whatever was there', () => {
     const stale = [{ ...M1, responderAddress: 'fc09::9' }, M3];
     const op = nftablesEngine.repair('B', [M1, M2], { installed: true, mappings: stale });
-    assert.deepEqual(byAddress(simulateScript(stale, op.stdin)), [M1, M2]);
-    assert.deepEqual(byAddress(nftablesEngine.simulate(stale, op)), [M1, M2]);
-    assert.deepEqual(
-      simulateScript([M1, M2, M3], nftablesEngine.repair('B', [], KERNEL_OK).stdin),
-      [],
-    );
+    assert.deepEqual(byAddress(after(stale, op)), [M1, M2]);
+    assert.deepEqual(after([M1, M2, M3], nftablesEngine.repair('B', [], KERNEL_OK)), []);
+    // Also where there was no table at all (the declaration makes the delete safe).
+    assert.deepEqual(byAddress(mappingsAfter(nftablesEngine, [op])), [M1, M2]);
+  });
+
+  it('in a fake translator, a repair after someone added a rule leaves only flowmig’s rules', () => {
+    const t = translatorAfter([nftablesEngine.install('B', [M1])]);
+    t.applyNft([
+      addTable({ ...FLOWMIG_TABLE, sets: [], chains: [{ ...prerouting(), rules: [[counter]] }] }),
+    ]);
+    assert.equal(parseNftJson(t.list(FLOWMIG_TABLE) ?? '').foreignRules, 1);
+    t.apply(nftablesEngine.repair('B', [M1], KERNEL_OK));
+    const table = parseNftJson(t.list(FLOWMIG_TABLE) ?? '');
+    assert.deepEqual(table, { installed: true, mappings: [M1] });
   });
 
   it('a repaired table parses back as installed with no foreign rule (its script is install’s)', () => {
     const op = nftablesEngine.repair('B', [M1, M2, M3], KERNEL_OK);
     // What follows the delete is exactly what install writes (whose result NFT_JSON_THREE_FLOWS is).
-    assert.ok(op.stdin.endsWith(nftablesEngine.install('B', [M1, M2, M3]).stdin));
+    assert.ok(stdinOf(op).endsWith(stdinOf(nftablesEngine.install('B', [M1, M2, M3]))));
     const t = parseNftJson(NFT_JSON_THREE_FLOWS);
     assert.equal(t.installed, true);
     assert.equal('foreignRules' in t, false);
@@ -562,12 +586,12 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
     );
   });
 
-  it('reads the table after an update script, matching simulateScript', () => {
+  it('reads the table after an update script, as the fake translator holds it', () => {
     const t = parseNftJson(NFT_JSON_AFTER_UPDATE);
     assert.equal(t.installed, true);
     assert.deepEqual(byAddress(t.mappings), AFTER_UPDATE);
     const update = nftablesEngine.update('B', UPDATE_CHANGES, noAll);
-    assert.deepEqual(byAddress(simulateScript([M1, M2, M3], update.stdin)), AFTER_UPDATE);
+    assert.deepEqual(byAddress(after([M1, M2, M3], update)), AFTER_UPDATE);
   });
 
   it('an installed table without elements (maps have no `elem` key)', () => {
@@ -671,40 +695,59 @@ describe('parseNftJson (real nft 1.0.6 output)', () => {
   });
 });
 
-describe('simulateScript', () => {
-  it('the install script gives exactly the installed mappings', () => {
+describe('nftablesEngine in a fake translator (its transactions applied as the kernel would)', () => {
+  it('the install gives exactly the installed mappings, and lists as real nft listed it', () => {
     const op = nftablesEngine.install('B', [M1, M2, M3]);
-    assert.deepEqual(byAddress(simulateScript([], op.stdin)), byAddress([M1, M2, M3]));
-    assert.deepEqual(byAddress(nftablesEngine.simulate([], op)), byAddress([M1, M2, M3]));
+    assert.deepEqual(byAddress(after([], op)), byAddress([M1, M2, M3]));
+    const listed = translatorAfter([op]).list(FLOWMIG_TABLE) ?? '';
+    // The captured listing of the same install, but for the handles and the elements' order.
+    assert.deepEqual(parseNftJson(listed), {
+      installed: true,
+      mappings: [M1, M2, M3],
+    });
+    assert.deepEqual(withoutHandles(listed), withoutHandles(NFT_JSON_THREE_FLOWS));
+  });
+
+  it('dumps as the install script (golden text of the ruleset)', () => {
+    const op = nftablesEngine.install('B', [M1, M2]);
+    assert.equal(translatorAfter([op]).nft.dump(), stdinOf(op));
   });
 
   it('install then update gives the updated mappings', () => {
-    const installed = simulateScript([], nftablesEngine.install('B', [M1, M2, M3]).stdin);
-    const updated = simulateScript(
-      installed,
-      nftablesEngine.update('B', UPDATE_CHANGES, noAll).stdin,
+    assert.deepEqual(
+      byAddress(after([M1, M2, M3], nftablesEngine.update('B', UPDATE_CHANGES, noAll))),
+      AFTER_UPDATE,
     );
-    assert.deepEqual(byAddress(updated), AFTER_UPDATE);
   });
 
   it('a migration there and back restores the table', () => {
     const moved = { ...M1, responderAddress: 'fc02::2' };
     const there = nftablesEngine.update('B', [{ before: M1, after: moved }], noAll);
     const back = nftablesEngine.update('B', [{ before: moved, after: M1 }], noAll);
-    const t1 = simulateScript([M1, M2], there.stdin);
-    assert.deepEqual(byAddress(t1), byAddress([moved, M2]));
-    assert.deepEqual(byAddress(simulateScript(t1, back.stdin)), byAddress([M1, M2]));
+    const t = translatorAfter([nftablesEngine.install('B', [M1, M2]), there]);
+    assert.deepEqual(
+      byAddress(parseNftJson(t.list(FLOWMIG_TABLE) ?? '').mappings),
+      byAddress([moved, M2]),
+    );
+    t.apply(back);
+    assert.deepEqual(
+      byAddress(parseNftJson(t.list(FLOWMIG_TABLE) ?? '').mappings),
+      byAddress([M1, M2]),
+    );
   });
 
   it('replace sets exactly the given mappings, dropping the others', () => {
-    const op = nftablesEngine.replace('B', [M3]);
-    assert.deepEqual(simulateScript([M1, M2], op.stdin), [M3]);
+    assert.deepEqual(after([M1, M2], nftablesEngine.replace('B', [M3])), [M3]);
   });
 
-  it('`delete table` clears everything', () => {
+  it('`delete table` removes it: nft lists nothing', () => {
     const op = nftablesEngine.uninstall('B');
-    assert.ok(op);
-    assert.deepEqual(simulateScript([M1, M2, M3], op.stdin), []);
+    const t = translatorAfter([nftablesEngine.install('B', [M1]), op]);
+    assert.equal(t.list(FLOWMIG_TABLE), undefined);
+    assert.deepEqual(parseNftJson(t.read(nftablesEngine.inspect('B').argv) ?? ''), {
+      installed: false,
+      mappings: [],
+    });
   });
 
   it('a change to the initiator only keeps the responder', () => {
@@ -713,51 +756,53 @@ describe('simulateScript', () => {
       [{ before: M2, after: { ...M2, initiatorAddress: 'fc03::1' } }],
       noAll,
     );
-    assert.deepEqual(byAddress(simulateScript([M1, M2], op.stdin)), [
-      M1,
-      { ...M2, initiatorAddress: 'fc03::1' },
-    ]);
+    assert.deepEqual(byAddress(after([M1, M2], op)), [M1, { ...M2, initiatorAddress: 'fc03::1' }]);
   });
 
   it('a flow whose way back was deleted has no responder', () => {
-    const script = 'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }';
-    assert.deepEqual(simulateScript([M1, M2], script), [{ ...M1, responderAddress: '' }, M2]);
-  });
-
-  it('fails like nft when the script deletes a missing element (the same swap twice)', () => {
-    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
-    const op = nftablesEngine.update('B', changes, noAll);
-    const once = simulateScript([M1, M2], op.stdin);
-    // dnat_to's key fc00::1 . fe00::1 is still there (with the new value); the way back is not.
-    assert.throws(
-      () => simulateScript(once, op.stdin),
-      /^Error: nft would fail: no element fc01::1 \. fe00::1 in dnat_back$/,
-    );
-    assert.throws(
-      () => simulateScript([], 'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }'),
-      /no element fc00::1 \. fe00::1 in dnat_to/,
-    );
-  });
-
-  it('reads only its own table in a migration script joined with the late table’s', () => {
-    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
-    const late = lateTable.update('B', changes, 5000);
-    assert.ok(late);
-    const joined = joinNftOps(nftablesEngine.update('B', changes, noAll), late);
-    assert.deepEqual(byAddress(nftablesEngine.simulate([M1, M2], joined)), [
-      { ...M1, responderAddress: 'fc02::2' },
+    const t = translatorAfter([nftablesEngine.install('B', [M1, M2])]);
+    t.applyNft([
+      deleteElements(setRef(FLOWMIG_TABLE, DNAT_BACK_MAP), [{ key: ['fc01::1', 'fe00::1'] }]),
+    ]);
+    assert.deepEqual(parseNftJson(t.list(FLOWMIG_TABLE) ?? '').mappings, [
+      { ...M1, responderAddress: '' },
       M2,
     ]);
   });
 
-  it('ignores lines for other tables or maps', () => {
-    const script = [
-      'add element ip6 other dnat_to { fc00::9 . fe00::9 : fc09::9 }',
-      'add element ip6 flowmig unknown_map { fe00::9 : fc09::9 }',
-      'delete element ip6 flowmig_late late_from { fc09::9 . fe00::1 }',
-      'delete table ip6 other',
-      'delete table ip6 flowmig_late',
-    ].join('\n');
-    assert.deepEqual(simulateScript([M1], script), [M1]);
+  it('fails like nft when a transaction deletes a missing element (the same swap twice), changing nothing', () => {
+    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
+    const op = nftablesEngine.update('B', changes, noAll);
+    const t = translatorAfter([nftablesEngine.install('B', [M1, M2]), op]);
+    const before = t.list(FLOWMIG_TABLE);
+    // dnat_to's key fc00::1 . fe00::1 is still there (with the new value); the way back is not.
+    assert.throws(
+      () => t.apply(op),
+      (e: unknown) =>
+        e instanceof NftError &&
+        e.message ===
+          'Error: Could not process rule: No such file or directory\ndelete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
+    );
+    assert.equal(t.list(FLOWMIG_TABLE), before, 'all or nothing');
+  });
+
+  it('applies both tables of a migration joined with the late table’s, as one transaction', () => {
+    const changes = [{ before: M1, after: { ...M1, responderAddress: 'fc02::2' } }];
+    const late = lateTable.update('B', changes, 5000);
+    assert.ok(late);
+    const joined = joinNftOps(nftablesEngine.update('B', changes, noAll), late);
+    const t = translatorAfter([
+      nftablesEngine.install('B', [M1, M2]),
+      lateTable.install('B', [M1, M2]),
+      joined,
+    ]);
+    assert.deepEqual(byAddress(parseNftJson(t.list(FLOWMIG_TABLE) ?? '').mappings), [
+      { ...M1, responderAddress: 'fc02::2' },
+      M2,
+    ]);
+    // Without the late table the whole transaction fails: the flowmig table stays as it was.
+    const alone = translatorAfter([nftablesEngine.install('B', [M1, M2])]);
+    assert.throws(() => alone.apply(joined), NftError);
+    assert.deepEqual(parseNftJson(alone.list(FLOWMIG_TABLE) ?? '').mappings, [M1, M2]);
   });
 });

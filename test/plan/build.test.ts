@@ -7,6 +7,7 @@ import { resolveLab } from '../../src/lab/resolve.js';
 import { mappingsFor, planDown, planUp } from '../../src/plan/build.js';
 import { commandFor } from '../../src/plan/command.js';
 import type { Op, OpKind } from '../../src/plan/ops.js';
+import { argvOf, stdinOf } from '../engines/ops.js';
 import { at, referenceLab, TWO_FLOWS_LAB } from '../support/labs.js';
 
 type OpOf<K extends OpKind> = Extract<Op, { kind: K }>;
@@ -144,9 +145,9 @@ describe('planUp for the reference lab', () => {
     assert.equal(install.kind, 'netfilterApply');
     if (install.kind !== 'netfilterApply') return;
     assert.equal(install.netns, 'B');
-    assert.deepEqual(install.argv, ['ip6tables-restore', '-w', '--noflush']);
-    assert.equal(install.stdin, renderRestore(mappings, true));
-    assert.match(install.stdin, /^-A PREROUTING -j FLOWMIG-DNAT$/m);
+    assert.deepEqual(argvOf(install), ['ip6tables-restore', '-w', '--noflush']);
+    assert.equal(stdinOf(install), renderRestore(mappings, true));
+    assert.match(stdinOf(install), /^-A PREROUTING -j FLOWMIG-DNAT$/m);
   });
 
   it('ends with the late-packet table in B, naming fe00::1’s initiator', () => {
@@ -155,9 +156,9 @@ describe('planUp for the reference lab', () => {
     assert.equal(last.kind, 'netfilterApply');
     if (last.kind !== 'netfilterApply') return;
     assert.equal(last.netns, 'B');
-    assert.deepEqual(last.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(last), ['nft', '-f', '-']);
     assert.equal(
-      last.stdin,
+      stdinOf(last),
       `${renderLateTable()}\nadd element ip6 flowmig_late initiator_of { fe00::1 : fc00::1 }\n`,
     );
   });
@@ -289,15 +290,15 @@ describe('mappingsFor', () => {
     const [install, late] = ofKind(ops, 'netfilterApply');
     assert.ok(install && late);
     assert.match(
-      install.stdin,
+      stdinOf(install),
       /-s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc01::1$/m,
     );
     assert.match(
-      install.stdin,
+      stdinOf(install),
       /-s fc00::1\/128 -d fe00::2\/128 -j DNAT --to-destination fc02::2$/m,
     );
     assert.match(
-      late.stdin,
+      stdinOf(late),
       /^add element ip6 flowmig_late initiator_of \{ fe00::1 : fc00::1, fe00::2 : fc00::1 \}$/m,
     );
   });

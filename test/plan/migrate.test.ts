@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { joinNftOps } from '../../src/engines/edits.js';
 import type { Engine, FlowMapping, MapEdit } from '../../src/engines/engine.js';
 import { iptablesEngine, parseNatTable } from '../../src/engines/iptables.js';
 import { lateTable } from '../../src/engines/late.js';
-import { joinNftOps } from '../../src/engines/nft-script.js';
-import { nftablesEngine, simulateScript } from '../../src/engines/nftables.js';
+import { nftablesEngine } from '../../src/engines/nftables.js';
 import { REFERENCE_LAB } from '../../src/lab/default.js';
 import type { Lab, LabFlow } from '../../src/lab/model.js';
 import { resolveLab } from '../../src/lab/resolve.js';
@@ -18,6 +18,7 @@ import {
   planSwap,
 } from '../../src/plan/migrate.js';
 import type { Op } from '../../src/plan/ops.js';
+import { argvOf, mappingsAfter, stdinOf } from '../engines/ops.js';
 import {
   assertInputError,
   at,
@@ -34,7 +35,7 @@ type Apply = Extract<Op, { kind: 'netfilterApply' }>;
 type Delete = Extract<Op, { kind: 'conntrackDelete' }>;
 
 /** An op as its program, or its kind when it runs none of netfilter's. */
-const programOf = (op: Op) => (op.kind === 'netfilterApply' ? op.argv[0] : op.kind);
+const programOf = (op: Op) => (op.kind === 'netfilterApply' ? argvOf(op)[0] : op.kind);
 
 /**
  * The plan's ops, checked to be the rule change, then the conntrack delete, then the late table's
@@ -51,7 +52,7 @@ function ruleThenConntrack(plan: MigrationPlan): {
   const ops = [...plan.ops];
   const apply = ops.shift();
   assert.ok(apply?.kind === 'netfilterApply', 'the rule change comes first');
-  const iptables = apply.argv[0] === 'ip6tables-restore';
+  const iptables = argvOf(apply)[0] === 'ip6tables-restore';
   let late: Apply | undefined;
   const next = ops[0];
   if (iptables && next?.kind === 'netfilterApply') {
@@ -63,7 +64,7 @@ function ruleThenConntrack(plan: MigrationPlan): {
   const release = ops.shift();
   if (release !== undefined) {
     assert.ok(release.kind === 'netfilterApply');
-    assert.deepEqual(release.argv, ['nft', '-f', '-']);
+    assert.deepEqual(argvOf(release), ['nft', '-f', '-']);
     assert.equal(release.netns, apply.netns);
   }
   assert.deepEqual(ops, [], 'nothing after the release');
@@ -89,7 +90,7 @@ describe('planMigration (iptables engine)', () => {
     ]);
     const { apply, late, del, release } = ruleThenConntrack(plan);
     assert.equal(apply.netns, 'B');
-    assert.deepEqual(apply.argv, ['ip6tables-restore', '-w', '--noflush']);
+    assert.deepEqual(argvOf(apply), ['ip6tables-restore', '-w', '--noflush']);
     // The late table after the chains: C becomes a former responder for the lab's grace (5 s).
     const changes = [{ before: M1, after: M1_ON_D }];
     assert.deepEqual(late, lateTable.update('B', changes, 5000));
@@ -117,34 +118,36 @@ describe('planMigration (iptables engine)', () => {
     const { apply } = ruleThenConntrack(
       planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D'),
     );
-    assert.deepEqual(parseNatTable(apply.stdin).mappings, [M1_ON_D]);
+    assert.deepEqual(parseNatTable(stdinOf(apply)).mappings, [M1_ON_D]);
     assert.match(
-      apply.stdin,
+      stdinOf(apply),
       /^-A FLOWMIG-DNAT -s fc00::1\/128 -d fe00::1\/128 -j DNAT --to-destination fc02::2$/m,
     );
     assert.match(
-      apply.stdin,
+      stdinOf(apply),
       /^-A FLOWMIG-DNAT -s fc02::2\/128 -d fe00::1\/128 .*-j DNAT --to-destination fc00::1$/m,
     );
     // Either direction leaves from fe00::1: the SNAT rule names no node, so a move keeps it.
     assert.deepEqual(
-      apply.stdin.split('\n').filter((l) => l.startsWith('-A FLOWMIG-SNAT')),
+      stdinOf(apply)
+        .split('\n')
+        .filter((l) => l.startsWith('-A FLOWMIG-SNAT')),
       [
         '-A FLOWMIG-SNAT -m conntrack --ctstate DNAT --ctorigdst fe00::1/128 -j SNAT --to-source fe00::1',
       ],
     );
-    assert.doesNotMatch(apply.stdin, /fc01::1/, 'C is neither the responder nor translated');
+    assert.doesNotMatch(stdinOf(apply), /fc01::1/, 'C is neither the responder nor translated');
   });
 
   it('replaces the chains without adding the PREROUTING/POSTROUTING jumps again', () => {
     const { apply } = ruleThenConntrack(
       planMigration(lab, iptablesEngine, lab.flows, 'fe00::1', 'D'),
     );
-    assert.doesNotMatch(apply.stdin, /PREROUTING|POSTROUTING/);
+    assert.doesNotMatch(stdinOf(apply), /PREROUTING|POSTROUTING/);
     // Declaring the chains is what flushes them inside the one transaction.
-    assert.match(apply.stdin, /^:FLOWMIG-DNAT - \[0:0\]$/m);
-    assert.match(apply.stdin, /^:FLOWMIG-SNAT - \[0:0\]$/m);
-    assert.match(apply.stdin, /^COMMIT$/m);
+    assert.match(stdinOf(apply), /^:FLOWMIG-DNAT - \[0:0\]$/m);
+    assert.match(stdinOf(apply), /^:FLOWMIG-SNAT - \[0:0\]$/m);
+    assert.match(stdinOf(apply), /^COMMIT$/m);
   });
 
   it('does not change the current assignments it was given', () => {
@@ -177,12 +180,12 @@ describe('planMigration (iptables engine)', () => {
     assert.equal(plan.role, 'initiator');
     assert.equal(plan.flow.initiator, 'E');
     assert.equal(plan.flow.responder, 'C');
-    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
+    assert.deepEqual(parseNatTable(stdinOf(apply)).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc03::1', responderAddress: 'fc01::1' },
     ]);
     // Late packets now go to E; no responder became a former one.
     assert.equal(
-      late?.stdin,
+      stdinOf(late),
       [
         'delete element ip6 flowmig_late initiator_of { fe00::1 }',
         'add element ip6 flowmig_late initiator_of { fe00::1 : fc03::1 }',
@@ -206,15 +209,15 @@ describe('planMigration (iptables engine)', () => {
     const two = resolveLab(TWO_FLOWS_LAB);
     const plan = planMigration(two, iptablesEngine, two.flows, 'fe00::1', 'D');
     const { apply, late, del, release } = ruleThenConntrack(plan);
-    assert.deepEqual(parseNatTable(apply.stdin).mappings, [
+    assert.deepEqual(parseNatTable(stdinOf(apply)).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
       { address: 'fe00::2', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
     ]);
     assert.equal(del.origDst, 'fe00::1');
     assert.deepEqual(responders(plan.flows), ['fe00::1:D', 'fe00::2:D']);
-    assert.doesNotMatch(late?.stdin ?? '', /fe00::2/, 'the late table changes for fe00::1 only');
+    assert.doesNotMatch(stdinOf(late) ?? '', /fe00::2/, 'the late table changes for fe00::1 only');
     assert.equal(
-      release?.stdin,
+      stdinOf(release),
       [
         'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
         'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
@@ -273,7 +276,7 @@ describe('planMigration (nftables engine): the mapping and the late table in one
     assert.ok(lateOp);
     assert.deepEqual(apply, joinNftOps(nftablesEngine.update('B', changes, noAll), lateOp));
     assert.equal(
-      apply.stdin,
+      stdinOf(apply),
       [
         'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
         'delete element ip6 flowmig dnat_back { fc01::1 . fe00::1 }',
@@ -292,7 +295,7 @@ describe('planMigration (nftables engine): the mapping and the late table in one
     // D is made absent from the late set only now, after its flow's old entries are gone.
     assert.deepEqual(release, lateTable.release('B', changes, 5000));
     assert.equal(
-      release?.stdin,
+      stdinOf(release),
       [
         'add element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
         'delete element ip6 flowmig_late late_from { fc02::2 . fe00::1 }',
@@ -339,7 +342,7 @@ describe('planMigration (nftables engine): the mapping and the late table in one
       planMigration(quick, nftablesEngine, quick.flows, 'fe00::1', 'D'),
     );
     assert.match(
-      apply.stdin,
+      stdinOf(apply),
       /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 2500ms \}$/m,
     );
     assert.ok(release);
@@ -351,7 +354,7 @@ describe('planMigration (nftables engine): the mapping and the late table in one
     assert.deepEqual(plan.ops.map(programOf), ['nft', 'conntrackDelete']);
     const { apply, release } = ruleThenConntrack(plan);
     assert.equal(release, undefined);
-    assert.doesNotMatch(apply.stdin, /flowmig_late/);
+    assert.doesNotMatch(stdinOf(apply), /flowmig_late/);
     assert.deepEqual(apply, nftablesEngine.update('B', [{ before: M1, after: M1_ON_D }], noAll));
   });
 
@@ -368,10 +371,10 @@ describe('planMigration (nftables engine): the mapping and the late table in one
     );
     assert.equal(release, undefined);
     assert.match(
-      apply.stdin,
+      stdinOf(apply),
       /^add element ip6 flowmig_late initiator_of \{ fe00::1 : fc03::1 \}$/m,
     );
-    assert.doesNotMatch(apply.stdin, /late_from/);
+    assert.doesNotMatch(stdinOf(apply), /late_from/);
     assert.equal('keepReplySrc' in del, false);
   });
 });
@@ -382,12 +385,12 @@ describe('planSwap', () => {
     const first = planSwap(lab, iptablesEngine, lab.flows, undefined);
     assert.equal(first.from.responder, 'C');
     assert.equal(first.flow.responder, 'D');
-    assert.deepEqual(parseNatTable(ruleThenConntrack(first).apply.stdin).mappings, [
+    assert.deepEqual(parseNatTable(stdinOf(ruleThenConntrack(first).apply)).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc02::2' },
     ]);
     const second = planSwap(lab, iptablesEngine, first.flows, undefined);
     assert.equal(second.flow.responder, 'C');
-    assert.deepEqual(parseNatTable(ruleThenConntrack(second).apply.stdin).mappings, [
+    assert.deepEqual(parseNatTable(stdinOf(ruleThenConntrack(second).apply)).mappings, [
       { address: 'fe00::1', initiatorAddress: 'fc00::1', responderAddress: 'fc01::1' },
     ]);
     assert.deepEqual(ruleThenConntrack(second).del, {
@@ -521,12 +524,11 @@ const EVACUATION_LAB: LabDescriptionInput = {
   ],
 };
 
-/** The flow table an engine's transaction leaves behind, starting from `current`. */
+/** The flow table an engine's transaction leaves behind in a fake translator, from `current`. */
 function tableAfter(engine: Engine, current: readonly FlowMapping[], apply: Apply): FlowMapping[] {
-  const after =
-    engine === nftablesEngine
-      ? simulateScript(current, apply.stdin)
-      : [...parseNatTable(apply.stdin).mappings];
+  // The late table too: with nftables the migration's transaction writes both.
+  const installed = [engine.install('B', current), lateTable.install('B', current)];
+  const after = mappingsAfter(engine, [...installed, apply]);
   return after.sort((a, b) => a.address.localeCompare(b.address));
 }
 
@@ -571,7 +573,9 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
       const plan = planEvacuation(lab, engine, lab.flows, 'C', 'D');
       const firstDelete = plan.ops.findIndex((op) => op.kind === 'conntrackDelete');
       const rulePart = plan.ops.slice(0, firstDelete);
-      const script = rulePart.map((op) => (op.kind === 'netfilterApply' ? op.stdin : '')).join('');
+      const script = rulePart
+        .map((op) => (op.kind === 'netfilterApply' ? stdinOf(op) : ''))
+        .join('');
       assert.match(
         script,
         /^add element ip6 flowmig_late late_from \{ fc01::1 \. fe00::1 timeout 5000ms, fc01::1 \. fe00::3 timeout 5000ms \}$/m,
@@ -682,8 +686,8 @@ for (const engine of [nftablesEngine, iptablesEngine]) {
         assert.deepEqual(ops.at(-1), lateTable.release('B', changes, 5000));
         // The rule op(s) hold the engine's change and C as a former responder, not the release.
         const ruleOps = ops.slice(0, rules.length) as Apply[];
-        assert.equal(ruleOps.at(-1)?.stdin.includes('fc01::1 . fe00::1 timeout 5000ms'), true);
-        for (const op of ruleOps) assert.doesNotMatch(op.stdin, /late_from \{ fc02::2/);
+        assert.equal(stdinOf(ruleOps.at(-1)).includes('fc01::1 . fe00::1 timeout 5000ms'), true);
+        for (const op of ruleOps) assert.doesNotMatch(stdinOf(op), /late_from \{ fc02::2/);
       });
     }
   });

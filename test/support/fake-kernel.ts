@@ -1,12 +1,24 @@
-// A scripted kernel behind RecordingRunner: namespaces, veths, lo marks, the translator's nat
-// table and its late-packet nft table, answering the commands flowmig runs the way ip, ip6tables,
-// nft and conntrack would.
-import type { FlowMapping } from '../../src/engines/engine.js';
-import { parseNatTable } from '../../src/engines/iptables.js';
-import { LATE_TABLE, type LateModel, simulateLate } from '../../src/engines/late.js';
+// A scripted kernel behind RecordingRunner: namespaces, veths with addresses, lo marks, and in
+// each namespace netfilter (an in-memory translator: nftables applied from typed transactions,
+// ip6tables from restore input, conntrack), answering the commands flowmig runs the way ip,
+// ip6tables, nft and conntrack would, and tracing where a packet sent from a node goes.
+import { FakeTranslator, type Trace } from '../../src/engines/fake.js';
+import { XtError } from '../../src/engines/fake-xtables.js';
 import { type RecordedCall, RecordingRunner, type Responder } from '../../src/exec/recording.js';
-import { lateJson } from './nft-samples.js';
-import { natSave } from './samples.js';
+import { NftError } from '../../src/nft/fake.js';
+import {
+  INITIATOR_MAP,
+  LATE_SET,
+  LATE_TABLE,
+  LATE_TABLE_DECL,
+} from '../../src/engines/late.js';
+import { type Element, setRef } from '../../src/nft/objects.js';
+import {
+  addElements,
+  deleteElements,
+  deleteTable,
+  type Transaction,
+} from '../../src/nft/transaction.js';
 
 type Answer = ReturnType<Responder>;
 type Fail = { readonly exitCode: number; readonly stderr: string };
@@ -15,6 +27,8 @@ interface FakeLink {
   readonly index: number;
   admin: boolean;
   readonly peer: { readonly netns: string; readonly name: string };
+  /** Addresses added to it (without their prefix length). */
+  readonly addresses: string[];
 }
 
 interface FakeNamespace {
@@ -22,9 +36,22 @@ interface FakeNamespace {
   alias: string | undefined;
   loUp: boolean;
   readonly links: Map<string, FakeLink>;
-  nat: { installed: boolean; mappings: FlowMapping[] };
-  /** The late-packet table (nft), on a clock that stands still at 0. */
-  late: { installed: boolean; model: LateModel };
+  /** Its netfilter and conntrack, on a clock that stands still until `advance`. */
+  readonly netfilter: FakeTranslator;
+}
+
+/** A packet sent from a node: its source defaults to the node's address. */
+export interface SentPacket {
+  readonly from: string;
+  readonly src?: string;
+  readonly dst: string;
+  readonly proto: 'icmpv6' | 'udp' | 'tcp';
+  readonly id: number;
+}
+
+/** Where a packet went: the namespace that owns its destination after the translator, if any. */
+export interface Delivery extends Trace {
+  readonly node: string | undefined;
 }
 
 interface Fault {
@@ -37,10 +64,16 @@ interface Fault {
 export class FakeKernel {
   readonly namespaces = new Map<string, FakeNamespace>();
   readonly runner: RecordingRunner;
-  /** What `conntrack -D` reports as deleted. */
-  conntrackDeleted = 1;
-  /** What `conntrack -L -f ipv6` lists (lines in conntrack-tools' default format). */
-  conntrackList: string[] = [];
+  /**
+   * What `conntrack -D` reports as deleted; undefined: the number of the namespace's entries it
+   * deleted (entries are made by `trace`).
+   */
+  conntrackDeleted: number | undefined = 1;
+  /**
+   * What `conntrack -L -f ipv6` lists (lines in conntrack-tools' default format); undefined: the
+   * namespace's own entries.
+   */
+  conntrackList: string[] | undefined = [];
   private readonly faults: Fault[] = [];
   private readonly observers: ((call: RecordedCall) => void)[] = [];
   private nextIndex = 2;
@@ -140,76 +173,155 @@ export class FakeKernel {
         index: this.nextIndex++,
         admin: false,
         peer: { netns: peerNetns, name: peerName },
+        addresses: [],
       });
       peerNs.links.set(peerName, {
         index: this.nextIndex++,
         admin: false,
         peer: { netns: call.netns, name },
+        addresses: [],
       });
       return {};
     }
     if (line.startsWith('ip -6 addr add ') || line.startsWith('ip -6 route add ')) {
       const dev = a[a.indexOf('dev') + 1] ?? '';
-      return ns.links.has(dev) ? {} : fail(1, `Cannot find device "${dev}"\n`);
+      const link = ns.links.get(dev);
+      if (!link) return fail(1, `Cannot find device "${dev}"\n`);
+      if (a[2] === 'addr') link.addresses.push((a[4] ?? '').split('/')[0] ?? '');
+      return {};
     }
     if (a[0] === 'sysctl') return {};
     if (line === 'ip -o link show') return { stdout: this.linkShow(ns) };
-    if (line === 'ip6tables-restore -w --noflush') {
-      const table = parseNatTable(call.stdin ?? '');
-      // Declaring the chains flushes them; the hooks stay once added.
-      ns.nat = { installed: ns.nat.installed || table.installed, mappings: [...table.mappings] };
+    if (a[0] === 'ip6tables-restore') {
+      try {
+        ns.netfilter.xtables.restore(call.stdin ?? '', { noflush: a.includes('--noflush') });
+      } catch (error) {
+        if (error instanceof XtError) return fail(2, `${error.message}\n`);
+        throw error;
+      }
       return {};
     }
-    if (line === 'ip6tables-save -t nat') {
-      return { stdout: natSave(ns.nat.mappings, ns.nat.installed) };
+    if (line === 'nft -f -') {
+      // Nothing here reads nft text: the runner hands over the transaction the text renders.
+      if (!call.nft) throw new Error(`fake kernel: nft -f - without its transaction:\n${call.stdin}`);
+      return this.nft(ns, call.nft);
     }
-    if (line === 'nft -f -') return this.nftScript(ns, call.stdin ?? '');
-    if (line === `nft -j list table ip6 ${LATE_TABLE}`) {
-      if (!ns.late.installed) {
-        return fail(1, `Error: No such file or directory\nlist table ip6 ${LATE_TABLE}\n`);
-      }
-      const { initiators, former } = ns.late.model;
-      const elements = [...former].map(([key, until]) => {
-        const [responderAddress = '', address = ''] = key.split(' . ');
-        return { responderAddress, address, timeout: until / 1000, expires: until / 1000 };
-      });
-      return { stdout: `${lateJson([...initiators], elements)}\n` };
+    if (line.startsWith('nft -j list table ') || line.startsWith('ip6tables-save -t ')) {
+      const out = ns.netfilter.read(a);
+      if (out === undefined) return fail(1, `Error: No such file or directory\n${a.slice(2).join(' ')}\n`);
+      return { stdout: out };
     }
     if (a[0] === 'conntrack' && a[1] === '-D') {
-      const n = this.conntrackDeleted;
+      const at = (flag: string) => (a.includes(flag) ? a[a.indexOf(flag) + 1] : undefined);
+      const replySrc = at('--reply-src');
+      const proto = at('-p');
+      const deleted = ns.netfilter.deleteEntries({
+        origDst: at('--orig-dst') ?? '',
+        ...(replySrc !== undefined ? { replySrc } : {}),
+        ...(proto !== undefined ? { proto } : {}),
+      });
+      const n = this.conntrackDeleted ?? deleted;
       const stderr = `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been deleted.\n`;
       return n === 0 ? fail(1, stderr) : { stderr };
     }
     if (line === 'conntrack -L -f ipv6') {
       // As conntrack-tools prints them: entries on stdout, the count on stderr.
-      const stdout = this.conntrackList.map((l) => `${l}\n`).join('');
-      const n = this.conntrackList.length;
+      const list = this.conntrackList ?? ns.netfilter.listEntries();
+      const stdout = list.map((l) => `${l}\n`).join('');
       return {
         stdout,
-        stderr: `conntrack v1.4.7 (conntrack-tools): ${n} flow entries have been shown.\n`,
+        stderr: `conntrack v1.4.7 (conntrack-tools): ${list.length} flow entries have been shown.\n`,
       };
     }
     throw new Error(`fake kernel: unexpected command: ${call.full.join(' ')}`);
   }
 
-  /** Only the late table is modelled: flowmig's nftables engine is not used against this fake. */
-  private nftScript(ns: FakeNamespace, script: string): Answer {
-    if (/ip6 flowmig(?!_late)\b/.test(script)) {
-      throw new Error(`fake kernel: the nftables engine's table is not modelled:\n${script}`);
-    }
-    const lines = script.split('\n').map((l) => l.trim());
-    const declares = lines.includes(`table ip6 ${LATE_TABLE} {`);
-    if (!ns.late.installed && !declares) {
-      return fail(1, `Error: Could not process rule: No such file or directory\n${script}`);
-    }
+  /** Applies a transaction as nft does: all of it, or nothing and nft's error. */
+  private nft(ns: FakeNamespace, tx: Transaction): Answer {
     try {
-      // One transaction: the model changes only when the whole script applies.
-      ns.late.model = simulateLate(ns.late.model, script, 0);
+      ns.netfilter.applyNft(tx);
     } catch (error) {
-      return fail(1, `Error: Could not process rule: ${(error as Error).message}\n`);
+      if (error instanceof NftError) return fail(1, `${error.message}\n`);
+      throw error;
     }
-    ns.late.installed = !lines.includes(`delete table ip6 ${LATE_TABLE}`);
     return {};
+  }
+
+  private namespace(name: string): FakeNamespace {
+    const ns = this.namespaces.get(name);
+    if (!ns) throw new Error(`fake kernel: no namespace ${name}`);
+    return ns;
+  }
+
+  /** A namespace's netfilter (its nft ruleset, ip6tables and conntrack). */
+  netfilter(netns: string): FakeTranslator {
+    return this.namespace(netns).netfilter;
+  }
+
+  /**
+   * Applies a transaction in a namespace as someone running nft would (to make drift); throws
+   * NftError when nft would fail.
+   */
+  nftBy(netns: string, tx: Transaction): void {
+    this.netfilter(netns).applyNft(tx);
+  }
+
+  /** The elements of an nft set or map in a namespace now (empty when it is missing). */
+  elements(netns: string, table: string, set: string): Element[] {
+    const t = this.netfilter(netns);
+    return t.nft.elements({ family: 'ip6', name: table, set }, t.now);
+  }
+
+  /** The late table's initiator for an abstract address in a namespace, if any. */
+  lateInitiator(netns: string, address: string): string | undefined {
+    return this.elements(netns, LATE_TABLE, INITIATOR_MAP).find((e) => e.key[0] === address)
+      ?.value;
+  }
+
+  /** The late table's former responders in a namespace, as `responder . address`. */
+  lateFormer(netns: string): string[] {
+    return this.elements(netns, LATE_TABLE, LATE_SET).map((e) => e.key.join(' . '));
+  }
+
+  /** Someone points the late table's initiator of `address` elsewhere (nft, by hand). */
+  setLateInitiator(netns: string, address: string, initiator: string): void {
+    const map = setRef(LATE_TABLE_DECL, INITIATOR_MAP);
+    const there = this.lateInitiator(netns, address) !== undefined;
+    this.nftBy(netns, [
+      ...(there ? [deleteElements(map, [{ key: [address] }])] : []),
+      addElements(map, [{ key: [address], value: initiator }]),
+    ]);
+  }
+
+  /** Someone deletes a table (nft delete table ip6 NAME). */
+  deleteTable(netns: string, table: string): void {
+    this.nftBy(netns, [deleteTable({ family: 'ip6', name: table })]);
+  }
+
+  /** Moves every namespace's netfilter clock on (element timeouts run out). */
+  advance(ms: number): void {
+    for (const ns of this.namespaces.values()) ns.netfilter.advance(ms);
+  }
+
+  /**
+   * Sends a packet from a node's namespace over its link: the namespace at the other end (the
+   * translator) passes it on as its netfilter says; the delivery names the namespace that owns
+   * the destination it leaves with (undefined: no route, or held).
+   */
+  trace(p: SentPacket): Delivery {
+    const sender = this.namespace(p.from);
+    const [link] = sender.links.values();
+    if (!link) throw new Error(`fake kernel: ${p.from} has no link`);
+    const src = p.src ?? link.addresses[0];
+    if (src === undefined) throw new Error(`fake kernel: ${p.from} has no address`);
+    const via = this.namespace(link.peer.netns);
+    const t = via.netfilter.send({ src, dst: p.dst, proto: p.proto, id: p.id });
+    if (t.held) return { ...t, node: undefined };
+    const dst = t.to ?? p.dst;
+    const node = [...this.namespaces].find(([, ns]) =>
+      [...ns.links.values()].some((l) => l.addresses.includes(dst)),
+    )?.[0];
+    return { ...t, node };
   }
 
   private linkShow(ns: FakeNamespace): string {
@@ -240,8 +352,7 @@ function emptyNamespace(alias: string | undefined): FakeNamespace {
     alias,
     loUp: alias !== undefined,
     links: new Map(),
-    nat: { installed: false, mappings: [] },
-    late: { installed: false, model: { initiators: new Map(), former: new Map() } },
+    netfilter: new FakeTranslator(),
   };
 }
 

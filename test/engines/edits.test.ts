@@ -1,9 +1,19 @@
+// Map edits as typed transactions (and their nft text), and the engines' nftables operations.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { editTransaction, joinNftOps, nftOp } from '../../src/engines/edits.js';
 import type { MapEdit } from '../../src/engines/engine.js';
 import { iptablesEngine } from '../../src/engines/iptables.js';
-import { joinNftOps, jsonParts, nftOp, renderEdits } from '../../src/engines/nft-script.js';
+import { renderTransaction } from '../../src/nft/text.js';
+import { addElements, deleteElements, deleteTable, flushSet } from '../../src/nft/transaction.js';
 import { M1 } from '../support/mappings.js';
+import { stdinOf } from './ops.js';
+
+/** The edits' transaction as nft text, line by line. */
+function renderEdits(edits: readonly MapEdit[], table: string): string[] {
+  const text = renderTransaction(editTransaction(edits, table));
+  return text === '\n' ? [] : text.trimEnd().split('\n');
+}
 
 /** A swap of fe00::1 from fc01::1 to fc02::2 with an initiator change, over both tables. */
 const EDITS: MapEdit[] = [
@@ -29,7 +39,35 @@ const EDITS: MapEdit[] = [
   },
 ];
 
-describe('renderEdits', () => {
+describe('editTransaction', () => {
+  it('typed verbs: deletes (keys only), adds (a map element’s last part is its value), absent pairs', () => {
+    const late = { family: 'ip6', name: 'flowmig_late' } as const;
+    assert.deepEqual(editTransaction(EDITS, 'flowmig'), [
+      deleteElements({ family: 'ip6', name: 'flowmig', set: 'dnat_to', kind: 'map' }, [
+        { key: ['fc00::1', 'fe00::1'] },
+      ]),
+      deleteElements({ ...late, set: 'initiator_of', kind: 'map' }, [{ key: ['fe00::1'] }]),
+      addElements({ family: 'ip6', name: 'flowmig', set: 'dnat_to', kind: 'map' }, [
+        { key: ['fc03::1', 'fe00::1'], value: 'fc02::2' },
+      ]),
+      addElements({ ...late, set: 'initiator_of', kind: 'map' }, [
+        { key: ['fe00::1'], value: 'fc03::1' },
+      ]),
+      addElements({ ...late, set: 'late_from', kind: 'set' }, [
+        { key: ['fc01::1', 'fe00::1'], timeoutMs: 5000 },
+      ]),
+      addElements({ ...late, set: 'late_from', kind: 'set' }, [{ key: ['fc02::2', 'fe00::1'] }]),
+      deleteElements({ ...late, set: 'late_from', kind: 'set' }, [{ key: ['fc02::2', 'fe00::1'] }]),
+    ]);
+  });
+
+  it('no verb for an edit without elements of a kind', () => {
+    assert.deepEqual(editTransaction([{ map: 'm', remove: [], add: [], absent: [] }], 't'), []);
+    assert.deepEqual(editTransaction([], 't'), []);
+  });
+});
+
+describe('editTransaction as nft text', () => {
   it('all deletes, then all adds, then each absent element added and deleted again', () => {
     assert.deepEqual(renderEdits(EDITS, 'flowmig'), [
       'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
@@ -145,28 +183,28 @@ describe('renderEdits', () => {
 });
 
 describe('nftOp', () => {
-  it('is one `nft -f -` in the namespace, the lines ending in a newline', () => {
-    assert.deepEqual(nftOp('B', ['flush map ip6 t m', 'delete table ip6 t'], 'two lines'), {
-      kind: 'netfilterApply',
-      netns: 'B',
-      argv: ['nft', '-f', '-'],
-      stdin: 'flush map ip6 t m\ndelete table ip6 t\n',
-      summary: 'two lines',
-    });
+  const tx = [
+    flushSet({ family: 'ip6', name: 't', set: 'm', kind: 'map' }),
+    deleteTable({ family: 'ip6', name: 't' }),
+  ];
+
+  it('is one transaction in the namespace; it runs as `nft -f -`, the lines ending in a newline', () => {
+    const op = nftOp('B', tx, 'two lines');
+    assert.deepEqual(op, { kind: 'netfilterApply', netns: 'B', nft: tx, summary: 'two lines' });
+    assert.equal(stdinOf(op), 'flush map ip6 t m\ndelete table ip6 t\n');
   });
 
   it('carries the edits when given (an empty list too)', () => {
-    assert.deepEqual(nftOp('B', [], 's', EDITS).edits, EDITS);
-    assert.deepEqual(nftOp('B', [], 's', []).edits, []);
-    assert.equal('edits' in nftOp('B', [], 's'), false);
+    assert.deepEqual(nftOp('B', tx, 's', EDITS).edits, EDITS);
+    assert.deepEqual(nftOp('B', tx, 's', []).edits, []);
+    assert.equal('edits' in nftOp('B', tx, 's'), false);
   });
 });
 
 describe('joinNftOps', () => {
-  const first = nftOp('B', ['delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }'], 'a', [
-    { map: 'dnat_to', remove: [['fc00::1', 'fe00::1']], add: [] },
-  ]);
-  const second = nftOp('B', ['add element ip6 flowmig_late late_from { fc01::1 . fe00::1 }'], 'b', [
+  const firstEdits: MapEdit[] = [{ map: 'dnat_to', remove: [['fc00::1', 'fe00::1']], add: [] }];
+  const first = nftOp('B', editTransaction(firstEdits, 'flowmig'), 'a', firstEdits);
+  const secondEdits: MapEdit[] = [
     {
       table: 'flowmig_late',
       map: 'late_from',
@@ -174,19 +212,21 @@ describe('joinNftOps', () => {
       remove: [],
       add: [['fc01::1', 'fe00::1']],
     },
-  ]);
+  ];
+  const second = nftOp('B', editTransaction(secondEdits, 'flowmig'), 'b', secondEdits);
 
-  it('is one script, one after the other, with both summaries and all edits in order', () => {
-    assert.deepEqual(joinNftOps(first, second), {
+  it('is one transaction, one after the other, with both summaries and all edits in order', () => {
+    const joined = joinNftOps(first, second);
+    assert.deepEqual(joined, {
       kind: 'netfilterApply',
       netns: 'B',
-      argv: ['nft', '-f', '-'],
-      stdin: `${first.stdin}${second.stdin}`,
+      nft: [...editTransaction(firstEdits, 'flowmig'), ...editTransaction(secondEdits, 'flowmig')],
       summary: 'a; b',
-      edits: [...(first.edits ?? []), ...(second.edits ?? [])],
+      edits: [...firstEdits, ...secondEdits],
     });
+    assert.equal(stdinOf(joined), `${stdinOf(first)}${stdinOf(second)}`);
     assert.equal(
-      joinNftOps(first, second).stdin,
+      stdinOf(joined),
       [
         'delete element ip6 flowmig dnat_to { fc00::1 . fe00::1 }',
         'add element ip6 flowmig_late late_from { fc01::1 . fe00::1 }',
@@ -196,7 +236,11 @@ describe('joinNftOps', () => {
   });
 
   it('has no edits unless both have them (the agent could apply only half)', () => {
-    const plain = nftOp('B', ['flush map ip6 flowmig dnat_to'], 'c');
+    const plain = nftOp(
+      'B',
+      [flushSet({ family: 'ip6', name: 'flowmig', set: 'dnat_to', kind: 'map' })],
+      'c',
+    );
     assert.equal('edits' in joinNftOps(first, plain), false);
     assert.equal('edits' in joinNftOps(plain, second), false);
   });
@@ -205,26 +249,7 @@ describe('joinNftOps', () => {
     const elsewhere = { ...second, netns: 'C' };
     assert.throws(() => joinNftOps(first, elsewhere), /one namespace/);
     const restore = iptablesEngine.replace('B', [M1]);
-    assert.throws(() => joinNftOps(first, restore), /only nft -f - operations/);
-    assert.throws(() => joinNftOps(restore, first), /only nft -f - operations/);
-    const listing = { ...first, argv: ['nft', '-j', 'list', 'ruleset'] };
-    assert.throws(() => joinNftOps(listing, second), /only nft -f - operations/);
+    assert.throws(() => joinNftOps(first, restore), /only nftables operations/);
+    assert.throws(() => joinNftOps(restore, first), /only nftables operations/);
   });
-});
-
-describe('jsonParts', () => {
-  const cases: [string, unknown, string[]][] = [
-    ['a plain value', 'fe00::1', ['fe00::1']],
-    ['a concatenation', { concat: ['fc00::1', 'fe00::1'] }, ['fc00::1', 'fe00::1']],
-    ['an empty concatenation', { concat: [] }, []],
-    ['null', null, []],
-    ['a number', 7, []],
-    ['an object without concat', { val: 'fe00::1' }, []],
-    ['concat that is not a list', { concat: 'fe00::1' }, []],
-  ];
-  for (const [what, input, parts] of cases) {
-    it(`reads ${what}`, () => {
-      assert.deepEqual(jsonParts(input), parts);
-    });
-  }
 });

@@ -1,5 +1,9 @@
+// The netlink renderer: a transaction's element verbs as one nf_tables batch, decoded with the
+// codec; map edits go through editTransaction first, as the agent sends them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { editTransaction } from '../../src/engines/edits.js';
+import type { MapEdit } from '../../src/engines/engine.js';
 import { addressBytes } from '../../src/net/ipv6.js';
 import {
   AF_INET6,
@@ -14,7 +18,13 @@ import {
   nested,
   strAttr,
 } from '../../src/netlink/codec.js';
-import { type MapEdit, type MapElement, mapEditBatch } from '../../src/netlink/nftables.js';
+import { ELEMENTS_PER_MESSAGE, transactionBatch } from '../../src/nft/netlink.js';
+import type { Element, SetRef } from '../../src/nft/objects.js';
+import { addElements, declareTable, deleteElements, flushSet } from '../../src/nft/transaction.js';
+
+/** The edits as the agent sends them: their transaction (default table flowmig) rendered. */
+const mapEditBatch = (edits: readonly MapEdit[], firstSeq: number) =>
+  transactionBatch(editTransaction(edits, 'flowmig'), firstSeq);
 
 const NFNL_SUBSYS_NFTABLES = 10;
 const BATCH_BEGIN = 0x10;
@@ -106,33 +116,107 @@ const hx = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DNAT: MapEdit = {
   table: 'flowmig',
   map: 'dnat_to',
-  remove: [{ key: key2('fc00::1', 'fe00::1') }],
-  add: [{ key: key2('fc00::1', 'fe00::1'), value: a('fc02::2') }],
+  remove: [['fc00::1', 'fe00::1']],
+  add: [['fc00::1', 'fe00::1', 'fc02::2']],
 };
 const SNAT: MapEdit = {
   table: 'flowmig',
   map: 'snat_from',
-  remove: [{ key: key2('fc00::1', 'fe00::2') }],
-  add: [{ key: key2('fc03::1', 'fe00::2'), value: a('fe00::2') }],
+  remove: [['fc00::1', 'fe00::2']],
+  add: [['fc03::1', 'fe00::2', 'fe00::2']],
 };
 /** The late set's part of fe00::1's move: fc01::1 for 5 s, fc02::2 absent. */
 const LATE: MapEdit = {
   table: 'flowmig_late',
   map: 'late_from',
+  set: true,
   remove: [],
-  add: [{ key: key2('fc01::1', 'fe00::1') }],
+  add: [['fc01::1', 'fe00::1']],
   timeoutMs: 5000,
-  absent: [{ key: key2('fc02::2', 'fe00::1') }],
+  absent: [['fc02::2', 'fe00::1']],
 };
 /** The initiator of fe00::1 for late packets (a 16-byte key). */
 const INITIATOR: MapEdit = {
   table: 'flowmig_late',
   map: 'initiator_of',
-  remove: [{ key: a('fe00::1') }],
-  add: [{ key: a('fe00::1'), value: a('fc03::1') }],
+  remove: [['fe00::1']],
+  add: [['fe00::1', 'fc03::1']],
 };
 
-describe('mapEditBatch', () => {
+describe('transactionBatch', () => {
+  const set: SetRef = { family: 'ip6', name: 't', set: 's', kind: 'set' };
+
+  it('renders the verbs in the transaction’s order, one message each (deletes need not come first)', () => {
+    const d = decode(
+      transactionBatch(
+        [
+          addElements(set, [{ key: ['fe00::1'] }]),
+          deleteElements(set, [{ key: ['fe00::2'] }]),
+          addElements(set, [{ key: ['fe00::3'] }]),
+        ],
+        1,
+      ).data,
+    );
+    assert.deepEqual(
+      d.map((m) => [m.type, m.elements?.[0]?.key]),
+      [
+        [BATCH_BEGIN, undefined],
+        [NEWSETELEM, hx(a('fe00::1'))],
+        [DELSETELEM, hx(a('fe00::2'))],
+        [NEWSETELEM, hx(a('fe00::3'))],
+        [BATCH_END, undefined],
+      ],
+    );
+  });
+
+  it('a verb with no elements sends no message', () => {
+    const batch = transactionBatch([addElements(set, []), deleteElements(set, [])], 1);
+    assert.deepEqual(
+      decode(batch.data).map((m) => m.type),
+      [BATCH_BEGIN, BATCH_END],
+    );
+    assert.deepEqual(batch.acks, []);
+  });
+
+  it('renders element verbs only: a table or a flush is nft’s job (text)', () => {
+    assert.throws(
+      () => transactionBatch([declareTable({ family: 'ip6', name: 't' })], 1),
+      /element changes only, not add table/,
+    );
+    assert.throws(
+      () => transactionBatch([flushSet({ ...set, kind: 'map' })], 1),
+      /element changes only, not flush set/,
+    );
+  });
+
+  it('keys and values are IPv6 addresses: 16 bytes each, any spelling, parts back to back', () => {
+    const el: Element = { key: ['FE00:0:0::0001', 'fc00::1'], value: 'FC02::2' };
+    const d = decode(transactionBatch([addElements({ ...set, kind: 'map' }, [el])], 1).data);
+    assert.deepEqual(d[1]?.elements, [
+      { key: hx(key2('fe00::1', 'fc00::1')), value: hx(a('fc02::2')) },
+    ]);
+  });
+
+  it('refuses an invalid address', () => {
+    assert.throws(
+      () => transactionBatch([addElements(set, [{ key: ['fe00::g'] }])], 1),
+      /not an IPv6 address/,
+    );
+  });
+
+  it('every key byte is written (no leftovers of another buffer)', () => {
+    for (let i = 0; i < 20; i++) {
+      const d = decode(transactionBatch([deleteElements(set, [{ key: ['::', '::'] }])], 1).data);
+      assert.equal(d[1]?.elements?.[0]?.key, '00'.repeat(32));
+    }
+  });
+
+  it('ELEMENTS_PER_MESSAGE is 500', () => {
+    assert.equal(ELEMENTS_PER_MESSAGE, 500);
+  });
+});
+
+describe('map edits as netlink (editTransaction, then transactionBatch)', () => {
   it('frames the batch with BEGIN/END: family 0 (AF_UNSPEC), res_id 10 (nftables), request', () => {
     const batch = mapEditBatch([DNAT, SNAT], 100);
     const d = decode(batch.data);
@@ -209,8 +293,8 @@ describe('mapEditBatch', () => {
           map: 'snat_from',
           remove: [],
           add: [
-            { key: key2('fc00::1', 'fe00::1'), value: a('fe00::1') },
-            { key: key2('fc00::1', 'fe00::2'), value: a('fe00::2') },
+            ['fc00::1', 'fe00::1', 'fe00::1'],
+            ['fc00::1', 'fe00::2', 'fe00::2'],
           ],
         },
       ],
@@ -229,16 +313,6 @@ describe('mapEditBatch', () => {
       ),
     ]);
     assert.equal(hx(add.body.subarray(4)), hx(expected));
-  });
-
-  it('pads a key whose length is not a multiple of 4', () => {
-    const batch = mapEditBatch(
-      [{ table: 't', map: 'm', remove: [{ key: Buffer.from([1, 2, 3, 4, 5]) }], add: [] }],
-      1,
-    );
-    const d = decode(batch.data);
-    assert.deepEqual(d[1]?.elements, [{ key: '0102030405', value: undefined }]);
-    assert.equal((d[1]?.length ?? 1) % 4, 0);
   });
 
   it('an edit with no removes emits no DELSETELEM (and vice versa)', () => {
@@ -270,11 +344,11 @@ describe('mapEditBatch', () => {
   it('chunks at 500 elements per message, keeping every element once and in order', () => {
     const n = 1201;
     const addr = (i: number) => `fe00::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
-    const remove: MapElement[] = [];
-    const add: MapElement[] = [];
+    const remove: string[][] = [];
+    const add: string[][] = [];
     for (let i = 0; i < n; i++) {
-      remove.push({ key: key2('fc00::1', addr(i)) });
-      add.push({ key: key2('fc03::1', addr(i)), value: a(addr(i)) });
+      remove.push(['fc00::1', addr(i)]);
+      add.push(['fc03::1', addr(i), addr(i)]);
     }
     const batch = mapEditBatch([{ table: 'flowmig', map: 'snat_from', remove, add }], 1000);
     const d = decode(batch.data);
@@ -290,11 +364,11 @@ describe('mapEditBatch', () => {
     );
     assert.deepEqual(
       dels.flatMap((m) => m.elements?.map((e) => e.key) ?? []),
-      remove.map((e) => hx(e.key)),
+      remove.map(([x = '', y = '']) => hx(key2(x, y))),
     );
     assert.deepEqual(
       adds.flatMap((m) => m.elements?.map((e) => [e.key, e.value]) ?? []),
-      add.map((e) => [hx(e.key), hx(e.value ?? Buffer.alloc(0))]),
+      add.map(([x = '', y = '', v = '']) => [hx(key2(x, y)), hx(a(v))]),
     );
     // 6 element messages, all acknowledged, all deletes first
     assert.deepEqual(batch.acks, [1001, 1002, 1003, 1004, 1005, 1006]);
@@ -315,8 +389,8 @@ describe('mapEditBatch', () => {
   });
 
   it('exactly 500 elements fit in one message; 501 need two', () => {
-    const elems = (count: number): MapElement[] =>
-      Array.from({ length: count }, (_, i) => ({ key: a(`fe00::${(i + 1).toString(16)}`) }));
+    const elems = (count: number): string[][] =>
+      Array.from({ length: count }, (_, i) => [`fe00::${(i + 1).toString(16)}`]);
     const count = (n: number) =>
       decode(mapEditBatch([{ table: 't', map: 'm', remove: elems(n), add: [] }], 1).data).filter(
         (m) => m.type === DELSETELEM,
@@ -326,15 +400,13 @@ describe('mapEditBatch', () => {
   });
 
   it('deletes of every edit precede the adds of any edit, across chunks', () => {
-    const many = (prefix: string): MapElement[] =>
-      Array.from({ length: 600 }, (_, i) => ({
-        key: a(`${prefix}::${(i + 1).toString(16)}`),
-        value: a('fc01::1'),
-      }));
+    const keys = (prefix: string) =>
+      Array.from({ length: 600 }, (_, i) => [`${prefix}::${(i + 1).toString(16)}`]);
+    const many = (prefix: string) => keys(prefix).map((k) => [...k, 'fc01::1']);
     const batch = mapEditBatch(
       [
-        { table: 'flowmig', map: 'dnat_to', remove: many('fe00'), add: many('fe00') },
-        { table: 'flowmig', map: 'other', remove: many('fe01'), add: [] },
+        { table: 'flowmig', map: 'dnat_to', remove: keys('fe00'), add: many('fe00') },
+        { table: 'flowmig', map: 'other', remove: keys('fe01'), add: [] },
       ],
       1,
     );
@@ -366,7 +438,7 @@ describe('mapEditBatch', () => {
   });
 });
 
-describe('mapEditBatch: timeouts and absent elements', () => {
+describe('map edits as netlink: timeouts and absent elements', () => {
   it('a timeout is NFTA_SET_ELEM_TIMEOUT (4) in each added element: u64, big-endian, in ms', () => {
     const batch = mapEditBatch([{ ...LATE, absent: [] }], 1);
     const [, add] = [...messages(batch.data)];
@@ -408,8 +480,12 @@ describe('mapEditBatch: timeouts and absent elements', () => {
     const edit: MapEdit = {
       table: 'flowmig_late',
       map: 'late_from',
-      remove: [{ key: key2('fc09::9', 'fe00::9') }],
-      add: [{ key: key2('fc01::1', 'fe00::1') }, { key: key2('fc01::1', 'fe00::2') }],
+      set: true,
+      remove: [['fc09::9', 'fe00::9']],
+      add: [
+        ['fc01::1', 'fe00::1'],
+        ['fc01::1', 'fe00::2'],
+      ],
       timeoutMs: 60_000,
     };
     const d = decode(mapEditBatch([edit], 1).data);
@@ -466,9 +542,10 @@ describe('mapEditBatch: timeouts and absent elements', () => {
     const absentOnly = (map: string, addr: string): MapEdit => ({
       table: 't',
       map,
+      set: true,
       remove: [],
       add: [],
-      absent: [{ key: a(addr) }],
+      absent: [[addr]],
     });
     const d = decode(
       mapEditBatch(
@@ -489,11 +566,9 @@ describe('mapEditBatch: timeouts and absent elements', () => {
   });
 
   it('chunks added elements with timeouts at 500 per message like the others', () => {
-    const add: MapElement[] = Array.from({ length: 501 }, (_, i) => ({
-      key: key2('fc01::1', `fe00::${(i + 1).toString(16)}`),
-    }));
+    const add = Array.from({ length: 501 }, (_, i) => ['fc01::1', `fe00::${(i + 1).toString(16)}`]);
     const d = decode(
-      mapEditBatch([{ table: 't', map: 's', remove: [], add, timeoutMs: 5000 }], 1).data,
+      mapEditBatch([{ table: 't', map: 's', set: true, remove: [], add, timeoutMs: 5000 }], 1).data,
     );
     const adds = d.filter((m) => m.type === NEWSETELEM);
     assert.deepEqual(
