@@ -52,15 +52,13 @@ export function register(program: Command, route: Route): void {
         { loadLab },
         { loadExperimentFile, parseExperiment },
         { defaultResultsDir, runId },
-        { runExperiment },
-        { finishRun },
+        { measure },
         { renderExperiment },
         { INTERRUPTED_EXIT_CODE, listenForInterrupt },
       ] = await Promise.all([
         import('../../lab/load.js'),
         import('../../experiment/options.js'),
         import('../../experiment/run-id.js'),
-        import('../../experiment/run.js'),
         import('../../experiment/pipeline.js'),
         import('../experiment-report.js'),
         import('../../exec/interrupt.js'),
@@ -77,12 +75,11 @@ export function register(program: Command, route: Route): void {
       const interrupt = listenForInterrupt(() => progress.update(INTERRUPT_NOTICE));
       try {
         const onProgress = (text: string) => progress.update(text);
-        await runExperiment(await route.controller(), lab, options, dir, {
+        const { results } = await measure(await route.controller(), lab, options, dir, {
           id,
           onProgress,
           signal: interrupt.signal,
         });
-        const results = await finishRun(dir, { signal: interrupt.signal, onProgress });
         progress.done();
         print(o.json, { dir, ...results }, renderExperiment(results, dir));
         if (interrupt.signal.aborted) process.exitCode = INTERRUPTED_EXIT_CODE;
