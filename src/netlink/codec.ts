@@ -122,5 +122,6 @@ export function findAttr(buf: Buffer, type: number): NlAttr | undefined {
 
 /** The errno of an NLMSG_ERROR body (0 = ACK), negated to a positive number. */
 export function errorCode(body: Buffer): number {
-  return -body.readInt32LE(0);
+  // 0 - x, not -x: an acknowledgement is 0, not -0.
+  return 0 - body.readInt32LE(0);
 }

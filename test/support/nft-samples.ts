@@ -1,13 +1,13 @@
-// `nft -j list table ip6 flowmig` and `nft -j list table ip6 flowmig_late` output captured from
-// real runs (nftables v1.0.6, kernel 6.18): the scripts of the engines loaded with `nft -f -` in a
-// scratch namespace. M1, M2 and M3 are fe00::1 (fc00::1 → fc01::1), fe00::2 (fc00::1 → fc02::2)
-// and fe00::1:0 (fc03::1 → fc01::1). The flowmig table is the one with two maps (dnat_to,
-// dnat_back) and the single `ct status dnat snat to ct original ip6 daddr` rule. The late rule
-// gained `meta l4proto != tcp` after these were captured; its first expression was added to them
-// exactly as nft 1.0.6 prints it (`{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}},
-// "right": "tcp"}}`, read back from a real lab). The late table's second chain (`late_tracked`,
-// priority mangle, and its rule) came later still and was added to the late captures the same
-// way, as nft 1.0.6 lists it in a real lab (counter 0).
+// `nft -j list table` output of the flowmig, flowmig_late and flowmig_hold tables (and the hold
+// queue's `ip6tables-save`) captured from real runs (nftables v1.0.6, kernel 6.18): the engines'
+// operations applied in a scratch namespace. M1, M2 and M3 are fe00::1 (fc00::1 → fc01::1),
+// fe00::2 (fc00::1 → fc02::2) and fe00::1:0 (fc03::1 → fc01::1). The flowmig table is the one
+// with two maps (dnat_to, dnat_back) and the single `ct status dnat snat to ct original ip6
+// daddr` rule. The late rule gained `meta l4proto != tcp` after these were captured; its first
+// expression was added to them exactly as nft 1.0.6 prints it (`{"match": {"op": "!=", "left":
+// {"meta": {"key": "l4proto"}}, "right": "tcp"}}`, read back from a real lab). The late table's
+// second chain (`late_tracked`, priority mangle, and its rule) came later still and was added to
+// the late captures the same way, as nft 1.0.6 lists it in a real lab (counter 0).
 
 /** After `nftablesEngine.install(ns, [M1, M2, M3])`. */
 export const NFT_JSON_THREE_FLOWS =
@@ -67,6 +67,36 @@ export const LATE_JSON_AFTER_SWAP =
  */
 export const LATE_JSON_AFTER_SWAP_BACK =
   '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_late", "handle": 4}}, {"set": {"family": "ip6", "name": "late_from", "table": "flowmig_late", "type": ["ipv6_addr", "ipv6_addr"], "handle": 2, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["fc02::2", "fe00::1"]}, "timeout": 60, "expires": 59}}]}}, {"map": {"family": "ip6", "name": "initiator_of", "table": "flowmig_late", "type": "ipv6_addr", "handle": 3, "map": "ipv6_addr", "elem": [["fe00::1", "fc00::1"], ["fe00::2", "fc00::1"], ["fe00::1:0", "fc03::1"]]}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_late", "name": "late_tracked", "handle": 5, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late", "handle": 4, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"notrack": null}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 3, "bytes": 312}}]}}, {"rule": {"family": "ip6", "table": "flowmig_late", "chain": "late_tracked", "handle": 6, "expr": [{"match": {"op": "!=", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["invalid", "new"]}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@late_from"}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "saddr"}}, "value": {"payload": {"protocol": "ip6", "field": "daddr"}}}}, {"mangle": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "value": {"map": {"key": {"payload": {"protocol": "ip6", "field": "daddr"}}, "data": "@initiator_of"}}}}, {"counter": {"packets": 0, "bytes": 0}}]}}]}';
+
+/**
+ * `nft -j list table ip6 flowmig_hold` after `holdTable.install` and `holdTable.set(ns, M1, true)`
+ * (nftables v1.0.6, kernel 6.18): the held set with fc00::1 . fe00::1, both marking chains.
+ */
+export const HOLD_JSON_HELD =
+  '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip6", "name": "flowmig_hold", "handle": 1}}, {"set": {"family": "ip6", "name": "held", "table": "flowmig_hold", "type": ["ipv6_addr", "ipv6_addr"], "handle": 3, "elem": [{"concat": ["fc00::1", "fe00::1"]}]}}, {"chain": {"family": "ip6", "table": "flowmig_hold", "name": "hold_in", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -310, "policy": "accept"}}, {"chain": {"family": "ip6", "table": "flowmig_hold", "name": "hold_back", "handle": 2, "type": "filter", "hook": "forward", "prio": -160, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "flowmig_hold", "chain": "hold_in", "handle": 4, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "ip6", "field": "daddr"}}]}, "right": "@held"}}, {"mangle": {"key": {"meta": {"key": "mark"}}, "value": 1179451393}}]}}, {"rule": {"family": "ip6", "table": "flowmig_hold", "chain": "hold_back", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "daddr"}}, {"ct": {"key": "ip6 daddr", "dir": "original"}}]}, "right": "@held"}}, {"mangle": {"key": {"meta": {"key": "mark"}}, "value": 1179451394}}]}}]}';
+
+/** `ip6tables-save -t raw` (v1.8.9, nf_tables) after `holdTable.install`: the queueing rule. */
+export const HOLD_RAW_SAVE = `# Generated by ip6tables-save v1.8.9 (nf_tables) on Mon Dec  7 10:17:00 2026
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -m mark --mark 0x464d0001 -m comment --comment flowmig-hold -j NFQUEUE --queue-num 7710
+COMMIT
+# Completed on Mon Dec  7 10:17:00 2026
+`;
+
+/** `ip6tables-save -t mangle` (v1.8.9, nf_tables) after `holdTable.install`: the queueing rule. */
+export const HOLD_MANGLE_SAVE = `# Generated by ip6tables-save v1.8.9 (nf_tables) on Mon Dec  7 10:17:00 2026
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A FORWARD -m mark --mark 0x464d0002 -m comment --comment flowmig-hold -j NFQUEUE --queue-num 7710
+COMMIT
+# Completed on Mon Dec  7 10:17:00 2026
+`;
 
 /** A former responder as `nft -j` lists it: the set element's timeout and time left, in seconds. */
 export interface LateElement {
