@@ -121,13 +121,22 @@ function runAndInterrupt(
   });
 }
 
-/** Processes (PID and command line) still inside one of the given network namespaces. */
+/**
+ * Processes (PID and command line) still inside one of the given network namespaces. An inode of
+ * a namespace that was removed can be given to a new one: one that is named in /run/netns now is
+ * another lab's (the run's own are gone, which the caller checks), and its processes are not ours.
+ */
 async function processesIn(inodes: ReadonlySet<string>): Promise<string[]> {
+  const named = new Set<string>();
+  for (const ns of await readdir('/run/netns').catch(() => [] as string[])) {
+    const s = await stat(join('/run/netns', ns)).catch(() => undefined);
+    if (s) named.add(`net:[${s.ino}]`);
+  }
   const found: string[] = [];
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const ns = await readlink(`/proc/${name}/ns/net`).catch(() => undefined);
-    if (!ns || !inodes.has(ns)) continue;
+    if (!ns || !inodes.has(ns) || named.has(ns)) continue;
     const argv = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     found.push(`${name}: ${argv.split('\0').join(' ').trim()} [${stat.trim()}]`);
