@@ -14,9 +14,9 @@ export {
   type ReconcileResult,
 } from './control/flowmig.js';
 export type { LiveStep, LiveTcpResult } from './control/live-tcp.js';
-export { DaemonClient } from './daemon/client.js';
-export type { DaemonReply, DaemonRequest, HelloReply, RequestBody } from './daemon/protocol.js';
 export { DaemonServer } from './daemon/server.js';
+export { DaemonClient } from './daemon-api/client.js';
+export type { DaemonReply, DaemonRequest, HelloReply, RequestBody } from './daemon-api/protocol.js';
 export type {
   Engine,
   FlowChange,

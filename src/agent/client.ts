@@ -1,83 +1,36 @@
-// Talks to a lab's agent over its Unix socket; every connect and call has a timeout.
-
-import { connect, type Socket } from 'node:net';
+// Talks to a lab's agent over its Unix socket (a typed wrapper of the JSON-lines client); every
+// connect and call has a timeout.
 import type { MapEdit } from '../engines/engine.js';
+import { type ClientErrors, RpcClient } from '../rpc/client.js';
 import type { ApplyResult, ConntrackTarget } from './agent.js';
-import {
-  type AgentReply,
-  type AgentRequest,
-  type HelloReply,
-  type HoldResult,
-  lineReader,
-  type ReleaseResult,
+import type {
+  AgentReply,
+  AgentRequest,
+  HelloReply,
+  HoldResult,
+  ReleaseResult,
 } from './protocol.js';
-
-type Waiter = {
-  resolve: (r: AgentReply) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-};
 
 type Body<R> = R extends unknown ? Omit<R, 'id'> : never;
 
+const errors: ClientErrors = {
+  connectTimeout: (path, ms) => new Error(`no answer from the agent at ${path} within ${ms} ms`),
+  unreachable: (_path, e) => e,
+  closed: () => new Error('the agent closed the connection'),
+  timeout: (_path, _body, ms) => new Error(`the agent did not answer within ${ms} ms`),
+  unaddressed: (reply) => new Error(`agent: ${String(reply.error ?? 'unexpected reply')}`),
+  badReply: () => new Error('the agent sent a line that is not JSON'),
+};
+
 export class AgentClient {
-  private id = 1;
-  private readonly waiting = new Map<number, Waiter>();
-  private closedError: Error | undefined;
+  private constructor(private readonly rpc: RpcClient) {}
 
-  private constructor(private readonly sock: Socket) {
-    sock.on(
-      'data',
-      lineReader((line) => {
-        const reply = JSON.parse(line) as AgentReply;
-        const w = this.waiting.get(reply.id);
-        if (!w) return;
-        this.waiting.delete(reply.id);
-        clearTimeout(w.timer);
-        w.resolve(reply);
-      }),
-    );
-    const fail = (e: Error) => {
-      this.closedError = e;
-      for (const w of this.waiting.values()) {
-        clearTimeout(w.timer);
-        w.reject(e);
-      }
-      this.waiting.clear();
-    };
-    sock.on('error', fail);
-    sock.on('close', () => fail(new Error('the agent closed the connection')));
-  }
-
-  static connect(path: string, timeoutMs = 1_000): Promise<AgentClient> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(path);
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`no answer from the agent at ${path} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new AgentClient(sock));
-      });
-      sock.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+  static async connect(path: string, timeoutMs = 1_000): Promise<AgentClient> {
+    return new AgentClient(await RpcClient.connect(path, timeoutMs, { errors }));
   }
 
   private call(body: Body<AgentRequest>, timeoutMs: number): Promise<AgentReply> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    const id = this.id++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new Error(`the agent did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
-      this.sock.write(`${JSON.stringify({ ...body, id })}\n`);
-    });
+    return this.rpc.call<AgentReply>(body, timeoutMs);
   }
 
   private static unwrap<T>(r: AgentReply): T {
@@ -131,15 +84,15 @@ export class AgentClient {
 
   /** False once the connection failed or closed (a dead agent closes it). */
   get usable(): boolean {
-    return this.closedError === undefined && !this.sock.destroyed;
+    return this.rpc.usable;
   }
 
   /** Lets the process exit while this connection is idle (a kept connection). */
   unref(): void {
-    this.sock.unref();
+    this.rpc.unref();
   }
 
   close(): void {
-    this.sock.destroy();
+    this.rpc.close();
   }
 }

@@ -1,12 +1,12 @@
 // The translator agent process: runs inside the translator namespace, serves a Unix socket.
 // Started by `flowmig up` as `ip netns exec <translator> node main.js --flowmig-agent <lab> --socket <path>`.
 import { statSync, unlinkSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { HOLD_QUEUE } from '../engines/hold.js';
+import { type Peer, RpcServer } from '../rpc/server.js';
 import { Agent } from './agent.js';
 import { HoldQueue } from './hold-queue.js';
-import { type AgentReply, type AgentRequest, lineReader } from './protocol.js';
+import { type AgentReply, type AgentRequest, MAX_REQUEST_BYTES } from './protocol.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,50 +86,44 @@ async function handle(req: AgentRequest): Promise<Handled> {
   }
 }
 
-function serve(conn: Socket): void {
-  conn.on('error', () => {});
-  conn.on(
-    'data',
-    lineReader((line) => {
-      let req: AgentRequest;
-      try {
-        req = JSON.parse(line) as AgentRequest;
-      } catch {
-        conn.write(`${JSON.stringify({ id: -1, ok: false, error: 'not JSON' })}\n`);
-        return;
-      }
-      queue = queue.then(async () => {
-        let handled: Handled;
-        try {
-          handled = await handle(req);
-        } catch (e) {
-          const error = String((e as Error).message ?? e);
-          conn.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
-          return;
-        }
-        if ('reply' in handled) {
-          conn.write(`${JSON.stringify(handled.reply)}\n`);
-          await handled.afterReply();
-        } else {
-          conn.write(`${JSON.stringify(handled)}\n`);
-        }
-      });
-    }),
-  );
+/** Queues one request behind the ones before it (from any connection) and answers it. */
+function dispatch(value: unknown, peer: Peer): Promise<unknown> {
+  const req = value as AgentRequest;
+  const work = queue.then(async () => {
+    let handled: Handled;
+    try {
+      handled = await handle(req);
+    } catch (e) {
+      peer.send({ id: req.id, ok: false, error: String((e as Error).message ?? e) });
+      return;
+    }
+    if ('reply' in handled) {
+      peer.send(handled.reply);
+      await handled.afterReply();
+    } else {
+      peer.send(handled);
+    }
+  });
+  queue = work.catch(() => {});
+  return work;
 }
 
-try {
-  unlinkSync(path);
-} catch {
-  // no stale socket
-}
-const server = createServer(serve);
-server.listen(path, () => {
-  process.stdout.write(`flowmig agent for lab ${lab} (pid ${process.pid}) listening on ${path}\n`);
+const server = await RpcServer.listen({
+  path,
+  existing: 'replace',
+  connection: {
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    onRequest: dispatch,
+    badJson: () => ({ id: null, ok: false, error: 'not JSON' }),
+    oversize: () => ({ id: null, ok: false, error: 'request line over 64 MiB' }),
+    afterOversize: 'skip',
+  },
+  log: (m) => process.stderr.write(`${m}\n`),
 });
+process.stdout.write(`flowmig agent for lab ${lab} (pid ${process.pid}) listening on ${path}\n`);
 
 function stop(): void {
-  server.close();
+  void server.close();
   void holdQueue?.then((q) => q.close()).catch(() => {});
   agent.close();
   try {

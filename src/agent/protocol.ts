@@ -1,7 +1,10 @@
-// The agent's local protocol: one JSON object per line over a Unix socket, requests carry an id.
-import { StringDecoder } from 'node:string_decoder';
+// The agent's local protocol: one JSON object per line over a Unix socket (rpc/), requests carry
+// an id.
 import type { MapEdit } from '../engines/engine.js';
 import type { ApplyResult, ConntrackTarget } from './agent.js';
+
+/** Longest request line accepted (an apply for every flow of a large lab fits many times over). */
+export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
 export type AgentRequest =
   | { readonly id: number; readonly op: 'hello' }
@@ -57,21 +60,5 @@ export type AgentReply =
   | ({ readonly id: number; readonly ok: true } & Partial<
       HelloReply & ApplyResult & HoldResult & ReleaseResult
     >)
-  | { readonly id: number; readonly ok: false; readonly error: string };
-
-/** Splits a stream into lines, calling `onLine` for each complete one. */
-export function lineReader(onLine: (line: string) => void): (chunk: Buffer) => void {
-  let rest = '';
-  // A UTF-8 character may be split across chunks: the decoder keeps the partial bytes.
-  const decoder = new StringDecoder('utf8');
-  return (chunk) => {
-    rest += decoder.write(chunk);
-    let i = rest.indexOf('\n');
-    while (i >= 0) {
-      const line = rest.slice(0, i);
-      rest = rest.slice(i + 1);
-      if (line.trim() !== '') onLine(line);
-      i = rest.indexOf('\n');
-    }
-  };
-}
+  /** `id` is null when the request could not be read (not JSON, too long). */
+  | { readonly id: number | null; readonly ok: false; readonly error: string };

@@ -2,13 +2,9 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../agent/client.js';
-import {
-  findByMarker,
-  isOurProcess,
-  spawnDetached,
-  stopProcess,
-  waitUntilAnswers,
-} from '../exec/daemon.js';
+import { findByMarker, isOurProcess } from '../procs/find.js';
+import { NoAnswerError, startManaged, stopProcess } from '../procs/managed.js';
+import { withConnection } from '../rpc/client.js';
 
 export interface AgentHandle {
   readonly pid: number;
@@ -35,30 +31,25 @@ export async function startAgent(
 ): Promise<AgentHandle> {
   const { socket, log } = agentPaths(init.stateDir, init.id);
   await rm(socket, { force: true });
-  const argv = [process.execPath, MAIN, MARKER, init.id, '--socket', socket, '--netns', init.netns];
-  const pid = spawnDetached(argv, {
-    netns: init.netns,
-    logFile: log,
-  });
-  const handle = { pid, socket, log };
-  await record(handle);
   try {
-    await waitUntilAnswers(
-      pid,
-      async () => {
-        const c = await AgentClient.connect(socket, 500);
-        try {
-          return await c.hello();
-        } finally {
-          c.close();
-        }
-      },
+    const { pid } = await startManaged({
+      argv: [process.execPath, MAIN, MARKER, init.id, '--socket', socket, '--netns', init.netns],
+      netns: init.netns,
+      logFile: log,
+      markers: [MARKER, init.id],
+      record: (pid) => record({ pid, socket, log }),
+      probe: () =>
+        withConnection(
+          () => AgentClient.connect(socket, 500),
+          (c) => c.hello(),
+        ),
       timeoutMs,
-    );
-    return handle;
-  } catch (last) {
-    await stopAgent(handle, init.id);
-    throw new Error(`the agent did not start: ${(last as Error).message} (log: ${log})`);
+    });
+    return { pid, socket, log };
+  } catch (error) {
+    if (!(error instanceof NoAnswerError)) throw error;
+    await rm(socket, { force: true });
+    throw new Error(`the agent did not start: ${error.message} (log: ${log})`);
   }
 }
 

@@ -1,17 +1,13 @@
 // Starts, finds and stops a lab's daemon (the process that owns the lab and serves its local API).
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { DaemonClient } from '../daemon/client.js';
-import type { HelloReply } from '../daemon/protocol.js';
+import { DaemonClient } from '../daemon-api/client.js';
+import type { HelloReply } from '../daemon-api/protocol.js';
 import { FlowmigError } from '../errors.js';
-import {
-  findByMarker,
-  isOurProcess,
-  isRunning,
-  runForeground,
-  spawnDetached,
-  stopProcess,
-} from '../exec/daemon.js';
+import { findByMarker, isOurProcess } from '../procs/find.js';
+import { NoAnswerError, startManaged, stopProcess } from '../procs/managed.js';
+import { runForeground } from '../procs/spawn.js';
+import { withConnection } from '../rpc/client.js';
 import type { StateStore } from '../state/store.js';
 
 export const DAEMON_MARKER = '--flowmig-daemon';
@@ -45,17 +41,10 @@ export async function runningDaemon(
   stateDir: string,
   timeoutMs = 1_000,
 ): Promise<HelloReply | undefined> {
-  const c = await DaemonClient.connect(daemonPaths(stateDir, id).socket, timeoutMs).catch(
-    () => undefined,
-  );
-  if (!c) return undefined;
-  try {
-    return await c.request<HelloReply>({ verb: 'hello' }, 2_000);
-  } catch {
-    return undefined;
-  } finally {
-    c.close();
-  }
+  return withConnection(
+    () => DaemonClient.connect(daemonPaths(stateDir, id).socket, timeoutMs),
+    (c) => c.request<HelloReply>({ verb: 'hello' }, 2_000),
+  ).catch(() => undefined);
 }
 
 /** Refuses to start a second daemon for a lab, saying how to replace or stop the one it has. */
@@ -79,29 +68,30 @@ export async function startDaemon(
   const timeoutMs = options.timeoutMs ?? 15_000;
   const { socket, log } = daemonPaths(stateDir, id);
   await refuseIfServed(id, stateDir);
-  const pid = spawnDetached(daemonArgv(id, stateDir, options), { logFile: log });
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    try {
-      const c = await DaemonClient.connect(socket, 1_000);
-      try {
-        const hello = await c.request<HelloReply>({ verb: 'hello' }, 2_000);
-        if (hello.pid !== pid) last = `another daemon (pid ${hello.pid}) answers there`;
+  try {
+    const { answer } = await startManaged({
+      argv: daemonArgv(id, stateDir, options),
+      logFile: log,
+      markers: [DAEMON_MARKER, id],
+      probe: async (pid) => {
+        const hello = await withConnection(
+          () => DaemonClient.connect(socket, 1_000),
+          (c) => c.request<HelloReply>({ verb: 'hello' }, 2_000),
+        );
+        if (hello.pid !== pid) throw new Error(`another daemon (pid ${hello.pid}) answers there`);
         // The HTTP listener opens just after the socket's: its URL is in `hello` once it does.
-        else if (options.httpPort === undefined || hello.http) return hello;
-        else last = 'its HTTP API does not listen yet';
-      } finally {
-        c.close();
-      }
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (!(await isRunning(pid))) break;
-    await new Promise((r) => setTimeout(r, 50));
+        if (options.httpPort !== undefined && !hello.http)
+          throw new Error('its HTTP API does not listen yet');
+        return hello;
+      },
+      timeoutMs,
+      intervalMs: 50,
+    });
+    return answer;
+  } catch (error) {
+    if (!(error instanceof NoAnswerError)) throw error;
+    throw new FlowmigError(`the daemon of lab ${id} did not start: ${error.message} (log: ${log})`);
   }
-  if (await isOurProcess(pid, [DAEMON_MARKER, id])) await stopProcess(pid);
-  throw new FlowmigError(`the daemon of lab ${id} did not start: ${last} (log: ${log})`);
 }
 
 /**

@@ -1,8 +1,8 @@
 // Which labs are up, found three ways: state files, the kernel's ownership marks on namespaces,
 // and flowmig's marked processes. A lab whose state file is gone or damaged is still found.
-import { findMarked } from '../exec/daemon.js';
 import type { Runner } from '../exec/runner.js';
 import { ownershipMark } from '../lab/names.js';
+import { findMarked } from '../procs/find.js';
 import { DamagedStateError, type StateStore } from '../state/store.js';
 import { AGENT_MARKER } from './agent-process.js';
 import { DAEMON_MARKER } from './daemon-process.js';

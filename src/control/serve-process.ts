@@ -1,13 +1,9 @@
 // Starts, finds and stops a lab's server runtimes (`flowmig serve`: one per server namespace).
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  findByMarker,
-  isOurProcess,
-  spawnDetached,
-  stopProcess,
-  waitUntilAnswers,
-} from '../exec/daemon.js';
+import { findByMarker, isOurProcess } from '../procs/find.js';
+import { NoAnswerError, startManaged, stopProcess } from '../procs/managed.js';
+import { withConnection } from '../rpc/client.js';
 import { ServeClient } from '../serve/client.js';
 
 export const SERVE_MODES = ['echo', 'stream'] as const;
@@ -71,8 +67,7 @@ export async function startServer(
     '--control',
     socket,
   ];
-  const pid = spawnDetached(argv, { netns: init.netns, logFile: log });
-  const handle: ServerHandle = {
+  const handle = (pid: number): ServerHandle => ({
     node: init.node,
     pid,
     socket,
@@ -80,30 +75,29 @@ export async function startServer(
     address: init.address,
     port: init.port,
     mode: init.mode,
-  };
-  await record(handle);
+  });
   try {
-    const hello = await waitUntilAnswers(
-      pid,
-      async () => {
-        const c = await ServeClient.connect(socket, 500);
-        try {
-          return await c.hello();
-        } finally {
-          c.close();
-        }
-      },
+    const { pid, answer: hello } = await startManaged({
+      argv,
+      netns: init.netns,
+      logFile: log,
+      markers: [SERVE_MARKER, init.id, socket],
+      record: (pid) => record(handle(pid)),
+      probe: () =>
+        withConnection(
+          () => ServeClient.connect(socket, 500),
+          (c) => c.hello(),
+        ),
       timeoutMs,
-    );
+    });
     // Whether it can move connections does not change while it runs: asked once, here.
     return hello.repairUnavailable === undefined
-      ? handle
-      : { ...handle, repairUnavailable: hello.repairUnavailable };
-  } catch (last) {
-    await stopServer(handle, init.id);
-    throw new Error(
-      `flowmig serve did not start on ${init.node}: ${(last as Error).message} (log: ${log})`,
-    );
+      ? handle(pid)
+      : { ...handle(pid), repairUnavailable: hello.repairUnavailable };
+  } catch (error) {
+    if (!(error instanceof NoAnswerError)) throw error;
+    await rm(socket, { force: true });
+    throw new Error(`flowmig serve did not start on ${init.node}: ${error.message} (log: ${log})`);
   }
 }
 

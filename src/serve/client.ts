@@ -1,7 +1,8 @@
-// Talks to a serve process over its control socket (the controller's side); every connect and
-// call has a timeout, and calls still waiting fail when the socket closes.
-import { connect, type Socket } from 'node:net';
-import { encodeFrame, frameReader } from './frames.js';
+// Talks to a serve process over its control socket (the controller's side): a typed wrapper of
+// the RPC client in the binary framing; every connect and call has a timeout, and calls still
+// waiting fail when the socket closes.
+import { type ClientErrors, RpcClient } from '../rpc/client.js';
+import { jsonFrames } from '../rpc/frames.js';
 import type {
   AbortResult,
   CheckpointResult,
@@ -12,62 +13,41 @@ import type {
   PrepareResult,
   RestoreResult,
   ResumeResult,
+  ServeReply,
   ServeRequest,
 } from './protocol.js';
 import type { MigrationPeer } from './runtime.js';
-
-type Waiter = {
-  resolve: (result: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-};
 
 type Body<R> = R extends unknown ? Omit<R, 'id'> : never;
 
 /** Replies carry checkpoints (socket queues, many MiB): allow far more than a request may hold. */
 const MAX_REPLY_BYTES = 1024 * 1024 * 1024;
 
+const errors: ClientErrors = {
+  connectTimeout: (path, ms) => new Error(`no answer from serve at ${path} within ${ms} ms`),
+  unreachable: (path, e) => new Error(`cannot reach serve at ${path}: ${e.message}`, { cause: e }),
+  closed: (path) => new Error(`serve at ${path} closed the connection`),
+  timeout: (path, body, ms) =>
+    new Error(`serve at ${path} did not answer ${String(body.op)} within ${ms} ms`),
+  unaddressed: (reply) =>
+    new Error(`serve: ${typeof reply.error === 'string' ? reply.error : 'request failed'}`),
+  badReply: (path) => new Error(`serve at ${path} sent a line that is not JSON`),
+  oversize: (path) => new Error(`serve at ${path}: reply over 1 GiB`),
+};
+
 export class ServeClient implements MigrationPeer {
-  private id = 1;
-  private readonly waiting = new Map<number, Waiter>();
-  private closedError: Error | undefined;
-
   private constructor(
-    private readonly sock: Socket,
+    private readonly rpc: RpcClient,
     readonly path: string,
-  ) {
-    sock.on(
-      'data',
-      frameReader({
-        limit: MAX_REPLY_BYTES,
-        onMessage: (value) => this.onReply(value),
-        onBadJson: () => {
-          this.fail(new Error(`serve at ${path} sent a line that is not JSON`));
-          this.sock.destroy();
-        },
-        onOversize: () => this.fail(new Error(`serve at ${path}: reply over 1 GiB`)),
-      }),
-    );
-    sock.on('error', (e) => this.fail(e));
-    sock.on('close', () => this.fail(new Error(`serve at ${path} closed the connection`)));
-  }
+  ) {}
 
-  static connect(path: string, timeoutMs = 1_000): Promise<ServeClient> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(path);
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`no answer from serve at ${path} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new ServeClient(sock, path));
-      });
-      sock.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot reach serve at ${path}: ${e.message}`, { cause: e }));
-      });
+  static async connect(path: string, timeoutMs = 1_000): Promise<ServeClient> {
+    const rpc = await RpcClient.connect(path, timeoutMs, {
+      errors,
+      framing: jsonFrames,
+      maxReplyBytes: MAX_REPLY_BYTES,
     });
+    return new ServeClient(rpc, path);
   }
 
   async hello(timeoutMs = 1_000): Promise<HelloResult> {
@@ -125,46 +105,18 @@ export class ServeClient implements MigrationPeer {
 
   /** False once the connection failed or closed. */
   get usable(): boolean {
-    return this.closedError === undefined && !this.sock.destroyed;
+    return this.rpc.usable;
   }
 
   close(): void {
-    this.sock.destroy();
+    this.rpc.close();
   }
 
-  private call(body: Body<ServeRequest>, timeoutMs: number): Promise<unknown> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    const id = this.id++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new Error(`serve at ${this.path} did not answer ${body.op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
-      this.sock.cork();
-      for (const b of encodeFrame({ ...body, id })) this.sock.write(b);
-      this.sock.uncork();
-    });
-  }
-
-  private onReply(reply: unknown): void {
-    if (typeof reply !== 'object' || reply === null) return;
-    const r = reply as { id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
-    const w = typeof r.id === 'number' ? this.waiting.get(r.id) : undefined;
-    if (!w) return; // an answer to a call that timed out, or to a line it could not read
-    this.waiting.delete(r.id as number);
-    clearTimeout(w.timer);
-    if (r.ok === true) w.resolve(r.result);
-    else w.reject(new Error(`serve: ${typeof r.error === 'string' ? r.error : 'request failed'}`));
-  }
-
-  private fail(e: Error): void {
-    this.closedError ??= e;
-    for (const w of this.waiting.values()) {
-      clearTimeout(w.timer);
-      w.reject(e);
-    }
-    this.waiting.clear();
+  /** The call's result; a refusal rejects with the server's message. */
+  private async call(body: Body<ServeRequest>, timeoutMs: number): Promise<unknown> {
+    const r = await this.rpc.call<ServeReply>(body, timeoutMs);
+    if (r.ok === true) return r.result;
+    throw new Error(`serve: ${typeof r.error === 'string' ? r.error : 'request failed'}`);
   }
 }
 

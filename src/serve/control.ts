@@ -1,10 +1,9 @@
 // The serve control server: a Unix socket (a filesystem path, so a controller in any namespace
-// reaches it; mode 0600) answering one JSON request per line, one request at a time.
-
-import { chmodSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+// reaches it; mode 0600) answering one request per line in the binary framing, one request at a
+// time (the RPC layer's server with the serve protocol's dispatch).
+import { jsonFrames } from '../rpc/frames.js';
+import { type Peer, RpcServer } from '../rpc/server.js';
 import { tcpRepairUnavailable } from '../tcp-repair/index.js';
-import { encodeFrame, frameReader } from './frames.js';
 import {
   type AbortResult,
   type CheckpointResult,
@@ -50,35 +49,34 @@ export interface ControlOptions {
 
 export class ControlServer {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly clients = new Set<Socket>();
-  private closed = false;
 
   private constructor(
-    private readonly server: Server,
+    private readonly rpc: RpcServer,
     private readonly options: ControlOptions,
   ) {}
 
   /** Listens on `path`, replacing a stale socket file; fails if a live server answers there. */
   static async start(options: ControlOptions): Promise<ControlServer> {
-    await removeStaleSocket(options.path);
-    const server = createServer();
-    const control = new ControlServer(server, options);
-    server.on('connection', (s) => control.serve(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // bind() happens inside listen(): the umask makes the file 0600 from the start.
-      const umask = process.umask(0o177);
-      try {
-        server.listen(options.path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      } finally {
-        process.umask(umask);
-      }
+    const limit = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
+    let control: ControlServer | undefined;
+    const rpc = await RpcServer.listen({
+      path: options.path,
+      existing: 'refuse-live',
+      connection: {
+        framing: jsonFrames,
+        maxRequestBytes: limit,
+        onRequest: (value, peer) => control?.dispatch(value, peer),
+        badJson: () => ({ id: null, ok: false, error: 'not JSON' }),
+        oversize: () => ({
+          id: null,
+          ok: false,
+          error: `request line over ${Math.round(limit / 1024 / 1024)} MiB`,
+        }),
+        afterOversize: 'skip',
+      },
+      ...(options.log ? { log: (m: string) => options.log?.(`control ${m}`) } : {}),
     });
-    chmodSync(options.path, 0o600);
-    server.on('error', (e) => options.log?.(`control socket error: ${e.message}`));
+    control = new ControlServer(rpc, options);
     return control;
   }
 
@@ -88,69 +86,31 @@ export class ControlServer {
 
   /** Stops serving and removes the socket file. */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.closed = true;
-    for (const c of this.clients) c.destroy();
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      // Node unlinks the path when a Unix socket server closes; this covers an unref'd exit.
-      try {
-        unlinkSync(this.options.path);
-      } catch {
-        // gone already
-      }
-    });
+    return this.rpc.close();
   }
 
-  private serve(conn: Socket): void {
-    this.clients.add(conn);
-    conn.on('error', () => {}); // a controller that goes away is not an error here
-    conn.on('close', () => this.clients.delete(conn));
-    const send = (reply: ServeReply, then?: () => void): void => {
-      if (conn.destroyed) return;
-      let frame: Buffer[];
-      try {
-        frame = encodeFrame(reply);
-      } catch (e) {
-        frame = encodeFrame({ id: reply.id, ok: false, error: `reply not JSON: ${String(e)}` });
-      }
-      conn.cork();
-      for (const [i, b] of frame.entries())
-        conn.write(b, i === frame.length - 1 ? then : undefined);
-      conn.uncork();
-    };
-    const limit = this.options.maxRequestBytes ?? MAX_REQUEST_BYTES;
-    conn.on(
-      'data',
-      frameReader({
-        limit,
-        onMessage: (value) => {
-          const parsed = checkRequest(value);
-          if (!parsed.ok) {
-            send({ id: parsed.id, ok: false, error: parsed.error });
-            return;
-          }
-          const req = parsed.request;
-          // One request at a time, in arrival order: a migration step never interleaves another.
-          const run = this.queue.then(() => this.handle(req));
-          this.queue = run.catch(() => {});
-          run.then(
-            (result) =>
-              send({ id: req.id, ok: true, result }, () => {
-                if (req.op === 'shutdown') this.options.onShutdown();
-              }),
-            (e: unknown) =>
-              send({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
-          );
-        },
-        onBadJson: () => send({ id: null, ok: false, error: 'not JSON' }),
-        onOversize: () =>
-          send({
-            id: null,
-            ok: false,
-            error: `request line over ${Math.round(limit / 1024 / 1024)} MiB`,
-          }),
-      }),
+  /** Checks one request, then runs it in turn with the others and answers it. */
+  private dispatch(value: unknown, peer: Peer): Promise<unknown> | undefined {
+    const parsed = checkRequest(value);
+    if (!parsed.ok) {
+      peer.send({ id: parsed.id, ok: false, error: parsed.error } satisfies ServeReply);
+      return undefined;
+    }
+    const req = parsed.request;
+    // One request at a time, in arrival order: a migration step never interleaves another.
+    const run = this.queue.then(() => this.handle(req));
+    this.queue = run.catch(() => {});
+    return run.then(
+      (result) =>
+        peer.send({ id: req.id, ok: true, result } satisfies ServeReply, () => {
+          if (req.op === 'shutdown') this.options.onShutdown();
+        }),
+      (e: unknown) =>
+        peer.send({
+          id: req.id,
+          ok: false,
+          error: e instanceof Error ? e.message : String(e),
+        } satisfies ServeReply),
     );
   }
 
@@ -189,31 +149,5 @@ export class ControlServer {
       case 'shutdown':
         return {};
     }
-  }
-}
-
-/** Removes `path` if it is a socket nobody listens on (left by a process that died). */
-async function removeStaleSocket(path: string): Promise<void> {
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve(true); // something holds it and does not answer: leave it alone
-    }, 500);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  if (alive) throw new Error(`another server answers on ${path}`);
-  try {
-    unlinkSync(path);
-  } catch {
-    // no stale file
   }
 }

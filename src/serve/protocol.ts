@@ -1,5 +1,5 @@
-// The serve control protocol: one JSON object per line over a Unix socket, requests carry an id;
-// the request and result types, request validation, and a bounded line splitter.
+// The serve control protocol: one JSON object per line over a Unix socket (in the binary framing,
+// rpc/frames.ts), requests carry an id; the request and result types, and request validation.
 import type { Endpoint, TcpSocketState } from '../tcp-repair/types.js';
 
 export type { Endpoint } from '../tcp-repair/types.js';
@@ -222,7 +222,7 @@ export function parseRequest(line: string): ParsedRequest {
   return checkRequest(v);
 }
 
-/** Checks one request (parsed JSON, see frames.ts); never throws. */
+/** Checks one request (parsed JSON, see rpc/frames.ts); never throws. */
 export function checkRequest(v: unknown): ParsedRequest {
   if (!isObject(v)) return { ok: false, id: null, error: 'not a JSON object' };
   if (!isUint(v.id)) return { ok: false, id: null, error: 'id is not a non-negative integer' };

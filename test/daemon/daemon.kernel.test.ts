@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { LabStatus, MigrationResult } from '../../src/control/flowmig.js';
-import { DaemonClient } from '../../src/daemon/client.js';
-import type { HelloReply } from '../../src/daemon/protocol.js';
-import { isRunning } from '../../src/exec/daemon.js';
+import { DaemonClient } from '../../src/daemon-api/client.js';
+import type { HelloReply } from '../../src/daemon-api/protocol.js';
+import { isRunning } from '../../src/procs/find.js';
 import {
   cli,
   namespacesWith,

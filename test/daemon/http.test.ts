@@ -6,8 +6,9 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Flowmig } from '../../src/control/flowmig.js';
-import type { DaemonReply, HelloReply } from '../../src/daemon/protocol.js';
-import { DaemonServer, httpStatusOf, tokenMatches } from '../../src/daemon/server.js';
+import { httpStatusOf, tokenMatches } from '../../src/daemon/http.js';
+import { DaemonServer } from '../../src/daemon/server.js';
+import type { DaemonReply, HelloReply } from '../../src/daemon-api/protocol.js';
 import { CommandError, FlowmigError } from '../../src/errors.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 

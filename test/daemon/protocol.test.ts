@@ -6,7 +6,7 @@ import {
   MUTATING,
   parseRequest,
   requestSchema,
-} from '../../src/daemon/protocol.js';
+} from '../../src/daemon-api/protocol.js';
 
 /** The request parsed from `line`, failing the test if it was refused. */
 function accepted(line: string): DaemonRequest {

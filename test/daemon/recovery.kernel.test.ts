@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { findAgentsWhere } from '../../src/control/agent-process.js';
 import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import { Flowmig, type LabStatus } from '../../src/control/flowmig.js';
-import { DaemonClient } from '../../src/daemon/client.js';
+import { DaemonClient } from '../../src/daemon-api/client.js';
 import { sleep } from '../../src/experiment/process.js';
 import {
   CLI,

@@ -8,8 +8,8 @@ import { access, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { daemonPaths } from '../../src/control/daemon-process.js';
 import type { LabStatus } from '../../src/control/flowmig.js';
-import type { DaemonReply, HelloReply } from '../../src/daemon/protocol.js';
-import { isRunning } from '../../src/exec/daemon.js';
+import type { DaemonReply, HelloReply } from '../../src/daemon-api/protocol.js';
+import { isRunning } from '../../src/procs/find.js';
 import {
   CLI,
   cli,

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Flowmig, type LabStatus } from '../../src/control/flowmig.js';
-import { DaemonClient } from '../../src/daemon/client.js';
-import type { HelloReply } from '../../src/daemon/protocol.js';
+import { DaemonClient } from '../../src/daemon-api/client.js';
+import type { HelloReply } from '../../src/daemon-api/protocol.js';
 import { loadLab } from '../../src/lab/load.js';
 import { cli, removeNamespacesWith, uniquePrefix } from '../kernel-support/lab.js';
 

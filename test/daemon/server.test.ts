@@ -6,9 +6,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import type { Flowmig } from '../../src/control/flowmig.js';
-import { DaemonClient } from '../../src/daemon/client.js';
-import { type DaemonReply, type HelloReply, MAX_REQUEST_BYTES } from '../../src/daemon/protocol.js';
 import { DaemonServer } from '../../src/daemon/server.js';
+import { DaemonClient } from '../../src/daemon-api/client.js';
+import {
+  type DaemonReply,
+  type HelloReply,
+  MAX_REQUEST_BYTES,
+} from '../../src/daemon-api/protocol.js';
 import { CommandError, FlowmigError, InputError } from '../../src/errors.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 

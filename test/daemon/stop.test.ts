@@ -9,7 +9,7 @@ import { access, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { DAEMON_MARKER, daemonPaths, stopLabDaemon } from '../../src/control/daemon-process.js';
 import { FlowmigError } from '../../src/errors.js';
-import { isRunning } from '../../src/exec/daemon.js';
+import { isRunning } from '../../src/procs/find.js';
 import { StateStore } from '../../src/state/store.js';
 import { referenceLab } from '../support/labs.js';
 import { stateOf } from '../support/state.js';

@@ -1,4 +1,4 @@
-// SPEC invariant 7, statically: programs are started only by the two runner modules, never via a shell.
+// SPEC invariant 7, statically: programs are started only by the runner modules, never via a shell.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -16,7 +16,7 @@ async function sources(dir: string): Promise<string[]> {
   return nested.flat().filter((f) => f.endsWith('.ts'));
 }
 
-const SPAWNERS = new Set(['src/exec/runner.ts', 'src/exec/daemon.ts', 'src/experiment/process.ts']);
+const SPAWNERS = new Set(['src/exec/runner.ts', 'src/procs/spawn.ts', 'src/experiment/process.ts']);
 
 describe('invariant 7: no shell strings', () => {
   it('only the runner modules import child_process, and none uses a shell', async () => {

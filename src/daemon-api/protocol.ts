@@ -1,6 +1,7 @@
-// The daemon's local API: one JSON object per line each way over a Unix socket (root only), or one
-// per POST over HTTP (docs/http-api.md). Requests are checked against a schema before anything
-// runs; every reply carries the request's id, or null when the request had none.
+// The daemon's local API, the contract between the daemon and its clients: one JSON object per
+// line each way over a Unix socket (root only), or one per POST over HTTP (docs/http-api.md).
+// Requests are checked against a schema before anything runs; every reply carries the request's
+// id, or null when the request had none.
 import { z } from 'zod';
 
 /** Longest request line accepted; a longer one gets an error and the connection is closed. */
@@ -67,8 +68,18 @@ export function parseRequest(
   try {
     value = JSON.parse(line);
   } catch {
-    return { error: 'malformed request: not JSON', id: null };
+    return { error: NOT_JSON, id: null };
   }
+  return checkRequest(value);
+}
+
+/** Why a line that is not JSON is refused. */
+export const NOT_JSON = 'malformed request: not JSON';
+
+/** Checks one parsed request against the schema (never throws). */
+export function checkRequest(
+  value: unknown,
+): { request: DaemonRequest } | { error: string; id: number | null } {
   const maybeId = (value as { id?: unknown } | null)?.id;
   const replyId = typeof maybeId === 'number' && Number.isInteger(maybeId) ? maybeId : null;
   const verb = (value as { verb?: unknown } | null)?.verb;

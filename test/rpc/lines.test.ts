@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lineReader } from '../../src/agent/protocol.js';
+import { LineSplitter, lineReader } from '../../src/rpc/lines.js';
 
 function collect(): { lines: string[]; feed: (chunk: Buffer | string) => void } {
   const lines: string[] = [];
@@ -98,5 +98,84 @@ describe('lineReader', () => {
     feed(bytes.subarray(0, cut));
     feed(bytes.subarray(cut));
     assert.deepEqual(lines, ['{"summary":"fe00::1→fc02::2"}']);
+  });
+});
+
+/** A splitter that records what it saw: lines as text, raw runs, oversize reports. */
+function splitter(limit: number, raw: (line: string) => number | undefined = () => undefined) {
+  const seen: string[] = [];
+  const s = new LineSplitter({
+    limit,
+    onLine: (b) => {
+      const line = b.toString('utf8');
+      seen.push(`line ${line}`);
+      return raw(line);
+    },
+    onBytes: (b) => seen.push(`bytes ${b.toString('utf8')}`),
+    onOversize: () => seen.push('oversize'),
+  });
+  return { seen, push: (t: string) => s.push(Buffer.from(t, 'utf8')), s };
+}
+
+describe('LineSplitter', () => {
+  it('a line of exactly the limit is a line; one byte more is oversize', () => {
+    const { seen, push } = splitter(4);
+    push('abcd\nabcde\nok\n');
+    assert.deepEqual(seen, ['line abcd', 'oversize', 'line ok']);
+  });
+
+  it('reports an oversized line once, as soon as it is too long, and skips it to its newline', () => {
+    const { seen, push } = splitter(4);
+    push('abc');
+    push('de');
+    assert.deepEqual(seen, ['oversize'], 'known before its newline arrives');
+    push('fghij');
+    push('klm\nnext\n');
+    assert.deepEqual(seen, ['oversize', 'line next']);
+  });
+
+  it('counts bytes, not characters', () => {
+    const { seen, push } = splitter(4);
+    push('éé\nééé\n'); // 4 and 6 bytes
+    assert.deepEqual(seen, ['line éé', 'oversize']);
+  });
+
+  it('end() reads a last line without its newline; a partial oversized line is dropped', () => {
+    const a = splitter(10);
+    a.push('one\ntwo');
+    a.s.end();
+    assert.deepEqual(a.seen, ['line one', 'line two']);
+    a.push('three\n');
+    assert.deepEqual(a.seen, ['line one', 'line two'], 'nothing is read after the end');
+
+    const b = splitter(3);
+    b.push('toolong');
+    b.s.end();
+    assert.deepEqual(b.seen, ['oversize']);
+  });
+
+  it('stop() reads nothing more, also from the rest of the chunk', () => {
+    const seen: string[] = [];
+    const s: LineSplitter = new LineSplitter({
+      limit: 100,
+      onLine: (b) => {
+        seen.push(b.toString());
+        if (seen.length === 1) s.stop();
+        return undefined;
+      },
+      onOversize: () => {},
+    });
+    s.push(Buffer.from('a\nb\nc\n'));
+    assert.deepEqual(seen, ['a']);
+  });
+
+  it('raw bytes a line announces are read whole, across chunks, newlines included', () => {
+    const { seen, push } = splitter(20, (line) =>
+      line.startsWith('raw') ? Number(line.slice(3)) : undefined,
+    );
+    push('raw5\nab');
+    push('\nde');
+    push('after\n');
+    assert.deepEqual(seen, ['line raw5', 'bytes ab\nde', 'line after']);
   });
 });

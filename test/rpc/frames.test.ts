@@ -1,13 +1,13 @@
 // The serve protocol's framing: JSON lines with long strings carried after the line as bytes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ATTACH_FROM, encodeFrame, frameReader } from '../../src/serve/frames.js';
+import { ATTACH_FROM, encodeFrame, frameReader } from '../../src/rpc/frames.js';
 
 function collect(limit: number) {
   const messages: unknown[] = [];
   let bad = 0;
   let oversize = 0;
-  const feed = frameReader({
+  const reader = frameReader({
     limit,
     onMessage: (m) => messages.push(m),
     onBadJson: () => bad++,
@@ -15,7 +15,8 @@ function collect(limit: number) {
   });
   return {
     messages,
-    feed: (s: string | Buffer) => feed(Buffer.isBuffer(s) ? s : Buffer.from(s)),
+    feed: (s: string | Buffer) => reader.push(Buffer.isBuffer(s) ? s : Buffer.from(s)),
+    end: () => reader.end(),
     bad: () => bad,
     oversize: () => oversize,
   };
@@ -86,5 +87,22 @@ describe('frames', () => {
     const ms = performance.now() - t0;
     assert.equal((c.messages[0] as { q: string }).q.length, 32 * 1024 * 1024);
     assert.ok(ms < 2_000, `${ms} ms`);
+  });
+});
+
+describe('frames: the end of the stream', () => {
+  it('a last message without its newline is read at the end; one cut inside its attachment is not', () => {
+    const c = collect(1000);
+    c.feed('{"a":1}\n{"b":2}');
+    assert.deepEqual(c.messages, [{ a: 1 }]);
+    c.end();
+    assert.deepEqual(c.messages, [{ a: 1 }, { b: 2 }]);
+
+    const d = collect(64 * 1024 * 1024);
+    const all = Buffer.concat(encodeFrame({ q: 'y'.repeat(ATTACH_FROM) }));
+    d.feed(all.subarray(0, all.length - 1));
+    d.end();
+    assert.deepEqual(d.messages, []);
+    assert.equal(d.bad(), 0);
   });
 });
