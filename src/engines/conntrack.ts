@@ -1,4 +1,21 @@
-// Conntrack output parsing: how many entries a delete removed, and entries listed for checks.
+// Conntrack in the translator: the delete operation, how many entries a delete removed, and
+// entries listed for checks.
+
+/** Deletes the conntrack entries whose original destination is the flow's abstract address. */
+export interface ConntrackDeleteOp {
+  readonly kind: 'conntrackDelete';
+  readonly netns: string;
+  readonly origDst: string;
+  /**
+   * Entries already translated to this responder (created after the rule change) may stay:
+   * the agent keeps them; the conntrack program cannot tell them apart and deletes them too.
+   */
+  readonly keepReplySrc?: string;
+  /** Only entries translated to this concrete address go (a drain that ended). */
+  readonly onlyReplySrc?: string;
+  /** TCP entries stay (the flow drains its connections): every other protocol's go. */
+  readonly keepTcp?: boolean;
+}
 
 /** Reads "N flow entries have been deleted." from `conntrack -D` stderr; undefined if absent. */
 export function parseDeletedCount(stderr: string): number | undefined {

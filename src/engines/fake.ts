@@ -5,7 +5,8 @@
 import { FakeRuleset, type HookedChain, type PacketView } from '../nft/fake.js';
 import type { Hook, TableRef } from '../nft/objects.js';
 import type { Transaction } from '../nft/transaction.js';
-import type { Op } from '../plan/ops.js';
+import type { ConntrackDeleteOp } from './conntrack.js';
+import type { NetfilterApplyOp } from './engine.js';
 import { FakeXtables, type XtRule } from './fake-xtables.js';
 
 export interface FakePacket {
@@ -34,6 +35,9 @@ export interface Trace {
   /** Set when the packet was queued (NFQUEUE) instead of passed on: its flow is held. */
   readonly held?: true;
 }
+
+/** What concerns a translator of the operations the planners make. */
+export type TranslatorOp = NetfilterApplyOp | ConntrackDeleteOp;
 
 /** Where a packet goes through the translator: one interface, whatever the engine. */
 export interface Tracer {
@@ -111,8 +115,12 @@ export class FakeTranslator implements Tracer {
     return this.nowMs;
   }
 
-  /** Applies a netfilter or conntrack operation; others do not concern the translator. */
-  apply(op: Op): void {
+  /**
+   * Applies a netfilter or conntrack operation; operations of other kinds (namespaces, links,
+   * addresses) do not concern the translator.
+   */
+  apply(given: TranslatorOp | { readonly kind: string }): void {
+    const op = given as TranslatorOp;
     if (op.kind === 'netfilterApply') {
       if ('nft' in op) this.applyNft(op.nft);
       else if (op.argv[0] === 'ip6tables-restore')

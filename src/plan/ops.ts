@@ -1,4 +1,5 @@
 // Typed operations: what planners decide and the executor carries out. Plain data, no I/O.
+import type { ConntrackDeleteOp } from '../engines/conntrack.js';
 import type { NetfilterApplyOp } from '../engines/engine.js';
 
 export type Op =
@@ -36,20 +37,7 @@ export type Op =
   /** One atomic netfilter transaction, as an engine planned it. */
   | NetfilterApplyOp
   /** Deletes the conntrack entries whose original destination is the flow's abstract address. */
-  | {
-      readonly kind: 'conntrackDelete';
-      readonly netns: string;
-      readonly origDst: string;
-      /**
-       * Entries already translated to this responder (created after the rule change) may stay:
-       * the agent keeps them; the conntrack program cannot tell them apart and deletes them too.
-       */
-      readonly keepReplySrc?: string;
-      /** Only entries translated to this concrete address go (a drain that ended). */
-      readonly onlyReplySrc?: string;
-      /** TCP entries stay (the flow drains its connections): every other protocol's go. */
-      readonly keepTcp?: boolean;
-    };
+  | ConntrackDeleteOp;
 
 export type OpKind = Op['kind'];
 
