@@ -14,6 +14,7 @@ export {
   type ReconcileResult,
 } from './control/flowmig.js';
 export type { LiveStep, LiveTcpResult } from './control/live-tcp.js';
+export { type HostedLab, hostLab } from './daemon/host.js';
 export { DaemonServer } from './daemon/server.js';
 export { DaemonClient } from './daemon-api/client.js';
 export type { DaemonReply, DaemonRequest, HelloReply, RequestBody } from './daemon-api/protocol.js';
