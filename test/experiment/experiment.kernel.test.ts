@@ -43,7 +43,7 @@ after(async () => {
 });
 
 describe('flowmig experiment', () => {
-  // nftables runs on the agent's fast path (1,000 swaps, the continuity run);
+  // nftables runs on the in-process fast path (1,000 swaps, the continuity run);
   // iptables swaps with programs (~40 ms each), so fewer swaps keep the suite short.
   for (const [engine, swaps] of [
     ['nftables', 1000],
@@ -84,7 +84,7 @@ describe('flowmig experiment', () => {
       );
       assert.equal(
         results.lab.controlPath,
-        engine === 'nftables' ? 'agent' : 'programs (engine iptables has no fast path)',
+        engine === 'nftables' ? 'in-process' : 'programs (engine iptables has no fast path)',
       );
       for (const s of results.swaps) {
         assert.ok(s.issuedMs <= s.committedMs && s.committedMs <= s.conntrackDoneMs);
