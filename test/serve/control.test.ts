@@ -195,6 +195,25 @@ describe('serve control server', () => {
     }
   });
 
+  it('a request the server cannot read (reply id null) fails every call waiting on the client', async () => {
+    const p3 = join(dir, 'small.sock');
+    const small = await ControlServer.start({
+      path: p3,
+      target: new FakeTarget(),
+      mode: 'echo',
+      onShutdown: () => {},
+      maxRequestBytes: 1024,
+    });
+    const c = await ServeClient.connect(p3);
+    try {
+      await assert.rejects(c.checkpoint(['x'.repeat(2_000)]), /^Error: serve: request line over/);
+      assert.equal(c.usable, false);
+    } finally {
+      c.close();
+      await small.close();
+    }
+  });
+
   it('rejects the calls still waiting when the connection closes', async () => {
     target.hangPrepare = true;
     const c = await ServeClient.connect(path);
