@@ -15,7 +15,7 @@ import {
   type Table,
   type TableRef,
 } from './objects.js';
-import { renderTable, renderTransaction } from './text.js';
+import { renderTransaction } from './text.js';
 import { addElements, type Transaction, type TxOp } from './transaction.js';
 
 /** A transaction the kernel refuses; the message is what `nft -f` prints. */
@@ -300,21 +300,6 @@ export class FakeRuleset {
       }
     }
     return tx.length ? renderTransaction(tx) : '';
-  }
-
-  /** The table declarations alone, as nft text (the rules flowmig declared, no elements). */
-  tableText(t: TableRef): string | undefined {
-    const state = this.tables.get(tableKey(t));
-    if (!state) return undefined;
-    return renderTable({
-      ...state.ref,
-      ...(state.ruleSemicolons ? { ruleSemicolons: true } : {}),
-      sets: [...state.sets.values()].map((s) => s.decl),
-      chains: [...state.chains.values()].map((c) => ({
-        ...c.decl,
-        rules: c.rules.map((r) => r.rule),
-      })),
-    });
   }
 
   /** Every base chain on `hook`, in the order packets meet them (priority). */

@@ -50,7 +50,7 @@ function bytesOf(address: string): Buffer {
  * carry tens of thousands of elements, and an allocation per attribute would dominate their cost.
  * Every key part and value is an ipv6_addr.
  */
-function elements(list: readonly Element[]): Buffer {
+function elements(list: readonly Element[], from: number, to: number): Buffer {
   // LIST_ELEM { KEY { VALUE key } [DATA { VALUE value }] [TIMEOUT u64 ms] }
   const sizeOf = (e: Element) =>
     4 +
@@ -58,7 +58,7 @@ function elements(list: readonly Element[]): Buffer {
     (e.value !== undefined ? 4 + 4 + ADDRESS : 0) +
     (e.timeoutMs !== undefined ? 4 + 8 : 0);
   let total = 4;
-  for (const e of list) total += sizeOf(e);
+  for (let i = from; i < to; i++) total += sizeOf(list[i] as Element);
   if (total > 0xffff) throw new Error(`too many elements for one attribute (${total} bytes)`);
   const b = Buffer.alloc(total);
   let o = 0;
@@ -68,8 +68,10 @@ function elements(list: readonly Element[]): Buffer {
     o += 4;
   };
   header(total, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
-  for (const e of list) {
-    header(sizeOf(e), NFTA_LIST_ELEM | NLA_F_NESTED);
+  for (let i = from; i < to; i++) {
+    const e = list[i] as Element;
+    const start = o;
+    header(0, NFTA_LIST_ELEM | NLA_F_NESTED);
     header(4 + 4 + ADDRESS * e.key.length, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
     header(4 + ADDRESS * e.key.length, NFTA_DATA_VALUE);
     for (const part of e.key) {
@@ -87,6 +89,7 @@ function elements(list: readonly Element[]): Buffer {
       b.writeBigUInt64BE(BigInt(Math.round(e.timeoutMs)), o);
       o += 8;
     }
+    b.writeUInt16LE(o - start, start); // the element's length, now that it is written
   }
   return b;
 }
@@ -121,7 +124,7 @@ export function transactionBatch(tx: Transaction, firstSeq: number): Batch {
       const payload = Buffer.concat([
         strAttr(NFTA_SET_ELEM_LIST_TABLE, op.set.name),
         strAttr(NFTA_SET_ELEM_LIST_SET, op.set.set),
-        elements(op.elements.slice(i, i + ELEMENTS_PER_MESSAGE)),
+        elements(op.elements, i, Math.min(i + ELEMENTS_PER_MESSAGE, op.elements.length)),
       ]);
       acks.push(seq);
       parts.push(nfMessage(type, flags, seq++, AF_INET6, payload));
