@@ -42,8 +42,8 @@ export {
   loadExperimentFile,
   parseExperiment,
 } from './experiment/options.js';
-export { type ExperimentResults, parseResults, type SwapRecord } from './experiment/results.js';
-export { type RunRecord, runExperiment } from './experiment/run.js';
+export type { RunRecord } from './experiment/record.js';
+export { runExperiment } from './experiment/run.js';
 export { REFERENCE_LAB } from './lab/default.js';
 export { loadLab } from './lab/load.js';
 export type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './lab/model.js';
@@ -60,6 +60,7 @@ export {
 } from './plan/migrate.js';
 export type { Op } from './plan/ops.js';
 export { renderReport, renderReportFromDir } from './report/index.js';
+export { type ExperimentResults, parseResults, type SwapRecord } from './results/schema.js';
 export { APPS, echo, stream } from './serve/apps.js';
 export { ServeClient } from './serve/client.js';
 export {

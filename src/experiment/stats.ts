@@ -1,2 +1,0 @@
-// Temporary: moved to src/results/stats.ts.
-export * from '../results/stats.js';
