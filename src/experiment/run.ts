@@ -16,7 +16,6 @@ import { type RunRecord, type SwapLog, writeRecord } from './record.js';
 import { runId } from './run-id.js';
 import { type TrafficRun, trafficOf } from './traffic/index.js';
 
-
 export interface RunHooks {
   readonly onProgress?: (text: string) => void;
   /**
