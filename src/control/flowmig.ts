@@ -12,7 +12,12 @@ import { recordDaemonIn } from './daemon-record.js';
 import { drainsDue, endDueDrains } from './drains.js';
 import { fromStateFlow, labOf, requireUp } from './lab-state.js';
 import { buildLab, checkHost, removeLab } from './lifecycle.js';
-import { evacuateServer, type MigrationContext, migrateFlow } from './migrations.js';
+import {
+  evacuateServer,
+  type FlowPlanner,
+  type MigrationContext,
+  migrateFlow,
+} from './migrations.js';
 import { type LabPresence, labsPresent } from './presence.js';
 import type {
   ChangeEvent,
@@ -141,10 +146,7 @@ export class Flowmig {
     });
   }
 
-  private async change(
-    id: string,
-    plan: Parameters<typeof migrateFlow>[2],
-  ): Promise<MigrationResult> {
+  private async change(id: string, plan: FlowPlanner): Promise<MigrationResult> {
     return this.store.withLock(id, async () => {
       const result = await migrateFlow(this.ctx, await requireUp(this.store, id), plan);
       if (result.changed) this.emit({ kind: 'migrated', result });

@@ -17,6 +17,9 @@ export interface MigrationContext extends ControlContext {
   readonly paths: ApplyPaths;
 }
 
+/** Plans one flow's move (a migration or a swap) from the lab and its current flows. */
+export type FlowPlanner = (lab: Lab, flows: readonly LabFlow[]) => MigrationPlan;
+
 /**
  * Moves one flow as `plan` says (a migration or a swap): due drains end first; a responder move
  * of a flow with `tcp: migrate` takes its TCP connections along. The state records the move.
@@ -24,7 +27,7 @@ export interface MigrationContext extends ControlContext {
 export async function migrateFlow(
   ctx: MigrationContext,
   state: LabState,
-  plan: (lab: Lab, flows: readonly LabFlow[]) => MigrationPlan,
+  plan: FlowPlanner,
 ): Promise<MigrationResult> {
   const lab = labOf(state);
   await endDueDrains(ctx, state, lab, Date.now());
