@@ -23,7 +23,7 @@ import type { Element, SetRef } from '../../src/nft/objects.js';
 import { addElements, declareTable, deleteElements, flushSet } from '../../src/nft/transaction.js';
 
 /** The edits as the agent sends them: their transaction (default table flowmig) rendered. */
-const mapEditBatch = (edits: readonly MapEdit[], firstSeq: number) =>
+const agentBatch = (edits: readonly MapEdit[], firstSeq: number) =>
   transactionBatch(editTransaction(edits, 'flowmig'), firstSeq);
 
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -218,7 +218,7 @@ describe('transactionBatch', () => {
 
 describe('map edits as netlink (editTransaction, then transactionBatch)', () => {
   it('frames the batch with BEGIN/END: family 0 (AF_UNSPEC), res_id 10 (nftables), request', () => {
-    const batch = mapEditBatch([DNAT, SNAT], 100);
+    const batch = agentBatch([DNAT, SNAT], 100);
     const d = decode(batch.data);
     const first = d[0];
     const last = d[d.length - 1];
@@ -238,7 +238,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('all deletes (DELSETELEM) before all adds (NEWSETELEM, with CREATE), in edit order', () => {
-    const d = decode(mapEditBatch([DNAT, SNAT], 1).data);
+    const d = decode(agentBatch([DNAT, SNAT], 1).data);
     assert.deepEqual(
       d.map((m) => [m.type, m.flags, m.set]),
       [
@@ -253,7 +253,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('element messages are ip6 family (10), res_id 0, name the table', () => {
-    const d = decode(mapEditBatch([DNAT, SNAT], 1).data).slice(1, -1);
+    const d = decode(agentBatch([DNAT, SNAT], 1).data).slice(1, -1);
     assert.equal(d.length, 4);
     for (const m of d) {
       assert.equal(m.family, AF_INET6);
@@ -263,7 +263,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('consecutive seqs from firstSeq; acks are exactly the element messages’ seqs; nextSeq follows', () => {
-    const batch = mapEditBatch([DNAT, SNAT], 41);
+    const batch = agentBatch([DNAT, SNAT], 41);
     const d = decode(batch.data);
     assert.deepEqual(
       d.map((m) => m.seq),
@@ -274,7 +274,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('carries each element’s key and data bytes (16-byte and 32-byte keys)', () => {
-    const d = decode(mapEditBatch([INITIATOR, SNAT], 1).data);
+    const d = decode(agentBatch([INITIATOR, SNAT], 1).data);
     assert.deepEqual(d[1]?.elements, [{ key: hx(a('fe00::1')), value: undefined }]);
     assert.deepEqual(d[2]?.elements, [{ key: hx(key2('fc00::1', 'fe00::2')), value: undefined }]);
     assert.deepEqual(d[3]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc03::1')) }]);
@@ -286,7 +286,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('an element message is byte for byte what the codec’s attribute builders give', () => {
-    const batch = mapEditBatch(
+    const batch = agentBatch(
       [
         {
           table: 'flowmig',
@@ -316,12 +316,12 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('an edit with no removes emits no DELSETELEM (and vice versa)', () => {
-    const addOnly = decode(mapEditBatch([{ ...DNAT, remove: [] }], 1).data);
+    const addOnly = decode(agentBatch([{ ...DNAT, remove: [] }], 1).data);
     assert.deepEqual(
       addOnly.map((m) => m.type),
       [BATCH_BEGIN, NEWSETELEM, BATCH_END],
     );
-    const removeOnly = decode(mapEditBatch([{ ...SNAT, add: [] }], 1).data);
+    const removeOnly = decode(agentBatch([{ ...SNAT, add: [] }], 1).data);
     assert.deepEqual(
       removeOnly.map((m) => m.type),
       [BATCH_BEGIN, DELSETELEM, BATCH_END],
@@ -329,7 +329,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('no edits: BEGIN and END only, nothing to acknowledge', () => {
-    const batch = mapEditBatch([], 5);
+    const batch = agentBatch([], 5);
     assert.deepEqual(
       decode(batch.data).map((m) => [m.type, m.seq]),
       [
@@ -350,7 +350,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
       remove.push(['fc00::1', addr(i)]);
       add.push(['fc03::1', addr(i), addr(i)]);
     }
-    const batch = mapEditBatch([{ table: 'flowmig', map: 'snat_from', remove, add }], 1000);
+    const batch = agentBatch([{ table: 'flowmig', map: 'snat_from', remove, add }], 1000);
     const d = decode(batch.data);
     const dels = d.filter((m) => m.type === DELSETELEM);
     const adds = d.filter((m) => m.type === NEWSETELEM);
@@ -392,7 +392,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
     const elems = (count: number): string[][] =>
       Array.from({ length: count }, (_, i) => [`fe00::${(i + 1).toString(16)}`]);
     const count = (n: number) =>
-      decode(mapEditBatch([{ table: 't', map: 'm', remove: elems(n), add: [] }], 1).data).filter(
+      decode(agentBatch([{ table: 't', map: 'm', remove: elems(n), add: [] }], 1).data).filter(
         (m) => m.type === DELSETELEM,
       ).length;
     assert.equal(count(500), 1);
@@ -403,7 +403,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
     const keys = (prefix: string) =>
       Array.from({ length: 600 }, (_, i) => [`${prefix}::${(i + 1).toString(16)}`]);
     const many = (prefix: string) => keys(prefix).map((k) => [...k, 'fc01::1']);
-    const batch = mapEditBatch(
+    const batch = agentBatch(
       [
         { table: 'flowmig', map: 'dnat_to', remove: keys('fe00'), add: many('fe00') },
         { table: 'flowmig', map: 'other', remove: keys('fe01'), add: [] },
@@ -428,7 +428,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
   });
 
   it('the length of every message is consistent with its attributes', () => {
-    const batch = mapEditBatch([DNAT, SNAT, LATE, INITIATOR], 1);
+    const batch = agentBatch([DNAT, SNAT, LATE, INITIATOR], 1);
     for (const m of messages(batch.data)) {
       if (m.type !== NEWSETELEM && m.type !== DELSETELEM) continue;
       const top = [...attrs(m.body.subarray(4))];
@@ -440,7 +440,7 @@ describe('map edits as netlink (editTransaction, then transactionBatch)', () => 
 
 describe('map edits as netlink: timeouts and absent elements', () => {
   it('a timeout is NFTA_SET_ELEM_TIMEOUT (4) in each added element: u64, big-endian, in ms', () => {
-    const batch = mapEditBatch([{ ...LATE, absent: [] }], 1);
+    const batch = agentBatch([{ ...LATE, absent: [] }], 1);
     const [, add] = [...messages(batch.data)];
     assert.ok(add);
     const timeout = Buffer.alloc(8);
@@ -457,7 +457,7 @@ describe('map edits as netlink: timeouts and absent elements', () => {
 
   it('a map element with a timeout: key, data, then the timeout', () => {
     const edit: MapEdit = { ...INITIATOR, remove: [], timeoutMs: 250 };
-    const batch = mapEditBatch([edit], 1);
+    const batch = agentBatch([edit], 1);
     const [, add] = [...messages(batch.data)];
     assert.ok(add);
     const timeout = Buffer.alloc(8);
@@ -488,7 +488,7 @@ describe('map edits as netlink: timeouts and absent elements', () => {
       ],
       timeoutMs: 60_000,
     };
-    const d = decode(mapEditBatch([edit], 1).data);
+    const d = decode(agentBatch([edit], 1).data);
     assert.deepEqual(d[1]?.elements, [{ key: hx(key2('fc09::9', 'fe00::9')), value: undefined }]);
     assert.deepEqual(
       d[2]?.elements?.map((e) => e.timeout),
@@ -498,7 +498,7 @@ describe('map edits as netlink: timeouts and absent elements', () => {
 
   it('uses all 64 bits, and rounds a fractional timeout to whole ms', () => {
     const timeoutOf = (timeoutMs: number) =>
-      decode(mapEditBatch([{ ...LATE, absent: [], timeoutMs }], 1).data)[1]?.elements?.[0]?.timeout;
+      decode(agentBatch([{ ...LATE, absent: [], timeoutMs }], 1).data)[1]?.elements?.[0]?.timeout;
     assert.equal(timeoutOf(3_600_000), 3_600_000);
     assert.equal(timeoutOf(2 ** 32 + 7), 2 ** 32 + 7);
     assert.equal(timeoutOf(2500.4), 2500);
@@ -506,12 +506,12 @@ describe('map edits as netlink: timeouts and absent elements', () => {
   });
 
   it('without timeoutMs an element has no timeout attribute at all', () => {
-    const d = decode(mapEditBatch([INITIATOR], 1).data);
+    const d = decode(agentBatch([INITIATOR], 1).data);
     assert.deepEqual(d[2]?.elements, [{ key: hx(a('fe00::1')), value: hx(a('fc03::1')) }]);
   });
 
   it('absent elements are added then deleted after every other add, without a timeout', () => {
-    const batch = mapEditBatch([DNAT, LATE, INITIATOR], 1);
+    const batch = agentBatch([DNAT, LATE, INITIATOR], 1);
     const d = decode(batch.data);
     assert.deepEqual(
       d.map((m) => [m.type, m.flags, m.set]),
@@ -548,7 +548,7 @@ describe('map edits as netlink: timeouts and absent elements', () => {
       absent: [[addr]],
     });
     const d = decode(
-      mapEditBatch(
+      agentBatch(
         [absentOnly('a', 'fe00::1'), { ...INITIATOR, remove: [] }, absentOnly('b', 'fe00::2')],
         1,
       ).data,
@@ -568,7 +568,7 @@ describe('map edits as netlink: timeouts and absent elements', () => {
   it('chunks added elements with timeouts at 500 per message like the others', () => {
     const add = Array.from({ length: 501 }, (_, i) => ['fc01::1', `fe00::${(i + 1).toString(16)}`]);
     const d = decode(
-      mapEditBatch([{ table: 't', map: 's', set: true, remove: [], add, timeoutMs: 5000 }], 1).data,
+      agentBatch([{ table: 't', map: 's', set: true, remove: [], add, timeoutMs: 5000 }], 1).data,
     );
     const adds = d.filter((m) => m.type === NEWSETELEM);
     assert.deepEqual(
