@@ -4,14 +4,9 @@
 // ip6tables, nft and conntrack would, and tracing where a packet sent from a node goes.
 import { FakeTranslator, type Trace } from '../../src/engines/fake.js';
 import { XtError } from '../../src/engines/fake-xtables.js';
+import { INITIATOR_MAP, LATE_SET, LATE_TABLE, LATE_TABLE_DECL } from '../../src/engines/late.js';
 import { type RecordedCall, RecordingRunner, type Responder } from '../../src/exec/recording.js';
 import { NftError } from '../../src/nft/fake.js';
-import {
-  INITIATOR_MAP,
-  LATE_SET,
-  LATE_TABLE,
-  LATE_TABLE_DECL,
-} from '../../src/engines/late.js';
 import { type Element, setRef } from '../../src/nft/objects.js';
 import {
   addElements,
@@ -203,12 +198,14 @@ export class FakeKernel {
     }
     if (line === 'nft -f -') {
       // Nothing here reads nft text: the runner hands over the transaction the text renders.
-      if (!call.nft) throw new Error(`fake kernel: nft -f - without its transaction:\n${call.stdin}`);
+      if (!call.nft)
+        throw new Error(`fake kernel: nft -f - without its transaction:\n${call.stdin}`);
       return this.nft(ns, call.nft);
     }
     if (line.startsWith('nft -j list table ') || line.startsWith('ip6tables-save -t ')) {
       const out = ns.netfilter.read(a);
-      if (out === undefined) return fail(1, `Error: No such file or directory\n${a.slice(2).join(' ')}\n`);
+      if (out === undefined)
+        return fail(1, `Error: No such file or directory\n${a.slice(2).join(' ')}\n`);
       return { stdout: out };
     }
     if (a[0] === 'conntrack' && a[1] === '-D') {
@@ -274,8 +271,7 @@ export class FakeKernel {
 
   /** The late table's initiator for an abstract address in a namespace, if any. */
   lateInitiator(netns: string, address: string): string | undefined {
-    return this.elements(netns, LATE_TABLE, INITIATOR_MAP).find((e) => e.key[0] === address)
-      ?.value;
+    return this.elements(netns, LATE_TABLE, INITIATOR_MAP).find((e) => e.key[0] === address)?.value;
   }
 
   /** The late table's former responders in a namespace, as `responder . address`. */
