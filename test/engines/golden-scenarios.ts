@@ -1,5 +1,5 @@
 // The engines' operations for a set of labs and changes, as the commands that carry them out:
-// golden text, kept from before the operations were typed (golden-ops.ts), compared by golden.test.ts.
+// golden text, kept in golden/ops.json from before the operations were typed, compared by golden.test.ts.
 import { holdTable } from '../../src/engines/hold.js';
 import { lateTable } from '../../src/engines/late.js';
 import { engineFor } from '../../src/engines/registry.js';
