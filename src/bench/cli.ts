@@ -1,5 +1,6 @@
 // `flowmig bench cli`: how long flowmig's commands take as a shell sees them (spawn to exit), beside
 // `node -e 0` and the reference's swap run as processes, on labs it builds and tears down.
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flowmig } from '../control/flowmig.js';
@@ -53,8 +54,13 @@ export interface CliBenchTarget {
   readonly met: boolean;
 }
 
+/** Whether the entry's CLI ran from its bundle: `fresh` (it did), `stale` or `none` (it did not). */
+export type BundleState = 'fresh' | 'stale' | 'none';
+
 export interface CliBenchResult {
   readonly entry: string;
+  /** The entry's bundle when the runs started and when they ended (a compile meanwhile makes it stale). */
+  readonly bundle: { readonly atStart: BundleState; readonly atEnd: BundleState };
   readonly runs: number;
   readonly labs: { readonly flowmig: string; readonly reference: string };
   readonly rows: readonly CliBenchRow[];
@@ -63,6 +69,16 @@ export interface CliBenchResult {
 }
 
 const WARMUP_ROUNDS = 2;
+
+/** bin/flowmig.js's choice: the bundle when it is at least as new as the compiled main.js. */
+function bundleState(entry: string): BundleState {
+  const cli = join(dirname(entry), '..', 'dist', 'src', 'cli');
+  const mtime = (file: string) =>
+    statSync(join(cli, file), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const bundle = mtime('main.bundle.js');
+  if (bundle < 0) return 'none';
+  return bundle >= mtime('main.js') ? 'fresh' : 'stale';
+}
 
 /** Nearest-rank percentile (the smallest sample with at least p% at or below it). */
 function percentile(samples: readonly number[], p: number): number {
@@ -160,6 +176,7 @@ export async function benchCli(options: CliBenchOptions): Promise<CliBenchResult
         ms: [],
       },
     ];
+    const atStart = bundleState(entry);
     // Round by round (each command once per round), so a change in the machine's load during the
     // run weighs on every row alike.
     for (let round = 0; round < WARMUP_ROUNDS + options.runs; round++) {
@@ -195,6 +212,7 @@ export async function benchCli(options: CliBenchOptions): Promise<CliBenchResult
     };
     return {
       entry,
+      bundle: { atStart, atEnd: bundleState(entry) },
       runs: options.runs,
       labs: { flowmig: lab.id, reference: ref.id },
       rows,
@@ -217,11 +235,22 @@ export async function benchCli(options: CliBenchOptions): Promise<CliBenchResult
   }
 }
 
+function bundleText(b: CliBenchResult['bundle']): string {
+  const text = {
+    fresh: 'from its bundle',
+    stale: 'bundle stale: from its modules',
+    none: 'no bundle',
+  };
+  return b.atStart === b.atEnd
+    ? text[b.atStart]
+    : `${text[b.atStart]} at the start, ${text[b.atEnd]} at the end`;
+}
+
 export function renderCliBench(r: CliBenchResult): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const x = (v: number) => `${v.toFixed(2)}×`;
   const lines = [
-    `flowmig commands, wall time from spawn to exit, ${r.runs} runs each (entry ${r.entry})`,
+    `flowmig commands, wall time from spawn to exit, ${r.runs} runs each (entry ${r.entry}, ${bundleText(r.bundle)})`,
     `${pad('COMMAND', 20)}${pad('P50 ms', 10)}${pad('P95 ms', 10)}${pad('/NODE', 9)}/REFERENCE`,
     ...r.rows.map(
       (row) =>

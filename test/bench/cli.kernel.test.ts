@@ -16,6 +16,8 @@ describe('bench cli (smoke: 3 runs)', () => {
       const out = JSON.parse(r.stdout) as CliBenchResult;
       assert.equal(out.runs, 3);
       assert.match(out.entry, /bin\/flowmig\.js$/);
+      for (const state of [out.bundle.atStart, out.bundle.atEnd])
+        assert.ok(['fresh', 'stale', 'none'].includes(state), state);
       assert.deepEqual(out.labs, { flowmig: `${prefix}default`, reference: `${prefix}rdefault` });
       assert.deepEqual(
         out.rows.map((x) => x.name),
