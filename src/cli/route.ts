@@ -7,7 +7,7 @@ import type { Flowmig } from '../control/flowmig.js';
 import { DaemonClient } from '../daemon-api/client.js';
 import type { RequestBody } from '../daemon-api/protocol.js';
 import { FlowmigError } from '../errors.js';
-import { isOurProcess } from '../procs/find.js';
+import { findByMarker, isOurProcess } from '../procs/find.js';
 import { pickLab } from '../state/lab-ids.js';
 
 /** The options every command takes (before its name). */
@@ -56,14 +56,16 @@ export class Route {
   }
 
   /**
-   * Waits (at most `timeoutMs`) until the lab's daemon socket is gone. A daemon that served a
-   * `down` removes it once its reply's connection has closed, a moment after the caller read the
-   * reply: `down` returns when nothing of the lab is left.
+   * Waits (at most `timeoutMs`) until the lab's daemon is gone: its socket removed and its process
+   * ended. A daemon that served a `down` removes the socket once its reply's connection has
+   * closed and exits after, a moment after the caller read the reply: `down` returns when nothing
+   * of the lab is left.
    */
-  async daemonGone(id: string, timeoutMs = 2_000): Promise<void> {
+  async daemonGone(id: string, timeoutMs = 5_000): Promise<void> {
     const { socket } = daemonPaths(this.stateDir, id);
     const deadline = Date.now() + timeoutMs;
-    while (existsSync(socket) && Date.now() < deadline)
+    const running = async () => (await findByMarker(DAEMON_MARKER, (x) => x === id)).length > 0;
+    while ((existsSync(socket) || (await running())) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 5));
   }
 

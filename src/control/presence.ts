@@ -78,8 +78,8 @@ export async function labsPresent(store: StateStore, runner: Runner): Promise<La
 }
 
 /**
- * The labs a command without `--lab` may mean: those of this state directory, or, when it has
- * none, those found only by their marks (their state is lost).
+ * The labs `status` without `--lab` shows: those of this state directory, or, when it has none,
+ * those found only by their marks (their state is lost, or kept in another directory).
  */
 export function candidateLabs(labs: readonly LabPresence[]): readonly LabPresence[] {
   const here = labs.filter((l) => l.here);

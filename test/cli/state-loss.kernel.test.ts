@@ -85,6 +85,44 @@ describe('a lab whose state file is damaged or lost', () => {
   });
 });
 
+describe("another state directory's lab", () => {
+  it('plain down leaves it up: seen by its processes as theirs, or by its marks only', async () => {
+    await scratch(async (prefix, stateDir) => {
+      const id = `${prefix}default`;
+      const up = await cli(['up', '--detach', '--prefix', prefix], { stateDir });
+      assert.equal(up.code, 0, up.stderr);
+      const other = `${stateDir}-other`;
+      try {
+        // Its daemon and agent name their state directory: the lab is that directory's.
+        const down = await cli(['down', '--json'], { stateDir: other });
+        assert.equal(down.code, 0, down.stderr);
+        const seen = JSON.parse(down.stdout) as { removed: string[]; others?: string[] };
+        assert.deepEqual(seen.removed, []);
+        assert.ok(!seen.others?.includes(id), down.stdout);
+        assert.equal((await namespacesWith(prefix)).length, 4, 'the lab is still up');
+        // Its processes and state gone, only its marks are left: named, not taken down.
+        for (const pid of [
+          ...(await findDaemonsWhere((x) => x === id)),
+          ...(await findAgentsWhere((x) => x === id)),
+        ])
+          process.kill(pid, 'SIGKILL');
+        await rm(join(stateDir, `${id}.json`));
+        const orphan = await cli(['down', '--json'], { stateDir: other });
+        assert.equal(orphan.code, 0, orphan.stderr);
+        const r = JSON.parse(orphan.stdout) as { removed: string[]; others?: string[] };
+        assert.deepEqual(r.removed, []);
+        assert.ok(r.others?.includes(id), orphan.stdout);
+        assert.equal((await namespacesWith(prefix)).length, 4, 'the lab is still up');
+      } finally {
+        await rm(other, { recursive: true, force: true });
+      }
+      const named = await cli(['down', '--lab', id], { stateDir });
+      assert.equal(named.code, 0, named.stderr);
+      await nothingLeft(prefix, stateDir);
+    });
+  });
+});
+
 describe('status tells which daemon serves the lab', () => {
   it('up --detach: the daemon it printed, running', async () => {
     await scratch(async (prefix, stateDir) => {

@@ -25,9 +25,11 @@ export const FIXTURES = join(ROOT, 'test', 'fixtures');
 
 export const runner = new ProcessRunner();
 
-/** A namespace prefix no other test or lab uses, e.g. `fmt3a9c-`. */
+/** A namespace prefix no other test or lab uses, e.g. `fmt3a9c01-`. */
 export function uniquePrefix(): string {
-  return `fmt${randomBytes(2).toString('hex')}-`;
+  // Three random bytes: labs of tests running side by side (several checkouts on one machine)
+  // must not meet; with two, a few thousand labs made a collision likely.
+  return `fmt${randomBytes(3).toString('hex')}-`;
 }
 
 export async function tempStateDir(): Promise<string> {

@@ -30,14 +30,19 @@ export function register(program: Command, route: Route): void {
           : undefined;
       let id = o.lab ?? fallback?.id;
       if (id === undefined) {
-        // Labs by state file, and by their marks in the kernel when the state is gone.
-        const { candidateLabs } = await import('../../control/presence.js');
-        const labs = candidateLabs(await (await route.controller()).labs());
+        // Labs of this state directory: by state file, or by a process of theirs that names it
+        // (the state file is gone). A lab seen only by its marks may be another directory's:
+        // it is named, never taken down unasked.
+        const found = await (await route.controller()).labs();
+        const labs = found.filter((l) => l.here);
         if (labs.length === 0) {
+          const others = found.map((l) => l.id);
           print(
             o.json,
-            { removed: [], skipped: [], hadState: false },
-            'no lab is up; nothing to do',
+            { removed: [], skipped: [], hadState: false, ...(others.length ? { others } : {}) },
+            others.length
+              ? `no lab of this state directory is up; found by their marks only: ${others.join(', ')} ('flowmig down --lab ID' removes one)`
+              : 'no lab is up; nothing to do',
           );
           return;
         }
