@@ -9,7 +9,7 @@ import type { LabState } from '../state/store.js';
 import type { Applied, ApplyPaths } from './apply-path.js';
 import { endDueDrains, recordDrain } from './drains.js';
 import { type ControlContext, fromStateFlow, labOf, toStateFlow } from './lab-state.js';
-import { migrateLive } from './live-tcp.js';
+import { migrateLive } from './live-move.js';
 import type { EvacuationResult, MigrationResult } from './results.js';
 
 /** What the migrations act through: the lab's state, commands, and the paths to its translator. */
