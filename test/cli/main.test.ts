@@ -143,7 +143,21 @@ describe('fast start', () => {
   const HEAVY =
     /\/node_modules\/(zod|yaml|vega|vega-lite|proper-lockfile|netlink)\/|\/dist\/src\/(control\/flowmig|lab\/schema|state\/store|experiment|report|bench)\b/;
 
-  for (const argv of [['--version'], ['--help'], ['swap', '--help'], ['experiment', '--help']]) {
+  it('flowmig --version loads nothing of the program, and prints what the program would', () => {
+    const loaded = modulesLoaded([join(ROOT, 'bin', 'flowmig.js'), '--version']);
+    assert.deepEqual(
+      loaded.filter((u) => u.includes('/dist/')),
+      [],
+    );
+    for (const flag of ['--version', '-V']) {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'flowmig.js'), flag], {
+        encoding: 'utf8',
+      });
+      assert.deepEqual([r.status, r.stdout], [0, `${VERSION}\n`]);
+    }
+  });
+
+  for (const argv of [['--help'], ['swap', '--help'], ['experiment', '--help']]) {
     it(`flowmig ${argv.join(' ')} loads no schema, controller, experiment, report or benchmark`, () => {
       const loaded = modulesLoaded([join(ROOT, 'bin', 'flowmig.js'), ...argv]);
       assert.ok(
