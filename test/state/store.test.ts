@@ -64,21 +64,40 @@ describe('StateStore', () => {
     assert.deepEqual((await store.read('default'))?.flows, state.flows);
   });
 
-  it('hands every reader its own copy, also when it reuses what it last read or wrote', async () => {
+  it('hands every reader its own object and arrays; flow records are frozen and shared', async () => {
     const store = fresh();
     await store.write(stateOf(referenceLab()));
     const a = await store.read('default');
     const b = await store.read('default');
     assert.ok(a && b);
     assert.notEqual(a, b);
+    assert.notEqual(a.flows, b.flows);
     assert.ok(a.flows[0]);
-    a.flows[0].responder = 'D';
+    assert.equal(a.flows[0], b.flows[0], 'one record, shared');
+    assert.throws(() => {
+      (a.flows[0] as { responder: string }).responder = 'D';
+    }, TypeError);
+    a.flows[0] = { ...a.flows[0], responder: 'D' };
+    a.flows.push({ address: 'fe00::9', initiator: 'A', responder: 'C' });
     a.created.push('X');
     a.migrations = 9;
     const c = await store.read('default');
     assert.equal(c?.flows[0]?.responder, 'C');
+    assert.equal(c?.flows.length, 1);
     assert.equal(c?.created.includes('X'), false);
     assert.equal(c?.migrations, 0);
+  });
+
+  it('keeps its own copy of a written state: the writer may go on changing it', async () => {
+    const store = fresh();
+    const state = stateOf(referenceLab());
+    await store.write(state);
+    assert.ok(state.flows[0]);
+    state.flows[0].responder = 'D';
+    state.created.push('X');
+    const read = await store.read('default');
+    assert.equal(read?.flows[0]?.responder, 'C');
+    assert.equal(read?.created.includes('X'), false);
   });
 
   it('sees a change another process (another store) made to the file', async () => {
