@@ -71,7 +71,7 @@ export interface CliBenchResult {
 const WARMUP_ROUNDS = 2;
 
 /** bin/flowmig.js's choice: the bundle when it is at least as new as the compiled main.js. */
-function bundleState(entry: string): BundleState {
+export function bundleState(entry: string): BundleState {
   const cli = join(dirname(entry), '..', 'dist', 'src', 'cli');
   const mtime = (file: string) =>
     statSync(join(cli, file), { throwIfNoEntry: false })?.mtimeMs ?? -1;

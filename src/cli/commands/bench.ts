@@ -1,4 +1,4 @@
-// `flowmig bench swap|datapath|cli`: the benchmarks (src/bench/), each loaded only when it runs.
+// `flowmig bench swap|datapath|cli|api`: the benchmarks (src/bench/), each loaded only when it runs.
 import type { Command } from 'commander';
 import { print } from '../output.js';
 import { positiveInt, positiveInts } from '../parse.js';
@@ -84,4 +84,53 @@ export function register(program: Command, route: Route): void {
       progress.done();
       print(o.json, r, renderCliBench(r));
     });
+
+  bench
+    .command('api')
+    .description(
+      "swaps through a lab's daemon by 1..100 concurrent clients at 20..100k flows (migrations/s, p50/p99, batch sizes), beside the in-process swap",
+    )
+    .option('--flows <list>', 'flow counts of the labs', '20,1000,100000')
+    .option('--clients <list>', 'concurrent clients of each cell', '1,10,100')
+    .option(
+      '--requests <n>',
+      'requests per cell, all clients together (default: 1000 at 1 client, else 2000)',
+      positiveInt,
+    )
+    .option('--seconds <s>', 'stop issuing a cell’s requests after this long', positiveInt, 60)
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark labs', 'fma-')
+    .option('--cli <path>', "the flowmig entry that runs the daemons (default: this package's)")
+    .option('--json', 'print the result as JSON: {cells, baseline, targets, load, ...}')
+    .action(
+      async (o: {
+        flows: string;
+        clients: string;
+        requests?: number;
+        seconds: number;
+        prefix: string;
+        cli?: string;
+        json?: boolean;
+      }) => {
+        const flows = positiveInts(o.flows);
+        const clients = positiveInts(o.clients);
+        const progress = new Progress(process.stderr, !o.json);
+        const { resolve } = await import('node:path');
+        const [{ benchApi }, { renderApiBench }] = await Promise.all([
+          import('../../bench/api.js'),
+          import('../../bench/api-render.js'),
+        ]);
+        const r = await benchApi({
+          flows,
+          clients,
+          requests: o.requests,
+          maxSeconds: o.seconds,
+          prefix: o.prefix,
+          stateDir: route.stateDir,
+          entry: o.cli === undefined ? undefined : resolve(o.cli),
+          onProgress: (text) => progress.update(text),
+        });
+        progress.done();
+        print(o.json, r, renderApiBench(r));
+      },
+    );
 }
