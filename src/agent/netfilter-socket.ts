@@ -22,6 +22,11 @@ interface Pending {
   readonly dump: Buffer[] | undefined;
 }
 
+/** A request the kernel refused, with its errno (ENOENT: no such table or set, ...). */
+export function netlinkError(message: string, errno: number): Error & { readonly errno: number } {
+  return Object.assign(new Error(message), { errno });
+}
+
 /** How a socket reaches the kernel: within the call (native addon) or through the event loop. */
 export type NetlinkPath = 'native' | 'event-loop';
 
@@ -73,7 +78,7 @@ export class NetfilterSocket {
         const errno = errorCode(m.body);
         if (errno !== 0 && !p.tolerate.has(errno)) {
           this.finish(p);
-          p.reject(new Error(`netlink request failed: errno ${errno} (seq ${m.seq})`));
+          p.reject(netlinkError(`netlink request failed: errno ${errno} (seq ${m.seq})`, errno));
           return;
         }
         p.errors.set(m.seq, errno);
@@ -125,7 +130,8 @@ export class NetfilterSocket {
           if (m.seq !== seq || m.type === NLMSG_DONE) continue;
           if (m.type === NLMSG_ERROR) {
             const errno = errorCode(m.body);
-            if (errno !== 0) throw new Error(`netlink dump failed: errno ${errno} (seq ${seq})`);
+            if (errno !== 0)
+              throw netlinkError(`netlink dump failed: errno ${errno} (seq ${seq})`, errno);
             continue;
           }
           bodies.push(Buffer.from(m.body));

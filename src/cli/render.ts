@@ -111,18 +111,77 @@ export function renderLabs(labs: readonly LabPresence[]): string {
   return [head, ...lines].join('\n');
 }
 
-export function renderFlows(s: LabStatus): string {
-  return table([
-    ['FLOW', 'NAME', 'INITIATOR', 'RESPONDER', 'KERNEL', 'CONNTRACK'],
-    ...s.flows.map((f) => [
+/** Flows `flowmig flows` shows when no --limit is given. */
+export const FLOWS_PAGE = 100;
+/** Flows `flowmig status` shows; the rest are counted (`flowmig flows` pages them). */
+export const STATUS_FLOWS = 20;
+/** Drift lines, former responders and draining flows `flowmig status` lists before counting. */
+const STATUS_ITEMS = 5;
+
+export interface FlowPage {
+  /** The first flow shown, from 0 (default 0). */
+  readonly offset?: number;
+  /** How many flows are shown (default FLOWS_PAGE). */
+  readonly limit?: number;
+}
+
+const count = (n: number) => n.toLocaleString('en');
+
+/** The first `max` items joined, and how many more there are (`more`: what to do about them). */
+function firstOf(items: readonly string[], max: number, sep: string, more: string): string {
+  if (items.length <= max) return items.join(sep);
+  return `${items.slice(0, max).join(sep)}${sep}… and ${count(items.length - max)} more (${more})`;
+}
+
+function flowRows(s: LabStatus, from: number, to: number): string[][] {
+  return s.flows
+    .slice(from, to)
+    .map((f) => [
       f.address,
       f.name ?? '-',
       f.initiator,
       f.responder,
       f.inSync ? `ok (${f.kernelResponder})` : `OUT OF SYNC (${f.kernelResponder ?? 'no mapping'})`,
       String(f.conntrackEntries),
-    ]),
-  ]);
+    ]);
+}
+
+const FLOW_HEADER = ['FLOW', 'NAME', 'INITIATOR', 'RESPONDER', 'KERNEL', 'CONNTRACK'];
+
+/**
+ * One page of the flows table, and when the page is not all of them, a line saying which flows it
+ * shows and how to see the others.
+ */
+export function renderFlows(s: LabStatus, page: FlowPage = {}): string {
+  const total = s.flows.length;
+  const from = Math.max(0, page.offset ?? 0);
+  const to = Math.min(total, from + Math.max(0, page.limit ?? FLOWS_PAGE));
+  const rows = table([FLOW_HEADER, ...flowRows(s, from, to)]);
+  if (from === 0 && to === total) return rows;
+  if (from >= total)
+    return `${rows}
+no flow at offset ${count(from)}: the lab has ${count(total)} flow(s)`;
+  const next = to < total ? `--offset ${to} for the next page, ` : '';
+  return `${rows}
+flows ${count(from + 1)}-${count(to)} of ${count(total)}; ${next}--limit N for longer pages, --json for all`;
+}
+
+/** How many flows there are, how many agree with the kernel, their conntrack entries. */
+export function flowSummary(s: LabStatus): string {
+  let inSync = 0;
+  let entries = 0;
+  for (const f of s.flows) {
+    if (f.inSync) inSync++;
+    entries += f.conntrackEntries;
+  }
+  const out = s.flows.length - inSync;
+  const sync =
+    out === 0
+      ? s.flows.length
+        ? 'all in sync'
+        : 'none'
+      : `${count(inSync)} in sync, ${count(out)} OUT OF SYNC`;
+  return `${count(s.flows.length)} (${sync}), ${count(entries)} conntrack entr${entries === 1 ? 'y' : 'ies'}`;
 }
 
 export function renderStatus(s: LabStatus): string {
@@ -142,27 +201,42 @@ export function renderStatus(s: LabStatus): string {
           : `programs (${s.controlPath.reason})`
     }`,
   ];
-  const former = s.late.former
-    .map(
+  const former = firstOf(
+    s.late.former.map(
       (f) => `${f.responderAddress} for ${f.address} (${(f.expiresMs / 1000).toFixed(0)} s left)`,
-    )
-    .join(', ');
+    ),
+    STATUS_ITEMS,
+    ', ',
+    '--json for all',
+  );
   head.push(
     `  late packets: ${s.late.installed ? `${s.late.translated.toLocaleString('en')} translated${s.late.afterConntrack ? ` (${s.late.afterConntrack.toLocaleString('en')} after conntrack)` : ''}; grace ${(s.late.graceMs / 1000).toFixed(1)} s; former responders: ${former || 'none'}` : 'table MISSING'}`,
   );
   head.push(
     `  daemon: ${s.daemon ? `pid ${s.daemon.pid} (${s.daemon.running ? 'running' : 'NOT RUNNING'}), socket ${s.daemon.socket}` : 'none'}`,
-    `  drift: ${s.drift.length ? s.drift.join('; ') : 'none (the translator matches the desired flow table)'}`,
+    `  drift: ${
+      s.drift.length === 0
+        ? 'none (the translator matches the desired flow table)'
+        : s.drift.length <= STATUS_ITEMS
+          ? s.drift.join('; ')
+          : `${count(s.drift.length)} differences: ${firstOf(s.drift, STATUS_ITEMS, '; ', "'flowmig reconcile' repairs them, --json lists all")}`
+    }`,
+    `  flows: ${flowSummary(s)}`,
   );
+  const draining: string[] = [];
   for (const f of s.flows) {
+    if (f.drains.length === 0 && Object.keys(f.draining).length === 0) continue;
     const nodes = new Set([...Object.keys(f.draining), ...f.drains.map((d) => d.responder)]);
     for (const node of nodes) {
       const ends = f.drains.find((d) => d.responder === node);
-      head.push(
+      draining.push(
         `  draining: flow ${f.address} on ${node}: ${f.draining[node] ?? 0} TCP connection(s)${ends ? `, drain ends in ${(ends.endsInMs / 1000).toFixed(1)} s` : ''}`,
       );
     }
   }
+  head.push(...draining.slice(0, STATUS_ITEMS));
+  if (draining.length > STATUS_ITEMS)
+    head.push(`  … and ${count(draining.length - STATUS_ITEMS)} more draining (--json for all)`);
   for (const v of s.servers ?? [])
     head.push(
       `  flowmig serve on ${v.node}: ${v.mode} on [${v.address}]:${v.port}, pid ${v.pid}${v.running ? `, ${v.connections ?? '?'} connection(s)` : ' (NOT RUNNING)'}`,
@@ -182,7 +256,12 @@ export function renderStatus(s: LabStatus): string {
       n.present ? (n.owned ? 'up' : 'present, NOT MARKED as this lab') : 'MISSING',
     ]),
   ]);
-  return [...head, '', nodes, '', renderFlows(s)].join('\n');
+  const more = s.flows.length - STATUS_FLOWS;
+  const flows =
+    more > 0
+      ? `${table([FLOW_HEADER, ...flowRows(s, 0, STATUS_FLOWS)])}\n… and ${count(more)} more; 'flowmig flows' pages them, --json for all`
+      : renderFlows(s);
+  return [...head, '', nodes, '', flows].join('\n');
 }
 
 /** A one-line progress display, redrawn in place on a terminal and printed sparsely otherwise. */

@@ -4,7 +4,9 @@
 // request to another process: no wake-up of a second process on each migration.
 import { statSync } from 'node:fs';
 import { Agent } from '../agent/agent.js';
+import { NetfilterSocket } from '../agent/netfilter-socket.js';
 import { netlinkAddon } from '../netlink/native.js';
+import { type DumpedElements, parseSetElements, setElementsDumpRequest } from '../nft/netlink.js';
 
 interface Kept {
   readonly agent: Promise<Agent>;
@@ -61,5 +63,44 @@ export class InProcessAgents {
 
   closeAll(): void {
     for (const lab of [...this.kept.keys()]) this.drop(lab);
+  }
+}
+
+/** A set or map to read (family ip6). */
+export interface SetName {
+  readonly table: string;
+  readonly set: string;
+}
+
+/**
+ * The elements of each set, dumped over a netlink socket made in `netns` (needs the native addon;
+ * see InProcessAgents.unavailable). A set that does not exist reads as undefined. The socket is
+ * made for this read and closed after it: reading needs nothing of a migration's agent.
+ */
+export async function dumpSets(
+  netns: string,
+  sets: readonly SetName[],
+  timeoutMs = 10_000,
+): Promise<(DumpedElements | undefined)[]> {
+  const sock = new NetfilterSocket(netnsPath(netns));
+  try {
+    const out: (DumpedElements | undefined)[] = [];
+    for (const { table, set } of sets) {
+      const seq = sock.nextSeq();
+      try {
+        out.push(
+          parseSetElements(
+            await sock.dump(setElementsDumpRequest(table, set, seq), seq, timeoutMs),
+          ),
+        );
+      } catch (error) {
+        // ENOENT: no such table or set (the structure's read says what is missing).
+        if ((error as { errno?: number }).errno !== NetfilterSocket.ENOENT) throw error;
+        out.push(undefined);
+      }
+    }
+    return out;
+  } finally {
+    sock.close();
   }
 }

@@ -1,16 +1,14 @@
 // What a lab looks like now: its recorded state checked against the kernel (namespaces, marks,
 // the translator's tables and conntrack), the drift from the desired flow table, and its repair.
 import { parseConntrackList } from '../engines/conntrack.js';
-import type { FlowMapping, KernelFlowTable } from '../engines/engine.js';
-import { type HoldState, holdTable } from '../engines/hold.js';
+import type { FlowMapping } from '../engines/engine.js';
+import { holdTable } from '../engines/hold.js';
 import { type LateState, lateTable } from '../engines/late.js';
 import { engineFor } from '../engines/registry.js';
 import { FlowmigError } from '../errors.js';
 import { execute } from '../exec/execute.js';
-import { type Lab, movesTcp } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
 import { mappingsFor } from '../plan/build.js';
-import type { Command } from '../plan/command.js';
 import type { Op } from '../plan/ops.js';
 import type { LabState } from '../state/store.js';
 import type { ApplyPaths } from './apply-path.js';
@@ -19,14 +17,7 @@ import { listNamespaces, namespaceLinks } from './kernel.js';
 import { type ControlContext, fromStateFlow, isAlive, labOf } from './lab-state.js';
 import type { FlowStatus, LabStatus, NodeStatus, ReconcileResult } from './results.js';
 import { serverStatus } from './serving.js';
-
-/** flowmig's tables in the translator, as the engine, the late and the hold table read them. */
-interface TranslatorView {
-  readonly table: KernelFlowTable;
-  readonly late: LateState;
-  /** The hold table, read when the lab moves TCP connections (policy `migrate`). */
-  readonly hold?: HoldState;
-}
+import { readTranslator, type TranslatorView } from './translator-view.js';
 
 const noLateTable = (): LateState => ({
   installed: false,
@@ -97,20 +88,24 @@ export async function labStatus(
   const daemon = state.daemon
     ? { ...state.daemon, running: await daemonRuns(id, state.daemon, store.dir) }
     : undefined;
+  // Looked up per flow: a lab may have 100,000 flows and a handful of nodes and drains.
+  const addressOf = new Map(lab.links.map((l) => [l.node, l.address.address]));
+  const drainsOf = new Map<string, FlowStatus['drains'][number][]>();
+  for (const d of state.draining ?? []) {
+    const list = drainsOf.get(d.flow) ?? [];
+    list.push({ responder: d.responder, endsInMs: Math.max(0, d.until - now) });
+    drainsOf.set(d.flow, list);
+  }
   const flows = state.flows.map((f): FlowStatus => {
     const kernelResponder = kernel.get(f.address);
-    const expected = lab.links.find((l) => l.node === f.responder)?.address.address;
+    const on = tcpOn.get(f.address);
     return {
       ...fromStateFlow(f),
       kernelResponder,
-      inSync: kernelResponder === expected,
+      inSync: kernelResponder === addressOf.get(f.responder),
       conntrackEntries: entries.get(f.address) ?? 0,
-      draining: Object.fromEntries(
-        [...(tcpOn.get(f.address) ?? [])].filter(([node]) => node !== f.responder),
-      ),
-      drains: (state.draining ?? [])
-        .filter((d) => d.flow === f.address)
-        .map((d) => ({ responder: d.responder, endsInMs: Math.max(0, d.until - now) })),
+      draining: on ? Object.fromEntries([...on].filter(([node]) => node !== f.responder)) : {},
+      drains: drainsOf.get(f.address) ?? [],
     };
   });
   return {
@@ -170,22 +165,6 @@ export async function reconcileLab(ctx: ControlContext, state: LabState): Promis
     drift,
     repaired: after.length === 0,
     ...(after.length ? { remaining: after } : {}),
-  };
-}
-
-/** flowmig's tables in the translator as the engine and the late table read them back. */
-async function readTranslator(ctx: ControlContext, lab: Lab): Promise<TranslatorView> {
-  const engine = engineFor(lab.engine);
-  const t = lab.translator.netns;
-  const read = async (cmd: Command) =>
-    (await ctx.runner.run(cmd.argv, { netns: cmd.netns, okExitCodes: [0, 1] })).stdout;
-  const hold = movesTcp(lab)
-    ? holdTable.parse(await Promise.all(holdTable.inspect(t).map(read)))
-    : undefined;
-  return {
-    table: engine.parse(await read(engine.inspect(t))),
-    late: lateTable.parse(await read(lateTable.inspect(t))),
-    ...(hold ? { hold } : {}),
   };
 }
 

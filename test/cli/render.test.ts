@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  FLOWS_PAGE,
   Progress,
   renderEvacuation,
   renderFlows,
   renderLabs,
   renderMigration,
   renderStatus,
+  STATUS_FLOWS,
   table,
 } from '../../src/cli/render.js';
 import type { EvacuationResult, LabStatus, MigrationResult } from '../../src/control/flowmig.js';
@@ -253,6 +255,103 @@ describe('renderFlows and renderStatus', () => {
     assert.match(text, /\(gone\)/);
     assert.match(text, /translator table: MISSING/);
     assert.doesNotMatch(text, /last migration/);
+  });
+});
+
+/** A lab of `n` flows: flow i on C, every tenth out of sync, flow 0 draining one connection. */
+function bigStatus(n: number): LabStatus {
+  const flows = Array.from({ length: n }, (_, i): LabStatus['flows'][number] => ({
+    name: undefined,
+    address: `fe00::${(i + 1).toString(16)}`,
+    initiator: 'A',
+    responder: 'C',
+    kernelResponder: i % 10 === 9 ? 'fc02::2' : 'fc01::1',
+    inSync: i % 10 !== 9,
+    conntrackEntries: i < 3 ? 1 : 0,
+    draining: i < 8 ? { D: 1 } : {},
+    drains: [],
+  }));
+  return {
+    ...STATUS,
+    flows,
+    drift: flows.filter((f) => !f.inSync).map((f) => `flow ${f.address} maps A → fc02::2`),
+    late: {
+      ...STATUS.late,
+      former: flows.map((f) => ({
+        address: f.address,
+        responderAddress: 'fc02::2',
+        expiresMs: 1000,
+      })),
+    },
+  };
+}
+
+describe('large labs: status summarised, flows paged', () => {
+  const big = bigStatus(250);
+
+  it('flows: the first page of 100 by default, then how to see the rest', () => {
+    const lines = renderFlows(big).split('\n');
+    assert.equal(lines.length, 1 + FLOWS_PAGE + 1);
+    assert.match(lines[1] ?? '', /^fe00::1 /);
+    assert.match(lines[100] ?? '', /^fe00::64 /);
+    assert.equal(
+      lines.at(-1),
+      'flows 1-100 of 250; --offset 100 for the next page, --limit N for longer pages, --json for all',
+    );
+  });
+
+  it('flows: any page by offset and limit; the last says no next page; past the end says so', () => {
+    const middle = renderFlows(big, { offset: 100, limit: 10 }).split('\n');
+    assert.equal(middle.length, 12);
+    assert.match(middle[1] ?? '', /^fe00::65 /);
+    assert.equal(
+      middle.at(-1),
+      'flows 101-110 of 250; --offset 110 for the next page, --limit N for longer pages, --json for all',
+    );
+    const last = renderFlows(big, { offset: 240 }).split('\n');
+    assert.equal(last.length, 12);
+    assert.equal(last.at(-1), 'flows 241-250 of 250; --limit N for longer pages, --json for all');
+    assert.equal(
+      renderFlows(big, { offset: 250 }),
+      `${renderFlows({ ...big, flows: [] })}\nno flow at offset 250: the lab has 250 flow(s)`,
+    );
+    // All of them on one page: the table alone, as for a small lab.
+    assert.equal(renderFlows(big, { limit: 250 }).split('\n').length, 251);
+  });
+
+  it('status: counts, the first drift lines, former responders and draining flows, 20 flows', () => {
+    const text = renderStatus(big);
+    assert.match(text, /^ {2}flows: 250 \(225 in sync, 25 OUT OF SYNC\), 3 conntrack entries$/m);
+    assert.match(
+      text,
+      /^ {2}drift: 25 differences: flow fe00::a maps A → fc02::2; (flow [^;]+; ){3}flow fe00::32 maps A → fc02::2; … and 20 more \('flowmig reconcile' repairs them, --json lists all\)$/m,
+    );
+    assert.match(
+      text,
+      /former responders: fc02::2 for fe00::1 \(1 s left\), (.+, ){3}fc02::2 for fe00::5 \(1 s left\), … and 245 more \(--json for all\)$/m,
+    );
+    assert.equal(text.match(/^ {2}draining: /gm)?.length, 5);
+    assert.match(text, /^ {2}… and 3 more draining \(--json for all\)$/m);
+    const table = text.slice(text.lastIndexOf('FLOW '));
+    const rows = table.split('\n');
+    assert.equal(rows.length, 1 + STATUS_FLOWS + 1);
+    assert.match(rows[STATUS_FLOWS] ?? '', /^fe00::14 /);
+    assert.equal(rows.at(-1), "… and 230 more; 'flowmig flows' pages them, --json for all");
+  });
+
+  it('status of a small lab: every flow and every drift line', () => {
+    const text = renderStatus(bigStatus(20));
+    assert.ok(text.endsWith(renderFlows(bigStatus(20))));
+    assert.doesNotMatch(text, /more; 'flowmig flows'|differences:/);
+    assert.match(text, /^ {2}flows: 20 \(18 in sync, 2 OUT OF SYNC\), 3 conntrack entries$/m);
+    assert.match(
+      text,
+      /^ {2}drift: flow fe00::a maps A → fc02::2; flow fe00::14 maps A → fc02::2$/m,
+    );
+    assert.match(
+      renderStatus({ ...STATUS, flows: [] }),
+      /^ {2}flows: 0 \(none\), 0 conntrack entries$/m,
+    );
   });
 });
 

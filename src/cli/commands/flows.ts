@@ -1,18 +1,27 @@
-// `flowmig flows`: a lab's flows and where each points.
-import type { Command } from 'commander';
+// `flowmig flows`: a lab's flows and where each points, a page at a time (--json: all of them).
+import { type Command, InvalidArgumentError } from 'commander';
 import { print } from '../output.js';
-import { renderFlows } from '../render.js';
+import { positiveInt } from '../parse.js';
+import { FLOWS_PAGE, renderFlows } from '../render.js';
 import type { Route } from '../route.js';
+
+function offset(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be 0 or more');
+  return n;
+}
 
 export function register(program: Command, route: Route): void {
   program
     .command('flows')
-    .description("list a lab's flows and where each points")
+    .description("list a lab's flows and where each points, a page at a time")
     .option('-l, --lab <id>', 'lab id (default: the only lab that is up)')
-    .option('--json', 'print the flows as JSON')
-    .action(async (o: { lab?: string; json?: boolean }) => {
+    .option('--limit <n>', 'flows per page', positiveInt, FLOWS_PAGE)
+    .option('--offset <k>', 'the first flow shown, from 0', offset, 0)
+    .option('--json', 'print every flow as JSON (not paged)')
+    .action(async (o: { lab?: string; limit: number; offset: number; json?: boolean }) => {
       const id = await route.pick(o.lab);
       const s = await route.act(id, { verb: 'status' }, (fm) => fm.status(id), 'read');
-      print(o.json, s.flows, renderFlows(s));
+      print(o.json, s.flows, renderFlows(s, { offset: o.offset, limit: o.limit }));
     });
 }
