@@ -27,10 +27,13 @@ export interface Applied {
   readonly totalMs?: number;
 }
 
-/** A planned change: its ops, and every flow's mapping after it (for a restatement). */
+/**
+ * A planned change: its ops, and every flow after it (for a restatement when the agent failed;
+ * a function when making the list costs more than the change: a batch in a lab of 100,000 flows).
+ */
 export interface PlannedChange {
   readonly ops: readonly Op[];
-  readonly flows: readonly LabFlow[];
+  readonly flows: readonly LabFlow[] | (() => readonly LabFlow[]);
 }
 
 /** What this module asks of a connection to the agent (AgentClient; a fake in tests). */
@@ -191,7 +194,9 @@ export class ApplyPaths {
     if (state.agent) await this.agents.stop(state.agent, lab.id);
     state.agent = undefined;
     state.agentError = `agent failed: ${(error as Error).message}`;
-    const all = mappingsFor(lab, p.flows);
+    // Recorded now: a migration's commit records its flows, not the agent.
+    await this.ctx.store.write(state);
+    const all = mappingsFor(lab, typeof p.flows === 'function' ? p.flows() : p.flows);
     const t = lab.translator.netns;
     const steps = await execute(this.ctx.runner, [
       engine.replace(t, all),

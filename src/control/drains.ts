@@ -33,13 +33,15 @@ export function drainsDue(state: LabState | undefined, at: number): boolean {
 
 /**
  * Ends the drains due at `at`, with the lab's lock held: the flow's TCP entries on the former
- * responder go (unless it serves the flow again), and the state forgets them. Returns how many.
+ * responder go (unless it serves the flow again), and the state forgets them (and writes itself,
+ * unless `persist` is false: a batch records it with its moves). Returns how many.
  */
 export async function endDueDrains(
   ctx: ControlContext,
   state: LabState,
   lab: Lab,
   at: number,
+  persist = true,
 ): Promise<number> {
   const due = (state.draining ?? []).filter((d) => d.until <= at);
   if (due.length === 0) return 0;
@@ -51,6 +53,6 @@ export async function endDueDrains(
   await execute(ctx.runner, ops);
   const rest = (state.draining ?? []).filter((d) => d.until > at);
   state.draining = rest.length ? rest : undefined;
-  await ctx.store.write(state);
+  if (persist) await ctx.store.write(state);
   return due.length;
 }

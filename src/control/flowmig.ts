@@ -1,23 +1,18 @@
 // The controller behind the CLI, the daemon and the library API: each verb takes the lab's lock
 // and delegates to the module named for its job (lifecycle, migrations, status, drains, serving).
 import { environment } from '../config.js';
-import { engineFor } from '../engines/registry.js';
 import { FlowmigError, InputError } from '../errors.js';
 import { ProcessRunner, type Runner } from '../exec/runner.js';
 import type { Lab, LabFlow } from '../lab/model.js';
-import { planMigration, planSwap } from '../plan/migrate.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { ApplyPaths } from './apply-path.js';
+import { changeFlows, type Move, type MoveOutcome } from './batch.js';
 import { recordDaemonIn } from './daemon-record.js';
 import { drainsDue, endDueDrains } from './drains.js';
+import { HeldLabs } from './held.js';
 import { fromStateFlow, labOf, requireUp } from './lab-state.js';
 import { buildLab, checkHost, removeLab } from './lifecycle.js';
-import {
-  evacuateServer,
-  type FlowPlanner,
-  type MigrationContext,
-  migrateFlow,
-} from './migrations.js';
+import { evacuateServer, type MigrationContext } from './migrations.js';
 import { type LabPresence, labsPresent } from './presence.js';
 import type {
   ChangeEvent,
@@ -32,6 +27,7 @@ import type { ServeMode, ServerHandle } from './serve-process.js';
 import { startServers, stopServers } from './serving.js';
 import { labStatus, reconcileLab } from './status.js';
 
+export type { Move, MoveOutcome } from './batch.js';
 export type {
   ApplyPath,
   ChangeEvent,
@@ -75,6 +71,8 @@ export class Flowmig {
   /** The paths to each lab's translator: in-process, agent, programs. */
   private readonly paths: ApplyPaths;
   private readonly ctx: MigrationContext;
+  /** The labs' states as this controller last read or committed them. */
+  private readonly held: HeldLabs;
   private readonly listeners = new Set<(event: ChangeEvent) => void>();
 
   constructor(options: FlowmigOptions = {}) {
@@ -88,6 +86,7 @@ export class Flowmig {
       inProcess: options.inProcess ?? env.inProcess,
     });
     this.ctx = { ...base, paths: this.paths };
+    this.held = new HeldLabs(this.store);
   }
 
   /** Closes what this controller keeps open (in-process netlink sockets); it stays usable. */
@@ -112,14 +111,14 @@ export class Flowmig {
   /** Builds the lab. Refuses if any of its namespaces exists; rolls back on failure. */
   async up(lab: Lab, hooks: ProgressHooks = {}): Promise<LabStatus> {
     await this.check(lab);
-    await this.store.withLock(lab.id, () => buildLab(this.ctx, this.paths, lab, hooks));
+    await this.locked(lab.id, () => buildLab(this.ctx, this.paths, lab, hooks));
     return this.status(lab.id);
   }
 
   /** Removes everything the lab created; idempotent; works from state and the kernel's view. */
   async down(id: string, fallback?: Lab): Promise<DownResult> {
     this.paths.forget(id);
-    return this.store.withLock(id, () => removeLab(this.ctx, id, fallback));
+    return this.locked(id, () => removeLab(this.ctx, id, fallback));
   }
 
   /** Every lab this machine shows: by state file, ownership marks and marked processes. */
@@ -128,29 +127,46 @@ export class Flowmig {
   }
 
   async migrate(id: string, flowRef: string, node: string): Promise<MigrationResult> {
-    return this.change(id, (lab, flows) =>
-      planMigration(lab, engineFor(lab.engine), flows, flowRef, node),
-    );
+    return only(await this.changeMany(id, [{ kind: 'migrate', flow: flowRef, node }]));
   }
 
   async swap(id: string, flowRef?: string): Promise<MigrationResult> {
-    return this.change(id, (lab, flows) => planSwap(lab, engineFor(lab.engine), flows, flowRef));
+    return only(await this.changeMany(id, [{ kind: 'swap', flow: flowRef }]));
+  }
+
+  /**
+   * Applies `moves` (swaps and migrations of any flows) in arrival order as one batch: each round
+   * of distinct flows one rule transaction and one conntrack pass, the state committed once (see
+   * changeFlows). A move that fails fails alone; each has its own outcome, in order.
+   */
+  async changeMany(id: string, moves: readonly Move[]): Promise<MoveOutcome[]> {
+    if (moves.length === 0) return [];
+    const outcomes = await this.store.withLock(id, () =>
+      this.held.using(id, (held) => changeFlows(this.ctx, held, moves)),
+    );
+    for (const o of outcomes)
+      if (o.ok && o.result.changed) this.emit({ kind: 'migrated', result: o.result });
+    return outcomes;
   }
 
   /** Moves every flow served by `from` to `to`: one rule transaction, one conntrack pass. */
   async evacuate(id: string, from: string, to: string): Promise<EvacuationResult> {
-    return this.store.withLock(id, async () => {
+    return this.locked(id, async () => {
       const result = await evacuateServer(this.ctx, await requireUp(this.store, id), from, to);
       if (result.moved > 0) this.emit({ kind: 'evacuated', result });
       return result;
     });
   }
 
-  private async change(id: string, plan: FlowPlanner): Promise<MigrationResult> {
+  /** Runs `fn` under the lab's lock; it reads and writes the state itself: the held copy goes. */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.store.withLock(id, async () => {
-      const result = await migrateFlow(this.ctx, await requireUp(this.store, id), plan);
-      if (result.changed) this.emit({ kind: 'migrated', result });
-      return result;
+      this.held.forget(id);
+      try {
+        return await fn();
+      } finally {
+        this.held.forget(id);
+      }
     });
   }
 
@@ -179,11 +195,14 @@ export class Flowmig {
    * every second; every change and `status` call it too. Returns how many drains ended.
    */
   async endDrains(id: string, at = Date.now()): Promise<number> {
-    if (!drainsDue(await this.store.read(id), at)) return 0;
-    return this.store.withLock(id, async () => {
-      const state = await requireUp(this.store, id);
-      return endDueDrains(this.ctx, state, labOf(state), at);
-    });
+    if (!drainsDue(this.held.peek(id) ?? (await this.store.read(id)), at)) return 0;
+    return this.store.withLock(id, () =>
+      this.held.using(id, async ({ state }) => {
+        const ended = await endDueDrains(this.ctx, state, labOf(state), at, false);
+        if (ended > 0) await this.store.commit(state, { draining: state.draining ?? [] });
+        return ended;
+      }),
+    );
   }
 
   /**
@@ -191,9 +210,7 @@ export class Flowmig {
    * drifted flows' conntrack entries go. Nothing that is not flowmig's is touched.
    */
   async reconcile(id: string): Promise<ReconcileResult> {
-    return this.store.withLock(id, async () =>
-      reconcileLab(this.ctx, await requireUp(this.store, id)),
-    );
+    return this.locked(id, async () => reconcileLab(this.ctx, await requireUp(this.store, id)));
   }
 
   /**
@@ -204,7 +221,7 @@ export class Flowmig {
     id: string,
     daemon: { pid: number; socket: string } | undefined,
   ): Promise<void> {
-    await this.store.withLock(id, async () =>
+    await this.locked(id, async () =>
       recordDaemonIn(this.ctx, await requireUp(this.store, id), daemon),
     );
   }
@@ -229,15 +246,23 @@ export class Flowmig {
     id: string,
     options: { port?: number; mode?: ServeMode; nodes?: readonly string[] } = {},
   ): Promise<ServerHandle[]> {
-    return this.store.withLock(id, async () =>
+    return this.locked(id, async () =>
       startServers(this.ctx, await requireUp(this.store, id), options),
     );
   }
 
   /** Stops the lab's server runtimes (default: all). */
   async unserve(id: string, nodes?: readonly string[]): Promise<number> {
-    return this.store.withLock(id, async () =>
+    return this.locked(id, async () =>
       stopServers(this.ctx, await requireUp(this.store, id), nodes),
     );
   }
+}
+
+/** The outcome of a one-move batch, as its result or its error. */
+function only(outcomes: readonly MoveOutcome[]): MigrationResult {
+  const [o] = outcomes;
+  if (!o) throw new Error('a one-move batch has one outcome');
+  if (!o.ok) throw o.error;
+  return o.result;
 }

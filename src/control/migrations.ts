@@ -1,9 +1,9 @@
-// Where a migration happens: plan → apply → record, for one flow (migrate, swap) and for every
-// flow of a server (evacuate). Called with the lab's lock held.
+// Where migrations happen besides batches (batch.ts): a flow's live TCP move, and every flow of a
+// server at once (evacuate). Called with the lab's lock held.
 import { engineFor } from '../engines/registry.js';
 import { FlowmigError } from '../errors.js';
 import type { StepRecord } from '../exec/execute.js';
-import { type Lab, type LabFlow, policyOf } from '../lab/model.js';
+import type { Lab } from '../lab/model.js';
 import { type MigrationPlan, planEvacuation } from '../plan/migrate.js';
 import type { LabState } from '../state/store.js';
 import type { Applied, ApplyPaths } from './apply-path.js';
@@ -17,65 +17,26 @@ export interface MigrationContext extends ControlContext {
   readonly paths: ApplyPaths;
 }
 
-/** Plans one flow's move (a migration or a swap) from the lab and its current flows. */
-export type FlowPlanner = (lab: Lab, flows: readonly LabFlow[]) => MigrationPlan;
-
 /**
- * Moves one flow as `plan` says (a migration or a swap): due drains end first; a responder move
- * of a flow with `tcp: migrate` takes its TCP connections along. The state records the move.
+ * A responder move of a flow with `tcp: migrate` as `p` plans it: its TCP connections move with it
+ * (live-move.ts). Throws when they could not and the flow was switched back: it stays where it was.
+ * Records nothing: the caller does, as for every move of its batch.
  */
-export async function migrateFlow(
+export async function moveLive(
   ctx: MigrationContext,
   state: LabState,
-  plan: FlowPlanner,
-): Promise<MigrationResult> {
-  const lab = labOf(state);
-  await endDueDrains(ctx, state, lab, Date.now());
-  const p = plan(lab, state.flows.map(fromStateFlow));
-  const live =
-    p.role === 'responder' && p.ops.length > 0 && policyOf(lab, p.flow.address).tcp === 'migrate';
-  const moved = live
-    ? await migrateLive(ctx.runner, state, lab, p, {
-        apply: (change) => ctx.paths.apply(state, lab, change),
-        agent: async () => (await ctx.paths.agentFor(state, lab)).client,
-      })
-    : undefined;
-  const applied = moved ? moved.applied : await ctx.paths.apply(state, lab, p);
-  if (moved?.tcp.rolledBack)
+  lab: Lab,
+  p: MigrationPlan,
+): Promise<{ applied: Applied; tcp: NonNullable<MigrationResult['tcp']> }> {
+  const moved = await migrateLive(ctx.runner, state, lab, p, {
+    apply: (change) => ctx.paths.apply(state, lab, change),
+    agent: async () => (await ctx.paths.agentFor(state, lab)).client,
+  });
+  if (moved.tcp.rolledBack)
     throw new FlowmigError(
       `flow ${p.flow.address} stays on ${p.from.responder}: ${moved.tcp.rolledBack}`,
     );
-  const result: MigrationResult = {
-    lab: state.id,
-    flow: p.flow.address,
-    role: p.role,
-    from: p.from[p.role],
-    to: p.flow[p.role],
-    changed: p.ops.length > 0,
-    ...timings(applied),
-    path: applied.path,
-    note: applied.note,
-    steps: applied.steps,
-    ...(moved ? { tcp: moved.tcp } : {}),
-  };
-  if (result.changed) {
-    if (p.role === 'responder') recordDrain(state, lab, p.flow.address, result.from, result.to);
-    state.flows = p.flows.map(toStateFlow);
-    state.migrations += 1;
-    state.lastMigration = {
-      flow: result.flow,
-      from: result.from,
-      to: result.to,
-      at: new Date(applied.steps[0]?.startedAt ?? Date.now()).toISOString(),
-      totalMs: result.totalMs,
-      ruleMs: result.ruleMs,
-      conntrackMs: result.conntrackMs,
-      conntrackDeleted: result.conntrackDeleted,
-      path: result.path,
-    };
-    await ctx.store.write(state);
-  }
-  return result;
+  return moved;
 }
 
 /** Moves every flow served by `from` to `to`: one rule transaction, one conntrack pass. */
@@ -108,7 +69,7 @@ export async function evacuateServer(
 }
 
 /** Where the time of an applied change went: total, rule transaction, conntrack deletes. */
-function timings(applied: Applied): {
+export function timings(applied: Applied): {
   totalMs: number;
   ruleMs: number;
   conntrackMs: number;

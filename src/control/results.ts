@@ -48,6 +48,11 @@ export interface MigrationResult {
   /** Set when something unusual happened on the way (agent restarted, fallback used). */
   readonly note: string | undefined;
   readonly steps: readonly StepRecord[];
+  /**
+   * How many flows' moves shared this move's rule transaction and conntrack pass (a round of a
+   * batch); the timings, steps and conntrackDeleted are then the round's. Absent: it went alone.
+   */
+  readonly batched?: number;
   /** For a flow with `tcp: migrate`: how its TCP connections moved with it. */
   readonly tcp?: LiveTcpResult & { readonly note?: string };
 }

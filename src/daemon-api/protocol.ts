@@ -39,6 +39,14 @@ export type RequestBody = DaemonRequest extends infer R
     : never
   : never;
 
+/** How many batches of each size (moves) a daemon applied. */
+export interface BatchSizes {
+  '1': number;
+  '2-9': number;
+  '10-99': number;
+  '100+': number;
+}
+
 export interface HelloReply {
   readonly lab: string;
   readonly pid: number;
@@ -47,6 +55,12 @@ export interface HelloReply {
   /** Changes applied by this daemon so far. */
   readonly changes: number;
   readonly queued: number;
+  /**
+   * Batches of swaps and migrations applied so far (each one rule transaction per round and one
+   * commit), and how many of each size (absent: a daemon older than batches).
+   */
+  readonly batches?: number;
+  readonly sizes?: Readonly<BatchSizes>;
   /** Where the HTTP API listens, and the file holding its bearer token (absent: no HTTP). */
   readonly http?: { readonly url: string; readonly tokenFile: string };
 }
@@ -94,11 +108,16 @@ export function checkRequest(
   };
 }
 
-/** Verbs that change the lab: applied one at a time, in arrival order. */
+/**
+ * Verbs that change the lab: applied in arrival order, swaps and migrations that arrive while a
+ * batch is applied together as the next batch, every other one alone.
+ */
 export const MUTATING: ReadonlySet<Verb> = new Set([
   'swap',
   'migrate',
   'evacuate',
   'reconcile',
   'down',
+  'serve',
+  'unserve',
 ]);

@@ -1,8 +1,10 @@
 // The daemon's server: owns one lab through the controller, serves the local API on a Unix socket
 // that only root can open (and, if asked, over HTTP on 127.0.0.1 with a bearer token), and applies
-// changes one at a time in arrival order.
-import type { Flowmig } from '../control/flowmig.js';
+// changes in arrival order: swaps and migrations that arrive while a batch is applied go together
+// as the next batch (group commit), every other change alone.
+import type { Flowmig, Move, MoveOutcome } from '../control/flowmig.js';
 import {
+  type BatchSizes,
   checkRequest,
   type DaemonReply,
   type DaemonRequest,
@@ -33,10 +35,26 @@ function errorCode(error: unknown): 'invalid' | 'refused' | 'failed' {
 
 type Checked = ReturnType<typeof checkRequest>;
 
+/** A batch of moves waiting for its turn; it takes more until it starts. */
+interface Batch {
+  readonly moves: Move[];
+  /** Settled with the batch's outcomes (one per move, in order). */
+  readonly done: Promise<MoveOutcome[]>;
+}
+
+/** The histogram bucket of a batch of `n` moves. */
+function bucketOf(n: number): keyof BatchSizes {
+  return n <= 1 ? '1' : n < 10 ? '2-9' : n < 100 ? '10-99' : '100+';
+}
+
 export class DaemonServer {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The batch at the end of the queue, still taking moves (none: the next move starts one). */
+  private open: Batch | undefined;
   private changes = 0;
   private queued = 0;
+  private batches = 0;
+  private readonly sizes: BatchSizes = { '1': 0, '2-9': 0, '10-99': 0, '100+': 0 };
   private readonly startedAt = new Date().toISOString();
   private closed = false;
   private rpc: RpcServer | undefined;
@@ -115,18 +133,16 @@ export class DaemonServer {
     }
     const r = checked.request;
     const id = r.id ?? null;
-    const run = () => this.run(r);
     let work: Promise<unknown>;
     if (MUTATING.has(r.verb)) {
       this.queued++;
-      work = this.queue.then(run, run);
-      this.queue = work.catch(() => {});
+      work = r.verb === 'swap' || r.verb === 'migrate' ? this.run(r) : this.alone(r);
       // then, not finally: a refused change must not leave a rejected promise unhandled.
       void work.then(
         () => this.queued--,
         () => this.queued--,
       );
-    } else work = run();
+    } else work = this.run(r);
     try {
       const result = await work;
       return { reply: { id, ok: true, result }, down: r.verb === 'down' };
@@ -165,6 +181,53 @@ export class DaemonServer {
     return { url: http.url, token: http.token };
   }
 
+  /** Queues a change that runs alone, in arrival order (after the batch open now, if any). */
+  private alone(r: DaemonRequest): Promise<unknown> {
+    // The moves that arrive after it wait for it, in a batch of their own.
+    this.open = undefined;
+    const run = () => this.run(r);
+    const work = this.queue.then(run, run);
+    this.queue = work.catch(() => {});
+    return work;
+  }
+
+  /**
+   * Queues a move in the open batch, or in a new one at the end of the queue; resolves with its
+   * result (or rejects with its own error) once its batch is applied and committed.
+   */
+  private async move(move: Move): Promise<unknown> {
+    let batch = this.open;
+    let at: number;
+    if (batch) {
+      at = batch.moves.push(move) - 1;
+    } else {
+      const moves: Move[] = [move];
+      at = 0;
+      const run = () => {
+        // Started: what arrives from now on goes to the next batch.
+        if (this.open === batch) this.open = undefined;
+        return this.runBatch(moves);
+      };
+      const done = this.queue.then(run, run);
+      batch = { moves, done };
+      this.open = batch;
+      this.queue = done.catch(() => {});
+    }
+    const outcome = (await batch.done)[at];
+    if (!outcome) throw new Error('a move of the batch has no outcome');
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  }
+
+  private async runBatch(moves: readonly Move[]): Promise<MoveOutcome[]> {
+    if (this.closed) throw new FlowmigError(`the daemon of lab ${this.lab} is shutting down`);
+    const outcomes = await this.fm.changeMany(this.lab, moves);
+    this.batches++;
+    this.sizes[bucketOf(moves.length)]++;
+    this.changes += outcomes.filter((o) => o.ok).length;
+    return outcomes;
+  }
+
   private async run(r: DaemonRequest): Promise<unknown> {
     if (this.closed) throw new FlowmigError(`the daemon of lab ${this.lab} is shutting down`);
     switch (r.verb) {
@@ -176,6 +239,8 @@ export class DaemonServer {
           startedAt: this.startedAt,
           changes: this.changes,
           queued: this.queued,
+          batches: this.batches,
+          sizes: { ...this.sizes },
           ...(this.httpInfo ? { http: { ...this.httpInfo } } : {}),
         } satisfies HelloReply;
       case 'status':
@@ -183,9 +248,12 @@ export class DaemonServer {
       case 'flows':
         return this.fm.flows(this.lab);
       case 'swap':
-        return this.counted(this.fm.swap(this.lab, r.flow));
       case 'migrate':
-        return this.counted(this.fm.migrate(this.lab, r.flow, r.node));
+        return this.move(
+          r.verb === 'swap'
+            ? { kind: 'swap', flow: r.flow }
+            : { kind: 'migrate', flow: r.flow, node: r.node },
+        );
       case 'evacuate':
         return this.counted(this.fm.evacuate(this.lab, r.from, r.to));
       case 'reconcile':

@@ -49,24 +49,7 @@ export function planMigration(
   nodeName: string,
 ): MigrationPlan {
   const from = findFlow(current, flowRef);
-  const node = nodeByName(lab, nodeName);
-  if (!node) {
-    const known = lab.nodes.map((n) => n.name).join(', ');
-    throw new InputError('', [`unknown node '${nodeName}' (nodes: ${known})`]);
-  }
-  let flow: LabFlow;
-  let role: MigrationPlan['role'];
-  if (node.role === 'server') {
-    role = 'responder';
-    flow = { ...from, responder: node.name };
-  } else if (node.role === 'client') {
-    role = 'initiator';
-    flow = { ...from, initiator: node.name };
-  } else {
-    throw new InputError('', [
-      `'${nodeName}' is the translator; a flow migrates to a client or a server`,
-    ]);
-  }
+  const { role, flow } = moveTo(lab, from, nodeName);
   const flows = current.map((f) => (f.address === from.address ? flow : f));
   if (flow.responder === from.responder && flow.initiator === from.initiator) {
     return { role, flow, from, flows, ops: [] };
@@ -84,11 +67,32 @@ export function planMigration(
 }
 
 /**
+ * The flow `from` with `nodeName` as its responder (a server) or its initiator (a client); refuses
+ * an unknown node and the translator.
+ */
+export function moveTo(
+  lab: Lab,
+  from: LabFlow,
+  nodeName: string,
+): { role: MigrationPlan['role']; flow: LabFlow } {
+  const node = nodeByName(lab, nodeName);
+  if (!node) {
+    const known = lab.nodes.map((n) => n.name).join(', ');
+    throw new InputError('', [`unknown node '${nodeName}' (nodes: ${known})`]);
+  }
+  if (node.role === 'server') return { role: 'responder', flow: { ...from, responder: node.name } };
+  if (node.role === 'client') return { role: 'initiator', flow: { ...from, initiator: node.name } };
+  throw new InputError('', [
+    `'${nodeName}' is the translator; a flow migrates to a client or a server`,
+  ]);
+}
+
+/**
  * The rule change of a migration: the engine's mapping change, and the late-packet table's (the
  * former responders). With nftables both are one nft transaction (and one agent batch); with
  * ip6tables the mapping changes first, then the late table.
  */
-function ruleChange(
+export function ruleChange(
   lab: Lab,
   engine: Engine,
   changes: readonly FlowChange[],
@@ -102,7 +106,7 @@ function ruleChange(
 }
 
 /** After the conntrack delete: the new responders are tracked again (see releaseEdits). */
-function release(lab: Lab, changes: readonly FlowChange[]): Op[] {
+export function release(lab: Lab, changes: readonly FlowChange[]): Op[] {
   const op = lateTable.release(lab.translator.netns, changes, lab.graceMs);
   return op ? [op] : [];
 }
@@ -112,7 +116,7 @@ function release(lab: Lab, changes: readonly FlowChange[]): Op[] {
  * Only a new responder tells those apart (by the entries' reply source): when the initiator moves,
  * the old initiator's entries have the same reply source, and all of them go.
  */
-function conntrackDelete(lab: Lab, flow: LabFlow, newResponder: boolean): Op {
+export function conntrackDelete(lab: Lab, flow: LabFlow, newResponder: boolean): Op {
   const responder = newResponder ? concreteAddress(lab, flow.responder) : undefined;
   // A draining flow keeps its TCP connections on the old responder (until drainEnd).
   const drain = newResponder && policyOf(lab, flow.address).tcp === 'drain';
@@ -140,23 +144,29 @@ export function planSwap(
   current: readonly LabFlow[],
   flowRef: string | undefined,
 ): MigrationPlan {
-  let ref = flowRef;
-  if (ref === undefined) {
-    const only = current[0];
-    if (current.length !== 1 || !only) {
-      throw new InputError('swap', [
-        `the lab has ${current.length} flows (${current.map((f) => f.address).join(', ')}); name one with --flow FLOW (at the prompt: swap FLOW)`,
-      ]);
-    }
-    ref = only.address;
+  const flow = findFlow(current, flowRef ?? onlyFlow(current).address);
+  return planMigration(lab, engine, current, flow.address, nextServer(lab, flow));
+}
+
+/** The flow a swap without a flow moves: the lab's only one (refused when it has several). */
+export function onlyFlow(current: readonly LabFlow[]): LabFlow {
+  const only = current[0];
+  if (current.length !== 1 || !only) {
+    throw new InputError('swap', [
+      `the lab has ${current.length} flows (${current.map((f) => f.address).join(', ')}); name one with --flow FLOW (at the prompt: swap FLOW)`,
+    ]);
   }
-  const flow = findFlow(current, ref);
+  return only;
+}
+
+/** The server a swap moves the flow to: the next one after its responder, in the lab's order. */
+export function nextServer(lab: Lab, flow: LabFlow): string {
   const all = servers(lab);
   if (all.length < 2) throw new InputError('swap', ['the lab needs at least two servers to swap']);
   const at = all.findIndex((s) => s.name === flow.responder);
   const next = all[(at + 1) % all.length];
   if (!next) throw new Error('no server to swap to');
-  return planMigration(lab, engine, current, flow.address, next.name);
+  return next.name;
 }
 
 export interface EvacuationPlan {

@@ -10,13 +10,12 @@ import {
   type AgentProcesses,
   ApplyPaths,
   type LocalAgents,
-  type PlannedChange,
 } from '../../src/control/apply-path.js';
 import { iptablesEngine } from '../../src/engines/iptables.js';
 import { nftablesEngine } from '../../src/engines/nftables.js';
 import { RecordingRunner } from '../../src/exec/recording.js';
 import type { Lab } from '../../src/lab/model.js';
-import { planSwap } from '../../src/plan/migrate.js';
+import { type MigrationPlan, planSwap } from '../../src/plan/migrate.js';
 import { type LabState, StateStore } from '../../src/state/store.js';
 import { referenceLab } from '../support/labs.js';
 import { stateOf } from '../support/state.js';
@@ -135,7 +134,7 @@ describe('ApplyPaths: the fallback order and why', () => {
   let agents: FakeAgents;
   let lab: Lab;
   let state: LabState;
-  let swap: PlannedChange;
+  let swap: MigrationPlan;
 
   before(async () => {
     root = await tempDir('apply-path');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Flowmig } from '../../src/control/flowmig.js';
+import type { Flowmig, Move, MoveOutcome } from '../../src/control/flowmig.js';
 import { httpStatusOf, tokenMatches } from '../../src/daemon/http.js';
 import { DaemonServer } from '../../src/daemon/server.js';
 import type { DaemonReply, HelloReply } from '../../src/daemon-api/protocol.js';
@@ -13,15 +13,24 @@ import { CommandError, FlowmigError } from '../../src/errors.js';
 import { removeDir, tempDir } from '../support/tmp.js';
 
 const calls: string[] = [];
+const swap = (lab: string, flow?: string) => {
+  calls.push(`swap ${lab} ${flow ?? ''}`);
+  if (flow === 'nope') throw new FlowmigError('unknown flow nope');
+  if (flow === 'broken')
+    throw new CommandError({ argv: ['nft', '-f', '-'], exitCode: 1, stderr: 'boom' });
+  return { flow: flow ?? 'fe00::1', to: 'D' };
+};
 const stub = {
   status: async (lab: string) => ({ lab, phase: 'up' }),
-  swap: async (lab: string, flow?: string) => {
-    calls.push(`swap ${lab} ${flow ?? ''}`);
-    if (flow === 'nope') throw new FlowmigError('unknown flow nope');
-    if (flow === 'broken')
-      throw new CommandError({ argv: ['nft', '-f', '-'], exitCode: 1, stderr: 'boom' });
-    return { flow: flow ?? 'fe00::1', to: 'D' };
-  },
+  // The daemon applies swaps in batches: each move its own outcome.
+  changeMany: async (lab: string, moves: readonly Move[]): Promise<MoveOutcome[]> =>
+    moves.map((m) => {
+      try {
+        return { ok: true, result: swap(lab, m.flow) as never };
+      } catch (error) {
+        return { ok: false, error: error as Error };
+      }
+    }),
 } as unknown as Flowmig;
 
 let dir: string;

@@ -242,7 +242,15 @@ describe('protocol constants', () => {
   });
 
   it('the verbs that change the lab are queued; hello, status and flows are not', () => {
-    assert.deepEqual([...MUTATING].sort(), ['down', 'evacuate', 'migrate', 'reconcile', 'swap']);
+    assert.deepEqual([...MUTATING].sort(), [
+      'down',
+      'evacuate',
+      'migrate',
+      'reconcile',
+      'serve',
+      'swap',
+      'unserve',
+    ]);
     for (const verb of ['hello', 'status', 'flows'] as const)
       assert.equal(MUTATING.has(verb), false);
   });

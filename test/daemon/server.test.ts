@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import type { Flowmig } from '../../src/control/flowmig.js';
+import type { Flowmig, Move, MoveOutcome } from '../../src/control/flowmig.js';
 import { DaemonServer } from '../../src/daemon/server.js';
 import { DaemonClient } from '../../src/daemon-api/client.js';
 import {
@@ -26,9 +26,14 @@ interface Call {
   end: number;
 }
 
-/** A controller stand-in: records every call; `behave` may delay or fail a call. */
+/**
+ * A controller stand-in: records every call; `behave` may delay or fail a call. A batch of moves
+ * (changeMany) is recorded as its swaps and migrations, one after the other, each with its outcome.
+ */
 class StubController {
   readonly calls: Call[] = [];
+  /** The moves of each batch the daemon asked for. */
+  readonly batches: Move[][] = [];
   /** Calls of verbs that change the lab under way now, and the most ever at once. */
   changing = 0;
   maxChanging = 0;
@@ -56,6 +61,27 @@ class StubController {
   evacuate = (...args: unknown[]) => this.record('evacuate', args);
   reconcile = (...args: unknown[]) => this.record('reconcile', args);
   down = (...args: unknown[]) => this.record('down', args);
+  serve = (...args: unknown[]) => this.record('serve', args);
+  unserve = (...args: unknown[]) => this.record('unserve', args);
+  /** When set, a whole batch fails with it (the lab is not up, its lock is busy). */
+  batchFailure: Error | undefined;
+  changeMany = async (lab: string, moves: readonly Move[]): Promise<MoveOutcome[]> => {
+    this.batches.push([...moves]);
+    if (this.batchFailure) throw this.batchFailure;
+    const outcomes: MoveOutcome[] = [];
+    for (const m of moves) {
+      try {
+        const result =
+          m.kind === 'swap'
+            ? await this.swap(lab, m.flow)
+            : await this.migrate(lab, m.flow, m.node);
+        outcomes.push({ ok: true, result: result as never });
+      } catch (error) {
+        outcomes.push({ ok: false, error: error instanceof Error ? error : (error as never) });
+      }
+    }
+    return outcomes;
+  };
 
   callsOf(verb: string): Call[] {
     return this.calls.filter((c) => c.verb === verb);
@@ -667,6 +693,154 @@ describe('DaemonServer: one change at a time', () => {
         sent,
       );
       assert.equal(await queued(), 0);
+    });
+  });
+});
+
+/** A move as the stub records it: its verb and flow. */
+const named = (m: Move) => `${m.kind} ${m.flow ?? '-'}`;
+
+describe('DaemonServer: group commit', () => {
+  it('swaps and migrations that arrive while a batch is applied go together as the next batch', async () => {
+    await withDaemon(async ({ client, stub }) => {
+      const held = gate();
+      stub.behave = (_verb, args) => (args[1] === 'first' ? held.promise : undefined);
+      const cs = await Promise.all(Array.from({ length: 5 }, () => client()));
+      const watcher = await client();
+      const hello = () => watcher.request<HelloReply>({ verb: 'hello' }, 2000);
+      const first = cs[0]?.request({ verb: 'swap', flow: 'first' }, 10_000);
+      await until(async () => stub.calls.length === 1, 2000, 'the first batch under way');
+      const sent: string[] = [];
+      const pending: Promise<unknown>[] = [];
+      for (let n = 0; n < 12; n++) {
+        const flow = `f${n}`;
+        const body =
+          n % 4 === 3
+            ? ({ verb: 'migrate', flow, node: 'D' } as const)
+            : ({ verb: 'swap', flow } as const);
+        pending.push(cs[n % 5]?.request(body, 10_000) as Promise<unknown>);
+        sent.push(`${body.verb} ${flow}`);
+        await until(async () => (await hello()).queued === n + 2, 2000, `${flow} queued`);
+      }
+      assert.equal(stub.calls.length, 1, 'nothing else ran while the first batch was applied');
+      held.open();
+      const results = await within(Promise.all(pending), 5000, 'the second batch');
+      assert.deepEqual(await first, { verb: 'swap', args: [LAB, 'first'] });
+      // Each request got its own result.
+      assert.deepEqual(
+        results.map((r) => (r as { args: unknown[] }).args[1]),
+        sent.map((x) => x.split(' ')[1]),
+      );
+      assert.deepEqual(
+        stub.batches.map((b) => b.map(named)),
+        [['swap first'], sent],
+      );
+      const h = await hello();
+      assert.deepEqual(
+        [h.batches, h.sizes, h.changes, h.queued],
+        [2, { '1': 1, '2-9': 0, '10-99': 1, '100+': 0 }, 13, 0],
+      );
+    });
+  });
+
+  it('other changes run alone, in arrival order between the batches', async () => {
+    await withDaemon(async ({ client, stub }) => {
+      const held = gate();
+      stub.behave = (_verb, args) => (args[1] === 'first' ? held.promise : undefined);
+      const c = await client();
+      const watcher = await client();
+      const queued = async () =>
+        (await watcher.request<HelloReply>({ verb: 'hello' }, 2000)).queued;
+      const pending = [c.request({ verb: 'swap', flow: 'first' }, 10_000)];
+      await until(async () => stub.calls.length === 1, 2000, 'the first batch under way');
+      const bodies = [
+        { verb: 'swap', flow: 'a' },
+        { verb: 'migrate', flow: 'b', node: 'D' },
+        { verb: 'evacuate', from: 'C', to: 'D' },
+        { verb: 'swap', flow: 'c' },
+        { verb: 'reconcile' },
+        { verb: 'serve' },
+        { verb: 'swap', flow: 'd' },
+        { verb: 'swap', flow: 'e' },
+        { verb: 'unserve' },
+      ] as const;
+      for (const [n, body] of bodies.entries()) {
+        pending.push(c.request(body, 10_000));
+        await until(async () => (await queued()) === n + 2, 2000, `${body.verb} queued`);
+      }
+      held.open();
+      await within(Promise.all(pending), 5000, 'every change');
+      assert.deepEqual(
+        stub.calls.map((x) => (x.verb === 'swap' || x.verb === 'migrate' ? x.args[1] : x.verb)),
+        ['first', 'a', 'b', 'evacuate', 'c', 'reconcile', 'serve', 'd', 'e', 'unserve'],
+      );
+      assert.deepEqual(
+        stub.batches.map((b) => b.map(named)),
+        [['swap first'], ['swap a', 'migrate b'], ['swap c'], ['swap d', 'swap e']],
+      );
+      assert.equal(stub.maxChanging, 1, 'no two changes overlap');
+    });
+  });
+
+  it('a batch that fails as a whole fails each of its requests; the next batch goes on', async () => {
+    await withDaemon(async ({ client, stub }) => {
+      const held = gate();
+      stub.behave = (_verb, args) => (args[1] === 'first' ? held.promise : undefined);
+      const cs = await Promise.all([client(), client(), client()]);
+      const first = cs[0]?.request({ verb: 'swap', flow: 'first' }, 10_000);
+      await until(async () => stub.calls.length === 1, 2000, 'the first batch under way');
+      const failing = [
+        cs[1]?.request({ verb: 'swap', flow: 'x' }, 10_000),
+        cs[2]?.request({ verb: 'swap', flow: 'y' }, 10_000),
+      ];
+      await until(async () => stub.batches.length === 1, 2000, 'queued');
+      await sleep(20);
+      stub.batchFailure = new FlowmigError('lab lab1 is busy (another flowmig holds its lock)');
+      held.open();
+      await first;
+      for (const p of failing) await assert.rejects(p as Promise<unknown>, /is busy/);
+      stub.batchFailure = undefined;
+      assert.deepEqual(await cs[1]?.request({ verb: 'swap', flow: 'z' }, 2000), {
+        verb: 'swap',
+        args: [LAB, 'z'],
+      });
+      const h = await cs[0]?.request<HelloReply>({ verb: 'hello' }, 2000);
+      assert.deepEqual([h?.batches, h?.changes], [2, 2], 'the failed batch counts neither');
+    });
+  });
+
+  it('a move of a batch that fails gets its own error; the others their results', async () => {
+    await withDaemon(async ({ raw, stub }) => {
+      const held = gate();
+      stub.behave = async (_verb, args) => {
+        if (args[1] === 'first') await held.promise;
+        if (args[1] === 'bad') throw new InputError('', ["unknown flow 'bad'"]);
+      };
+      const r = await raw();
+      r.send(`${JSON.stringify({ id: 1, verb: 'swap', flow: 'first' })}\n`);
+      await until(async () => stub.calls.length === 1, 2000, 'the first batch under way');
+      for (const [id, flow] of [
+        [2, 'ok1'],
+        [3, 'bad'],
+        [4, 'ok2'],
+      ] as const)
+        r.send(`${JSON.stringify({ id, verb: 'swap', flow })}\n`);
+      await sleep(30);
+      held.open();
+      const replies = [await r.next(), await r.next(), await r.next(), await r.next()];
+      assert.deepEqual(
+        replies.sort((a, b) => (a.id ?? 0) - (b.id ?? 0)),
+        [
+          { id: 1, ok: true, result: { verb: 'swap', args: [LAB, 'first'] } },
+          { id: 2, ok: true, result: { verb: 'swap', args: [LAB, 'ok1'] } },
+          { id: 3, ok: false, error: "unknown flow 'bad'", code: 'invalid' },
+          { id: 4, ok: true, result: { verb: 'swap', args: [LAB, 'ok2'] } },
+        ],
+      );
+      assert.deepEqual(
+        stub.batches.map((b) => b.length),
+        [1, 3],
+      );
     });
   });
 });

@@ -1,0 +1,81 @@
+// The labs' states a long-lived controller (the daemon) holds in memory between changes, read
+// again only when another process changed the state files (`--direct`, `down`).
+import type { LabFlow } from '../lab/model.js';
+import { type FlowSource, findIn } from '../plan/batch.js';
+import type { LabState, StateStore } from '../state/store.js';
+import { fromStateFlow, requireUp, toStateFlow } from './lab-state.js';
+
+/**
+ * A lab's state with its flows indexed by address and name: planning and recording a batch costs
+ * what its moves cost, not what the lab's size does. Only its holder changes `state`, with the
+ * lab's lock held.
+ */
+export class HeldLab implements FlowSource {
+  private readonly byAddress = new Map<string, number>();
+  private readonly byName = new Map<string, number>();
+
+  constructor(readonly state: LabState) {
+    for (const [i, f] of state.flows.entries()) {
+      this.byAddress.set(f.address, i);
+      if (f.name !== undefined && !this.byName.has(f.name)) this.byName.set(f.name, i);
+    }
+  }
+
+  find(ref: string): LabFlow | undefined {
+    const i = findIn(this.byAddress, this.byName, ref);
+    const f = i === undefined ? undefined : this.state.flows[i];
+    return f && fromStateFlow(f);
+  }
+
+  all(): LabFlow[] {
+    return this.state.flows.map(fromStateFlow);
+  }
+
+  /** Records a flow's new ends (a flow of this lab: a move never adds one). */
+  set(flow: LabFlow): void {
+    const i = this.byAddress.get(flow.address);
+    if (i === undefined)
+      throw new Error(`flow ${flow.address} is not one of lab ${this.state.id}'s`);
+    this.state.flows[i] = toStateFlow(flow);
+  }
+}
+
+export class HeldLabs {
+  private readonly held = new Map<string, HeldLab>();
+
+  constructor(private readonly store: StateStore) {}
+
+  /**
+   * Runs `fn` on lab `id`'s held state (lock held), read first when none is held or another
+   * process changed the files since this store last read or committed them. When `fn` fails the
+   * held state (which it may have changed) is dropped: the next change reads the files again.
+   */
+  async using<T>(id: string, fn: (held: HeldLab) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.get(id));
+    } catch (error) {
+      this.held.delete(id);
+      throw error;
+    }
+  }
+
+  private async get(id: string): Promise<HeldLab> {
+    const kept = this.held.get(id);
+    if (kept && this.store.unchangedSince(id)) return kept;
+    this.held.delete(id);
+    const held = new HeldLab(await requireUp(this.store, id));
+    this.held.set(id, held);
+    return held;
+  }
+
+  /** The held state of lab `id` if it is still the files' (to read, not to change). */
+  peek(id: string): LabState | undefined {
+    const kept = this.held.get(id);
+    return kept && this.store.unchangedSince(id) ? kept.state : undefined;
+  }
+
+  /** Drops lab `id`'s held state (a verb that reads and writes the state files itself ran). */
+  forget(id: string): void {
+    this.held.delete(id);
+  }
+}
