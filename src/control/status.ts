@@ -19,6 +19,10 @@ import type { FlowStatus, LabStatus, NodeStatus, ReconcileResult } from './resul
 import { serverStatus } from './serving.js';
 import { readTranslator, type TranslatorView } from './translator-view.js';
 
+/** What most flows have: no TCP connection left on a former responder, no drain (shared). */
+const NONE: FlowStatus['draining'] = Object.freeze({});
+const NO_DRAINS: FlowStatus['drains'] = Object.freeze([]);
+
 const noLateTable = (): LateState => ({
   installed: false,
   initiators: new Map(),
@@ -99,13 +103,17 @@ export async function labStatus(
   const flows = state.flows.map((f): FlowStatus => {
     const kernelResponder = kernel.get(f.address);
     const on = tcpOn.get(f.address);
+    // Written out, not spread from fromStateFlow: this runs once per flow of the lab.
     return {
-      ...fromStateFlow(f),
+      name: f.name,
+      address: f.address,
+      initiator: f.initiator,
+      responder: f.responder,
       kernelResponder,
       inSync: kernelResponder === addressOf.get(f.responder),
       conntrackEntries: entries.get(f.address) ?? 0,
-      draining: on ? Object.fromEntries([...on].filter(([node]) => node !== f.responder)) : {},
-      drains: drainsOf.get(f.address) ?? [],
+      draining: on ? Object.fromEntries([...on].filter(([node]) => node !== f.responder)) : NONE,
+      drains: drainsOf.get(f.address) ?? NO_DRAINS,
     };
   });
   return {
