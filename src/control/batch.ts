@@ -1,9 +1,18 @@
 // A batch of moves (swaps, migrations) applied round by round to a lab whose state the controller
 // holds in memory: each round one rule transaction and one conntrack pass, the batch one commit.
 import { engineFor } from '../engines/registry.js';
+import type { StepRecord } from '../exec/execute.js';
 import type { Lab, LabFlow } from '../lab/model.js';
-import { type BatchRound, type Move, planBatch } from '../plan/batch.js';
+import {
+  type BatchRound,
+  type Move,
+  type OwnOps,
+  ownOps,
+  type PlannedMove,
+  planBatch,
+} from '../plan/batch.js';
 import { planMigration } from '../plan/migrate.js';
+import type { Op } from '../plan/ops.js';
 import type { StateChange } from '../state/store.js';
 import type { Applied } from './apply-path.js';
 import { endDueDrains, recordDrain } from './drains.js';
@@ -132,20 +141,53 @@ async function applyRound(
       flows: () => held.all().map((f) => moved.get(f.address) ?? f),
     });
   }
-  const shared = timings(applied);
   const together = round.moves.filter((m) => m.changed).length;
-  return round.moves.map((m) => ({
-    lab: state.id,
-    flow: m.flow.address,
-    role: m.role,
-    from: m.from[m.role],
-    to: m.flow[m.role],
-    changed: m.changed,
-    ...shared,
-    path: applied.path,
-    note: applied.note,
-    steps: applied.steps,
-    ...(m.changed && together > 1 ? { batched: together } : {}),
-    ...(tcp ? { tcp } : {}),
-  }));
+  const engine = engineFor(lab.engine);
+  return round.moves.map((m) => {
+    // A move shared its round: its result shows its own part (see ownSteps).
+    const own =
+      m.changed && together > 1
+        ? ownSteps(applied, round, ownOps(lab, engine, round, m), m)
+        : undefined;
+    const steps = own ?? applied.steps;
+    return {
+      lab: state.id,
+      flow: m.flow.address,
+      role: m.role,
+      from: m.from[m.role],
+      to: m.flow[m.role],
+      changed: m.changed,
+      ...timings({ ...applied, steps }),
+      path: applied.path,
+      note: applied.note,
+      steps,
+      ...(own ? { batched: together } : {}),
+      ...(tcp ? { tcp } : {}),
+    };
+  });
+}
+
+/**
+ * The round's steps as one move's: each rule and release step with the move's own part of the op
+ * (the same time: the step was one transaction), and of the conntrack steps the pass for all of the
+ * round's flows (a netlink path: the move's delete as its op, the pass's count) or the move's own
+ * delete (the programs: one per flow). A restatement (the agent failed) is shown as it was.
+ */
+function ownSteps(
+  applied: Applied,
+  round: BatchRound,
+  own: OwnOps,
+  move: PlannedMove,
+): StepRecord[] {
+  const first = round.ops.findIndex((o) => o.kind === 'conntrackDelete');
+  const rules = round.ops.slice(0, first);
+  const mine = new Map<Op, Op>(rules.map((op, i) => [op, own.rules[i] ?? op]));
+  const release = round.ops.at(-1);
+  if (release?.kind === 'netfilterApply' && own.release) mine.set(release, own.release);
+  const onePass = applied.path !== 'programs';
+  return applied.steps.flatMap((s) => {
+    if (s.op.kind !== 'conntrackDelete') return [{ ...s, op: mine.get(s.op) ?? s.op }];
+    if (onePass) return [{ ...s, op: own.conntrack }];
+    return s.op.origDst === move.flow.address ? [s] : [];
+  });
 }

@@ -184,3 +184,32 @@ function round(
   ];
   return { moves, live, ops };
 }
+
+/** A move's own part of its round's ops: what its result shows (see ownOps). */
+export interface OwnOps {
+  readonly rules: readonly Op[];
+  readonly conntrack: Op;
+  readonly release: Op | undefined;
+}
+
+/**
+ * A changing move's own part of its round, for its result (a reply repeats no other flow's
+ * edits): its flow's rule change as the round makes it, with an engine that edits elements
+ * planned alone (the same edits); with one that restates the whole table, the round's rule ops
+ * themselves. Then its conntrack delete and its part of the release.
+ */
+export function ownOps(lab: Lab, engine: Engine, round: BatchRound, move: PlannedMove): OwnOps {
+  const change: FlowChange = {
+    before: mappingsFor(lab, [move.from])[0],
+    after: mappingsFor(lab, [move.flow])[0],
+  };
+  const first = round.ops.findIndex((o) => o.kind === 'conntrackDelete');
+  const rules = engine.fastPath
+    ? ruleChange(lab, engine, [change], () => [])
+    : round.ops.slice(0, Math.max(first, 0));
+  return {
+    rules,
+    conntrack: conntrackDelete(lab, move.flow, move.role === 'responder'),
+    release: release(lab, [change])[0],
+  };
+}

@@ -129,7 +129,11 @@ for (const engine of ENGINES) {
           ['fe00::3', 'D', 'E', true, 3],
         ],
       );
-      assert.equal(results[0]?.conntrackDeleted, 3, 'the round’s pass deleted one entry of each');
+      // The programs delete each flow's entries on their own: each result counts its own.
+      assert.deepEqual(
+        results.map((r) => r.conntrackDeleted),
+        [1, 1, 1],
+      );
       for (const [dst, to] of [
         ['fe00::1', 'D'],
         ['fe00::2', 'E'],
@@ -258,20 +262,27 @@ for (const engine of ENGINES) {
           { exitCode: 2, stderr: 'ip6tables-restore: line 3 failed\n' },
         );
       }
-      const { value: outcomes, calls } = await callsOf(() =>
-        fm.changeMany(l.id, [
-          { kind: 'swap', flow: 'fe00::1' },
-          { kind: 'swap', flow: 'fe00::2' },
-          { kind: 'swap', flow: 'fe00::3' },
-          { kind: 'swap', flow: 'fe00::1' },
-        ]),
-      );
+      const mark = kernel.runner.calls.length;
+      const outcomes = await fm.changeMany(l.id, [
+        { kind: 'swap', flow: 'fe00::1' },
+        { kind: 'swap', flow: 'fe00::2' },
+        { kind: 'swap', flow: 'fe00::3' },
+        { kind: 'swap', flow: 'fe00::1' },
+      ]);
+      // The rule transactions (not the late table's, not its release).
+      const ruleCalls = kernel.runner.calls
+        .slice(mark)
+        .filter(
+          (c) =>
+            c.argv[0] === 'ip6tables-restore' ||
+            (c.argv[0] === 'nft' && (c.stdin ?? '').includes('dnat_to')),
+        );
       assert.deepEqual(
         outcomes.map((o) => (o.ok ? `${o.result.flow}:${o.result.from}>${o.result.to}` : 'failed')),
         ['fe00::1:C>D', 'failed', 'fe00::3:D>E', 'fe00::1:D>E'],
       );
       // The whole round once (refused), then its moves one by one, then the last round.
-      assert.equal(calls.filter((c) => c === rules[0]).length, 1 + 3 + 1, calls.join(', '));
+      assert.equal(ruleCalls.length, 1 + 3 + 1);
       const status = await recorded(l, engine === 'nftables' ? ['fe00::2'] : []);
       assert.deepEqual(
         status.flows.map((f) => [f.address, f.responder]),

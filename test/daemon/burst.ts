@@ -5,6 +5,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { abstractAddress } from '../../src/bench/flows.js';
 import { findAgentsWhere } from '../../src/control/agent-process.js';
 import { findDaemonsWhere } from '../../src/control/daemon-process.js';
 import type { DaemonReply, RequestBody } from '../../src/daemon-api/protocol.js';
@@ -24,8 +25,8 @@ import { THREE_SERVERS_LAB } from '../support/labs.js';
 
 export const SERVERS = ['C', 'D', 'E'] as const;
 
-/** The i-th flow's abstract address (i ≥ 0): fe00::1, fe00::2, ... */
-export const flowAddress = (i: number) => `fe00::${(i + 1).toString(16)}`;
+/** The i-th flow's abstract address (i ≥ 0): fe00::1, then fe00::1:0, fe00::1:1, ... */
+export const flowAddress = abstractAddress;
 
 /** Client A, translator B, servers C, D and E; `n` flows from A, spread over the servers. */
 export function manyFlowsLab(n: number): LabDescriptionInput {
