@@ -53,14 +53,13 @@ export async function readTranslator(
     ? holdTable.parse(await Promise.all(holdTable.inspect(t).map(read)))
     : undefined;
   const withHold = hold ? { hold } : {};
-  if (!(options.netlink ?? netlinkAddon().ok)) {
-    return {
-      table: engine.parse(await read(engine.inspect(t))),
-      late: lateTable.parse(await read(lateTable.inspect(t))),
-      ...withHold,
-      read: 'nft',
-    };
-  }
+  const byNft = async (): Promise<TranslatorView> => ({
+    table: engine.parse(await read(engine.inspect(t))),
+    late: lateTable.parse(await read(lateTable.inspect(t))),
+    ...withHold,
+    read: 'nft',
+  });
+  if (!(options.netlink ?? netlinkAddon().ok)) return byNft();
   // The nftables engine's maps are read with the late table's; another engine's table by its own
   // command (ip6tables keeps no sets to dump).
   const ownMaps = engine.fastPath?.table === NFT_TABLE;
@@ -74,9 +73,16 @@ export async function readTranslator(
         ]
       : []),
   ];
-  const structure = await read({ argv: ['nft', '-j', '-t', 'list', 'ruleset'], netns: t });
-  let dumps = await dumpSets(t, sets);
+  let dumps: (DumpedElements | undefined)[];
+  try {
+    dumps = await dumpSets(t, sets);
+  } catch {
+    // No socket there (the namespace is gone, or these are not the host's namespaces): the
+    // programs read what there is and say what is missing.
+    return byNft();
+  }
   for (let i = 1; i < ATTEMPTS && generations(dumps) > 1; i++) dumps = await dumpSets(t, sets);
+  const structure = await read({ argv: ['nft', '-j', '-t', 'list', 'ruleset'], netns: t });
   const [initiators, former, forward, back] = dumps;
   const late = parseLateJson(structure);
   return {
