@@ -40,8 +40,14 @@ export class HeldLab implements FlowSource {
   }
 }
 
+/** A held lab, and the version of the store's state it is (see StateStore.version). */
+interface Entry {
+  readonly lab: HeldLab;
+  version: string | undefined;
+}
+
 export class HeldLabs {
-  private readonly held = new Map<string, HeldLab>();
+  private readonly held = new Map<string, Entry>();
 
   constructor(private readonly store: StateStore) {}
 
@@ -52,26 +58,43 @@ export class HeldLabs {
    */
   async using<T>(id: string, fn: (held: HeldLab) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.get(id));
+      const entry = await this.get(id);
+      const result = await fn(entry.lab);
+      // With the lock held, the only changes to the files since were fn's own commits.
+      entry.version = this.store.version(id);
+      return result;
     } catch (error) {
       this.held.delete(id);
       throw error;
     }
   }
 
-  private async get(id: string): Promise<HeldLab> {
+  /**
+   * The held entry when it is still the files' state: the files are as this store last saw them,
+   * and the store's state is the version the entry was made from or committed. (A read of this
+   * store — status, a drain check — may have caught up with another process's commit: the files
+   * then look unchanged to the store while the held copy is behind.)
+   */
+  private current(id: string): Entry | undefined {
     const kept = this.held.get(id);
-    if (kept && this.store.unchangedSince(id)) return kept;
+    return kept && this.store.unchangedSince(id) && this.store.version(id) === kept.version
+      ? kept
+      : undefined;
+  }
+
+  private async get(id: string): Promise<Entry> {
+    const kept = this.current(id);
+    if (kept) return kept;
     this.held.delete(id);
-    const held = new HeldLab(await requireUp(this.store, id));
-    this.held.set(id, held);
-    return held;
+    const lab = new HeldLab(await requireUp(this.store, id));
+    const entry: Entry = { lab, version: this.store.version(id) };
+    this.held.set(id, entry);
+    return entry;
   }
 
   /** The held state of lab `id` if it is still the files' (to read, not to change). */
   peek(id: string): LabState | undefined {
-    const kept = this.held.get(id);
-    return kept && this.store.unchangedSince(id) ? kept.state : undefined;
+    return this.current(id)?.lab.state;
   }
 
   /** Drops lab `id`'s held state (a verb that reads and writes the state files itself ran). */

@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { DEFAULT_STATE_DIR, environment } from '../config.js';
 import { FlowmigError } from '../errors.js';
 import {
@@ -36,6 +35,7 @@ import {
   weightOf,
 } from './journal.js';
 import { labIds } from './lab-ids.js';
+import { LabLocks, type LockLender } from './lock.js';
 import { DamagedStateError, type LabState, snapshotSchema } from './schema.js';
 
 export { makePrivateDir, writePrivateFile } from './files.js';
@@ -48,22 +48,6 @@ export { DEFAULT_STATE_DIR };
 export function stateDirFrom(option: string | undefined): string {
   return option ?? environment().stateDir;
 }
-
-/** proper-lockfile's file system, with the lock directory made 0700 instead of by the umask. */
-const lockFs = {
-  ...fs,
-  mkdir: (path: string, callback: (error: NodeJS.ErrnoException | null) => void) =>
-    fs.mkdir(path, { mode: 0o700 }, callback),
-  mkdirSync: (path: string) => fs.mkdirSync(path, { mode: 0o700 }),
-};
-
-const LOCK_OPTIONS = {
-  realpath: false,
-  fs: lockFs,
-  // A holder killed with SIGKILL stops refreshing the lock; after `stale` ms (the library's
-  // minimum) it is taken over, so `down` after a crash waits at most that long.
-  stale: 2_000,
-} as const;
 
 /** What a store knows of one lab: the state its files hold, and which versions of them those are. */
 interface Loaded extends Replica {
@@ -97,7 +81,15 @@ export class StateStore {
   /** Whether this store made its directory private already (checked once, then only created). */
   private dirChecked = false;
 
-  constructor(readonly dir: string) {}
+  private readonly locks: LabLocks;
+
+  /** @param options.lender asked to lend a lab's lock held for long by another process (its daemon) */
+  constructor(
+    readonly dir: string,
+    options: { readonly lender?: LockLender } = {},
+  ) {
+    this.locks = new LabLocks((id) => join(this.dir, id), options.lender);
+  }
 
   /** Creates the state directory 0700 (and tightens it the first time: see makePrivateDir). */
   private async ensureDir(): Promise<void> {
@@ -157,6 +149,15 @@ export class StateStore {
       keyAt(this.path(id)) === kept.snapshot.key &&
       keyAt(this.journalPath(id)) === kept.journal.key
     );
+  }
+
+  /**
+   * Which version of lab `id`'s state this store holds: it changes with each commit and write of
+   * this store, and with each read that took in another process's changes. Undefined: none held.
+   */
+  version(id: string): string | undefined {
+    const kept = this.cache.get(id);
+    return kept && `${kept.snapshot.key}#${kept.seq}`;
   }
 
   /** Reads both files whole: the snapshot, then the journal lines after it. */
@@ -347,36 +348,29 @@ export class StateStore {
   /** Serialises changes to one lab across processes (a lock directory beside the state file). */
   async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     await this.ensureDir();
-    const path = join(this.dir, id);
-    let release: () => unknown;
-    try {
-      // A free lock is taken with synchronous calls (a mkdir and a stat, microseconds each): each
-      // asynchronous one is a round trip through libuv's thread pool, and under load (a flood
-      // keeping both CPUs busy) those round trips were most of the wait before a swap's rule.
-      release = lockfile.lockSync(path, LOCK_OPTIONS);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED')
-        throw new FlowmigError(`cannot lock lab ${id}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      try {
-        release = await lockfile.lock(path, {
-          ...LOCK_OPTIONS,
-          retries: { retries: 100, minTimeout: 5, maxTimeout: 100 },
-        });
-      } catch (cause) {
-        throw new FlowmigError(`lab ${id} is busy (another flowmig holds its lock)`, { cause });
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      try {
-        await release();
-      } catch {
-        // compromised or already released: the lock is not ours any more either way
-      }
-    }
+    return this.locks.withLock(id, fn);
+  }
+
+  /**
+   * Holds lab `id`'s lock until release(id) (a long-lived owner: the lab's daemon): this store's
+   * changes to it then take no lock each; another process's store asks to borrow it (see lend).
+   */
+  async hold(id: string): Promise<void> {
+    await this.ensureDir();
+    await this.locks.hold(id);
+  }
+
+  /**
+   * Lends the held lock of lab `id` to another process: resolves once it is released (after the
+   * changes under way); it is taken again once `back` resolves, this store's changes waiting.
+   */
+  lend(id: string, back: Promise<void>): Promise<void> {
+    return this.locks.lend(id, back);
+  }
+
+  /** Releases a lock held by hold(id). */
+  release(id: string): Promise<void> {
+    return this.locks.release(id);
   }
 }
 

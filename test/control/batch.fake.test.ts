@@ -324,5 +324,25 @@ for (const engine of ENGINES) {
       assert.deepEqual([ok(o).from, ok(o).to], ['E', 'C']);
       await recorded(l);
     });
+
+    it('… also when a read of the controller (a drain check, status) took the change in first', async () => {
+      const l = lab();
+      await fm.up(l);
+      await fm.swap(l.id, 'fe00::1');
+      const other = new Flowmig({
+        runner: kernel.runner,
+        preflight: false,
+        agent: false,
+        inProcess: false,
+        stateDir: fm.store.dir,
+      });
+      assert.equal((await other.swap(l.id, 'fe00::1')).to, 'E');
+      // The store catches up with the other controller's commit; the held copy is still behind.
+      assert.equal((await fm.store.read(l.id))?.flows[0]?.responder, 'E');
+      await fm.endDrains(l.id);
+      const [o] = await fm.changeMany(l.id, [{ kind: 'swap', flow: 'fe00::1' }]);
+      assert.deepEqual([ok(o).from, ok(o).to], ['E', 'C']);
+      await recorded(l);
+    });
   });
 }
