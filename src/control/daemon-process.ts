@@ -1,4 +1,5 @@
 // Starts, finds and stops a lab's daemon (the process that owns the lab and serves its local API).
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DaemonClient } from '../daemon-api/client.js';
@@ -8,6 +9,7 @@ import { findByMarker, isOurProcess } from '../procs/find.js';
 import { NoAnswerError, startManaged, stopProcess } from '../procs/managed.js';
 import { runForeground } from '../procs/spawn.js';
 import { withConnection } from '../rpc/client.js';
+import type { LockLender } from '../state/lock.js';
 import type { StateStore } from '../state/store.js';
 
 export const DAEMON_MARKER = '--flowmig-daemon';
@@ -45,6 +47,26 @@ export async function runningDaemon(
     () => DaemonClient.connect(daemonPaths(stateDir, id).socket, timeoutMs),
     (c) => c.request<HelloReply>({ verb: 'hello' }, 2_000),
   ).catch(() => undefined);
+}
+
+/**
+ * Borrows a lab's lock from its daemon, which holds it while it runs (see StateStore.hold): the
+ * daemon releases it after its changes under way and takes it back once the connection that asked
+ * is closed (giveBack, or this process's exit). Undefined when no daemon serves the lab here.
+ */
+export function daemonLender(stateDir: string): LockLender {
+  return async (id) => {
+    const socket = daemonPaths(stateDir, id).socket;
+    if (!existsSync(socket)) return undefined;
+    const c = await DaemonClient.connect(socket, 1_000);
+    try {
+      await c.request({ verb: 'lend' });
+    } catch (error) {
+      c.close();
+      throw error;
+    }
+    return { giveBack: () => c.close() };
+  };
 }
 
 /** Refuses to start a second daemon for a lab, saying how to replace or stop the one it has. */

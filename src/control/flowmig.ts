@@ -7,6 +7,7 @@ import type { Lab, LabFlow } from '../lab/model.js';
 import { StateStore, stateDirFrom } from '../state/store.js';
 import { ApplyPaths } from './apply-path.js';
 import { changeFlows, type Move, type MoveOutcome } from './batch.js';
+import { daemonLender } from './daemon-process.js';
 import { recordDaemonIn } from './daemon-record.js';
 import { drainsDue, endDueDrains } from './drains.js';
 import { HeldLabs } from './held.js';
@@ -77,7 +78,9 @@ export class Flowmig {
 
   constructor(options: FlowmigOptions = {}) {
     const env = environment();
-    this.store = new StateStore(stateDirFrom(options.stateDir));
+    const stateDir = stateDirFrom(options.stateDir);
+    // A lab whose daemon runs has its lock held by the daemon: a change made here borrows it.
+    this.store = new StateStore(stateDir, { lender: daemonLender(stateDir) });
     this.runner = options.runner ?? new ProcessRunner();
     this.preflight = options.preflight ?? true;
     const base = { store: this.store, runner: this.runner };

@@ -20,6 +20,7 @@ export const requestSchema = z.discriminatedUnion('verb', [
   z.strictObject({ id, verb: z.literal('evacuate'), from: name, to: name }),
   z.strictObject({ id, verb: z.literal('reconcile') }),
   z.strictObject({ id, verb: z.literal('down') }),
+  z.strictObject({ id, verb: z.literal('lend') }),
   z.strictObject({
     id,
     verb: z.literal('serve'),

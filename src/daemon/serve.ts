@@ -25,17 +25,21 @@ export async function serveLab(
     log(
       `reconciled: ${r.drift.join('; ')} → ${r.repaired ? 'repaired' : `still: ${(r.remaining ?? []).join('; ')}`}`,
     );
+  // The lab's lock stays with the daemon while it runs: a change takes no lock of its own. Another
+  // process that changes the lab (--direct, down) borrows it over the socket ('lend').
+  await fm.store.hold(labId);
   let server: DaemonServer | undefined;
   const stop = async (why: string) => {
     log(`stopping (${why})`);
     await server?.close();
     await fm.recordDaemon(labId, undefined).catch(() => {});
+    await fm.store.release(labId);
     process.exit(0);
   };
   server = await DaemonServer.start(fm, labId, socket, {
     onDown: () => {
       log('lab torn down; exiting');
-      process.exit(0);
+      void fm.store.release(labId).finally(() => process.exit(0));
     },
   });
   process.on('SIGTERM', () => void stop('SIGTERM'));

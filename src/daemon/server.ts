@@ -84,7 +84,8 @@ export class DaemonServer {
       existing: 'replace',
       connection: {
         maxRequestBytes: MAX_REQUEST_BYTES,
-        onRequest: (value, peer) => daemon.answer(checkRequest(value), (r) => peer.send(r)),
+        onRequest: (value, peer) =>
+          daemon.answer(checkRequest(value), (r) => peer.send(r), peer.closed),
         badJson: () => ({ id: null, ok: false, error: NOT_JSON, code: 'bad-request' }),
         // A longer line is refused whole and its connection closed: nothing after it runs.
         oversize: () => ({
@@ -116,15 +117,25 @@ export class DaemonServer {
     await this.rpc?.close();
   }
 
-  /** Answers one request with `send`; after a successful `down`, closes the daemon. */
-  private async answer(checked: Checked, send: (reply: DaemonReply) => void): Promise<void> {
-    const { reply, down } = await this.dispatch(checked);
+  /**
+   * Answers one request with `send`; after a successful `down`, closes the daemon. `peerGone`: when
+   * the requester's connection goes (a Unix socket's; HTTP has none, so it cannot borrow the lock).
+   */
+  private async answer(
+    checked: Checked,
+    send: (reply: DaemonReply) => void,
+    peerGone?: Promise<void>,
+  ): Promise<void> {
+    const { reply, down } = await this.dispatch(checked, peerGone);
     send(reply);
     if (down) void this.close().then(() => this.hooks.onDown?.());
   }
 
   /** Answers one request (never rejects); `down` says a successful `down` must close the daemon. */
-  private async dispatch(checked: Checked): Promise<{ reply: DaemonReply; down: boolean }> {
+  private async dispatch(
+    checked: Checked,
+    peerGone?: Promise<void>,
+  ): Promise<{ reply: DaemonReply; down: boolean }> {
     if ('error' in checked) {
       return {
         reply: { id: checked.id, ok: false, error: checked.error, code: 'bad-request' },
@@ -134,7 +145,8 @@ export class DaemonServer {
     const r = checked.request;
     const id = r.id ?? null;
     let work: Promise<unknown>;
-    if (MUTATING.has(r.verb)) {
+    if (r.verb === 'lend') work = this.lend(peerGone);
+    else if (MUTATING.has(r.verb)) {
       this.queued++;
       work = r.verb === 'swap' || r.verb === 'migrate' ? this.run(r) : this.alone(r);
       // then, not finally: a refused change must not leave a rejected promise unhandled.
@@ -179,6 +191,29 @@ export class DaemonServer {
     if (options.tokenFile !== undefined)
       this.httpInfo = { url: http.url, tokenFile: options.tokenFile };
     return { url: http.url, token: http.token };
+  }
+
+  /**
+   * Lends the lab's lock (held for the daemon's lifetime) to the requester, in turn with the
+   * changes: answered once it is released; the daemon's next change waits until the requester's
+   * connection is gone and takes it back (see StateStore.lend). How `--direct` and `down` from
+   * another process change the lab while the daemon runs.
+   */
+  private lend(peerGone: Promise<void> | undefined): Promise<unknown> {
+    if (!peerGone)
+      return Promise.reject(
+        new FlowmigError(
+          "'lend' is served on the daemon's Unix socket only (the loan ends with the connection)",
+        ),
+      );
+    this.open = undefined;
+    const run = async () => {
+      await this.fm.store.lend(this.lab, peerGone);
+      return { lent: true };
+    };
+    const work = this.queue.then(run, run);
+    this.queue = work.catch(() => {});
+    return work;
   }
 
   /** Queues a change that runs alone, in arrival order (after the batch open now, if any). */
@@ -268,6 +303,8 @@ export class DaemonServer {
         });
       case 'unserve':
         return this.fm.unserve(this.lab, r.nodes);
+      case 'lend':
+        return this.lend(undefined);
     }
   }
 

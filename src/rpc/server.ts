@@ -9,6 +9,8 @@ import { type Framing, jsonLines } from './framing.js';
 export interface Peer {
   /** Writes one reply (dropped once the connection is gone); `flushed` runs once it is sent. */
   send(reply: unknown, flushed?: () => void): void;
+  /** Resolves when the connection is gone. */
+  readonly closed: Promise<void>;
 }
 
 export interface ConnectionOptions {
@@ -37,7 +39,9 @@ export function serveConnection(socket: Socket, o: ConnectionOptions): void {
   const endIfDone = (): void => {
     if (ended && pending === 0 && !socket.writableEnded) socket.end();
   };
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const peer: Peer = {
+    closed,
     send(reply, flushed) {
       if (socket.destroyed || socket.writableEnded) return;
       let frame: Buffer[];

@@ -35,6 +35,7 @@ describe('parseRequest: every verb', () => {
     { id: 7, verb: 'evacuate', from: 'C', to: 'D' },
     { id: 8, verb: 'reconcile' },
     { id: 9, verb: 'down' },
+    { id: 10, verb: 'lend' },
     { id: 0, verb: 'hello' },
   ];
   for (const request of valid) {
@@ -43,12 +44,13 @@ describe('parseRequest: every verb', () => {
     });
   }
 
-  it('the schema knows exactly these ten verbs', () => {
+  it('the schema knows exactly these eleven verbs', () => {
     assert.deepEqual(requestSchema.options.map((o) => o.shape.verb.value).sort(), [
       'down',
       'evacuate',
       'flows',
       'hello',
+      'lend',
       'migrate',
       'reconcile',
       'serve',
