@@ -27,16 +27,29 @@ export interface MigrationPlan {
   readonly ops: readonly Op[];
 }
 
+/** How many flows an unknown flow's error names; a large lab's list would not fit one line. */
+const NAMED_IN_ERROR = 10;
+
+/** The error for a flow `ref` that is not one of `flows`: one line, naming the first few. */
+export function unknownFlow(flows: readonly LabFlow[], ref: string): InputError {
+  const known = flows
+    .slice(0, NAMED_IN_ERROR)
+    .map((f) => (f.name ? `${f.address} (${f.name})` : f.address))
+    .join(', ');
+  const more =
+    flows.length > NAMED_IN_ERROR
+      ? `, … and ${flows.length - NAMED_IN_ERROR} more; 'flowmig flows' lists them`
+      : '';
+  return new InputError('', [`unknown flow '${ref}' (flows: ${known || 'none'}${more})`]);
+}
+
 /** Finds a flow by abstract address (any spelling) or by name. */
 export function findFlow(flows: readonly LabFlow[], ref: string): LabFlow {
   const address = canonicalAddress(ref);
   const flow = flows.find(
     (f) => (address !== undefined && f.address === address) || f.name === ref,
   );
-  if (!flow) {
-    const known = flows.map((f) => (f.name ? `${f.address} (${f.name})` : f.address)).join(', ');
-    throw new InputError('', [`unknown flow '${ref}' (flows: ${known || 'none'})`]);
-  }
+  if (!flow) throw unknownFlow(flows, ref);
   return flow;
 }
 

@@ -16,6 +16,7 @@ import {
   planEvacuation,
   planMigration,
   planSwap,
+  unknownFlow,
 } from '../../src/plan/migrate.js';
 import type { Op } from '../../src/plan/ops.js';
 import { argvOf, mappingsAfter, stdinOf } from '../engines/ops.js';
@@ -509,6 +510,20 @@ describe('findFlow', () => {
     );
     assertInputError(() => findFlow(flows, 'WEB'), /unknown flow 'WEB'/);
     assertInputError(() => findFlow([], 'fe00::1'), /\(flows: none\)/);
+  });
+
+  it('an unknown flow of a large lab names the first ten and says how to list them all', () => {
+    const flows: LabFlow[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: undefined,
+      address: `fe00::${(i + 1).toString(16)}`,
+      initiator: 'A',
+      responder: 'C',
+    }));
+    const e = unknownFlow(flows, 'nope');
+    assert.equal(
+      e.message,
+      "unknown flow 'nope' (flows: fe00::1, fe00::2, fe00::3, fe00::4, fe00::5, fe00::6, fe00::7, fe00::8, fe00::9, fe00::a, … and 990 more; 'flowmig flows' lists them)",
+    );
   });
 });
 
