@@ -147,6 +147,15 @@ describe('the daemon over HTTP', () => {
     assert.equal(elsewhere.status, 404);
     await elsewhere.body?.cancel();
   });
+
+  it("refuses 'lend': the lab's lock is lent for as long as a socket connection stays open", async () => {
+    const lend = await post('{"id":7,"verb":"lend"}');
+    assert.equal(lend.status, 400);
+    assert.deepEqual(lend.reply.ok ? '' : [lend.reply.code, lend.reply.error], [
+      'refused',
+      "'lend' is served on the daemon's Unix socket only (the loan ends with the connection)",
+    ]);
+  });
 });
 
 describe('tokenMatches', () => {
