@@ -23,6 +23,9 @@ const PROGRAMS = {
   setpriv: 'util-linux',
   // The report's browser test opens report.html in Debian's Chromium (playwright-core drives it).
   chromium: 'chromium',
+  // Multi-host clusters keep their flow table in etcd 3.4 (src/etcd): the server and its client.
+  etcd: 'etcd-server',
+  etcdctl: 'etcd-client',
 };
 
 function say(text) {
