@@ -81,7 +81,7 @@ export function policyOf(lab: Lab, address: string): FlowPolicy {
 }
 
 /** Whether any flow moves its TCP connections (policy `migrate`): the lab needs the hold table. */
-export function movesTcp(lab: Lab): boolean {
+export function movesTcp(lab: Pick<Lab, 'policies'>): boolean {
   for (const p of lab.policies.values()) if (p.tcp === 'migrate') return true;
   return false;
 }

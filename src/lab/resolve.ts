@@ -11,7 +11,7 @@ import {
   specialAddressReason,
 } from '../net/ipv6.js';
 import { type Draft, parseLeniently, REFUSED, type Refused } from './draft.js';
-import type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './model.js';
+import type { FlowPolicy, Lab, LabFlow, LabLink, LabNode, LabRoute } from './model.js';
 import {
   interfaceName,
   LAB_NAME,
@@ -52,9 +52,7 @@ export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
     problems.push(`name: '${name}' must be 1-32 characters of letters, digits, '_', '.', '-'`);
   }
 
-  const nodes = resolveNodes(d?.nodes ?? REFUSED, prefix, problems);
-  const links = resolveLinks(d?.links ?? REFUSED, nodes, problems);
-  const routes = resolveRoutes(d ? d.routes : REFUSED, nodes, links, problems);
+  const { nodes, links, routes } = resolveTopology(d ?? REFUSED, prefix, problems);
   const flows = resolveFlows(d?.flows ?? REFUSED, nodes, links, problems);
 
   const translator = nodes.translator;
@@ -77,26 +75,59 @@ export function resolveLab(raw: unknown, options: ResolveOptions = {}): Lab {
     links: links.resolved,
     routes,
     flows,
-    policies: new Map(
-      description.flows.flatMap((f) => {
-        const address = canonicalAddress(f.address);
-        return address && f.tcp !== 'reset'
-          ? [[address, { tcp: f.tcp, drainMs: f.drainSeconds * 1000 }] as const]
-          : [];
-      }),
-    ),
+    policies: policiesOf(description.flows),
     description,
   };
 }
 
+/** Per flow address, its TCP policy; flows with the default (`reset`) are left out. */
+export function policiesOf(flows: LabDescription['flows']): Map<string, FlowPolicy> {
+  return new Map(
+    flows.flatMap((f) => {
+      const address = canonicalAddress(f.address);
+      return address && f.tcp !== 'reset'
+        ? [[address, { tcp: f.tcp, drainMs: f.drainSeconds * 1000 }] as const]
+        : [];
+    }),
+  );
+}
+
+/** One translator's part of a lab: its nodes, their links to it, their routes. */
+export interface Topology {
+  readonly nodes: Nodes;
+  readonly links: Links;
+  readonly routes: LabRoute[];
+}
+
+/**
+ * Resolves a lab's nodes, links and routes (or one host's, in a cluster lab), pushing each
+ * problem onto `problems` with its path inside `d`.
+ */
+export function resolveTopology(
+  d:
+    | {
+        readonly nodes: Draft<LabDescription['nodes']>;
+        readonly links: Draft<LabDescription['links']>;
+        readonly routes?: Draft<LabDescription['routes']>;
+      }
+    | Refused,
+  prefix: string,
+  problems: string[],
+): Topology {
+  const nodes = resolveNodes(d === REFUSED ? REFUSED : d.nodes, prefix, problems);
+  const links = resolveLinks(d === REFUSED ? REFUSED : d.links, nodes, problems);
+  const routes = resolveRoutes(d === REFUSED ? REFUSED : d.routes, nodes, links, problems);
+  return { nodes, links, routes };
+}
+
 /** A node as far as it was understood: a well-formed one is also resolved (`node`). */
-interface NodeEntry {
+export interface NodeEntry {
   readonly name: string;
   readonly role: Role | Refused;
   readonly node: LabNode | undefined;
 }
 
-interface Nodes {
+export interface Nodes {
   /** First entry of each name written (well-formed or not: a bad name is reported once). */
   readonly byName: ReadonlyMap<string, NodeEntry>;
   /** False when the list or a node's name was refused: a name not found may be that node's. */
@@ -166,7 +197,7 @@ function lookup(nodes: Nodes, name: string, where: string, problems: string[]) {
   return entry;
 }
 
-interface Links {
+export interface Links {
   readonly resolved: readonly LabLink[];
   /** Each linked node's address on its link (undefined when that address was not understood). */
   readonly byNode: ReadonlyMap<string, Ipv6Prefix | undefined>;
@@ -327,7 +358,8 @@ function resolveRoutes(
   return routes;
 }
 
-function resolveFlows(
+/** The flows, their nodes looked up in `nodes`, their addresses checked against `links`. */
+export function resolveFlows(
   list: Draft<LabDescription['flows']>,
   nodes: Nodes,
   links: Links,

@@ -7,12 +7,12 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 export const ROLES = ['client', 'server', 'translator'] as const;
 export type Role = (typeof ROLES)[number];
 
-const nodeSchema = z.strictObject({
+export const nodeSchema = z.strictObject({
   name: z.string(),
   role: z.enum(ROLES),
 });
 
-const linkSchema = z.strictObject({
+export const linkSchema = z.strictObject({
   /** The non-translator end of the veth pair; the other end is always the translator. */
   node: z.string(),
   /** Address and prefix on the node's end, e.g. `fc00::1/64`. */
@@ -21,7 +21,7 @@ const linkSchema = z.strictObject({
   translatorAddress: z.string(),
 });
 
-const routeSchema = z.strictObject({
+export const routeSchema = z.strictObject({
   node: z.string(),
   /** `default` or an IPv6 prefix. */
   to: z.string(),
@@ -32,7 +32,7 @@ const routeSchema = z.strictObject({
 export const TCP_POLICIES = ['reset', 'drain', 'migrate'] as const;
 export type TcpPolicy = (typeof TCP_POLICIES)[number];
 
-const flowSchema = z.strictObject({
+export const flowSchema = z.strictObject({
   /** Optional short name; the abstract address always names the flow too. */
   name: z.string().optional(),
   /** The abstract address, e.g. `fe00::1`. */

@@ -24,6 +24,22 @@ function mustAddress(lab: Lab, node: string): string {
 
 /** Every operation `up` performs, in order. Rollback deletes the namespaces created so far. */
 export function planUp(lab: Lab, engine: Engine): Op[] {
+  const ops = planNetwork(lab);
+  const t = lab.translator.netns;
+  const mappings = mappingsFor(lab, lab.flows);
+  ops.push(engine.install(t, mappings), lateTable.install(t, mappings));
+  if (movesTcp(lab)) ops.push(...holdTable.install(t));
+  return ops;
+}
+
+/** What one translator's network needs: a lab, or one host of a cluster lab (src/plan/fabric.ts). */
+export type LabNetwork = Pick<Lab, 'id' | 'nodes' | 'translator' | 'links' | 'routes' | 'policies'>;
+
+/**
+ * The network part of `up`, without the translator's tables: namespaces, sysctls, veths,
+ * addresses, routes.
+ */
+export function planNetwork(lab: LabNetwork): Op[] {
   const mark = ownershipMark(lab.id);
   const ops: Op[] = [];
   for (const node of lab.nodes) {
@@ -81,9 +97,6 @@ export function planUp(lab: Lab, engine: Engine): Op[] {
     if (!node) continue;
     ops.push({ kind: 'routeAdd', netns: node.netns, to: route.to, via: route.via, dev: route.dev });
   }
-  const mappings = mappingsFor(lab, lab.flows);
-  ops.push(engine.install(t.netns, mappings), lateTable.install(t.netns, mappings));
-  if (movesTcp(lab)) ops.push(...holdTable.install(t.netns));
   return ops;
 }
 
