@@ -12,6 +12,11 @@ export async function loadLab(
   options: Omit<ResolveOptions, 'source'> = {},
 ): Promise<Lab> {
   if (path === undefined) return resolveLab(REFERENCE_LAB, { ...options, source: 'default lab' });
+  return resolveLab(await readDescription(path), { ...options, source: `lab file ${path}` });
+}
+
+/** The parsed content of a lab file (single-host or cluster), unchecked. */
+export async function readDescription(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -19,12 +24,10 @@ export async function loadLab(
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new InputError(`lab file ${path}`, [`cannot read it (${code})`]);
   }
-  let raw: unknown;
   try {
-    raw = parse(text);
+    return parse(text);
   } catch (error) {
     const first = String((error as Error).message).split('\n')[0];
     throw new InputError(`lab file ${path}`, [`not valid YAML/JSON: ${first}`]);
   }
-  return resolveLab(raw, { ...options, source: `lab file ${path}` });
 }

@@ -49,6 +49,13 @@ export function commandFor(op: Op): Command {
       };
     case 'linkUp':
       return { argv: ['ip', 'link', 'set', 'dev', op.dev, 'up'], netns: op.netns };
+    case 'bridgeAdd':
+      return { argv: ['ip', 'link', 'add', 'name', op.name, 'type', 'bridge'], netns: op.netns };
+    case 'linkMaster':
+      return {
+        argv: ['ip', 'link', 'set', 'dev', op.dev, 'master', op.master],
+        netns: op.netns,
+      };
     case 'addrAdd':
       // nodad: no duplicate address detection, so the address is usable at once.
       return {

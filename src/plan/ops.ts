@@ -21,6 +21,15 @@ export type Op =
       readonly peerName: string;
     }
   | { readonly kind: 'linkUp'; readonly netns: string; readonly dev: string }
+  /** A Linux bridge (a cluster lab's fabric): its ports are enslaved with linkMaster. */
+  | { readonly kind: 'bridgeAdd'; readonly netns: string; readonly name: string }
+  /** Makes `dev` a port of the bridge `master`, in the same namespace. */
+  | {
+      readonly kind: 'linkMaster';
+      readonly netns: string;
+      readonly dev: string;
+      readonly master: string;
+    }
   | {
       readonly kind: 'addrAdd';
       readonly netns: string;
@@ -58,6 +67,10 @@ export function describeOp(op: Op): string {
       return `veth ${op.netns}/${op.name} – ${op.peerNetns}/${op.peerName}`;
     case 'linkUp':
       return `${op.netns}: ${op.dev} up`;
+    case 'bridgeAdd':
+      return `${op.netns}: bridge ${op.name}`;
+    case 'linkMaster':
+      return `${op.netns}: ${op.dev} into bridge ${op.master}`;
     case 'addrAdd':
       return `${op.netns}: ${op.cidr} on ${op.dev}`;
     case 'routeAdd':

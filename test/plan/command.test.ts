@@ -59,6 +59,16 @@ const CASES: readonly { readonly op: Op; readonly command: Command; readonly tex
     text: /^B: B-A up$/,
   },
   {
+    op: { kind: 'bridgeAdd', netns: 't1-fab', name: 'br0' },
+    command: { argv: ['ip', 'link', 'add', 'name', 'br0', 'type', 'bridge'], netns: 't1-fab' },
+    text: /^t1-fab: bridge br0$/,
+  },
+  {
+    op: { kind: 'linkMaster', netns: 't1-fab', dev: 'fab-T1', master: 'br0' },
+    command: { argv: ['ip', 'link', 'set', 'dev', 'fab-T1', 'master', 'br0'], netns: 't1-fab' },
+    text: /^t1-fab: fab-T1 into bridge br0$/,
+  },
+  {
     op: { kind: 'addrAdd', netns: 'A', dev: 'A-B', cidr: 'fc00::1/64' },
     command: { argv: ['ip', '-6', 'addr', 'add', 'fc00::1/64', 'dev', 'A-B', 'nodad'], netns: 'A' },
     text: /^A: fc00::1\/64 on A-B$/,
