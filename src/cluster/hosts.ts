@@ -1,0 +1,183 @@
+// The hosts of a cluster: translators registered under a kept-alive lease, the revision each has
+// applied, and a wait (on a watch, not a poll) until every named host applied a revision.
+import type { Lease } from 'etcd3';
+import type { FlowmigError } from '../errors.js';
+import type { EtcdClient } from '../etcd/client.js';
+import { LagError } from './errors.js';
+import { appliedKey, checkHost, type KeyLayout, nameUnder, translatorKey } from './keys.js';
+import { putOp, rangeAll } from './txn.js';
+import {
+  type KeyProblem,
+  parseApplied,
+  parseTranslator,
+  type TranslatorValue,
+  translatorText,
+} from './values.js';
+import { watchPrefix } from './watch.js';
+
+export interface Registration {
+  readonly host: string;
+  /** The lease's id (decimal). */
+  readonly lease: string;
+  /** Deletes the registration now: revokes the lease (its key goes with it). */
+  revoke(): Promise<void>;
+  /**
+   * Stops the keepalive without revoking, as a crashed host would: the key goes when the TTL
+   * runs out (tests; a daemon that must leave its key to expire).
+   */
+  release(): void;
+}
+
+/**
+ * Registers `host`'s translator: a lease of `ttlSeconds` that etcd3 keeps alive (a refresh every
+ * TTL/3 on a stream), and the translator key put under it, so the key disappears within the TTL
+ * of the host's death. `onLost` is told when etcd3 gives the lease up (the host was cut off for
+ * longer than the TTL and the key is gone): register again.
+ */
+export async function registerTranslator(
+  client: EtcdClient,
+  k: KeyLayout,
+  host: string,
+  ttlSeconds: number,
+  o: { pid?: number; startedAt?: Date; onLost?: (error: Error) => void } = {},
+): Promise<Registration> {
+  const key = translatorKey(k, checkHost(host));
+  const value: TranslatorValue = {
+    host,
+    pid: o.pid ?? process.pid,
+    startedAt: (o.startedAt ?? new Date()).toISOString(),
+  };
+  let lease: Lease | undefined;
+  try {
+    const id = await client.call('register', async (etcd) => {
+      lease = etcd.lease(ttlSeconds);
+      // etcd3 emits `lost` with no listener as an error event: always listen.
+      lease.on('lost', (error: Error) => o.onLost?.(error));
+      const granted = String(await lease.grant());
+      await etcd.kv.txn({ success: [putOp(key, translatorText(value), granted)] });
+      return granted;
+    });
+    const held = lease as Lease;
+    return {
+      host,
+      lease: id,
+      revoke: () => client.call('revoke', () => held.revoke()),
+      release: () => held.release(),
+    };
+  } catch (error) {
+    lease?.release();
+    throw error;
+  }
+}
+
+export interface LiveTranslator extends TranslatorValue {
+  /** The lease the key lives under (decimal). */
+  readonly lease: string;
+}
+
+/** The translators whose lease is alive, with the keys that could not be read. */
+export async function listTranslators(
+  client: EtcdClient,
+  k: KeyLayout,
+): Promise<{ revision: number; translators: LiveTranslator[]; problems: KeyProblem[] }> {
+  const { revision, kvs } = await rangeAll(client, 'translators', k.translators);
+  const translators: LiveTranslator[] = [];
+  const problems: KeyProblem[] = [];
+  for (const kv of kvs) {
+    const key = kv.key.toString();
+    const parsed = parseTranslator(key, kv.value.toString());
+    if (!parsed.ok) problems.push(parsed.problem);
+    else if (parsed.value.host !== nameUnder(k.translators, key)) {
+      problems.push({ key, problem: `names host ${parsed.value.host}` });
+    } else translators.push({ ...parsed.value, lease: kv.lease });
+  }
+  return { revision, translators, problems };
+}
+
+/** Records that `host` applied everything up to `revision` (the host's translator writes it). */
+export async function writeApplied(
+  client: EtcdClient,
+  k: KeyLayout,
+  host: string,
+  revision: number,
+): Promise<number> {
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    throw new Error(`applied revision ${revision} is not a whole number >= 0`);
+  }
+  const r = await client.call('applied', (etcd) =>
+    etcd.kv.txn({ success: [putOp(appliedKey(k, host), String(revision))] }),
+  );
+  return Number(r.header.revision);
+}
+
+export interface AppliedTable {
+  readonly revision: number;
+  /** Host → the revision it applied. */
+  readonly hosts: ReadonlyMap<string, number>;
+  readonly problems: readonly KeyProblem[];
+}
+
+export async function readApplied(client: EtcdClient, k: KeyLayout): Promise<AppliedTable> {
+  const { revision, kvs } = await rangeAll(client, 'applied', k.applied);
+  const hosts = new Map<string, number>();
+  const problems: KeyProblem[] = [];
+  for (const kv of kvs) {
+    const key = kv.key.toString();
+    const parsed = parseApplied(key, kv.value.toString());
+    if (parsed.ok) hosts.set(nameUnder(k.applied, key) ?? key, parsed.value);
+    else problems.push(parsed.problem);
+  }
+  return { revision, hosts, problems };
+}
+
+/**
+ * Resolves when every host in `hosts` has an applied revision >= `revision`; rejects with a
+ * LagError naming the hosts that lag and where they stand when `timeoutMs` passes first. Reads
+ * the applied keys once, then watches them from the read's revision + 1 (no poll, no gap).
+ */
+export async function waitApplied(
+  client: EtcdClient,
+  k: KeyLayout,
+  revision: number,
+  hosts: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  for (const h of hosts) checkHost(h);
+  const started = Date.now();
+  const table = await readApplied(client, k);
+  const at = new Map(table.hosts);
+  const lagging = () =>
+    hosts.filter((h) => (at.get(h) ?? -1) < revision).map((h) => ({ host: h, applied: at.get(h) }));
+  if (lagging().length === 0) return;
+
+  let settle: (error?: FlowmigError) => void = () => {};
+  const settled = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  const watch = await watchPrefix(client, k.applied, table.revision + 1, {
+    revision(_revision, events) {
+      for (const ev of events) {
+        const host = nameUnder(k.applied, ev.kv.key.toString()) ?? '';
+        const parsed = parseApplied(host, ev.kv.value.toString());
+        if (ev.type === 'Delete') at.delete(host);
+        else if (parsed.ok) at.set(host, parsed.value);
+      }
+      if (lagging().length === 0) settle();
+    },
+    ended(reason) {
+      // Applied keys change rarely enough that a compaction past the wait's start is unlikely;
+      // either way the wait cannot see the keys any more.
+      settle(reason.compacted ? new LagError(revision, lagging(), timeoutMs) : reason.error);
+    },
+  });
+  const timer = setTimeout(
+    () => settle(new LagError(revision, lagging(), timeoutMs)),
+    Math.max(0, timeoutMs - (Date.now() - started)),
+  );
+  try {
+    await settled;
+  } finally {
+    clearTimeout(timer);
+    await watch.stop();
+  }
+}
