@@ -181,6 +181,14 @@ const CASES: readonly { name: string; raw: unknown; problems: readonly (string |
     problems: [/^hosts\.1: Unrecognized key/],
   },
   {
+    // Its nodes are unknown, so a flow to S2 is not said to name an unknown node.
+    name: 'a host that is not an object',
+    raw: edited((d) => {
+      (d.hosts as unknown[])[1] = 'h2';
+    }),
+    problems: [/^hosts\.1: /],
+  },
+  {
     name: 'no hosts',
     raw: { flows: [], hosts: [] },
     problems: [/^hosts: /],
