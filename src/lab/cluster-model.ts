@@ -92,8 +92,8 @@ export function clusterAddress(cluster: ClusterLab, node: string): string | unde
 }
 
 /**
- * The host whose translator holds a flow's conntrack entry: its initiator's. With route-client
- * replies (docs/cluster-lab.md) every other host routes the initiator's prefix back to it.
+ * The host whose translator translates a flow and holds its conntrack entry: its initiator's.
+ * Answers from servers on other hosts must come back to it (docs/cluster-lab.md, the reply path).
  */
 export function ingressHost(cluster: ClusterLab, flow: LabFlow): ClusterHost | undefined {
   return hostOf(cluster, flow.initiator);

@@ -11,9 +11,9 @@ import type { Op } from './ops.js';
  * single-host lab's, without the translator's tables (installed later, per host, by whoever runs
  * the host's daemon); then the fabric namespace with its bridge; each translator's veth into it
  * with its fabric address; last, on every translator, a route to each other host's link
- * prefixes via that host's fabric address. Those routes carry requests to servers on other hosts
- * and, no SNAT being done ("route-client"), the servers' replies back to the client's translator,
- * the one holding the connection's conntrack entry.
+ * prefixes via that host's fabric address, client prefixes included: every concrete address is
+ * reachable from every host untranslated. Flows' abstract addresses are routed (per flow, to the
+ * ingress host) by the host daemons, not here: docs/cluster-lab.md, "The reply path".
  */
 export function planClusterUp(cluster: ClusterLab): Op[] {
   const ops: Op[] = [];

@@ -85,7 +85,7 @@ describe('a three-host cluster lab on the kernel (examples/three-hosts.yaml)', (
           r.text,
         );
         assert.ok((await rxPackets(h1.translator.netns, h1.fabricIf)) - before >= 3);
-        // The way back is the fabric route to h1 (route-client), not a default route.
+        // The way back is the fabric route to the client's prefix on h1.
         const back = await runner.run(['ip', '-6', 'route', 'get', 'fc00::1'], {
           netns: on.translator.netns,
         });

@@ -113,8 +113,7 @@ describe('planClusterUp: examples/three-hosts.yaml', async () => {
       [
         'x-T1: fc02::/64 via fd00:fab::2 dev T1-fab',
         'x-T1: fc03::/64 via fd00:fab::3 dev T1-fab',
-        // The client's prefix too: a server's reply goes back to the translator holding its
-        // connection's conntrack entry (route-client).
+        // The client's prefixes too: every concrete address is reachable from every host.
         'x-T2: fc00::/64 via fd00:fab::1 dev T2-fab',
         'x-T2: fc01::/64 via fd00:fab::1 dev T2-fab',
         'x-T2: fc03::/64 via fd00:fab::3 dev T2-fab',
