@@ -59,6 +59,15 @@ export async function watchPrefix(
     .startRevision(String(fromRevision))
     .watcher();
   let ended = false;
+  /**
+   * The revision the watch needs next. etcd3 resumes a watch after a lost connection from its
+   * request's start_revision, but moves that to the created response's header revision + 1 (the
+   * store's current revision): a watch cut off while catching up from an older revision would
+   * skip the rest of the history. So it is kept here and written back: past the last event
+   * delivered, or past a progress notification's revision (etcd sends one only when every event
+   * up to it has been sent).
+   */
+  let next = fromRevision;
   const stop = async () => {
     if (ended) return;
     ended = true;
@@ -67,8 +76,6 @@ export async function watchPrefix(
   const end = async (error: unknown) => {
     if (ended) return;
     ended = true;
-    // Where the watch stood: the revision it needed next (etcd3 moves it past each response).
-    const next = Number(watcher.lastRevision() ?? fromRevision);
     void watcher.cancel().catch(() => {});
     on.ended(
       (await isCompacted(client, prefix, next))
@@ -76,8 +83,18 @@ export async function watchPrefix(
         : { compacted: false, error: await client.classify('watch', error) },
     );
   };
-  // Listeners before the stream connects: etcd3 emits a stream's messages synchronously.
+  // Listeners before the stream connects: etcd3 emits a stream's messages synchronously. They run
+  // after etcd3's own (added by the Watcher's constructor), so the revision written here stands.
+  watcher.on('connected', () => {
+    watcher.request.start_revision = next;
+  });
   watcher.on('data', (res) => {
+    const last = res.events.at(-1);
+    next =
+      last === undefined
+        ? Math.max(next, Number(res.header.revision) + 1)
+        : Number(last.kv.mod_revision) + 1;
+    watcher.request.start_revision = next;
     if (ended) return;
     let at: number | undefined;
     let group: IEvent[] = [];
