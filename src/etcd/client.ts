@@ -35,8 +35,8 @@ const noSignal = new AbortController().signal;
 /**
  * etcd3 runs each call through a per-member policy (default: a circuit breaker that refuses a
  * member for 5 s after 3 failures, so a restarted member stays unused) and a global one (default:
- * 3 retries). Ours: no breaker, and a retry on the next member only for a connection failure (a
- * dead member refuses at once) while the call's deadline holds. etcd3 only calls `execute`.
+ * 3 retries). Ours: no breaker, and a retry on the next member (etcd3 shuffles them) only when the
+ * request surely did nothing, while the call's deadline holds. etcd3 only calls `execute`.
  */
 function policy(retries: number): Policy {
   return {
@@ -46,8 +46,14 @@ function policy(retries: number): Policy {
           return await fn({ signal: noSignal });
         } catch (error) {
           const deadline = deadlines.getStore() ?? 0;
-          const refused = /UNAVAILABLE|ECONNREFUSED/.test((error as Error)?.message ?? '');
-          if (!refused || attempt >= retries || Date.now() >= deadline) throw error;
+          const message = (error as Error)?.message ?? '';
+          // Only failures that prove the request was not carried out: no connection, or a member
+          // refusing before it proposed anything. A timeout may hide a committed write, and a
+          // compare-and-swap sent again would then fail against its own success.
+          const noLeader = /etcdserver: no leader/.test(message);
+          const retry = noLeader || /No connection established|ECONNREFUSED/.test(message);
+          if (!retry || attempt >= retries || Date.now() >= deadline) throw error;
+          if (noLeader) await new Promise((r) => setTimeout(r, 50));
         }
       }
     },

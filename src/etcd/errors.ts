@@ -27,8 +27,9 @@ export class EtcdCallError extends FlowmigError {
 
 /**
  * Errors that say nothing about the request itself, only that no member completed it: the
- * deadline passed, no connection, the stream was cut, or etcd's own "no leader" / "request timed
- * out" / "leader changed" (a member that has lost its quorum answers these). Counting the members
+ * deadline passed (seen here or by the member), no connection, the stream was cut, or etcd's own
+ * "no leader" / "request timed out" / "leader changed" (a member that has lost its quorum answers
+ * these). Counting the members
  * that answer tells which it is. Anything else (a compacted revision, a txn too large) is the
  * call's own failure and is reported as it is.
  */
@@ -46,7 +47,11 @@ export function isAvailabilityFailure(error: unknown): boolean {
       message,
     );
   }
-  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|No connection established/.test(message);
+  // The member's own context ran out first (the deadline travels with the request): gRPC code 2,
+  // "context deadline exceeded", as the member without quorum answers a call at its deadline.
+  return /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|No connection established|context deadline exceeded/.test(
+    message,
+  );
 }
 
 /** A quorum of `of` members: more than half. */

@@ -11,7 +11,7 @@ import { flowText } from '../../src/cluster/values.js';
 import { EtcdClient } from '../../src/etcd/client.js';
 import { EtcdCallError } from '../../src/etcd/errors.js';
 import { dataDirOf, ETCD_MARKER, logFileOf } from '../../src/etcd/member.js';
-import { findMembers } from '../../src/etcd/member-process.js';
+import { findMembers, waitHealthy } from '../../src/etcd/member-process.js';
 import { isOurProcess } from '../../src/procs/find.js';
 import { LoopbackCluster } from './etcd-lab.js';
 
@@ -46,6 +46,12 @@ async function leaderIndex(): Promise<number> {
     }
   }
   return ids.indexOf(leader);
+}
+
+/** Restarts the members a test killed, so a failed test leaves the next a whole cluster. */
+async function restartKilled(): Promise<void> {
+  await Promise.all(etcd.running.flatMap((r, i) => (r === undefined ? [etcd.startMember(i)] : [])));
+  await waitHealthy(etcd.endpoints, { timeoutMs: 15_000 });
 }
 
 const percentile = (xs: readonly number[], p: number) => {
@@ -129,6 +135,7 @@ describe('faults', () => {
       assert.deepEqual(seen, committed);
     } finally {
       await w.stop();
+      await restartKilled();
     }
   });
 
@@ -152,7 +159,7 @@ describe('faults', () => {
         }
       }
     } finally {
-      await etcd.startMember(leader);
+      await restartKilled();
     }
   });
 });

@@ -24,6 +24,7 @@ const captured = {
     4,
     '4 DEADLINE_EXCEEDED: Deadline exceeded after 1.197s,remote_addr=127.0.0.1:41919',
   ),
+  memberDeadline: grpc(2, '2 UNKNOWN: context deadline exceeded'),
   noLeader: grpc(14, '14 UNAVAILABLE: etcdserver: no leader'),
   timedOut: grpc(14, '14 UNAVAILABLE: etcdserver: request timed out'),
   compacted: grpc(11, '11 OUT_OF_RANGE: etcdserver: mvcc: required revision has been compacted'),
@@ -33,7 +34,14 @@ const three = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3']
 
 describe('isAvailabilityFailure', () => {
   it('counts members after a deadline, a refused connection, no leader, a timed-out request', () => {
-    for (const e of [captured.refused, captured.deadline, captured.noLeader, captured.timedOut]) {
+    const shapes = [
+      captured.refused,
+      captured.deadline,
+      captured.memberDeadline,
+      captured.noLeader,
+      captured.timedOut,
+    ];
+    for (const e of shapes) {
       assert.equal(isAvailabilityFailure(e), true, e.message);
     }
   });
