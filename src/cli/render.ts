@@ -104,7 +104,8 @@ export function renderLabs(labs: readonly LabPresence[]): string {
     const ns = l.namespaces.length ? `namespaces ${l.namespaces.join(', ')}` : 'no namespace';
     const procs = l.processes.map((p) => `${p.kind} pid ${p.pid}`).join(', ');
     const fix = l.state === 'ok' ? '' : `; 'flowmig down --lab ${l.id}' removes it`;
-    return `  ${l.id}: ${state}; ${ns}${procs ? `; ${procs}` : ''}${fix}`;
+    const kind = l.kind === 'cluster' ? 'cluster lab, ' : '';
+    return `  ${l.id}: ${kind}${state}; ${ns}${procs ? `; ${procs}` : ''}${fix}`;
   });
   const head =
     labs.length === 1 ? '1 lab:' : `${labs.length} labs (name one with --lab for its status):`;

@@ -1,7 +1,10 @@
 // `flowmig down`: tears a lab down, through its daemon when one runs; finds the lab by its marks in
-// the kernel when its state is lost or damaged.
+// the kernel when its state is lost or damaged. A cluster lab is removed from this process: its
+// host daemons and etcd members are stopped by PID, then its namespaces and files go.
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
+import type { Lab } from '../../lab/model.js';
+import { renderClusterDown } from '../cluster.js';
 import { print } from '../output.js';
 import type { Route } from '../route.js';
 
@@ -26,8 +29,9 @@ export function register(program: Command, route: Route): void {
     .action(async (o: DownOptions) => {
       const fallback =
         o.config !== undefined || o.prefix !== undefined
-          ? await (await import('../../lab/load.js')).loadLab(o.config, { prefix: o.prefix })
+          ? await labFrom(o.config, o.prefix)
           : undefined;
+      if (fallback?.kind === 'cluster') return downCluster(route, o.lab ?? fallback.id, o.json);
       let id = o.lab ?? fallback?.id;
       if (id === undefined) {
         // Labs of this state directory: by state file, or by a process of theirs that names it
@@ -50,10 +54,14 @@ export function register(program: Command, route: Route): void {
           throw new InputError('', [
             `several labs are up (${labs.map((l) => l.id).join(', ')}); name one with --lab ID`,
           ]);
+        if (labs[0]?.kind === 'cluster') return downCluster(route, labs[0].id, o.json);
         id = labs[0]?.id ?? '';
       }
+      const { isClusterLab } = await import('../../control/cluster/down.js');
+      if (await isClusterLab(route.stateDir, id)) return downCluster(route, id, o.json);
       const lab = id;
-      const r = await route.act(lab, { verb: 'down' }, (fm) => fm.down(lab, fallback), 'read');
+      const single = fallback?.kind === 'lab' ? fallback.lab : undefined;
+      const r = await route.act(lab, { verb: 'down' }, (fm) => fm.down(lab, single), 'read');
       await route.daemonGone(lab);
       const text = r.removed.length
         ? `lab ${r.id} torn down (removed ${r.removed.join(', ')})`
@@ -66,4 +74,33 @@ export function register(program: Command, route: Route): void {
         : '';
       print(o.json, r, text + skipped + damaged);
     });
+}
+
+/** The lab a file describes (single-host or cluster), to find it by when its state is lost. */
+async function labFrom(
+  config: string | undefined,
+  prefix: string | undefined,
+): Promise<{ kind: 'lab'; id: string; lab: Lab } | { kind: 'cluster'; id: string }> {
+  const { loadLab, readDescription } = await import('../../lab/load.js');
+  if (config !== undefined) {
+    const raw = await readDescription(config);
+    const { isClusterDescription } = await import('../../lab/cluster-schema.js');
+    if (isClusterDescription(raw)) {
+      const { resolveCluster } = await import('../../lab/cluster-resolve.js');
+      const cluster = resolveCluster(raw, { prefix, source: `lab file ${config}` });
+      return { kind: 'cluster', id: cluster.id };
+    }
+  }
+  const lab = await loadLab(config, { prefix });
+  return { kind: 'lab', id: lab.id, lab };
+}
+
+/** Removes cluster lab `id` (idempotent; from its marks and processes when its state is lost). */
+async function downCluster(route: Route, id: string, json: boolean | undefined): Promise<void> {
+  const [{ downCluster: down }, { ProcessRunner }] = await Promise.all([
+    import('../../control/cluster/down.js'),
+    import('../../exec/runner.js'),
+  ]);
+  const r = await down({ stateDir: route.stateDir, runner: new ProcessRunner() }, id);
+  print(json, r, renderClusterDown(r));
 }

@@ -1,6 +1,7 @@
 // `flowmig evacuate FROM TO`: moves every flow FROM serves to TO (one rule transaction, one
-// conntrack pass).
+// conntrack pass); on a cluster lab, one etcd txn per 128 flows, through its host daemons.
 import type { Command } from 'commander';
+import { changeOnCluster, isClusterUp } from '../cluster.js';
 import { print } from '../output.js';
 import { renderEvacuation } from '../render.js';
 import type { Route } from '../route.js';
@@ -15,6 +16,8 @@ export function register(program: Command, route: Route): void {
     .option('--json', 'print the result as JSON')
     .action(async (from: string, to: string, o: { lab?: string; json?: boolean }) => {
       const id = await route.pick(o.lab);
+      if (isClusterUp(route.stateDir, id))
+        return changeOnCluster(route.stateDir, id, { verb: 'evacuate', from, to }, o.json);
       const r = await route.act(
         id,
         { verb: 'evacuate', from, to },

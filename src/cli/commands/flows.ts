@@ -1,5 +1,7 @@
-// `flowmig flows`: a lab's flows and where each points, a page at a time (--json: all of them).
+// `flowmig flows`: a lab's flows and where each points, a page at a time (--json: all of them);
+// a cluster lab's as its etcd table holds them.
 import { type Command, InvalidArgumentError } from 'commander';
+import { isClusterUp, renderClusterFlows } from '../cluster.js';
 import { print } from '../output.js';
 import { positiveInt } from '../parse.js';
 import { FLOWS_PAGE, renderFlows } from '../render.js';
@@ -21,6 +23,12 @@ export function register(program: Command, route: Route): void {
     .option('--json', 'print every flow as JSON (not paged)')
     .action(async (o: { lab?: string; limit: number; offset: number; json?: boolean }) => {
       const id = await route.pick(o.lab);
+      if (isClusterUp(route.stateDir, id)) {
+        const { clusterStatus } = await import('../../control/cluster/status.js');
+        const c = await clusterStatus(route.stateDir, id);
+        print(o.json, c.flows, renderClusterFlows(c, { offset: o.offset, limit: o.limit }));
+        return;
+      }
       const s = await route.act(id, { verb: 'status' }, (fm) => fm.status(id), 'read');
       print(o.json, s.flows, renderFlows(s, { offset: o.offset, limit: o.limit }));
     });

@@ -1,7 +1,9 @@
 // `flowmig status`: a lab's nodes, flows, drift, control path and daemon; with no lab named and
 // not exactly one healthy lab, the list of labs found (by state file, kernel marks and processes).
+// A cluster lab's status comes from its host daemons: one line per host, then its flows.
 import type { Command } from 'commander';
 import type { LabPresence } from '../../control/presence.js';
+import { isClusterUp, renderClusterStatus } from '../cluster.js';
 import { print } from '../output.js';
 import { renderLabs, renderStatus } from '../render.js';
 import type { Route } from '../route.js';
@@ -29,6 +31,18 @@ export function register(program: Command, route: Route): void {
         id = only.id;
       }
       const lab = id;
+      if (isClusterUp(route.stateDir, lab)) {
+        const { clusterStatus } = await import('../../control/cluster/status.js');
+        const s = await clusterStatus(route.stateDir, lab).catch(async (error: unknown) => {
+          // A damaged state file: what the machine still shows of the lab.
+          const found = (await labsFound()).find((l) => l.id === lab && l.state !== 'ok');
+          if (!found) throw error;
+          return found;
+        });
+        if ('state' in s) print(o.json, { labs: [s] }, renderLabs([s]));
+        else print(o.json, s, renderClusterStatus(s));
+        return;
+      }
       const s = await route
         .act(lab, { verb: 'status' }, (fm) => fm.status(lab), 'read')
         .catch(async (error: unknown) => {

@@ -1,10 +1,12 @@
 // `flowmig up`: builds a lab, then opens the prompt (this process is the lab's daemon meanwhile),
-// or with --detach leaves the lab to a daemon of its own.
+// or with --detach leaves the lab to a daemon of its own. A cluster lab file (`hosts:`) builds a
+// cluster lab, which its host daemons serve: `up` returns once every host applied its flows.
 import type { Command } from 'commander';
 import { startDaemon } from '../../control/daemon-process.js';
 import { FlowmigError } from '../../errors.js';
 import type { Lab } from '../../lab/model.js';
 import type { EngineName } from '../../lab/schema.js';
+import { renderClusterStatus } from '../cluster.js';
 import { indent, print } from '../output.js';
 import { engineOption } from '../parse.js';
 import { Progress, renderStatus } from '../render.js';
@@ -34,7 +36,12 @@ export function register(program: Command, route: Route): void {
     .option('--dry-run', 'print the commands that would build the lab; change nothing')
     .option('--json', 'print the lab status as JSON')
     .action(async (o: UpOptions) => {
-      const { loadLab } = await import('../../lab/load.js');
+      const { loadLab, readDescription } = await import('../../lab/load.js');
+      if (o.config !== undefined) {
+        const raw = await readDescription(o.config);
+        const { isClusterDescription } = await import('../../lab/cluster-schema.js');
+        if (isClusterDescription(raw)) return upCluster(route, raw, o);
+      }
       const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
       if (o.dryRun) {
         await dryRun(lab, o.json);
@@ -101,13 +108,20 @@ export function register(program: Command, route: Route): void {
 
 /** `up --dry-run`: the commands that would build the lab, recorded instead of run. */
 async function dryRun(lab: Lab, json: boolean | undefined): Promise<void> {
-  const [{ planUp }, { commandFor }, { engineFor }, { RecordingRunner }] = await Promise.all([
+  const [{ planUp }, { commandFor }, { engineFor }] = await Promise.all([
     import('../../plan/build.js'),
     import('../../plan/command.js'),
     import('../../engines/registry.js'),
-    import('../../exec/recording.js'),
   ]);
-  const commands = planUp(lab, engineFor(lab.engine)).map(commandFor);
+  await printCommands(planUp(lab, engineFor(lab.engine)).map(commandFor), json);
+}
+
+/** Commands recorded instead of run, printed one a line (their input indented under them). */
+async function printCommands(
+  commands: readonly { argv: readonly string[]; netns?: string; stdin?: string }[],
+  json: boolean | undefined,
+): Promise<void> {
+  const { RecordingRunner } = await import('../../exec/recording.js');
   const recorder = new RecordingRunner();
   for (const c of commands) await recorder.run(c.argv, { netns: c.netns, stdin: c.stdin });
   print(
@@ -116,5 +130,44 @@ async function dryRun(lab: Lab, json: boolean | undefined): Promise<void> {
     recorder.calls
       .map((c) => c.full.join(' ') + (c.stdin ? `\n${indent(c.stdin)}` : ''))
       .join('\n'),
+  );
+}
+
+/** `up -c cluster.yaml`: builds the cluster lab (or prints its commands with --dry-run). */
+async function upCluster(route: Route, raw: unknown, o: UpOptions): Promise<void> {
+  const { resolveCluster } = await import('../../lab/cluster-resolve.js');
+  const cluster = resolveCluster(raw, {
+    prefix: o.prefix,
+    engine: o.engine,
+    source: `lab file ${o.config}`,
+  });
+  if (o.dryRun) {
+    const [{ planClusterUp }, { commandFor }] = await Promise.all([
+      import('../../plan/fabric.js'),
+      import('../../plan/command.js'),
+    ]);
+    await printCommands(planClusterUp(cluster).map(commandFor), o.json);
+    return;
+  }
+  const [{ upCluster: up }, { ProcessRunner }] = await Promise.all([
+    import('../../control/cluster/up.js'),
+    import('../../exec/runner.js'),
+  ]);
+  // Each op's line only on a terminal; the long steps (etcd, host daemons, flows) always.
+  const progress = new Progress(process.stderr, !o.json && process.stderr.isTTY === true);
+  const status = await up({ stateDir: route.stateDir, runner: new ProcessRunner() }, cluster, {
+    onStep: (text, i, n) => {
+      if (n > 0) progress.update(`[${i}/${n}] ${text}`);
+      else {
+        progress.done();
+        process.stderr.write(`${text}\n`);
+      }
+    },
+  });
+  progress.done();
+  print(
+    o.json,
+    status,
+    `cluster lab ${cluster.id} is up; act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderClusterStatus(status)}`,
   );
 }
