@@ -129,3 +129,16 @@ export function readFlow(
   if (!parsed.ok) return { problem: parsed.problem };
   return { flow: { address: name, ...parsed.value, modRevision: Number(kv.mod_revision) } };
 }
+
+/** One flow as stored now (undefined: no such key), or the problem with its value. */
+export async function getFlow(
+  client: EtcdClient,
+  k: KeyLayout,
+  address: string,
+): Promise<{ flow: StoredFlow | undefined } | { problem: KeyProblem }> {
+  const key = flowKey(k, address);
+  const r = await client.call('read', (etcd) => etcd.kv.range({ key: Buffer.from(key) }));
+  const kv = r.kvs[0];
+  if (!kv) return { flow: undefined };
+  return readFlow(k, kv);
+}

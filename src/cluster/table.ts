@@ -1,7 +1,14 @@
 // FlowTable: a multi-host cluster's desired flow table on etcd, the one object the host daemon
 // and the CLI use (a facade; the verbs live in flows.ts, migrate.ts, watch.ts and hosts.ts).
 import type { EtcdClient } from '../etcd/client.js';
-import { type FlowInput, type FlowList, listFlows, loadFlows } from './flows.js';
+import {
+  type FlowInput,
+  type FlowList,
+  getFlow,
+  listFlows,
+  loadFlows,
+  type StoredFlow,
+} from './flows.js';
 import {
   type AppliedTable,
   type LiveTranslator,
@@ -46,6 +53,11 @@ export class FlowTable {
   /** Every flow with its mod revision, the revision read at, and malformed keys (skipped). */
   list(): Promise<FlowList> {
     return listFlows(this.client, this.keys);
+  }
+
+  /** One flow as stored now (undefined: none), or the problem with its value. */
+  get(address: string): Promise<{ flow: StoredFlow | undefined } | { problem: KeyProblem }> {
+    return getFlow(this.client, this.keys, address);
   }
 
   /** One compare-and-swap txn on the flow's mod revision; ConflictError when it lost a race. */

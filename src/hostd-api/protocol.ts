@@ -62,7 +62,7 @@ export interface HostdStatus extends HostdHello {
   readonly leaseAlive: boolean;
   /** The table's revision when asked (undefined: etcd did not answer). */
   readonly revision?: number;
-  /** revision − applied (undefined with no revision). */
+  /** Flow changes this host knows of and has not applied yet (undefined: etcd did not answer). */
   readonly lag?: number;
   /** Flows by responder node, as this host applied them. */
   readonly byResponder: Readonly<Record<string, number>>;

@@ -1,0 +1,224 @@
+// The host daemon's core: registers this host's translator under a lease, catches up with the
+// table, then applies every change of the table in revision order (one plan per revision, on a
+// queue) and writes back the revision it applied. A watch whose start was compacted away, or that
+// failed, is replaced by a catch-up from a fresh list.
+
+import type { Registration } from '../cluster/hosts.js';
+import { FlowTable } from '../cluster/table.js';
+import type { KeyProblem } from '../cluster/values.js';
+import type { FlowEvent, PrefixWatch } from '../cluster/watch.js';
+import { EtcdClient } from '../etcd/client.js';
+import type { Runner } from '../exec/runner.js';
+import { HostApplier } from './apply.js';
+import { type Applied, planEvents } from './plan.js';
+import { syncHost } from './sync.js';
+import type { HostView } from './view.js';
+
+/** The lease's time to live: a host cut off for this long is no longer waited for. */
+export const LEASE_TTL_SECONDS = 3;
+/** Wait before trying again after etcd refused (no quorum, unreachable). */
+const RETRY_MS = 500;
+
+export interface HostEvents {
+  readonly log: (line: string) => void;
+}
+
+export class HostCore {
+  readonly applied: Applied = new Map();
+  /** The last revision applied (0: not caught up yet). */
+  revision = 0;
+  /** The newest revision of the table this host knows of (a list's, or a change's it was told). */
+  seen = 0;
+  problems: KeyProblem[] = [];
+  lastError: string | undefined;
+  registration: Registration | undefined;
+  readonly table: FlowTable;
+  private readonly applier: HostApplier;
+  private queue: Promise<unknown> = Promise.resolve();
+  private watch: PrefixWatch | undefined;
+  private stopped = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Revision applied but not yet written back (writes are coalesced while changes queue up). */
+  private pendingAck = 0;
+  private acking = false;
+
+  constructor(
+    readonly view: HostView,
+    private readonly runner: Runner,
+    readonly client: EtcdClient,
+    private readonly events: HostEvents,
+  ) {
+    this.table = new FlowTable(client);
+    this.applier = new HostApplier(view, runner);
+  }
+
+  static connect(view: HostView, runner: Runner, events: HostEvents): HostCore {
+    const client = new EtcdClient({ endpoints: view.cluster.etcd.members.map((m) => m.clientUrl) });
+    return new HostCore(view, runner, client, events);
+  }
+
+  /** Registers, catches up and watches; resolves once caught up (retries while etcd refuses). */
+  async start(): Promise<void> {
+    await this.register();
+    await this.catchUp();
+  }
+
+  private async register(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.registration = await this.table.register(this.view.self.name, LEASE_TTL_SECONDS, {
+          pid: process.pid,
+          onLost: (error) => {
+            this.events.log(`lease lost (${error.message}); registering again`);
+            this.registration = undefined;
+            if (!this.stopped) void this.register();
+          },
+        });
+        return;
+      } catch (error) {
+        this.fail('register', error);
+        await this.sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** Lists the table, makes the translator agree, writes the revision back, watches from there. */
+  private catchUp(): Promise<void> {
+    return this.serial(async () => {
+      await this.watch?.stop().catch(() => {});
+      this.watch = undefined;
+      while (!this.stopped) {
+        try {
+          const list = await this.table.list();
+          const r = await syncHost(this.view, this.runner, this.applier, list, this.applied);
+          this.problems = [...r.problems];
+          for (const p of r.problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
+          this.revision = list.revision;
+          this.seen = Math.max(this.seen, list.revision);
+          this.events.log(
+            `caught up at revision ${list.revision}: ${this.applied.size} flows, ${r.restated} restated, ${r.routes} route change(s)`,
+          );
+          this.watch = await this.table.watch(list.revision + 1, {
+            changes: (revision, events, problems) => this.onChanges(revision, events, problems),
+            compacted: () => {
+              this.events.log('watch compacted away; listing again');
+              void this.catchUp();
+            },
+            failed: (error) => {
+              this.fail('watch', error);
+              this.later(() => void this.catchUp());
+            },
+          });
+          this.lastError = undefined;
+          this.ack(list.revision);
+          return;
+        } catch (error) {
+          this.fail('catch-up', error);
+          await this.sleep(RETRY_MS);
+        }
+      }
+    });
+  }
+
+  private onChanges(
+    revision: number,
+    events: readonly FlowEvent[],
+    problems: readonly KeyProblem[],
+  ) {
+    void this.serial(async () => {
+      if (revision <= this.revision) return; // seen in a list already
+      for (const p of problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
+      const plan = planEvents(this.view, this.applied, events);
+      for (const p of plan.problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
+      this.problems = mergeProblems(this.problems, [...problems, ...plan.problems], events);
+      try {
+        await this.applier.apply(plan.ops);
+        await this.applier.routes(plan.routes);
+      } catch (error) {
+        // The kernel may hold part of it: a catch-up restates this host from the table.
+        this.fail(`apply of revision ${revision}`, error);
+        this.later(() => void this.catchUp());
+        return;
+      }
+      for (const d of plan.drains) this.later(() => void this.endDrain(d.address, d.former), d.ms);
+      this.revision = revision;
+      this.ack(revision);
+    });
+  }
+
+  /** A draining flow's connections still on its former responder go (the drain's end). */
+  private endDrain(address: string, former: string): Promise<void> {
+    return this.serial(async () => {
+      await this.applier.apply([
+        { kind: 'conntrackDelete', netns: this.view.netns, origDst: address, onlyReplySrc: former },
+      ]);
+    });
+  }
+
+  /** Writes the applied revision back; while a write is under way, only the newest is kept. */
+  private ack(revision: number): void {
+    this.pendingAck = Math.max(this.pendingAck, revision);
+    if (this.acking) return;
+    this.acking = true;
+    void (async () => {
+      while (this.pendingAck > 0 && !this.stopped) {
+        const r = this.pendingAck;
+        this.pendingAck = 0;
+        try {
+          await this.table.writeApplied(this.view.self.name, r);
+        } catch (error) {
+          this.fail('applied write', error);
+          this.pendingAck = Math.max(this.pendingAck, r);
+          await this.sleep(RETRY_MS);
+        }
+      }
+      this.acking = false;
+    })();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const work = this.queue.then(fn, fn);
+    this.queue = work.catch(() => {});
+    return work;
+  }
+
+  private fail(what: string, error: unknown): void {
+    this.lastError = `${what}: ${(error as Error).message}`;
+    this.events.log(this.lastError);
+  }
+
+  private later(fn: () => void, ms = RETRY_MS): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.later(r, ms));
+  }
+
+  /** Stops watching, gives the lease up (revoke: other hosts stop waiting for this one now). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.watch?.stop().catch(() => {});
+    await this.registration?.revoke().catch(() => {});
+    this.applier.close();
+    this.client.close();
+  }
+}
+
+/** The problems after a revision: those of keys it rewrote are replaced by its own. */
+function mergeProblems(
+  old: readonly KeyProblem[],
+  fresh: readonly KeyProblem[],
+  events: readonly FlowEvent[],
+): KeyProblem[] {
+  const touched = new Set(events.map((e) => (e.kind === 'put' ? e.flow.address : e.address)));
+  const freshKeys = new Set(fresh.map((p) => p.key));
+  return [...old.filter((p) => !touched.has(p.key) && !freshKeys.has(p.key)), ...fresh];
+}

@@ -1,0 +1,145 @@
+// A cluster lab stood up for the host daemon's tests, piece by piece as `flowmig up` does it: the
+// fabric and hosts (planClusterUp), empty translator tables, the 3 etcd members in their host
+// namespaces, the cluster state file, one host daemon per host; then the lab's flows loaded.
+// Everything is stopped and removed after `fn`, also when it fails.
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lateTable } from '../../src/engines/late.js';
+import { engineFor } from '../../src/engines/registry.js';
+import { FAST_TIMING } from '../../src/etcd/member.js';
+import {
+  findMembers,
+  type RunningMember,
+  startMember,
+  stopMember,
+} from '../../src/etcd/member-process.js';
+import { execute } from '../../src/exec/execute.js';
+import { HostdClient } from '../../src/hostd-api/client.js';
+import {
+  HOSTD_MARKER,
+  type HostdChange,
+  type HostdRequestBody,
+  hostdPaths,
+} from '../../src/hostd-api/protocol.js';
+import { loadCluster } from '../../src/lab/cluster-load.js';
+import type { ClusterHost, ClusterLab } from '../../src/lab/cluster-model.js';
+import { planClusterDown, planClusterUp } from '../../src/plan/fabric.js';
+import { findByMarker } from '../../src/procs/find.js';
+import { startManaged, stopProcess } from '../../src/procs/managed.js';
+import { withConnection } from '../../src/rpc/client.js';
+import {
+  namespacesWith,
+  ROOT,
+  removeNamespacesWith,
+  runner,
+  tempStateDir,
+  uniquePrefix,
+} from '../kernel-support/lab.js';
+
+export const HOSTD_MAIN = join(ROOT, 'dist', 'src', 'hostd', 'main.js');
+
+export interface TestCluster {
+  readonly cluster: ClusterLab;
+  readonly stateDir: string;
+  /** One request to a host's daemon. */
+  ask<T = unknown>(host: string, body: HostdRequestBody, timeoutMs?: number): Promise<T>;
+  /** Starts (or restarts) a host's daemon; resolves once it answers. */
+  startHost(host: string): Promise<number>;
+  /** The PID of a host's daemon. */
+  pidOf(host: string): number | undefined;
+}
+
+export function hostByName(cluster: ClusterLab, name: string): ClusterHost {
+  const h = cluster.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`no host ${name}`);
+  return h;
+}
+
+export async function withCluster(
+  file: string,
+  fn: (t: TestCluster) => Promise<void>,
+): Promise<void> {
+  const prefix = uniquePrefix();
+  const stateDir = await tempStateDir();
+  const cluster = await loadCluster(file, { prefix });
+  const members: RunningMember[] = [];
+  const hostds = new Map<string, number>();
+  const ask = <T>(host: string, body: HostdRequestBody, timeoutMs = 30_000) =>
+    withConnection(
+      () => HostdClient.connect(hostdPaths(stateDir, cluster.id, host).socket, 2_000),
+      (c) => c.request<T>(body, timeoutMs),
+    );
+  const startHost = async (name: string) => {
+    const h = hostByName(cluster, name);
+    const { pid } = await startManaged({
+      argv: [
+        process.execPath,
+        HOSTD_MAIN,
+        HOSTD_MARKER,
+        cluster.id,
+        '--host',
+        h.name,
+        '--state-dir',
+        stateDir,
+      ],
+      netns: h.translator.netns,
+      logFile: hostdPaths(stateDir, cluster.id, h.name).log,
+      markers: [HOSTD_MARKER, cluster.id],
+      probe: () => ask(h.name, { verb: 'hello' }, 1_000),
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+    hostds.set(name, pid);
+    return pid;
+  };
+  try {
+    await execute(runner, planClusterUp(cluster));
+    const engine = engineFor(cluster.engine);
+    for (const h of cluster.hosts)
+      await execute(runner, [
+        engine.install(h.translator.netns, []),
+        lateTable.install(h.translator.netns, []),
+      ]);
+    await writeFile(
+      join(stateDir, `${cluster.id}.cluster.json`),
+      JSON.stringify({ kind: 'cluster', id: cluster.id, prefix, description: cluster.description }),
+      { mode: 0o600 },
+    );
+    const peers = cluster.etcd.members.map((m) => ({ name: m.name, peerUrl: m.peerUrl }));
+    members.push(
+      ...(await Promise.all(
+        cluster.etcd.members.map((m) =>
+          startMember(
+            {
+              name: m.name,
+              dir: join(stateDir, `${cluster.id}.etcd`, m.name),
+              peerUrl: m.peerUrl,
+              clientUrls: [m.clientUrl, `http://127.0.0.1:${m.clientPort}`],
+              cluster: peers,
+              state: 'new',
+              token: cluster.id,
+              netns: m.netns,
+              timing: FAST_TIMING,
+            },
+            { runner, timeoutMs: 20_000 },
+          ),
+        ),
+      )),
+    );
+    for (const h of cluster.hosts) await startHost(h.name);
+    const first = cluster.hosts[0]?.name ?? '';
+    await ask<HostdChange>(first, { verb: 'load', waitMs: 10_000 });
+    await fn({ cluster, stateDir, ask, startHost, pidOf: (h) => hostds.get(h) });
+  } finally {
+    for (const pid of hostds.values()) await stopProcess(pid, 2_000).catch(() => {});
+    for (const m of members) await stopMember(m).catch(() => {});
+    await execute(runner, planClusterDown(cluster)).catch(() => {});
+    await removeNamespacesWith(prefix);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+  // Nothing of the lab is left: no namespace, no host daemon, no etcd member.
+  assert.deepEqual(await namespacesWith(prefix), []);
+  assert.deepEqual(await findByMarker(HOSTD_MARKER, (x) => x === cluster.id), []);
+  assert.deepEqual(await findMembers(cluster.id), []);
+}
