@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { ClusterDownResult } from '../control/cluster/down.js';
 import type { ClusterFlow, ClusterStatus, HostView } from '../control/cluster/status.js';
-import type { HostdChange, HostdRequestBody } from '../hostd-api/protocol.js';
+import type { ClusterView, HostdChange, HostdRequestBody } from '../hostd-api/protocol.js';
 import { CLUSTER_STATE_SUFFIX } from '../state/lab-ids.js';
 import { print } from './output.js';
 import { FLOWS_PAGE, type FlowPage, STATUS_FLOWS, table } from './render.js';
@@ -27,15 +27,20 @@ export async function changeOnCluster(
 
 const count = (n: number) => n.toLocaleString('en');
 
-/** One host's row: its daemon, lease, applied revision, lag, flows by responder, ingress flows. */
-function hostRow(h: HostView): string[] {
+/**
+ * One host's row: its daemon, lease, applied revision, lag, flows by responder, ingress flows. The
+ * lag is etcd's view (`cluster`: flow changes the host has not applied) when a daemon gave it, the
+ * host's own otherwise.
+ */
+function hostRow(h: HostView, view: ClusterView | undefined): string[] {
   const s = h.status;
   if (!s) return [h.host, `NOT ANSWERING (${h.error ?? 'no answer'})`, '-', '-', '-', '-', '-'];
   const by = Object.entries(s.byResponder)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([node, n]) => `${node}:${count(n)}`)
     .join(' ');
-  const lag = s.lag === undefined ? '?' : s.lag === 0 ? '0 (in sync)' : `${count(s.lag)} BEHIND`;
+  const behind = view?.hosts.find((c) => c.host === h.host)?.lag ?? s.lag;
+  const lag = behind === undefined ? '?' : behind === 0 ? '0 (in sync)' : `${count(behind)} BEHIND`;
   return [
     h.host,
     `pid ${s.pid}${s.error ? ` (${s.error})` : ''}`,
@@ -89,7 +94,7 @@ export function renderClusterStatus(s: ClusterStatus): string {
     `  built at ${s.createdAt}; state ${s.stateFile}`,
     `  etcd: ${members || 'no member on record'}`,
     '',
-    table([HOST_HEADER, ...s.hosts.map(hostRow)]),
+    table([HOST_HEADER, ...s.hosts.map((h) => hostRow(h, s.cluster))]),
     '',
   ];
   if (s.flowsError) lines.push(`flows: not available (${s.flowsError})`);

@@ -39,12 +39,13 @@ export interface ClusterDownResult {
 }
 
 /**
- * Whether lab `id` is (or was) a cluster lab here: its state file, its etcd directory, or a host
- * daemon or etcd member of it still running.
+ * Whether lab `id` is (or was) a cluster lab here: its state file (or one being written), its
+ * etcd directory, or a host daemon or etcd member of it still running.
  */
 export async function isClusterLab(stateDir: string, id: string): Promise<boolean> {
-  if (existsSync(clusterStatePath(stateDir, id)) || existsSync(etcdDirOf(stateDir, id)))
-    return true;
+  const state = clusterStatePath(stateDir, id);
+  // The temporary file too: an `up` killed in its first write leaves only that.
+  if ([state, `${state}.tmp`, etcdDirOf(stateDir, id)].some((p) => existsSync(p))) return true;
   return (await findHostds(id)).length > 0 || (await findMembers(id)).length > 0;
 }
 

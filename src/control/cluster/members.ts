@@ -7,7 +7,7 @@ import type { Runner } from '../../exec/runner.js';
 import type { ClusterLab } from '../../lab/cluster-model.js';
 import { isOurProcess } from '../../procs/find.js';
 
-/** The directory holding every member's data dir and log: `<state dir>/<id>.etcd` (0700). */
+/** The directory holding a directory per member (data dir and log): `<state dir>/<id>.etcd`. */
 export function etcdDirOf(stateDir: string, id: string): string {
   return `${stateDir}/${id}.etcd`;
 }
@@ -21,7 +21,8 @@ export function memberSpecs(cluster: ClusterLab, stateDir: string): EtcdMember[]
   const peers = cluster.etcd.members.map((m) => ({ name: m.name, peerUrl: m.peerUrl }));
   return cluster.etcd.members.map((m) => ({
     name: m.name,
-    dir: etcdDirOf(stateDir, cluster.id),
+    // Its own 0700 directory: the data dir `<name>.etcd` and the log `<name>.log` in it.
+    dir: `${etcdDirOf(stateDir, cluster.id)}/${m.name}`,
     peerUrl: m.peerUrl,
     clientUrls: [m.clientUrl],
     cluster: peers,

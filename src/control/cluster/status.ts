@@ -96,8 +96,10 @@ export async function clusterStatus(stateDir: string, id: string): Promise<Clust
   };
   const [cluster, flows] = await Promise.all([ask<ClusterView>('cluster'), ask<unknown>('flows')]);
   const parsedFlows = flows.error === undefined ? flowsSchema.safeParse(flows.value) : undefined;
+  // By name: they are on record in the order their spawns returned.
+  const recorded = [...state.members].sort((a, b) => a.name.localeCompare(b.name));
   const members = await Promise.all(
-    state.members.map(async (m) => ({
+    recorded.map(async (m) => ({
       name: m.name,
       pid: m.pid,
       running: await isOurProcess(m.pid, markersOf({ name: m.name, token: id })),
