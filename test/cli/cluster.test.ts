@@ -2,7 +2,9 @@
 // to, what it prints, errors and their exit codes, status with a silent host, paged flows.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { writeClusterState } from '../../src/control/cluster/state.js';
 import type { HostdChange, HostdStatus } from '../../src/hostd-api/protocol.js';
@@ -54,6 +56,8 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
     stderr += chunk;
     return true;
   }) as typeof process.stderr.write;
+  // The test runner sets exitCode when a test fails; main() reads it as the command's.
+  process.exitCode = undefined;
   try {
     const code = await main(argv);
     return { code, stdout, stderr };
@@ -199,6 +203,23 @@ describe('the CLI on a cluster lab', () => {
       ],
     );
     assert.deepEqual(json.flows, flows.flows);
+  });
+
+  it('up --dry-run of a cluster file prints the commands of its network, fabric included', async () => {
+    const file = join(
+      dirname(fileURLToPath(import.meta.url)),
+      '..',
+      '..',
+      '..',
+      'examples',
+      'three-hosts.yaml',
+    );
+    const r = await run(['--state-dir', dir, 'up', '-c', file, '-p', 'fmd-', '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'ip netns add fmd-A');
+    assert.ok(lines.includes('ip netns add fmd-fab'));
+    assert.ok(lines.includes('ip -n fmd-fab link add name br0 type bridge'), r.stdout);
   });
 
   it('flows pages the table', async () => {
