@@ -1,12 +1,15 @@
 // A cluster lab's life on real namespaces, etcd and host daemons: `up` refuses taken names and
 // touches nothing, rolls back when a member cannot start, builds examples/three-hosts.yaml whose
-// hosts all apply a swap, and `down` leaves nothing, also after `up` was SIGKILLed anywhere.
+// hosts all apply a swap (and, with host 1's daemon dead, a change through host 2's), and `down`
+// leaves nothing, also with the state file damaged or gone, and after `up` was SIGKILLed anywhere.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { ClusterDownResult } from '../../../src/control/cluster/down.js';
+import { clusterStatePath, readClusterState } from '../../../src/control/cluster/state.js';
 import type { ClusterStatus } from '../../../src/control/cluster/status.js';
 import { upCluster } from '../../../src/control/cluster/up.js';
 import { namespaceLinks } from '../../../src/control/kernel.js';
@@ -137,6 +140,34 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
       await check(to);
       const bad = await cli(['migrate', 'fe00::1', 'S9'], { stateDir });
       assert.equal(bad.code, 2, bad.stderr);
+      // h1's daemon killed: status shows it silent, and a change goes through h2's daemon.
+      const state = await readClusterState(stateDir, id);
+      const h1 = state?.hostds.find((h) => h.host === 'h1')?.pid ?? 0;
+      process.kill(h1, 'SIGKILL');
+      const deadline = Date.now() + 15_000;
+      let s: ClusterStatus | undefined;
+      for (;;) {
+        s = JSON.parse((await cli(['status', '--json'], { stateDir })).stdout) as ClusterStatus;
+        // Its lease outlives it by up to its TTL: changes wait for it until then.
+        if (s.cluster?.hosts.find((h) => h.host === 'h1')?.live === false) break;
+        assert.ok(Date.now() < deadline, 'h1 still counted live 15 s after its daemon died');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.deepEqual(
+        s.hosts.map((h) => [h.host, h.answering]),
+        [
+          ['h1', false],
+          ['h2', true],
+          ['h3', true],
+        ],
+      );
+      const text = await cli(['status'], { stateDir });
+      assert.match(text.stdout, /\nh1 +NOT ANSWERING \(/);
+      const back = await cli(['migrate', 'fe00::1', 'S1', '--json'], { stateDir });
+      assert.equal(back.code, 0, back.stderr);
+      const moved = JSON.parse(back.stdout) as HostdChange;
+      assert.deepEqual(moved.moves, [{ flow: 'fe00::1', from: to, to: 'S1' }]);
+      assert.deepEqual([...moved.appliedBy].sort(), ['h2', 'h3']);
       const down = await cli(['down'], { stateDir });
       assert.equal(down.code, 0, down.stderr);
       assert.match(
@@ -146,6 +177,39 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
       assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
       const again = await cli(['down', '--lab', id], { stateDir });
       assert.equal(again.code, 0, again.stderr);
+    });
+  });
+
+  it('down with the state file damaged, then gone, leaves nothing', async () => {
+    await scratch(async (prefix, stateDir, id) => {
+      const up = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
+      assert.equal(up.code, 0, up.stderr);
+      await writeFile(clusterStatePath(stateDir, id), '{"kind": "clus');
+      const list = await cli(['status'], { stateDir });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(
+        list.stdout,
+        new RegExp(`^1 lab:\n  ${id}: cluster lab, STATE DAMAGED .*hostd pid`),
+      );
+      const down = await cli(['down', '--json'], { stateDir });
+      assert.equal(down.code, 0, down.stderr);
+      const r = JSON.parse(down.stdout) as ClusterDownResult;
+      assert.equal(r.damagedState, clusterStatePath(stateDir, id));
+      assert.equal(r.stopped.hostds.length, 3);
+      assert.equal(r.stopped.members.length, 3);
+      assert.equal(r.removed.length, 8);
+      assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
+    });
+    await scratch(async (prefix, stateDir, id) => {
+      const up = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
+      assert.equal(up.code, 0, up.stderr);
+      await rm(clusterStatePath(stateDir, id));
+      const down = await cli(['down', '--json'], { stateDir });
+      assert.equal(down.code, 0, down.stderr);
+      const r = JSON.parse(down.stdout) as ClusterDownResult;
+      assert.equal(r.hadState, false);
+      assert.equal(r.removed.length, 8);
+      assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
     });
   });
 
