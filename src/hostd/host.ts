@@ -125,6 +125,7 @@ export class HostCore {
     events: readonly FlowEvent[],
     problems: readonly KeyProblem[],
   ) {
+    this.seen = Math.max(this.seen, revision);
     void this.serial(async () => {
       if (revision <= this.revision) return; // seen in a list already
       for (const p of problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
@@ -142,6 +143,9 @@ export class HostCore {
       }
       for (const d of plan.drains) this.later(() => void this.endDrain(d.address, d.former), d.ms);
       this.revision = revision;
+      this.events.log(
+        `applied revision ${revision}: ${events.length} event(s), ${plan.changed} flow(s) changed here`,
+      );
       this.ack(revision);
     });
   }

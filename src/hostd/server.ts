@@ -129,8 +129,10 @@ export class HostServer {
     return {
       ...this.hello(),
       leaseAlive: this.core.registration !== undefined,
+      // Lag counts the flow changes this host knows of and has not applied: other writes (every
+      // host's applied revision, leases) move etcd's revision too.
       ...(revision !== undefined
-        ? { revision, lag: Math.max(0, revision - this.core.revision) }
+        ? { revision, lag: Math.max(0, this.core.seen - this.core.revision) }
         : {}),
       byResponder,
       ingress,

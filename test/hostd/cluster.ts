@@ -3,7 +3,7 @@
 // namespaces, the cluster state file, one host daemon per host; then the lab's flows loaded.
 // Everything is stopped and removed after `fn`, also when it fails.
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lateTable } from '../../src/engines/late.js';
 import { engineFor } from '../../src/engines/registry.js';
@@ -20,6 +20,7 @@ import {
   HOSTD_MARKER,
   type HostdChange,
   type HostdRequestBody,
+  type HostdStatus,
   hostdPaths,
 } from '../../src/hostd-api/protocol.js';
 import { loadCluster } from '../../src/lab/cluster-load.js';
@@ -48,6 +49,8 @@ export interface TestCluster {
   startHost(host: string): Promise<number>;
   /** The PID of a host's daemon. */
   pidOf(host: string): number | undefined;
+  /** Until the host's daemon caught up with the table (it applied a revision); its status then. */
+  caughtUp(host: string, timeoutMs?: number): Promise<HostdStatus>;
 }
 
 export function hostByName(cluster: ClusterLab, name: string): ClusterHost {
@@ -130,7 +133,30 @@ export async function withCluster(
     for (const h of cluster.hosts) await startHost(h.name);
     const first = cluster.hosts[0]?.name ?? '';
     await ask<HostdChange>(first, { verb: 'load', waitMs: 10_000 });
-    await fn({ cluster, stateDir, ask, startHost, pidOf: (h) => hostds.get(h) });
+    const caughtUp = async (host: string, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await ask<HostdStatus>(host, { verb: 'status' });
+        if (s.applied > 0 && s.lag === 0) return s;
+        if (Date.now() > deadline)
+          throw new Error(`${host} did not catch up: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await fn({ cluster, stateDir, ask, startHost, pidOf: (h) => hostds.get(h), caughtUp });
+    } catch (error) {
+      // What the host daemons said, with the failure (their logs go with the state directory).
+      for (const h of cluster.hosts) {
+        const log = await readFile(hostdPaths(stateDir, cluster.id, h.name).log, 'utf8').catch(
+          () => '',
+        );
+        process.stderr.write(
+          `--- ${h.name}'s host daemon log (last lines)\n${log.split('\n').slice(-15).join('\n')}\n`,
+        );
+      }
+      throw error;
+    }
   } finally {
     for (const pid of hostds.values()) await stopProcess(pid, 2_000).catch(() => {});
     for (const m of members) await stopMember(m).catch(() => {});
