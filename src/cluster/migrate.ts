@@ -32,6 +32,11 @@ export interface Change {
   readonly address: string;
   readonly responder: string;
   readonly expectModRevision?: number;
+  /**
+   * The flow as the caller read it (from get() or list()): not read again, and its mod revision is
+   * the one the txn compares (a migration is then one round trip).
+   */
+  readonly known?: StoredFlow;
 }
 
 /**
@@ -71,8 +76,9 @@ export async function migrateFlows(
   const current = await readFlows(
     client,
     k,
-    wanted.map((c) => c.address),
+    wanted.filter((c) => c.known === undefined).map((c) => c.address),
   );
+  for (const c of wanted) if (c.known) current.set(c.address, c.known);
   const unknown: string[] = [];
   const plans = wanted.map((c) => {
     const flow = current.get(c.address);

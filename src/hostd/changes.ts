@@ -2,7 +2,8 @@
 // on the flow's mod revision; an evacuation one per 128 flows), answered once every live
 // translator wrote back a revision at or past it (or after `waitMs`, naming the hosts behind).
 import type { StoredFlow } from '../cluster/flows.js';
-import type { FlowValue } from '../cluster/values.js';
+import type { LiveTranslator } from '../cluster/hosts.js';
+import type { FlowValue, KeyProblem } from '../cluster/values.js';
 import { InputError } from '../errors.js';
 import type { HostdChange } from '../hostd-api/protocol.js';
 import { clusterAddress } from '../lab/cluster-model.js';
@@ -13,6 +14,8 @@ import type { HostCore } from './host.js';
 export const DEFAULT_WAIT_MS = 5_000;
 
 const now = () => performance.now();
+
+type LiveList = { translators: LiveTranslator[]; problems: KeyProblem[] };
 
 export class HostChanges {
   constructor(private readonly core: HostCore) {}
@@ -68,6 +71,7 @@ export class HostChanges {
     const address = this.flowAddress(flowRef);
     const to = this.serverAddress(node);
     const started = now();
+    const live = this.liveTranslators();
     const m = await this.core.table.migrate(address, to);
     return this.answer(
       started,
@@ -75,6 +79,7 @@ export class HostChanges {
       m.changed,
       [{ address, from: m.from, to: m.to }],
       waitMs,
+      live,
     );
   }
 
@@ -82,6 +87,7 @@ export class HostChanges {
   async swap(flowRef: string | undefined, waitMs?: number): Promise<HostdChange> {
     const address = flowRef === undefined ? this.onlyFlow() : this.flowAddress(flowRef);
     const started = now();
+    const live = this.liveTranslators();
     const flow = await this.current(address);
     const servers = this.view.cluster.nodes.filter((n) => n.role === 'server');
     const at = servers.findIndex(
@@ -89,15 +95,18 @@ export class HostChanges {
     );
     const next = servers[(at + 1) % servers.length];
     if (!next) throw new InputError('', ['the lab has no server']);
-    const m = await this.core.table.migrate(address, this.serverAddress(next.name), {
-      expectModRevision: flow.modRevision,
-    });
+    // The flow as just read: one txn comparing its mod revision, no second read.
+    const [m] = await this.core.table.migrateMany([
+      { address, responder: this.serverAddress(next.name), known: flow },
+    ]);
+    if (!m) throw new Error('the migration returned nothing');
     return this.answer(
       started,
       m.revision,
       m.changed,
       [{ address, from: m.from, to: m.to }],
       waitMs,
+      live,
     );
   }
 
@@ -110,11 +119,8 @@ export class HostChanges {
     const moving = list.flows.filter((f) => f.responder === fromAddress);
     if (moving.length === 0) return this.answer(started, list.revision, false, [], waitMs);
     const ms = await this.core.table.migrateMany(
-      moving.map((f) => ({
-        address: f.address,
-        responder: toAddress,
-        expectModRevision: f.modRevision,
-      })),
+      // As listed: each txn compares the mod revisions read, no second read.
+      moving.map((f) => ({ address: f.address, responder: toAddress, known: f })),
     );
     const revision = Math.max(...ms.map((m) => m.revision));
     return this.answer(
@@ -151,6 +157,16 @@ export class HostChanges {
     );
   }
 
+  /**
+   * The live translators, asked at the start of a change so the read runs beside its txn (they are
+   * the hosts the answer waits for: registered when the change committed, give or take the read).
+   */
+  private liveTranslators(): Promise<LiveList> {
+    const p = this.core.table.translators();
+    p.catch(() => {}); // awaited by answer(); a change that fails first leaves it unread
+    return p;
+  }
+
   private onlyFlow(): string {
     const flows = [...this.core.applied.keys()];
     if (flows.length === 1 && flows[0]) return flows[0];
@@ -164,9 +180,10 @@ export class HostChanges {
     changed: boolean,
     moves: readonly { address: string; from: string; to: string }[],
     waitMs = DEFAULT_WAIT_MS,
+    live: Promise<LiveList> = this.liveTranslators(),
   ): Promise<HostdChange> {
     const committed = now();
-    const { translators } = await this.core.table.translators();
+    const { translators } = await live;
     const hosts = translators.map((t) => t.host).sort();
     if (changed) await this.core.table.waitApplied(revision, hosts, waitMs);
     return {
