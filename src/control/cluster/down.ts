@@ -8,6 +8,7 @@ import { hostdPaths } from '../../hostd-api/protocol.js';
 import type { ClusterLab } from '../../lab/cluster-model.js';
 import { clusterNamespaces } from '../../lab/cluster-model.js';
 import { resolveCluster } from '../../lab/cluster-resolve.js';
+import { LabLocks } from '../../state/lock.js';
 import { DamagedStateError } from '../../state/store.js';
 import { findHostds, stopHostd } from './hostd-process.js';
 import { etcdDirOf, removeEtcdDir, stopEtcd } from './members.js';
@@ -39,18 +40,35 @@ export interface ClusterDownResult {
 }
 
 /**
- * Whether lab `id` is (or was) a cluster lab here: its state file (or one being written), its
- * etcd directory, or a host daemon or etcd member of it still running.
+ * Whether lab `id` is (or was) a cluster lab here: its state file (or one being written, or its
+ * lock), its etcd directory, or a host daemon or etcd member of it still running.
  */
 export async function isClusterLab(stateDir: string, id: string): Promise<boolean> {
   const state = clusterStatePath(stateDir, id);
-  // The temporary file too: an `up` killed in its first write leaves only that.
-  if ([state, `${state}.tmp`, etcdDirOf(stateDir, id)].some((p) => existsSync(p))) return true;
+  // Its lock and temporary file too: an `up` killed before or in its first write leaves only those.
+  const files = [state, `${state}.tmp`, `${state}.lock`, etcdDirOf(stateDir, id)];
+  if (files.some((p) => existsSync(p))) return true;
   return (await findHostds(id)).length > 0 || (await findMembers(id)).length > 0;
 }
 
+/**
+ * Runs `fn` with cluster lab `id`'s lock (`<id>.cluster.json.lock`, as a single-host lab's is
+ * beside its state file): an `up` and a `down`, or two `up`s, of one lab never interleave. A
+ * holder killed with SIGKILL loses it within 2 s (see state/lock.ts).
+ */
+export function withClusterLock<T>(stateDir: string, id: string, fn: () => Promise<T>): Promise<T> {
+  // No state directory (removed under a running lab): nothing to serialise with, no lock to make.
+  if (!existsSync(stateDir)) return fn();
+  return new LabLocks((lab) => clusterStatePath(stateDir, lab)).withLock(id, fn);
+}
+
 /** Removes everything cluster lab `id` made; idempotent, and never touches what is not its. */
-export async function downCluster(ctx: ClusterContext, id: string): Promise<ClusterDownResult> {
+export function downCluster(ctx: ClusterContext, id: string): Promise<ClusterDownResult> {
+  return withClusterLock(ctx.stateDir, id, () => downUnlocked(ctx, id));
+}
+
+/** downCluster, with the lab's lock held by the caller. */
+export async function downUnlocked(ctx: ClusterContext, id: string): Promise<ClusterDownResult> {
   let damagedState: string | undefined;
   const state = await readClusterState(ctx.stateDir, id).catch((error: unknown) => {
     if (!(error instanceof DamagedStateError)) throw error;

@@ -16,7 +16,13 @@ import { describeOp, type Op } from '../../plan/ops.js';
 import { makePrivateDir } from '../../state/files.js';
 import { listNamespaces, waitForLinks } from '../kernel.js';
 import type { ProgressHooks } from '../results.js';
-import { type ClusterContext, downCluster, isClusterLab, teardown } from './down.js';
+import {
+  type ClusterContext,
+  downUnlocked,
+  isClusterLab,
+  teardown,
+  withClusterLock,
+} from './down.js';
 import { startHostd } from './hostd-process.js';
 import { memberSpecs, startEtcd } from './members.js';
 import { type ClusterState, readClusterState, StateWriter } from './state.js';
@@ -73,7 +79,7 @@ async function refuseTaken(ctx: ClusterContext, cluster: ClusterLab): Promise<vo
   }
   // Stale: no namespace of it is left, but its processes or files may be (a killed `up`). An old
   // etcd data dir in particular must go: members started on it would bring back its table.
-  if (await isClusterLab(ctx.stateDir, cluster.id)) await downCluster(ctx, cluster.id);
+  if (await isClusterLab(ctx.stateDir, cluster.id)) await downUnlocked(ctx, cluster.id);
 }
 
 /**
@@ -88,6 +94,16 @@ export async function upCluster(
 ): Promise<ClusterStatus> {
   await checkHost(cluster);
   await makePrivateDir(ctx.stateDir);
+  await withClusterLock(ctx.stateDir, cluster.id, () => build(ctx, cluster, options));
+  return clusterStatus(ctx.stateDir, cluster.id);
+}
+
+/** upCluster's work, with the lab's lock held. */
+async function build(
+  ctx: ClusterContext,
+  cluster: ClusterLab,
+  options: UpClusterOptions,
+): Promise<void> {
   await refuseTaken(ctx, cluster);
   const state: ClusterState = {
     kind: 'cluster',
@@ -176,7 +192,6 @@ export async function upCluster(
       { cause: error },
     );
   }
-  return clusterStatus(ctx.stateDir, cluster.id);
 }
 
 /** The tables each translator starts with, empty: its host daemon fills them from etcd. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ClusterDownResult } from '../../../src/control/cluster/down.js';
@@ -180,6 +180,36 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
     });
   });
 
+  it('two ups of one lab at once: one builds it, the other refuses and leaves it whole', async () => {
+    await scratch(async (prefix, stateDir, id) => {
+      const both = await Promise.all(
+        [0, 1].map(() => cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir })),
+      );
+      assert.deepEqual(
+        both.map((r) => r.code).sort(),
+        [0, 1],
+        both.map((r) => r.stderr).join('\n'),
+      );
+      const loser = both.find((r) => r.code === 1);
+      assert.match(
+        loser?.stderr ?? '',
+        // Refused once the lock is free, or busy when the build outlasts the ~10 s wait for it.
+        new RegExp(`^flowmig: lab ${id} is (already up \\(namespaces |busy \\(another flowmig)`),
+      );
+      const s = JSON.parse((await cli(['status', '--json'], { stateDir })).stdout) as ClusterStatus;
+      assert.deepEqual(
+        s.hosts.map((h) => [h.host, h.answering, h.status?.leaseAlive]),
+        [
+          ['h1', true, true],
+          ['h2', true, true],
+          ['h3', true, true],
+        ],
+      );
+      assert.equal((await cli(['down'], { stateDir })).code, 0);
+      assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
+    });
+  });
+
   it('down with the state file damaged, then gone, leaves nothing', async () => {
     await scratch(async (prefix, stateDir, id) => {
       const up = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
@@ -209,6 +239,17 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
       const r = JSON.parse(down.stdout) as ClusterDownResult;
       assert.equal(r.hadState, false);
       assert.equal(r.removed.length, 8);
+      assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
+    });
+  });
+
+  it('down removes the lock of an up killed before its first write (no state file yet)', async () => {
+    await scratch(async (prefix, stateDir, id) => {
+      const lock = `${clusterStatePath(stateDir, id)}.lock`;
+      await mkdir(lock, { mode: 0o700 });
+      const down = await cli(['down', '--lab', id], { stateDir });
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, new RegExp(`^cluster lab ${id}: no namespace to remove`));
       assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
     });
   });

@@ -1,9 +1,10 @@
 // The cluster state file (schema, 0600, write by rename, damage), and the lab listings that must
 // not take it for a single-host lab.
 import assert from 'node:assert/strict';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { isClusterLab } from '../../../src/control/cluster/down.js';
 import {
   clusterStatePath,
   readClusterState,
@@ -111,5 +112,31 @@ describe('lab listings beside a cluster lab', () => {
     const [lab] = await labsPresent(new StateStore(dir), noNamespaces);
     assert.equal(lab?.kind, 'cluster');
     assert.equal(lab?.state, 'damaged');
+  });
+});
+
+describe('isClusterLab', () => {
+  let dir = '';
+  beforeEach(async () => {
+    dir = await tempDir('cluster-is');
+  });
+  afterEach(async () => removeDir(dir));
+
+  it('sees a cluster lab by its state file, one being written, its lock or its etcd dir', async () => {
+    assert.equal(await isClusterLab(dir, 'fmu-three'), false);
+    for (const name of [
+      'fmu-three.cluster.json',
+      'fmu-three.cluster.json.tmp',
+      'fmu-three.cluster.json.lock',
+      'fmu-three.etcd',
+    ]) {
+      await mkdir(join(dir, name));
+      assert.equal(await isClusterLab(dir, 'fmu-three'), true, name);
+      await rm(join(dir, name), { recursive: true });
+    }
+    // A single-host lab's files are not a cluster lab's.
+    await writeFile(join(dir, 'fmu-three.json'), '{}');
+    await mkdir(join(dir, 'fmu-three.json.lock'));
+    assert.equal(await isClusterLab(dir, 'fmu-three'), false);
   });
 });
