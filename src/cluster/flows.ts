@@ -98,7 +98,12 @@ export async function loadFlows(
 /** The cluster's current revision (a read of nothing). */
 export async function currentRevision(client: EtcdClient): Promise<number> {
   return revisionOf(
-    await client.call('read', (etcd) => etcd.kv.range({ key: Buffer.from('\0'), limit: 1 })),
+    await client.call(
+      'read',
+      (etcd) => etcd.kv.range({ key: Buffer.from('\0'), limit: 1 }),
+      undefined,
+      { idempotent: true },
+    ),
   );
 }
 
@@ -137,7 +142,14 @@ export async function getFlow(
   address: string,
 ): Promise<{ flow: StoredFlow | undefined } | { problem: KeyProblem }> {
   const key = flowKey(k, address);
-  const r = await client.call('read', (etcd) => etcd.kv.range({ key: Buffer.from(key) }));
+  const r = await client.call(
+    'read',
+    (etcd) => etcd.kv.range({ key: Buffer.from(key) }),
+    undefined,
+    {
+      idempotent: true,
+    },
+  );
   const kv = r.kvs[0];
   if (!kv) return { flow: undefined };
   return readFlow(k, kv);

@@ -104,8 +104,12 @@ export async function writeApplied(
   if (!Number.isSafeInteger(revision) || revision < 0) {
     throw new Error(`applied revision ${revision} is not a whole number >= 0`);
   }
-  const r = await client.call('applied', (etcd) =>
-    etcd.kv.txn({ success: [putOp(appliedKey(k, host), String(revision))] }),
+  // The same put sent twice leaves the same value: safe to try on another member.
+  const r = await client.call(
+    'applied',
+    (etcd) => etcd.kv.txn({ success: [putOp(appliedKey(k, host), String(revision))] }),
+    undefined,
+    { idempotent: true },
   );
   return Number(r.header.revision);
 }
@@ -154,7 +158,7 @@ export async function waitApplied(
   const settled = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error));
   });
-  const watch = await watchPrefix(client, k.applied, table.revision + 1, {
+  const watching = watchPrefix(client, k.applied, table.revision + 1, {
     revision(_revision, events) {
       for (const ev of events) {
         const host = nameUnder(k.applied, ev.kv.key.toString()) ?? '';
@@ -174,10 +178,38 @@ export async function waitApplied(
     () => settle(new LagError(revision, lagging(), timeoutMs)),
     Math.max(0, timeoutMs - (Date.now() - started)),
   );
+  // A watch that cannot be created now (its stream on a member cut off, until the client's
+  // keepalive moves it) does not end the wait: the applied keys are read again until it can.
+  let watch: Awaited<typeof watching> | undefined;
+  let polling = true;
+  const poll = async () => {
+    while (polling) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (!polling) return;
+      try {
+        const again = await readApplied(client, k);
+        for (const [h, r] of again.hosts) at.set(h, Math.max(at.get(h) ?? -1, r));
+        if (lagging().length === 0) settle();
+      } catch {
+        // no answer this time: the next read, the watch or the timer settles it
+      }
+    }
+  };
+  watching.then(
+    (w) => {
+      watch = w;
+      polling = false;
+    },
+    () => void poll(),
+  );
   try {
     await settled;
   } finally {
+    polling = false;
     clearTimeout(timer);
-    await watch.stop();
+    await (watch ?? (await watching.catch(() => undefined)))?.stop();
   }
 }
+
+/** How often a wait whose watch could not be created reads the applied keys. */
+const POLL_MS = 50;

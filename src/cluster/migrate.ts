@@ -184,7 +184,9 @@ async function readFlows(
   const found = new Map<string, StoredFlow | string>();
   for (const chunk of chunks(addresses, MAX_TXN_OPS)) {
     const ops: IRequestOp[] = chunk.map((a) => getOp(flowKey(k, a)));
-    const r = await client.call('read', (etcd) => etcd.kv.txn({ success: ops }));
+    const r = await client.call('read', (etcd) => etcd.kv.txn({ success: ops }), undefined, {
+      idempotent: true,
+    });
     chunk.forEach((address, i) => {
       const kv: IKeyValue | undefined = r.responses[i]?.response_range?.kvs[0];
       if (kv === undefined) {

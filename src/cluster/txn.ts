@@ -58,13 +58,17 @@ export async function rangeAll(
   let revision: number | undefined;
   for (;;) {
     const pinned = revision;
-    const page = await client.call(what, (etcd) =>
-      etcd.kv.range({
-        key: start,
-        range_end: end,
-        limit: PAGE,
-        ...(pinned === undefined ? {} : { revision: pinned }),
-      }),
+    const page = await client.call(
+      what,
+      (etcd) =>
+        etcd.kv.range({
+          key: start,
+          range_end: end,
+          limit: PAGE,
+          ...(pinned === undefined ? {} : { revision: pinned }),
+        }),
+      undefined,
+      { idempotent: true },
     );
     revision ??= revisionOf(page);
     kvs.push(...page.kvs);

@@ -19,15 +19,23 @@ type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 const deadlines = new AsyncLocalStorage<number>();
 
 /**
+ * Set for a call whose request may be sent again safely (a read; a put of the same value): it is
+ * then also tried on the next member after a connection lost under it, or a timeout, while the
+ * call's deadline holds.
+ */
+const idempotent = new AsyncLocalStorage<true>();
+
+/**
  * gRPC channel settings: reconnect to a restarted member within 100-1,000 ms (gRPC's default
- * backoff grows to 120 s), and ping an idle stream so a watch on a member cut off by the fabric
- * (no RST) fails over instead of hanging (etcd allows a ping every 5 s).
+ * backoff grows to 120 s), and ping every second so a watch or lease stream on a member cut off by
+ * the fabric (no RST) fails over within ~2 s instead of hanging (flowmig's members accept a ping
+ * a second: `--grpc-keepalive-min-time 1s` in member.ts).
  */
 const GRPC_OPTIONS = {
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 3_000,
+  'grpc.keepalive_time_ms': 1_000,
+  'grpc.keepalive_timeout_ms': 1_000,
 };
 
 const noSignal = new AbortController().signal;
@@ -51,7 +59,17 @@ function policy(retries: number): Policy {
           // refusing before it proposed anything. A timeout may hide a committed write, and a
           // compare-and-swap sent again would then fail against its own success.
           const noLeader = /etcdserver: no leader/.test(message);
-          const retry = noLeader || /No connection established|ECONNREFUSED/.test(message);
+          const timedOut =
+            idempotent.getStore() === true && /DEADLINE_EXCEEDED|Deadline exceeded/.test(message);
+          // A request that may be sent twice also goes on after a connection lost under it.
+          const dropped =
+            idempotent.getStore() === true && /UNAVAILABLE|Connection dropped/.test(message);
+          // "Waiting for LB pick": the attempt timed out before any connection took the request
+          // (a member cut off, its channel still connecting): nothing was sent.
+          const notSent = /No connection established|ECONNREFUSED|Waiting for LB pick/.test(
+            message,
+          );
+          const retry = noLeader || timedOut || dropped || notSent;
           if (!retry || attempt >= retries || Date.now() >= deadline) throw error;
           if (noLeader) await new Promise((r) => setTimeout(r, 50));
         }
@@ -90,10 +108,16 @@ export class EtcdClient {
    * of N members answer" or "cannot reach etcd at ...", within timeoutMs + probeTimeoutMs.
    * `what` names the call in other messages ("etcd <what> failed: ...").
    */
-  async call<T>(what: string, fn: (etcd: Etcd3) => Promise<T>, timeoutMs?: number): Promise<T> {
+  async call<T>(
+    what: string,
+    fn: (etcd: Etcd3) => Promise<T>,
+    timeoutMs?: number,
+    options: { idempotent?: boolean } = {},
+  ): Promise<T> {
     const deadline = Date.now() + (timeoutMs ?? this.callTimeoutMs);
+    const run = () => deadlines.run(deadline, () => fn(this.etcd));
     try {
-      return await deadlines.run(deadline, () => fn(this.etcd));
+      return await (options.idempotent ? idempotent.run(true, run) : run());
     } catch (error) {
       throw await this.classify(what, error);
     }
@@ -144,10 +168,10 @@ function newEtcd3(endpoints: readonly string[], retries: number): Etcd3 {
     grpcOptions: GRPC_OPTIONS,
     // Unary calls end at the call's deadline; streams (watch, lease keepalive) have none: they
     // live until stopped. A unary call outside `call` (none of flowmig's) gets the default.
-    defaultCallOptions: (context) =>
-      context.isStream
-        ? {}
-        : { deadline: new Date(deadlines.getStore() ?? Date.now() + CALL_TIMEOUT_MS) },
+    defaultCallOptions: (context) => {
+      if (context.isStream) return {};
+      return { deadline: new Date(deadlines.getStore() ?? Date.now() + CALL_TIMEOUT_MS) };
+    },
     faultHandling: { host: () => policy(0), global: policy(retries) },
   });
 }

@@ -140,6 +140,11 @@ export function memberArgv(m: EtcdMember): string[] {
     // A member that was cut off (or restarted) first asks whether it could win before it starts an
     // election, so its return does not depose a healthy leader (Raft's pre-vote; off in 3.4).
     '--pre-vote',
+    // Clients ping their streams every second (src/etcd/client.ts) so a watch or lease stream to a
+    // member cut off by the fabric (packets dropped, no RST) fails over within ~2 s; etcd's default
+    // refuses pings more often than every 5 s (GOAWAY too_many_pings).
+    '--grpc-keepalive-min-time',
+    '1s',
     '--logger',
     'zap',
     '--log-outputs',

@@ -14,8 +14,12 @@ import { type Applied, planEvents } from './plan.js';
 import { syncHost } from './sync.js';
 import type { HostView } from './view.js';
 
-/** The lease's time to live: a host cut off for this long is no longer waited for. */
-export const LEASE_TTL_SECONDS = 3;
+/**
+ * The lease's time to live: a host cut off for this long is no longer waited for. Above the ~2 s a
+ * keepalive stream takes to fail over from a member cut off by the fabric (src/etcd/client.ts),
+ * so a live host's lease does not lapse because another host was cut off.
+ */
+export const LEASE_TTL_SECONDS = 5;
 /** Wait before trying again after etcd refused (no quorum, unreachable). */
 const RETRY_MS = 500;
 
@@ -37,6 +41,7 @@ export class HostCore {
   private queue: Promise<unknown> = Promise.resolve();
   private watch: PrefixWatch | undefined;
   private stopped = false;
+  private registering = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Revision applied but not yet written back (writes are coalesced while changes queue up). */
   private pendingAck = 0;
@@ -64,6 +69,17 @@ export class HostCore {
   }
 
   private async register(): Promise<void> {
+    // One loop at a time: a lease can be reported lost more than once.
+    if (this.registering) return;
+    this.registering = true;
+    try {
+      await this.registerLoop();
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  private async registerLoop(): Promise<void> {
     while (!this.stopped) {
       try {
         this.registration = await this.table.register(this.view.self.name, LEASE_TTL_SECONDS, {
@@ -143,8 +159,14 @@ export class HostCore {
       }
       for (const d of plan.drains) this.later(() => void this.endDrain(d.address, d.former), d.ms);
       this.revision = revision;
+      const what = events
+        .slice(0, 3)
+        .map((e) =>
+          e.kind === 'put' ? `${e.flow.address} → ${e.flow.responder}` : `${e.address} deleted`,
+        )
+        .join(', ');
       this.events.log(
-        `applied revision ${revision}: ${events.length} event(s), ${plan.changed} flow(s) changed here`,
+        `applied revision ${revision}: ${what}${events.length > 3 ? `, … (${events.length})` : ''}; ${plan.changed} flow(s) changed here`,
       );
       this.ack(revision);
     });

@@ -15,6 +15,7 @@ import {
   stopMember,
 } from '../../src/etcd/member-process.js';
 import { execute } from '../../src/exec/execute.js';
+import { Background } from '../../src/experiment/process.js';
 import { HostdClient } from '../../src/hostd-api/client.js';
 import {
   HOSTD_MARKER,
@@ -49,8 +50,15 @@ export interface TestCluster {
   startHost(host: string): Promise<number>;
   /** The PID of a host's daemon. */
   pidOf(host: string): number | undefined;
-  /** Until the host's daemon caught up with the table (it applied a revision); its status then. */
-  caughtUp(host: string, timeoutMs?: number): Promise<HostdStatus>;
+  /**
+   * Until the host's daemon caught up with the table (it applied a revision, or `revision` when
+   * given: a host cut off does not know what it missed); its status then.
+   */
+  caughtUp(host: string, timeoutMs?: number, revision?: number): Promise<HostdStatus>;
+  /** SIGKILLs an etcd member (`etcd1`..`etcd3`). */
+  killEtcd(name: string): void;
+  /** Starts a member again on its data; resolves once it serves (needs a quorum to form). */
+  startEtcd(name: string): Promise<void>;
 }
 
 export function hostByName(cluster: ClusterLab, name: string): ClusterHost {
@@ -66,7 +74,7 @@ export async function withCluster(
   const prefix = uniquePrefix();
   const stateDir = await tempStateDir();
   const cluster = await loadCluster(file, { prefix });
-  const members: RunningMember[] = [];
+  const members = new Map<string, RunningMember>();
   const hostds = new Map<string, number>();
   const ask = <T>(host: string, body: HostdRequestBody, timeoutMs = 30_000) =>
     withConnection(
@@ -96,6 +104,33 @@ export async function withCluster(
     hostds.set(name, pid);
     return pid;
   };
+  const peers = cluster.etcd.members.map((m) => ({ name: m.name, peerUrl: m.peerUrl }));
+  /** Starts (or starts again, on its data) an etcd member; resolves once it serves. */
+  const startEtcd = async (name: string) => {
+    const m = cluster.etcd.members.find((x) => x.name === name);
+    if (!m) throw new Error(`no etcd member ${name}`);
+    const running = await startMember(
+      {
+        name: m.name,
+        dir: join(stateDir, `${cluster.id}.etcd`, m.name),
+        peerUrl: m.peerUrl,
+        clientUrls: [m.clientUrl, `http://127.0.0.1:${m.clientPort}`],
+        cluster: peers,
+        state: 'new',
+        token: cluster.id,
+        netns: m.netns,
+        timing: FAST_TIMING,
+      },
+      { runner, timeoutMs: 20_000 },
+    );
+    members.set(name, running);
+  };
+  const killEtcd = (name: string) => {
+    const r = members.get(name);
+    if (!r) throw new Error(`etcd member ${name} is not running`);
+    process.kill(r.pid, 'SIGKILL');
+    members.delete(name);
+  };
   try {
     await execute(runner, planClusterUp(cluster));
     const engine = engineFor(cluster.engine);
@@ -109,42 +144,31 @@ export async function withCluster(
       JSON.stringify({ kind: 'cluster', id: cluster.id, prefix, description: cluster.description }),
       { mode: 0o600 },
     );
-    const peers = cluster.etcd.members.map((m) => ({ name: m.name, peerUrl: m.peerUrl }));
-    members.push(
-      ...(await Promise.all(
-        cluster.etcd.members.map((m) =>
-          startMember(
-            {
-              name: m.name,
-              dir: join(stateDir, `${cluster.id}.etcd`, m.name),
-              peerUrl: m.peerUrl,
-              clientUrls: [m.clientUrl, `http://127.0.0.1:${m.clientPort}`],
-              cluster: peers,
-              state: 'new',
-              token: cluster.id,
-              netns: m.netns,
-              timing: FAST_TIMING,
-            },
-            { runner, timeoutMs: 20_000 },
-          ),
-        ),
-      )),
-    );
+    await Promise.all(cluster.etcd.members.map((m) => startEtcd(m.name)));
     for (const h of cluster.hosts) await startHost(h.name);
     const first = cluster.hosts[0]?.name ?? '';
     await ask<HostdChange>(first, { verb: 'load', waitMs: 10_000 });
-    const caughtUp = async (host: string, timeoutMs = 10_000) => {
+    const caughtUp = async (host: string, timeoutMs = 10_000, revision = 1) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const s = await ask<HostdStatus>(host, { verb: 'status' });
-        if (s.applied > 0 && s.lag === 0) return s;
+        if (s.applied >= revision && s.lag === 0) return s;
         if (Date.now() > deadline)
           throw new Error(`${host} did not catch up: ${JSON.stringify(s)}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };
     try {
-      await fn({ cluster, stateDir, ask, startHost, pidOf: (h) => hostds.get(h), caughtUp });
+      await fn({
+        cluster,
+        stateDir,
+        ask,
+        startHost,
+        pidOf: (h) => hostds.get(h),
+        caughtUp,
+        killEtcd,
+        startEtcd,
+      });
     } catch (error) {
       // What the host daemons said, with the failure (their logs go with the state directory).
       for (const h of cluster.hosts) {
@@ -159,7 +183,7 @@ export async function withCluster(
     }
   } finally {
     for (const pid of hostds.values()) await stopProcess(pid, 2_000).catch(() => {});
-    for (const m of members) await stopMember(m).catch(() => {});
+    for (const m of members.values()) await stopMember(m).catch(() => {});
     await execute(runner, planClusterDown(cluster)).catch(() => {});
     await removeNamespacesWith(prefix);
     await rm(stateDir, { recursive: true, force: true });
@@ -168,4 +192,27 @@ export async function withCluster(
   assert.deepEqual(await namespacesWith(prefix), []);
   assert.deepEqual(await findByMarker(HOSTD_MARKER, (x) => x === cluster.id), []);
   assert.deepEqual(await findMembers(cluster.id), []);
+}
+
+/**
+ * ping from `netns` to `address`, summary only: by default -i 0 (as fast as replies come, which
+ * keeps both CPUs busy), or every `interval` seconds.
+ */
+export async function floodPing(
+  netns: string,
+  address = 'fe00::1',
+  interval = '0',
+): Promise<{ stop(): Promise<{ sent: number; received: number; errors: number }> }> {
+  const ping = Background.start(['ping', '-n', '-q', '-i', interval, address], { netns });
+  await new Promise((r) => setTimeout(r, 300));
+  if (!ping.running) throw new Error(`ping did not start: ${ping.stderr}`);
+  return {
+    async stop() {
+      await ping.stop('SIGINT');
+      const m = /(\d+) packets transmitted, (\d+) received(?:, \+(\d+) errors)?/.exec(ping.stdout);
+      if (!m)
+        throw new Error(`no ping summary: ${ping.stdout.slice(-300)} ${ping.stderr.slice(-300)}`);
+      return { sent: Number(m[1]), received: Number(m[2]), errors: Number(m[3] ?? 0) };
+    },
+  };
 }
