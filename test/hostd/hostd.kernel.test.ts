@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Background, sleep } from '../../src/experiment/process.js';
+import { parseSnmp6 } from '../../src/experiment/snmp6.js';
 import type { ClusterView, HostdChange, HostdStatus } from '../../src/hostd-api/protocol.js';
 import { ROOT, runner } from '../kernel-support/lab.js';
 import { hostByName, withCluster } from './cluster.js';
 
 const THREE = join(ROOT, 'examples', 'three-hosts.yaml');
+/** Cross-host migrations under the flood (the issue's 200). */
+const MIGRATIONS = 200;
 
 /** The translator's dnat_to map: abstract address → responder address. */
 async function dnatTo(netns: string): Promise<Map<string, string>> {
@@ -53,19 +56,34 @@ describe('host daemons of a three-host cluster', () => {
           ['h3', true],
         ],
       );
-      // A flood of pings from A through every move (iputils: -i 0 → as fast as replies come).
+      // The reference's flood from A through every move: ping -i 0.00001 (iputils keeps whole
+      // milliseconds, so as fast as replies come); -q: the summary only.
       const a = cluster.nodes.find((n) => n.name === 'A');
       assert.ok(a);
-      // -q: the summary only (a line per reply at this rate is ~10 MB of output).
-      const ping = Background.start(['ping', '-n', '-q', '-i', '0', 'fe00::1'], { netns: a.netns });
+      const servers = ['S1', 'S2', 'S3'].map(
+        (s) => cluster.nodes.find((n) => n.name === s)?.netns ?? '',
+      );
+      const echos = async () =>
+        Promise.all(
+          servers.map(async (netns) =>
+            Number(
+              parseSnmp6((await runner.run(['cat', '/proc/net/snmp6'], { netns })).stdout)
+                .Icmp6InEchos ?? 0,
+            ),
+          ),
+        );
+      const echosBefore = await echos();
+      const ping = Background.start(['ping', '-n', '-q', '-i', '0.00001', 'fe00::1'], {
+        netns: a.netns,
+      });
       const moves: HostdChange[] = [];
       try {
         await sleep(300);
         assert.ok(ping.running, ping.stderr);
-        for (let i = 0; i < 30; i++) {
+        for (let i = 0; i < MIGRATIONS; i++) {
           const host = ['h1', 'h2', 'h3'][i % 3] ?? 'h1';
           moves.push(await ask<HostdChange>(host, { verb: 'swap', flow: 'fe00::1' }));
-          await sleep(20);
+          await sleep(5);
         }
       } finally {
         await ping.stop('SIGINT');
@@ -100,6 +118,9 @@ describe('host daemons of a three-host cluster', () => {
         ['S1', 'S2', 'S3'],
         'every server served the flow',
       );
+      const echosAfter = await echos();
+      for (const [i, n] of echosAfter.entries())
+        assert.ok(n > (echosBefore[i] ?? 0), `S${i + 1} received echo requests`);
       // Every host applied the last revision; h1 maps the flow to where etcd says.
       const last = moves.at(-1);
       assert.ok(last);
