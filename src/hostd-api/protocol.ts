@@ -27,6 +27,8 @@ export const hostdRequestSchema = z.discriminatedUnion('verb', [
   z.strictObject({ id, verb: z.literal('swap'), flow: name.optional(), waitMs }),
   z.strictObject({ id, verb: z.literal('migrate'), flow: name, node: name, waitMs }),
   z.strictObject({ id, verb: z.literal('evacuate'), from: name, to: name, waitMs }),
+  /** The last revisions this host applied, timed (src/hostd/trace.ts), for `bench cluster`. */
+  z.strictObject({ id, verb: z.literal('trace') }),
 ]);
 
 export type HostdRequest = z.infer<typeof hostdRequestSchema>;
@@ -101,6 +103,39 @@ export interface HostdChange {
   /** Call → committed, and committed → applied by every live translator, in ms. */
   readonly commitMs: number;
   readonly appliedMs: number;
+}
+
+/** One revision a host applied; times are epoch ms with sub-ms precision (one machine's clock). */
+export interface HostdTraceEntry {
+  readonly revision: number;
+  /** A watch event, or a list (the catch-up at start, after compaction or a failed apply). */
+  readonly via: 'watch' | 'list';
+  /** When the watch event arrived, or when the list was asked for. */
+  readonly receivedAt: number;
+  /** When its plan was applied (rules, conntrack, routes). */
+  readonly appliedAt: number;
+  /** The in-process apply's own rule and conntrack times, when it took that path. */
+  readonly ruleMs?: number;
+  readonly conntrackMs?: number;
+  /** When a write of this host's applied revision at or past it completed. */
+  readonly ackedAt?: number;
+}
+
+/** A change this daemon answered: when its txn committed and when the answer went out. */
+export interface HostdTraceAnswer {
+  readonly revision: number;
+  readonly committedAt: number;
+  readonly answeredAt: number;
+}
+
+export interface HostdTrace {
+  readonly host: string;
+  readonly pid: number;
+  /** This daemon's clock when it answered (epoch ms). */
+  readonly now: number;
+  /** Oldest first, the last ~1,000. */
+  readonly entries: readonly HostdTraceEntry[];
+  readonly answers: readonly HostdTraceAnswer[];
 }
 
 export function parseHostdRequest(

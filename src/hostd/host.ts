@@ -12,6 +12,7 @@ import type { Runner } from '../exec/runner.js';
 import { HostApplier } from './apply.js';
 import { type Applied, planEvents } from './plan.js';
 import { syncHost } from './sync.js';
+import { epochNow, HostTrace } from './trace.js';
 import type { HostView } from './view.js';
 
 /**
@@ -37,6 +38,8 @@ export class HostCore {
   lastError: string | undefined;
   registration: Registration | undefined;
   readonly table: FlowTable;
+  /** The last revisions applied, timed (the `trace` verb). */
+  readonly trace = new HostTrace();
   private readonly applier: HostApplier;
   private queue: Promise<unknown> = Promise.resolve();
   private watch: PrefixWatch | undefined;
@@ -105,8 +108,10 @@ export class HostCore {
       this.watch = undefined;
       while (!this.stopped) {
         try {
+          const asked = epochNow();
           const list = await this.table.list();
           const r = await syncHost(this.view, this.runner, this.applier, list, this.applied);
+          this.trace.applied(list.revision, 'list', asked);
           this.problems = [...r.problems];
           for (const p of r.problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
           this.revision = list.revision;
@@ -142,14 +147,16 @@ export class HostCore {
     problems: readonly KeyProblem[],
   ) {
     this.seen = Math.max(this.seen, revision);
+    const received = epochNow();
     void this.serial(async () => {
       if (revision <= this.revision) return; // seen in a list already
       for (const p of problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
       const plan = planEvents(this.view, this.applied, events);
       for (const p of plan.problems) this.events.log(`skipped ${p.key}: ${p.problem}`);
       this.problems = mergeProblems(this.problems, [...problems, ...plan.problems], events);
+      let times: { ruleMs?: number; conntrackMs?: number };
       try {
-        await this.applier.apply(plan.ops);
+        times = await this.applier.apply(plan.ops);
         await this.applier.routes(plan.routes);
       } catch (error) {
         // The kernel may hold part of it: a catch-up restates this host from the table.
@@ -159,6 +166,7 @@ export class HostCore {
       }
       for (const d of plan.drains) this.later(() => void this.endDrain(d.address, d.former), d.ms);
       this.revision = revision;
+      this.trace.applied(revision, 'watch', received, times);
       const what = events
         .slice(0, 3)
         .map((e) =>
@@ -192,6 +200,7 @@ export class HostCore {
         this.pendingAck = 0;
         try {
           await this.table.writeApplied(this.view.self.name, r);
+          this.trace.acked(r);
         } catch (error) {
           this.fail('applied write', error);
           this.pendingAck = Math.max(this.pendingAck, r);

@@ -1,4 +1,4 @@
-// `flowmig bench swap|datapath|cli|api`: the benchmarks (src/bench/), each loaded only when it runs.
+// `flowmig bench swap|datapath|cli|api|cluster`: the benchmarks (src/bench/), each loaded only when it runs.
 import type { Command } from 'commander';
 import { print } from '../output.js';
 import { positiveInt, positiveInts } from '../parse.js';
@@ -131,6 +131,47 @@ export function register(program: Command, route: Route): void {
         });
         progress.done();
         print(o.json, r, renderApiBench(r));
+      },
+    );
+
+  bench
+    .command('cluster')
+    .description(
+      'cluster labs of N hosts and F flows: migration API call → applied on every translator (p50/p99, where the time goes), the flows’ load, a restarted host daemon’s catch-up; beside the in-process swap',
+    )
+    .option('--hosts <list>', 'host counts of the labs (each ≥ 2)', '3,8')
+    .option('--flows <list>', 'flow counts of the labs', '1,10000')
+    .option('--migrations <n>', 'migrations measured per lab (and per flood)', positiveInt, 200)
+    .option('--flood', 'also measure the migrations under ping -i 0 from host 1’s client')
+    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark labs', 'fmc-')
+    .option('--json', 'print the result as JSON: {cells, baseline, targets, load, notes, ...}')
+    .action(
+      async (o: {
+        hosts: string;
+        flows: string;
+        migrations: number;
+        flood?: boolean;
+        prefix: string;
+        json?: boolean;
+      }) => {
+        const hosts = positiveInts(o.hosts);
+        const flows = positiveInts(o.flows);
+        const progress = new Progress(process.stderr, !o.json);
+        const [{ benchCluster }, { renderClusterBench }] = await Promise.all([
+          import('../../bench/cluster.js'),
+          import('../../bench/cluster-render.js'),
+        ]);
+        const r = await benchCluster({
+          hosts,
+          flows,
+          migrations: o.migrations,
+          flood: o.flood === true,
+          prefix: o.prefix,
+          stateDir: route.stateDir,
+          onProgress: (text) => progress.update(text),
+        });
+        progress.done();
+        print(o.json, r, renderClusterBench(r));
       },
     );
 }

@@ -1,0 +1,115 @@
+// `flowmig bench cluster`'s text: a row per cell and mode (idle, flood) with the phases' p50s,
+// the load and restart times, the in-process baseline, the ratios and the targets.
+import type { ClusterBenchResult, ClusterCell, MigrationStats } from './cluster-result.js';
+
+const ms = (v: number) => v.toFixed(Math.abs(v) < 10 ? 2 : 0);
+const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : ms(v));
+
+function row(c: ClusterCell, s: MigrationStats): string[] {
+  const b = s.breakdown_p50;
+  return [
+    String(c.hosts),
+    String(c.flows),
+    s.flood ? 'flood' : 'idle',
+    `${s.migrations}${s.failed ? ` (${s.failed} failed)` : ''}`,
+    ms(s.p50_ms),
+    ms(s.p99_ms),
+    ms(b.commit),
+    `${ms(b.delivery)} (${ms(b.deliveryMax)})`,
+    ms(b.apply),
+    ms(b.conntrack),
+    ms(b.write),
+    ms(b.ack),
+    ms(b.other),
+    s.flood ? '' : opt(c.load?.applied_ms),
+    s.flood ? '' : `${opt(c.restart.in_sync_ms)} (${ms(c.restart.status_ms)})`,
+  ];
+}
+
+export function renderClusterBench(r: ClusterBenchResult): string {
+  const loads = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' ');
+  const rows = [
+    [
+      'HOSTS',
+      'FLOWS',
+      'MODE',
+      'MIGR',
+      'P50 ms',
+      'P99 ms',
+      'COMMIT',
+      'DELIVERY (MAX)',
+      'APPLY',
+      'CT',
+      'WRITE',
+      'ACK',
+      'OTHER',
+      'LOAD ms',
+      'RESTART ms (STATUS)',
+    ],
+    ...r.cells.flatMap((c) => [row(c, c.idle), ...(c.flood ? [row(c, c.flood)] : [])]),
+  ];
+  const base = [
+    ['FLOWS', 'SWAPS', 'P50 ms', 'P99 ms', 'APPLY P50 ms'],
+    ...r.baseline.map((b) => [
+      String(b.flows),
+      String(b.swaps),
+      ms(b.p50_ms),
+      ms(b.p99_ms),
+      ms(b.apply_p50_ms),
+    ]),
+  ];
+  const ratios = [
+    ['HOSTS', 'FLOWS', 'IDLE P50 / IN-PROCESS P50'],
+    ...r.cells.map((c) => [
+      String(c.hosts),
+      String(c.flows),
+      c.p50_vs_inprocess === null ? '-' : `${c.p50_vs_inprocess.toFixed(1)}×`,
+    ]),
+  ];
+  const floods = r.cells.flatMap((c) =>
+    c.flood?.ping
+      ? [
+          `flood at ${c.hosts} hosts, ${c.flows} flows: ping sent ${c.flood.ping.transmitted}, received ${c.flood.ping.received}`,
+        ]
+      : [],
+  );
+  const errors = r.cells.flatMap((c) =>
+    [c.idle, c.flood].flatMap((s) =>
+      s?.error ? [`error at ${c.hosts} hosts, ${c.flows} flows: ${s.error}`] : [],
+    ),
+  );
+  return [
+    'flowmig cluster: migrations through host 1’s daemon, API call → applied on every translator',
+    `run ${r.startedAt} → ${r.endedAt}; ${r.cpus} CPUs; load average ${loads(r.load.atStart)} at the start, ${loads(r.load.atEnd)} at the end`,
+    '',
+    columns(rows),
+    '',
+    'in-process swap (Flowmig.swap in this process, single-host lab, one call at a time):',
+    columns(base),
+    '',
+    columns(ratios),
+    '',
+    ...floods,
+    ...r.targets.map(
+      (t) =>
+        `target: ${t.name} ≤ ${t.limit}: ${t.value === null ? 'not measured' : ms(t.value)} (${t.met ? 'met' : 'not met'})`,
+    ),
+    ...errors,
+    ...r.notes.map((n) => `note: ${n}`),
+  ].join('\n');
+}
+
+/** Left-aligned columns, two spaces apart. */
+function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows)
+    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

@@ -1,0 +1,228 @@
+// `flowmig bench cluster`'s figures from what it timed: each migration's phases lined up against
+// the host daemons' traces (commit, watch delivery, apply, conntrack, applied write,
+// acknowledgement), the load and restart times, and the issue's targets (pure).
+import type { HostdTrace, HostdTraceEntry } from '../hostd-api/protocol.js';
+import { distribution } from '../results/stats.js';
+
+/** One migration as the caller saw it (epoch ms, as the daemons' traces) and as it was answered. */
+export interface MigrationSample {
+  readonly sentAt: number;
+  readonly receivedAt: number;
+  readonly revision: number;
+  readonly commitMs: number;
+  readonly appliedMs: number;
+}
+
+/** One migration's time, ms, along the host whose applied write came last (its critical path). */
+export interface Phases {
+  readonly total: number;
+  /** Call → txn committed (the daemon's commitMs: the flow's read, the txn). */
+  readonly commit: number;
+  /** Committed → the watch event reached the last host. */
+  readonly delivery: number;
+  /** Committed → the watch event reached the slowest host to receive it. */
+  readonly deliveryMax: number;
+  /** The last host's apply (plan, netlink or routes). */
+  readonly apply: number;
+  /** The conntrack pass of the ingress host's apply (part of its apply). */
+  readonly conntrack: number;
+  /** The last host: applied → its applied-revision write done. */
+  readonly write: number;
+  /** That write done → the caller read the answer (host 1's wait sees it, replies). */
+  readonly ack: number;
+  /** What none of these hold: the request reaching host 1's daemon, clocks' rounding. */
+  readonly other: number;
+}
+
+export const PHASE_NAMES = [
+  'commit',
+  'delivery',
+  'deliveryMax',
+  'apply',
+  'conntrack',
+  'write',
+  'ack',
+  'other',
+] as const satisfies readonly (keyof Phases)[];
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+/**
+ * The phases of one migration, or undefined when a host's trace lacks its revision or the
+ * acknowledgement (a host that was not live, or a trace that rolled over).
+ */
+export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Phases | undefined {
+  const entries: HostdTraceEntry[] = [];
+  for (const t of traces) {
+    const e = t.entries.find((x) => x.revision === s.revision);
+    if (!e || e.ackedAt === undefined) return undefined;
+    entries.push(e);
+  }
+  if (entries.length === 0) return undefined;
+  const answer = traces.flatMap((t) => t.answers).find((a) => a.revision === s.revision);
+  const committedAt = answer?.committedAt ?? s.sentAt + s.commitMs;
+  const last = entries.reduce((a, b) => ((b.ackedAt ?? 0) > (a.ackedAt ?? 0) ? b : a));
+  const total = s.receivedAt - s.sentAt;
+  const delivery = last.receivedAt - committedAt;
+  const apply = last.appliedAt - last.receivedAt;
+  const write = (last.ackedAt ?? last.appliedAt) - last.appliedAt;
+  const ack = s.receivedAt - (last.ackedAt ?? last.appliedAt);
+  return {
+    total,
+    commit: s.commitMs,
+    delivery,
+    deliveryMax: Math.max(...entries.map((e) => e.receivedAt - committedAt)),
+    apply,
+    conntrack: Math.max(0, ...entries.map((e) => e.conntrackMs ?? 0)),
+    write,
+    ack,
+    other: total - (s.commitMs + delivery + apply + write + ack),
+  };
+}
+
+/** The migrations of one phase of a cell (idle, or under a ping flood). */
+export interface MigrationStats {
+  readonly flood: boolean;
+  /** Answered ok (the figures are theirs). */
+  readonly migrations: number;
+  readonly failed: number;
+  readonly error?: string;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly max_ms: number;
+  /** Migrations whose every host's trace held their revision (the breakdown's samples). */
+  readonly traced: number;
+  /** p50 of each phase over the traced migrations, ms. */
+  readonly breakdown_p50: Readonly<Record<PhaseName, number>>;
+  /** The flood's ping: packets sent and received (null: no flood). */
+  readonly ping: { readonly transmitted: number; readonly received: number } | null;
+}
+
+export function migrationStats(
+  samples: readonly MigrationSample[],
+  traces: readonly HostdTrace[],
+  extra: {
+    flood: boolean;
+    failed: number;
+    error?: string | undefined;
+    ping?: MigrationStats['ping'];
+  },
+): MigrationStats {
+  const d = distribution(samples.map((s) => s.receivedAt - s.sentAt));
+  const phases = samples.flatMap((s) => phasesOf(s, traces) ?? []);
+  const breakdown = Object.fromEntries(
+    PHASE_NAMES.map((n) => [n, distribution(phases.map((p) => p[n])).p50]),
+  ) as Record<PhaseName, number>;
+  return {
+    flood: extra.flood,
+    migrations: samples.length,
+    failed: extra.failed,
+    ...(extra.error !== undefined ? { error: extra.error } : {}),
+    p50_ms: d.p50,
+    p99_ms: d.p99,
+    max_ms: d.max,
+    traced: phases.length,
+    breakdown_p50: breakdown,
+    ping: extra.ping ?? null,
+  };
+}
+
+/** ping's summary line: `N packets transmitted, M received` (null when it printed none). */
+export function pingSummary(stdout: string): MigrationStats['ping'] {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(stdout);
+  return m ? { transmitted: Number(m[1]), received: Number(m[2]) } : null;
+}
+
+/**
+ * From `startedAt` (epoch ms: the load began) to the last host's apply, and to its applied write,
+ * of a revision applied after it; null when a host applied nothing since.
+ */
+export function loadTimes(
+  traces: readonly HostdTrace[],
+  startedAt: number,
+): { readonly applied_ms: number; readonly acked_ms: number } | null {
+  let applied = 0;
+  let acked = 0;
+  for (const t of traces) {
+    const after = t.entries.filter((e) => e.appliedAt >= startedAt);
+    if (after.length === 0) return null;
+    applied = Math.max(applied, ...after.map((e) => e.appliedAt));
+    acked = Math.max(acked, ...after.map((e) => e.ackedAt ?? e.appliedAt));
+  }
+  return { applied_ms: applied - startedAt, acked_ms: acked - startedAt };
+}
+
+/** Spawn → the first revision at or past `revision` applied by the restarted daemon (null: none). */
+export function inSyncMs(trace: HostdTrace, spawnedAt: number, revision: number): number | null {
+  const e = trace.entries.find((x) => x.revision >= revision && x.appliedAt >= spawnedAt);
+  return e ? e.appliedAt - spawnedAt : null;
+}
+
+export interface ClusterCell {
+  readonly hosts: number;
+  readonly flows: number;
+  readonly lab: string;
+  /** `up` of the lab, whole: network, etcd, host daemons, the flows' load. */
+  readonly up_ms: number;
+  /** The flows' load through host 1's daemon (up's last step) → applied, and written back, on all. */
+  readonly load: { readonly applied_ms: number; readonly acked_ms: number } | null;
+  readonly idle: MigrationStats;
+  readonly flood: MigrationStats | null;
+  /** Host 2's daemon SIGKILLed and spawned again: spawn → its list applied (trace), → status says so. */
+  readonly restart: {
+    readonly in_sync_ms: number | null;
+    readonly status_ms: number;
+    readonly revision: number;
+  };
+  /** Idle p50 / the in-process swap's p50 at the same flow count. */
+  readonly p50_vs_inprocess: number | null;
+}
+
+/** Flowmig.swap in this process, one call at a time, on a single-host lab of the same flow count. */
+export interface ClusterBaseline {
+  readonly flows: number;
+  readonly swaps: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  /** The controller's own time of the rule change and conntrack pass. */
+  readonly apply_p50_ms: number;
+}
+
+export interface ClusterTarget {
+  readonly name: string;
+  /** null: not measured (e.g. a restart that never caught up). */
+  readonly value: number | null;
+  readonly limit: number;
+  readonly met: boolean;
+}
+
+/** The issue's targets (all upper bounds, ms), for the cells that were measured. */
+export function clusterTargets(cells: readonly ClusterCell[]): ClusterTarget[] {
+  const out: ClusterTarget[] = [];
+  const max = (name: string, value: number | null, limit: number) =>
+    out.push({ name, value, limit, met: value !== null && value <= limit });
+  for (const c of cells.filter((x) => x.hosts === 8)) {
+    max(`idle migration at 8 hosts, ${c.flows} flows: p50 ms`, c.idle.p50_ms, 8);
+    max(`idle migration at 8 hosts, ${c.flows} flows: p99 ms`, c.idle.p99_ms, 40);
+  }
+  for (const c of cells.filter((x) => x.hosts === 8 && x.flows === 10_000))
+    max('10,000 flows loaded and applied on 8 translators: ms', c.load?.applied_ms ?? null, 5_000);
+  for (const c of cells)
+    max(
+      `restarted host daemon in sync at ${c.hosts} hosts, ${c.flows} flows: ms`,
+      c.restart.in_sync_ms,
+      1_000,
+    );
+  return out;
+}
+
+export interface ClusterBenchResult {
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly cpus: number;
+  readonly load: { readonly atStart: readonly number[]; readonly atEnd: readonly number[] };
+  readonly labs: readonly string[];
+  readonly cells: readonly ClusterCell[];
+  readonly baseline: readonly ClusterBaseline[];
+  readonly targets: readonly ClusterTarget[];
+  readonly notes: readonly string[];
+}
