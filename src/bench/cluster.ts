@@ -225,7 +225,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       loadWaitMs: LOAD_WAIT_MS,
       onStep: (text) => {
         if (text.startsWith('loading')) loadAt = epochNow();
-        say(`${lab.id}: ${text}`);
+        say(`building ${lab.id}: ${text}`);
       },
     });
     const upMs = epochNow() - upAt;
@@ -278,7 +278,9 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
             });
             await sleep(300); // under way before the first migration
           }
-          say(`${lab.id}: ${options.migrations} migrations${flood ? ' under ping -i 0' : ''}`);
+          say(
+            `migrating on ${lab.id}: ${options.migrations} migrations${flood ? ' under ping -i 0' : ''}`,
+          );
           const r = await migrate(options.migrations, flood);
           if (ping) {
             await ping.stop('SIGINT');
@@ -292,14 +294,14 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
             ping: summary,
           });
           say(
-            `${lab.id}${flood ? ' (flood)' : ''}: p50 ${s.p50_ms.toFixed(2)} ms, p99 ${s.p99_ms.toFixed(2)} ms`,
+            `measured ${lab.id}${flood ? ' (flood)' : ''}: p50 ${s.p50_ms.toFixed(2)} ms, p99 ${s.p99_ms.toFixed(2)} ms`,
           );
           return s;
         } finally {
           await ping?.stop('SIGKILL');
         }
       };
-      say(`${lab.id}: warming up (${WARMUP} migrations)`);
+      say(`warming ${lab.id} up (${WARMUP} migrations)`);
       await migrate(Math.min(WARMUP, options.migrations), false);
       const idle = await phase(false);
       const flood = options.flood ? await phase(true) : null;
@@ -322,7 +324,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     const pid = status.hosts[1]?.status?.pid;
     if (pid === undefined || !(await isOurProcess(pid, hostdMarkers(lab.id, host.name))))
       throw new FlowmigError(`the host daemon of ${host.name} does not answer`);
-    say(`${lab.id}: SIGKILL to ${host.name}'s daemon (pid ${pid}), then starting it again`);
+    say(`restarting ${host.name}'s daemon on ${lab.id} (SIGKILL to pid ${pid}, then a spawn)`);
     process.kill(pid, 'SIGKILL');
     while (await isRunning(pid)) await sleep(5);
     const spawnedAt = epochNow();
