@@ -20,9 +20,12 @@ function row(c: ClusterCell, s: MigrationStats): string[] {
     ms(b.conntrack),
     ms(b.write),
     ms(b.ack),
+    ms(b.reply),
     ms(b.other),
-    s.flood ? '' : opt(c.load?.applied_ms),
-    s.flood ? '' : `${opt(c.restart.in_sync_ms)} (${ms(c.restart.status_ms)})`,
+    s.flood || !c.load ? '' : `${ms(c.load.applied_ms)} (${ms(c.load.received_ms)})`,
+    s.flood
+      ? ''
+      : `${opt(c.restart.in_sync_ms)} (${opt(c.restart.asked_ms)}, ${ms(c.restart.status_ms)})`,
   ];
 }
 
@@ -42,9 +45,10 @@ export function renderClusterBench(r: ClusterBenchResult): string {
       'CT',
       'WRITE',
       'ACK',
+      'REPLY',
       'OTHER',
-      'LOAD ms',
-      'RESTART ms (STATUS)',
+      'LOAD ms (RECEIVED)',
+      'RESTART ms (ASKED, STATUS)',
     ],
     ...r.cells.flatMap((c) => [row(c, c.idle), ...(c.flood ? [row(c, c.flood)] : [])]),
   ];

@@ -28,8 +28,13 @@ export interface Phases {
   readonly conntrack: number;
   /** The last host: applied → its applied-revision write done. */
   readonly write: number;
-  /** That write done → the caller read the answer (host 1's wait sees it, replies). */
+  /**
+   * That write done → host 1's daemon answered: its wait for the applied keys (a read, a watch
+   * created, the event, the watch cancelled). Without host 1's answer on record, → the caller.
+   */
   readonly ack: number;
+  /** Host 1's daemon answered → the caller read the reply (0 without the answer on record). */
+  readonly reply: number;
   /** What none of these hold: the request reaching host 1's daemon, clocks' rounding. */
   readonly other: number;
 }
@@ -42,6 +47,7 @@ export const PHASE_NAMES = [
   'conntrack',
   'write',
   'ack',
+  'reply',
   'other',
 ] as const satisfies readonly (keyof Phases)[];
 export type PhaseName = (typeof PHASE_NAMES)[number];
@@ -65,7 +71,9 @@ export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Pha
   const delivery = last.receivedAt - committedAt;
   const apply = last.appliedAt - last.receivedAt;
   const write = (last.ackedAt ?? last.appliedAt) - last.appliedAt;
-  const ack = s.receivedAt - (last.ackedAt ?? last.appliedAt);
+  const acked = last.ackedAt ?? last.appliedAt;
+  const ack = (answer?.answeredAt ?? s.receivedAt) - acked;
+  const reply = answer ? s.receivedAt - answer.answeredAt : 0;
   return {
     total,
     commit: s.commitMs,
@@ -75,7 +83,8 @@ export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Pha
     conntrack: Math.max(0, ...entries.map((e) => e.conntrackMs ?? 0)),
     write,
     ack,
-    other: total - (s.commitMs + delivery + apply + write + ack),
+    reply,
+    other: total - (s.commitMs + delivery + apply + write + ack + reply),
   };
 }
 
@@ -132,29 +141,53 @@ export function pingSummary(stdout: string): MigrationStats['ping'] {
   return m ? { transmitted: Number(m[1]), received: Number(m[2]) } : null;
 }
 
+export interface LoadTimes {
+  /** → the last host received the last revision (etcd's txns of ≤ 128 puts, one after another). */
+  readonly received_ms: number;
+  /** → the last host applied it. */
+  readonly applied_ms: number;
+  /** → the last host wrote back its applied revision. */
+  readonly acked_ms: number;
+  /** Revisions the load took (as host 1 saw them). */
+  readonly revisions: number;
+}
+
 /**
- * From `startedAt` (epoch ms: the load began) to the last host's apply, and to its applied write,
- * of a revision applied after it; null when a host applied nothing since.
+ * From `startedAt` (epoch ms: the load began) to the last host receiving, applying and writing
+ * back a revision applied after it; null when a host applied nothing since.
  */
-export function loadTimes(
-  traces: readonly HostdTrace[],
-  startedAt: number,
-): { readonly applied_ms: number; readonly acked_ms: number } | null {
+export function loadTimes(traces: readonly HostdTrace[], startedAt: number): LoadTimes | null {
+  let received = 0;
   let applied = 0;
   let acked = 0;
   for (const t of traces) {
     const after = t.entries.filter((e) => e.appliedAt >= startedAt);
     if (after.length === 0) return null;
+    received = Math.max(received, ...after.map((e) => e.receivedAt));
     applied = Math.max(applied, ...after.map((e) => e.appliedAt));
     acked = Math.max(acked, ...after.map((e) => e.ackedAt ?? e.appliedAt));
   }
-  return { applied_ms: applied - startedAt, acked_ms: acked - startedAt };
+  return {
+    received_ms: received - startedAt,
+    applied_ms: applied - startedAt,
+    acked_ms: acked - startedAt,
+    revisions: traces[0]?.entries.filter((e) => e.appliedAt >= startedAt).length ?? 0,
+  };
 }
 
-/** Spawn → the first revision at or past `revision` applied by the restarted daemon (null: none). */
-export function inSyncMs(trace: HostdTrace, spawnedAt: number, revision: number): number | null {
+/**
+ * Spawn → the first revision at or past `revision` applied by the restarted daemon, and → when it
+ * began to get it (its catch-up's list asked for, after it registered); nulls: none.
+ */
+export function inSync(
+  trace: HostdTrace,
+  spawnedAt: number,
+  revision: number,
+): { readonly in_sync_ms: number | null; readonly asked_ms: number | null } {
   const e = trace.entries.find((x) => x.revision >= revision && x.appliedAt >= spawnedAt);
-  return e ? e.appliedAt - spawnedAt : null;
+  return e
+    ? { in_sync_ms: e.appliedAt - spawnedAt, asked_ms: e.receivedAt - spawnedAt }
+    : { in_sync_ms: null, asked_ms: null };
 }
 
 export interface ClusterCell {
@@ -164,12 +197,16 @@ export interface ClusterCell {
   /** `up` of the lab, whole: network, etcd, host daemons, the flows' load. */
   readonly up_ms: number;
   /** The flows' load through host 1's daemon (up's last step) → applied, and written back, on all. */
-  readonly load: { readonly applied_ms: number; readonly acked_ms: number } | null;
+  readonly load: LoadTimes | null;
   readonly idle: MigrationStats;
   readonly flood: MigrationStats | null;
-  /** Host 2's daemon SIGKILLed and spawned again: spawn → its list applied (trace), → status says so. */
+  /**
+   * Host 2's daemon SIGKILLed and spawned again: spawn → its catch-up list applied (trace), → that
+   * list asked for (process start, etcd connection, lease), → its hello said so (polled).
+   */
   readonly restart: {
     readonly in_sync_ms: number | null;
+    readonly asked_ms: number | null;
     readonly status_ms: number;
     readonly revision: number;
   };

@@ -36,7 +36,7 @@ import {
   type ClusterBenchResult,
   type ClusterCell,
   clusterTargets,
-  inSyncMs,
+  inSync,
   loadTimes,
   type MigrationSample,
   type MigrationStats,
@@ -182,9 +182,9 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       notes: [
         `each cell: a generated lab (src/bench/cluster-lab.ts) built by upCluster (prefix ${options.prefix}), its flows loaded by up's last step (host 1's daemon, 'load'); torn down by downCluster after`,
         `migrations: one HostdClient on host 1's daemon, one 'migrate' at a time of a random flow to a random other server (seeded), answered once every live translator wrote back its applied revision; ${WARMUP} first, not counted`,
-        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (the reply's commitMs), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → the caller read the reply, OTHER the rest (the request reaching host 1's daemon); epoch times from each daemon's trace verb",
-        'load: up\'s "loading" step → the last host applied (and wrote back) a revision of it, from the traces',
-        "restart: host 2's daemon SIGKILLed, spawned again (startHostd); spawn → its catch-up list applied (trace), and → its hello first said applied ≥ the table's last change (STATUS, polled every 5 ms)",
+        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (the reply's commitMs), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → host 1's daemon answered (its wait for the applied keys: a read, a watch created, the event, the watch cancelled), REPLY → the caller read it, OTHER the rest (the request reaching host 1's daemon); epoch times from each daemon's trace verb",
+        'load: up\'s "loading" step → the last host applied a revision of it (in brackets: → the last host received the last one), from the traces',
+        "restart: host 2's daemon SIGKILLed, spawned again (startHostd); spawn → its catch-up list applied (trace; in brackets: → that list asked for, after process start and its lease), and → its hello first said applied ≥ the table's last change (STATUS, polled every 5 ms)",
         `in-process: Flowmig.swap in this process on a single-host lab of the same flow count (prefix ${inPrefix}), one call at a time, ${WARMUP} first not counted; APPLY: its own rule + conntrack time`,
       ],
     };
@@ -366,6 +366,6 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       () => HostdClient.connect(hostdPaths(options.stateDir, lab.id, host.name).socket),
       (x) => x.request<HostdTrace>({ verb: 'trace' }),
     );
-    return { in_sync_ms: inSyncMs(trace, spawnedAt, revision), status_ms: statusMs, revision };
+    return { ...inSync(trace, spawnedAt, revision), status_ms: statusMs, revision };
   }
 }

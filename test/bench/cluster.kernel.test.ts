@@ -92,6 +92,8 @@ describe('bench cluster (3 hosts, 1 flow, 20 migrations)', () => {
         assert.ok(c.restart.in_sync_ms !== null && c.restart.in_sync_ms > 0, JSON.stringify(c));
         assert.ok(c.restart.status_ms >= c.restart.in_sync_ms, JSON.stringify(c));
         assert.ok(c.restart.revision > 0);
+        assert.ok(c.restart.asked_ms !== null && c.restart.asked_ms <= c.restart.in_sync_ms);
+        assert.ok(c.load.received_ms <= c.load.applied_ms && c.load.revisions >= 1);
         assert.ok(c.p50_vs_inprocess !== null && c.p50_vs_inprocess > 0);
         assert.equal(out.baseline.length, 1);
         const b = out.baseline[0];

@@ -9,7 +9,7 @@ import {
   type ClusterBenchResult,
   type ClusterCell,
   clusterTargets,
-  inSyncMs,
+  inSync,
   loadTimes,
   type MigrationSample,
   migrationStats,
@@ -105,14 +105,17 @@ describe('phases of a migration', () => {
       apply: 0.5,
       conntrack: 0.5,
       write: 8.5,
-      ack: 5,
-      other: 21 - (4.5 + 2 + 0.5 + 8.5 + 5),
+      ack: 4,
+      reply: 1,
+      other: 21 - (4.5 + 2 + 0.5 + 8.5 + 4 + 1),
     });
   });
 
   it('without the answer on record, the commit is the caller’s send + commitMs', () => {
     const p = phasesOf(sample, [{ ...h1, answers: [] }, h2]);
     assert.equal(p?.delivery, 1007 - 1004.5);
+    assert.equal(p?.ack, 1021 - 1016, 'the write → the caller');
+    assert.equal(p?.reply, 0);
   });
 
   it('undefined when a host lacks the revision or has not acknowledged it', () => {
@@ -143,15 +146,25 @@ describe('load, restart, ping', () => {
   it('loadTimes: to the last host’s last apply and write after the start; null if one did none', () => {
     const a = trace('h1', [entry(5, 10, 11, 12), entry(9, 100, 150, 160)]);
     const b = trace('h2', [entry(9, 100, 170, 175)]);
-    assert.deepEqual(loadTimes([a, b], 100), { applied_ms: 70, acked_ms: 75 });
+    assert.deepEqual(loadTimes([a, b], 100), {
+      received_ms: 0,
+      applied_ms: 70,
+      acked_ms: 75,
+      revisions: 1,
+    });
     assert.equal(loadTimes([a, trace('h3', [entry(5, 10, 11, 12)])], 100), null);
   });
 
-  it('inSyncMs: the first revision at or past the target applied after the spawn', () => {
+  it('inSync: the first revision at or past the target applied after the spawn; when asked', () => {
     const t = trace('h2', [{ ...entry(30, 500, 900, 905), via: 'list' }, entry(31, 950, 960, 970)]);
-    assert.equal(inSyncMs(t, 400, 30), 500);
-    assert.equal(inSyncMs(t, 400, 31), 560);
-    assert.equal(inSyncMs(t, 400, 32), null);
+    assert.deepEqual(inSync(t, 400, 30), { in_sync_ms: 500, asked_ms: 100 });
+    assert.deepEqual(inSync(t, 400, 31), { in_sync_ms: 560, asked_ms: 550 });
+    assert.deepEqual(inSync(t, 400, 32), { in_sync_ms: null, asked_ms: null });
+    assert.deepEqual(
+      inSync(t, 950, 30),
+      { in_sync_ms: 10, asked_ms: 0 },
+      'applied after the spawn',
+    );
   });
 
   it('pingSummary reads iputils’ line, null without one', () => {
@@ -177,10 +190,10 @@ const cell = (over: Partial<ClusterCell>): ClusterCell => ({
   flows: 1,
   lab: 'fmc-c8x1',
   up_ms: 3000,
-  load: { applied_ms: 200, acked_ms: 210 },
+  load: { received_ms: 150, applied_ms: 200, acked_ms: 210, revisions: 1 },
   idle: stats(6, 30),
   flood: null,
-  restart: { in_sync_ms: 400, status_ms: 420, revision: 10 },
+  restart: { in_sync_ms: 400, asked_ms: 300, status_ms: 420, revision: 10 },
   p50_vs_inprocess: 3,
   ...over,
 });
@@ -188,14 +201,18 @@ const cell = (over: Partial<ClusterCell>): ClusterCell => ({
 describe('targets and text', () => {
   it('8-host cells get the latency targets, 8 × 10,000 the load target, every cell the restart', () => {
     const t = clusterTargets([
-      cell({ hosts: 3, lab: 'fmc-c3x1', restart: { in_sync_ms: null, status_ms: 0, revision: 1 } }),
+      cell({
+        hosts: 3,
+        lab: 'fmc-c3x1',
+        restart: { in_sync_ms: null, asked_ms: null, status_ms: 0, revision: 1 },
+      }),
       cell({}),
       cell({
         flows: 10_000,
         lab: 'fmc-c8x10000',
         idle: stats(9, 41),
-        load: { applied_ms: 5_001, acked_ms: 5_100 },
-        restart: { in_sync_ms: 1_000, status_ms: 1_010, revision: 90 },
+        load: { received_ms: 4_900, applied_ms: 5_001, acked_ms: 5_100, revisions: 79 },
+        restart: { in_sync_ms: 1_000, asked_ms: 700, status_ms: 1_010, revision: 90 },
       }),
     ]);
     assert.deepEqual(
@@ -231,12 +248,9 @@ describe('targets and text', () => {
     const lines = text.split('\n');
     assert.match(
       lines.find((l) => l.startsWith('8 ') && l.includes('idle')) ?? '',
-      /200 \(2 failed\)\s+6\.00\s+30 .*200\s+400 \(420\)$/,
+      /200 \(2 failed\)\s+6\.00\s+30 .*200 \(150\)\s+400 \(300, 420\)$/,
     );
-    assert.match(
-      lines.find((l) => l.includes('flood')) ?? '',
-      /^8\s+1\s+flood\s+200\s+12\s+50/,
-    );
+    assert.match(lines.find((l) => l.includes('flood')) ?? '', /^8\s+1\s+flood\s+200\s+12\s+50/);
     assert.match(text, /^1\s+200\s+2\.00\s+5\.00\s+0\.30$/m);
     assert.match(text, /^8\s+1\s+3\.0×$/m);
     assert.match(text, /flood at 8 hosts, 1 flows: ping sent 5, received 5/);
