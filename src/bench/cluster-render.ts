@@ -2,11 +2,32 @@
 // the load and restart times, the in-process baseline, the ratios and the targets.
 import type { ClusterBenchResult, ClusterCell, MigrationStats } from './cluster-result.js';
 
+/** The phases shown, in the order they happen (delivery with its slowest host's in brackets). */
+const PHASES = [
+  'commit',
+  'delivery',
+  'apply',
+  'conntrack',
+  'write',
+  'ack',
+  'reply',
+  'other',
+] as const;
+
 const ms = (v: number) => v.toFixed(Math.abs(v) < 10 ? 2 : 0);
 const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : ms(v));
 
-function row(c: ClusterCell, s: MigrationStats): string[] {
-  const b = s.breakdown_p50;
+function row(c: ClusterCell, s: MigrationStats, p99 = false): string[] {
+  const b = p99 ? s.breakdown_p99 : s.breakdown_p50;
+  if (p99)
+    return [
+      String(c.hosts),
+      String(c.flows),
+      s.flood ? 'flood' : 'idle',
+      ...PHASES.map((n) =>
+        n === 'delivery' ? `${ms(b.delivery)} (${ms(b.deliveryMax)})` : ms(b[n]),
+      ),
+    ];
   return [
     String(c.hosts),
     String(c.flows),
@@ -52,6 +73,22 @@ export function renderClusterBench(r: ClusterBenchResult): string {
     ],
     ...r.cells.flatMap((c) => [row(c, c.idle), ...(c.flood ? [row(c, c.flood)] : [])]),
   ];
+  const tails = [
+    [
+      'HOSTS',
+      'FLOWS',
+      'MODE',
+      'COMMIT',
+      'DELIVERY (MAX)',
+      'APPLY',
+      'CT',
+      'WRITE',
+      'ACK',
+      'REPLY',
+      'OTHER',
+    ],
+    ...r.cells.flatMap((c) => [row(c, c.idle, true), ...(c.flood ? [row(c, c.flood, true)] : [])]),
+  ];
   const base = [
     ['FLOWS', 'SWAPS', 'P50 ms', 'P99 ms', 'APPLY P50 ms'],
     ...r.baseline.map((b) => [
@@ -87,6 +124,9 @@ export function renderClusterBench(r: ClusterBenchResult): string {
     `run ${r.startedAt} → ${r.endedAt}; ${r.cpus} CPUs; load average ${loads(r.load.atStart)} at the start, ${loads(r.load.atEnd)} at the end`,
     '',
     columns(rows),
+    '',
+    'the phases’ p99 (ms):',
+    columns(tails),
     '',
     'in-process swap (Flowmig.swap in this process, single-host lab, one call at a time):',
     columns(base),

@@ -4,7 +4,7 @@
 import type { HostdTrace, HostdTraceEntry } from '../hostd-api/protocol.js';
 import { distribution } from '../results/stats.js';
 
-/** One migration as the caller saw it (epoch ms, as the daemons' traces) and as it was answered. */
+/** One migration as the caller saw it (monotonic ms, the daemons' traces' clock) and as it was answered. */
 export interface MigrationSample {
   readonly sentAt: number;
   readonly receivedAt: number;
@@ -13,10 +13,15 @@ export interface MigrationSample {
   readonly appliedMs: number;
 }
 
-/** One migration's time, ms, along the host whose applied write came last (its critical path). */
+/**
+ * One migration's time, ms, along the host whose applied write came last (its critical path). An
+ * instant two processes see is taken as the earlier: etcd commits the txn before it answers host
+ * 1's daemon and before any host's watch event, whichever that daemon's event loop runs first;
+ * and a host's applied write is done by the time host 1's daemon answers.
+ */
 export interface Phases {
   readonly total: number;
-  /** Call → txn committed (the daemon's commitMs: the flow's read, the txn). */
+  /** Call → txn committed (host 1's daemon saw its txn answered, or a host its event: the earlier). */
   readonly commit: number;
   /** Committed → the watch event reached the last host. */
   readonly delivery: number;
@@ -35,7 +40,7 @@ export interface Phases {
   readonly ack: number;
   /** Host 1's daemon answered → the caller read the reply (0 without the answer on record). */
   readonly reply: number;
-  /** What none of these hold: the request reaching host 1's daemon, clocks' rounding. */
+  /** What none of these hold (after host 1's answer: its reply written). */
   readonly other: number;
 }
 
@@ -65,18 +70,23 @@ export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Pha
   }
   if (entries.length === 0) return undefined;
   const answer = traces.flatMap((t) => t.answers).find((a) => a.revision === s.revision);
-  const committedAt = answer?.committedAt ?? s.sentAt + s.commitMs;
+  const committedAt = Math.min(
+    answer?.committedAt ?? s.sentAt + s.commitMs,
+    ...entries.map((e) => e.receivedAt),
+  );
   const last = entries.reduce((a, b) => ((b.ackedAt ?? 0) > (a.ackedAt ?? 0) ? b : a));
+  const answeredAt = answer?.answeredAt ?? s.receivedAt;
+  const acked = Math.min(last.ackedAt ?? last.appliedAt, answeredAt);
   const total = s.receivedAt - s.sentAt;
+  const commit = committedAt - s.sentAt;
   const delivery = last.receivedAt - committedAt;
   const apply = last.appliedAt - last.receivedAt;
-  const write = (last.ackedAt ?? last.appliedAt) - last.appliedAt;
-  const acked = last.ackedAt ?? last.appliedAt;
-  const ack = (answer?.answeredAt ?? s.receivedAt) - acked;
-  const reply = answer ? s.receivedAt - answer.answeredAt : 0;
+  const write = acked - last.appliedAt;
+  const ack = answeredAt - acked;
+  const reply = s.receivedAt - answeredAt;
   return {
     total,
-    commit: s.commitMs,
+    commit,
     delivery,
     deliveryMax: Math.max(...entries.map((e) => e.receivedAt - committedAt)),
     apply,
@@ -84,7 +94,7 @@ export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Pha
     write,
     ack,
     reply,
-    other: total - (s.commitMs + delivery + apply + write + ack + reply),
+    other: total - (commit + delivery + apply + write + ack + reply),
   };
 }
 
@@ -102,6 +112,8 @@ export interface MigrationStats {
   readonly traced: number;
   /** p50 of each phase over the traced migrations, ms. */
   readonly breakdown_p50: Readonly<Record<PhaseName, number>>;
+  /** p99 of each phase over the traced migrations, ms. */
+  readonly breakdown_p99: Readonly<Record<PhaseName, number>>;
   /** The flood's ping: packets sent and received (null: no flood). */
   readonly ping: { readonly transmitted: number; readonly received: number } | null;
 }
@@ -118,9 +130,10 @@ export function migrationStats(
 ): MigrationStats {
   const d = distribution(samples.map((s) => s.receivedAt - s.sentAt));
   const phases = samples.flatMap((s) => phasesOf(s, traces) ?? []);
-  const breakdown = Object.fromEntries(
-    PHASE_NAMES.map((n) => [n, distribution(phases.map((p) => p[n])).p50]),
-  ) as Record<PhaseName, number>;
+  const of = (which: 'p50' | 'p99') =>
+    Object.fromEntries(
+      PHASE_NAMES.map((n) => [n, distribution(phases.map((p) => p[n]))[which]]),
+    ) as Record<PhaseName, number>;
   return {
     flood: extra.flood,
     migrations: samples.length,
@@ -130,7 +143,8 @@ export function migrationStats(
     p99_ms: d.p99,
     max_ms: d.max,
     traced: phases.length,
-    breakdown_p50: breakdown,
+    breakdown_p50: of('p50'),
+    breakdown_p99: of('p99'),
     ping: extra.ping ?? null,
   };
 }
@@ -153,7 +167,7 @@ export interface LoadTimes {
 }
 
 /**
- * From `startedAt` (epoch ms: the load began) to the last host receiving, applying and writing
+ * From `startedAt` (monotonic ms: the load began) to the last host receiving, applying and writing
  * back a revision applied after it; null when a host applied nothing since.
  */
 export function loadTimes(traces: readonly HostdTrace[], startedAt: number): LoadTimes | null {

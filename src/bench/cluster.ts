@@ -15,7 +15,7 @@ import { FlowmigError, InputError } from '../errors.js';
 import { findMembers } from '../etcd/member-process.js';
 import { ProcessRunner } from '../exec/runner.js';
 import { Background } from '../experiment/process.js';
-import { epochNow } from '../hostd/trace.js';
+import { clockMs } from '../hostd/trace.js';
 import { HostdClient } from '../hostd-api/client.js';
 import {
   type HostdChange,
@@ -182,7 +182,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       notes: [
         `each cell: a generated lab (src/bench/cluster-lab.ts) built by upCluster (prefix ${options.prefix}), its flows loaded by up's last step (host 1's daemon, 'load'); torn down by downCluster after`,
         `migrations: one HostdClient on host 1's daemon, one 'migrate' at a time of a random flow to a random other server (seeded), answered once every live translator wrote back its applied revision; ${WARMUP} first, not counted`,
-        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (the reply's commitMs), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → host 1's daemon answered (its wait for the applied keys: a read, a watch created, the event, the watch cancelled), REPLY → the caller read it, OTHER the rest (the request reaching host 1's daemon); epoch times from each daemon's trace verb",
+        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (host 1 saw its txn answered, or a host its watch event: the earlier), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → host 1's daemon answered (its wait for the applied keys: a read, a watch created, the event, the watch cancelled), REPLY → the caller read it, OTHER the rest (the request reaching host 1's daemon); times from each daemon's trace verb, on the machine's monotonic clock",
         'load: up\'s "loading" step → the last host applied a revision of it (in brackets: → the last host received the last one), from the traces',
         "restart: host 2's daemon SIGKILLed, spawned again (startHostd); spawn → its catch-up list applied (trace; in brackets: → that list asked for, after process start and its lease), and → its hello first said applied ≥ the table's last change (STATUS, polled every 5 ms)",
         `in-process: Flowmig.swap in this process on a single-host lab of the same flow count (prefix ${inPrefix}), one call at a time, ${WARMUP} first not counted; APPLY: its own rule + conntrack time`,
@@ -220,15 +220,15 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     labs.push(lab.id);
     say(`building lab ${lab.id} (${hosts} hosts, ${n} flows)`);
     let loadAt = Number.NaN;
-    const upAt = epochNow();
+    const upAt = clockMs();
     await upCluster(ctx, lab, {
       loadWaitMs: LOAD_WAIT_MS,
       onStep: (text) => {
-        if (text.startsWith('loading')) loadAt = epochNow();
+        if (text.startsWith('loading')) loadAt = clockMs();
         say(`building ${lab.id}: ${text}`);
       },
     });
-    const upMs = epochNow() - upAt;
+    const upMs = clockMs() - upAt;
     const load = Number.isNaN(loadAt)
       ? null
       : loadTimes(await traces(options.stateDir, lab), loadAt);
@@ -249,13 +249,13 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
           const flow = addresses[Math.floor(pick() * addresses.length)] as string;
           const others = servers.filter((s) => s !== at.get(flow));
           const to = others[Math.floor(pick() * others.length)] as string;
-          const sentAt = epochNow();
+          const sentAt = clockMs();
           try {
             const r = await client.request<HostdChange>(
               { verb: 'migrate', flow, node: to, waitMs: WAIT_MS },
               WAIT_MS + 20_000,
             );
-            const receivedAt = epochNow();
+            const receivedAt = clockMs();
             at.set(flow, to);
             last = Math.max(last, r.revision);
             const { revision, commitMs, appliedMs } = r;
@@ -327,7 +327,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     say(`restarting ${host.name}'s daemon on ${lab.id} (SIGKILL to pid ${pid}, then a spawn)`);
     process.kill(pid, 'SIGKILL');
     while (await isRunning(pid)) await sleep(5);
-    const spawnedAt = epochNow();
+    const spawnedAt = clockMs();
     await startHostd({
       id: lab.id,
       host: host.name,
@@ -352,7 +352,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
         interrupt.check();
         const h = await c.request<HostdHello>({ verb: 'hello' });
         if (h.applied >= revision) {
-          statusMs = epochNow() - spawnedAt;
+          statusMs = clockMs() - spawnedAt;
           break;
         }
         if (performance.now() > deadline)

@@ -105,7 +105,7 @@ export interface HostdChange {
   readonly appliedMs: number;
 }
 
-/** One revision a host applied; times are epoch ms with sub-ms precision (one machine's clock). */
+/** One revision a host applied; times are ms on the machine's monotonic clock (process.hrtime). */
 export interface HostdTraceEntry {
   readonly revision: number;
   /** A watch event, or a list (the catch-up at start, after compaction or a failed apply). */
@@ -131,7 +131,7 @@ export interface HostdTraceAnswer {
 export interface HostdTrace {
   readonly host: string;
   readonly pid: number;
-  /** This daemon's clock when it answered (epoch ms). */
+  /** This daemon's clock when it answered (monotonic ms). */
   readonly now: number;
   /** Oldest first, the last ~1,000. */
   readonly entries: readonly HostdTraceEntry[];

@@ -12,7 +12,7 @@ import type { Runner } from '../exec/runner.js';
 import { HostApplier } from './apply.js';
 import { type Applied, planEvents } from './plan.js';
 import { syncHost } from './sync.js';
-import { epochNow, HostTrace } from './trace.js';
+import { clockMs, HostTrace } from './trace.js';
 import type { HostView } from './view.js';
 
 /**
@@ -108,7 +108,7 @@ export class HostCore {
       this.watch = undefined;
       while (!this.stopped) {
         try {
-          const asked = epochNow();
+          const asked = clockMs();
           const list = await this.table.list();
           const r = await syncHost(this.view, this.runner, this.applier, list, this.applied);
           this.trace.applied(list.revision, 'list', asked);
@@ -147,7 +147,7 @@ export class HostCore {
     problems: readonly KeyProblem[],
   ) {
     this.seen = Math.max(this.seen, revision);
-    const received = epochNow();
+    const received = clockMs();
     void this.serial(async () => {
       if (revision <= this.revision) return; // seen in a list already
       for (const p of problems) this.events.log(`skipped ${p.key}: ${p.problem}`);

@@ -1,10 +1,14 @@
 // The host daemon's recent revisions, timed: when each arrived (watch event or list), when it was
 // applied, when the applied-revision write covering it completed; and when the changes it answered
-// committed. Epoch ms with sub-ms precision, so `bench cluster` can line up hosts on one machine.
+// committed. On the machine's monotonic clock, so `bench cluster` can line up hosts on one machine.
 import type { HostdTrace, HostdTraceAnswer, HostdTraceEntry } from '../hostd-api/protocol.js';
 
-/** Epoch ms with sub-ms precision: comparable across processes on one machine. */
-export const epochNow = (): number => performance.timeOrigin + performance.now();
+/**
+ * ms on CLOCK_MONOTONIC (process.hrtime), one clock for every process on the machine. Not epoch
+ * ms (performance.timeOrigin + performance.now()): each process fixes its timeOrigin against the
+ * wall clock at its start, and five `node -e` here disagreed by 0.7-3.1 ms, more than a phase.
+ */
+export const clockMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** How many revisions (and answers) are kept: a benchmark's cell fits, memory stays bounded. */
 export const TRACE_CAPACITY = 1_000;
@@ -28,7 +32,7 @@ export class HostTrace {
       revision,
       via,
       receivedAt,
-      appliedAt: epochNow(),
+      appliedAt: clockMs(),
       ...(times.ruleMs !== undefined ? { ruleMs: times.ruleMs } : {}),
       ...(times.conntrackMs !== undefined ? { conntrackMs: times.conntrackMs } : {}),
     });
@@ -37,7 +41,7 @@ export class HostTrace {
 
   /** The applied revision `revision` was written: every revision up to it is acknowledged now. */
   acked(revision: number): void {
-    const at = epochNow();
+    const at = clockMs();
     // Revisions are applied (and acknowledged) in order: stop at the first one acknowledged before.
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const e = this.entries[i] as Entry;
@@ -49,7 +53,7 @@ export class HostTrace {
 
   /** A change answered by this daemon, `appliedMs` after its commit. */
   answered(revision: number, appliedMs: number): void {
-    const answeredAt = epochNow();
+    const answeredAt = clockMs();
     this.answers.push({ revision, committedAt: answeredAt - appliedMs, answeredAt });
     if (this.answers.length > this.capacity) this.answers.shift();
   }
@@ -58,7 +62,7 @@ export class HostTrace {
     return {
       host,
       pid: process.pid,
-      now: epochNow(),
+      now: clockMs(),
       entries: this.entries.map((e) => ({ ...e })),
       answers: [...this.answers],
     };
