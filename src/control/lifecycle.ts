@@ -7,7 +7,7 @@ import { execute } from '../exec/execute.js';
 import { requirePrograms, requireRoot } from '../exec/preflight.js';
 import { type Lab, movesTcp } from '../lab/model.js';
 import { ownershipMark } from '../lab/names.js';
-import { planDown, planUp } from '../plan/build.js';
+import { planUp } from '../plan/build.js';
 import { describeOp, type Op } from '../plan/ops.js';
 import { DamagedStateError, type LabState } from '../state/store.js';
 import { agentPaths, stopAgent, stopAllAgents } from './agent-process.js';
@@ -15,6 +15,7 @@ import type { ApplyPaths } from './apply-path.js';
 import { daemonPaths, findDaemonsWhere, stopDaemon } from './daemon-process.js';
 import { listNamespaces, namespaceLinks, waitForLinks } from './kernel.js';
 import { type ControlContext, labOf, toStateFlow } from './lab-state.js';
+import { markedNamespaces, removeOwnNamespaces } from './namespaces.js';
 import type { DownResult, ProgressHooks } from './results.js';
 import { servePaths, stopAllServers } from './serve-process.js';
 
@@ -105,7 +106,12 @@ export async function buildLab(
       state.created = state.created.filter((ns) => ns !== current?.netns);
     }
     if (state.agent) await stopAgent(state.agent, lab.id);
-    const removed = await removeNamespaces(ctx, lab.id, state.created);
+    const removed = await removeOwnNamespaces(
+      ctx.runner,
+      lab.id,
+      state.created,
+      new Set(state.created),
+    );
     await store.remove(lab.id);
     const what = current ? describeOp(current) : 'waiting for the links';
     const reason = error instanceof Error ? error.message : String(error);
@@ -146,7 +152,7 @@ export async function removeLab(
     ...(lab?.nodes.map((n) => n.netns) ?? []),
   ]);
   // State lost: the kernel still shows which namespaces carry this lab's mark.
-  if (!state) for (const ns of await markedNamespaces(ctx, id)) candidates.add(ns);
+  if (!state) for (const ns of await markedNamespaces(ctx.runner, id)) candidates.add(ns);
   if (state?.daemon) await stopDaemon(id, state.daemon.pid);
   // With the state lost, a daemon of the lab is found by its command line.
   for (const pid of await findDaemonsWhere((x) => x === id)) await stopDaemon(id, pid);
@@ -158,7 +164,12 @@ export async function removeLab(
     await rm(files.log, { force: true });
   }
   if (lab && state) await uninstall(ctx, lab, state);
-  const result = await removeNamespaces(ctx, id, [...candidates], new Set(state?.created ?? []));
+  const result = await removeOwnNamespaces(
+    ctx.runner,
+    id,
+    [...candidates],
+    new Set(state?.created ?? []),
+  );
   await store.remove(id);
   // The agent's files by their fixed paths: a build killed right after spawning the agent may
   // not have recorded it yet.
@@ -194,51 +205,6 @@ async function servedNodes(ctx: ControlContext, id: string): Promise<string[]> {
         .flatMap((m) => (m?.[1] ? [m[1]] : [])),
     ),
   ];
-}
-
-/** Every namespace whose ownership mark names lab `id`. */
-async function markedNamespaces(ctx: ControlContext, id: string): Promise<string[]> {
-  const mark = ownershipMark(id);
-  const found: string[] = [];
-  for (const ns of await listNamespaces(ctx.runner)) {
-    const links = await namespaceLinks(ctx.runner, ns).catch(() => undefined);
-    if (links?.mark === mark) found.push(ns);
-  }
-  return found;
-}
-
-/**
- * Deletes the namespaces that are this lab's: marked with its id, or recorded as created by it
- * and still bare (a create interrupted before the mark was set). Anything else is left alone.
- */
-async function removeNamespaces(
-  ctx: ControlContext,
-  id: string,
-  names: readonly string[],
-  recorded: ReadonlySet<string> = new Set(names),
-): Promise<{ removed: string[]; skipped: string[] }> {
-  const { runner } = ctx;
-  const existing = await listNamespaces(runner);
-  const mark = ownershipMark(id);
-  const removed: string[] = [];
-  const skipped: string[] = [];
-  const ours: string[] = [];
-  for (const ns of names) {
-    if (!existing.has(ns)) continue;
-    const links = await namespaceLinks(runner, ns);
-    const bare = links.mark === undefined && links.others.length === 0;
-    if (links.mark === mark || (recorded.has(ns) && bare)) ours.push(ns);
-    else skipped.push(ns);
-  }
-  for (const op of planDown(ours)) {
-    try {
-      await execute(runner, [op]);
-    } catch (error) {
-      if (!(error instanceof CommandError && error.isNotFound)) throw error;
-    }
-    if (op.kind === 'netnsDelete') removed.push(op.netns);
-  }
-  return { removed, skipped };
 }
 
 /** Removes the engine's objects from the translator (best effort: the namespace goes next). */

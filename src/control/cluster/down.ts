@@ -10,9 +10,9 @@ import { clusterNamespaces } from '../../lab/cluster-model.js';
 import { resolveCluster } from '../../lab/cluster-resolve.js';
 import { LabLocks } from '../../state/lock.js';
 import { DamagedStateError } from '../../state/store.js';
+import { markedNamespaces, removeOwnNamespaces } from '../namespaces.js';
 import { findHostds, stopHostd } from './hostd-process.js';
 import { etcdDirOf, removeEtcdDir, stopEtcd } from './members.js';
-import { markedNamespaces, removeOwnNamespaces } from './namespaces.js';
 import {
   type ClusterState,
   clusterStatePath,

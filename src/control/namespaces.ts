@@ -1,11 +1,11 @@
-// Which namespaces are a cluster lab's (its mark on `lo`, or recorded and still bare), and
-// deleting exactly those.
-import { CommandError } from '../../errors.js';
-import { execute } from '../../exec/execute.js';
-import type { Runner } from '../../exec/runner.js';
-import { ownershipMark } from '../../lab/names.js';
-import { planDown } from '../../plan/build.js';
-import { listNamespaces, namespaceLinks } from '../kernel.js';
+// Which namespaces are a lab's (its mark on `lo`, or recorded and still bare), and deleting
+// exactly those: for single-host and cluster labs alike.
+import { CommandError } from '../errors.js';
+import { execute } from '../exec/execute.js';
+import type { Runner } from '../exec/runner.js';
+import { ownershipMark } from '../lab/names.js';
+import { planDown } from '../plan/build.js';
+import { listNamespaces, namespaceLinks } from './kernel.js';
 
 /** Every namespace whose ownership mark names lab `id` (the state file may be lost). */
 export async function markedNamespaces(runner: Runner, id: string): Promise<string[]> {
@@ -21,8 +21,8 @@ export async function markedNamespaces(runner: Runner, id: string): Promise<stri
 /**
  * Deletes those of `names` that are lab `id`'s: marked with its id, or recorded as created by it
  * and still bare (killed between the create and the mark). Anything else is left alone and named
- * in `skipped`. `names` in build order: they go in reverse, so the fabric (built after the hosts)
- * goes first. A namespace gone meanwhile is no error.
+ * in `skipped`. `names` in build order: they go in reverse (a cluster's fabric, built after the
+ * hosts, first). A namespace gone meanwhile is no error.
  */
 export async function removeOwnNamespaces(
   runner: Runner,
