@@ -3,16 +3,7 @@
 import type { ClusterBenchResult, ClusterCell, MigrationStats } from './cluster-result.js';
 
 /** The phases shown, in the order they happen (delivery with its slowest host's in brackets). */
-const PHASES = [
-  'commit',
-  'delivery',
-  'apply',
-  'conntrack',
-  'write',
-  'ack',
-  'reply',
-  'other',
-] as const;
+const PHASES = ['commit', 'delivery', 'apply', 'conntrack', 'write', 'ack', 'reply'] as const;
 
 const ms = (v: number) => v.toFixed(Math.abs(v) < 10 ? 2 : 0);
 const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : ms(v));
@@ -42,11 +33,10 @@ function row(c: ClusterCell, s: MigrationStats, p99 = false): string[] {
     ms(b.write),
     ms(b.ack),
     ms(b.reply),
-    ms(b.other),
     s.flood || !c.load ? '' : `${ms(c.load.applied_ms)} (${ms(c.load.received_ms)})`,
     s.flood
       ? ''
-      : `${opt(c.restart.in_sync_ms)} (${opt(c.restart.asked_ms)}, ${ms(c.restart.status_ms)})`,
+      : `${opt(c.restart.in_sync_ms)} (${opt(c.restart.serving_ms)}, ${opt(c.restart.asked_ms)}, ${ms(c.restart.status_ms)})`,
   ];
 }
 
@@ -67,26 +57,13 @@ export function renderClusterBench(r: ClusterBenchResult): string {
       'WRITE',
       'ACK',
       'REPLY',
-      'OTHER',
       'LOAD ms (RECEIVED)',
-      'RESTART ms (ASKED, STATUS)',
+      'RESTART ms (SERVING, ASKED, STATUS)',
     ],
     ...r.cells.flatMap((c) => [row(c, c.idle), ...(c.flood ? [row(c, c.flood)] : [])]),
   ];
   const tails = [
-    [
-      'HOSTS',
-      'FLOWS',
-      'MODE',
-      'COMMIT',
-      'DELIVERY (MAX)',
-      'APPLY',
-      'CT',
-      'WRITE',
-      'ACK',
-      'REPLY',
-      'OTHER',
-    ],
+    ['HOSTS', 'FLOWS', 'MODE', 'COMMIT', 'DELIVERY (MAX)', 'APPLY', 'CT', 'WRITE', 'ACK', 'REPLY'],
     ...r.cells.flatMap((c) => [row(c, c.idle, true), ...(c.flood ? [row(c, c.flood, true)] : [])]),
   ];
   const base = [

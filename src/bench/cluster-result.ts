@@ -14,14 +14,18 @@ export interface MigrationSample {
 }
 
 /**
- * One migration's time, ms, along the host whose applied write came last (its critical path). An
+ * One migration's time, ms, along the host whose applied write came last (its critical path): the
+ * phases add up to the total, conntrack apart (it is part of apply). An
  * instant two processes see is taken as the earlier: etcd commits the txn before it answers host
  * 1's daemon and before any host's watch event, whichever that daemon's event loop runs first;
  * and a host's applied write is done by the time host 1's daemon answers.
  */
 export interface Phases {
   readonly total: number;
-  /** Call → txn committed (host 1's daemon saw its txn answered, or a host its event: the earlier). */
+  /**
+   * Call → txn committed (host 1's daemon saw its txn answered, or a host its event: the earlier);
+   * the request's way to host 1's daemon, and the flow's read, included.
+   */
   readonly commit: number;
   /** Committed → the watch event reached the last host. */
   readonly delivery: number;
@@ -40,8 +44,6 @@ export interface Phases {
   readonly ack: number;
   /** Host 1's daemon answered → the caller read the reply (0 without the answer on record). */
   readonly reply: number;
-  /** What none of these hold (after host 1's answer: its reply written). */
-  readonly other: number;
 }
 
 export const PHASE_NAMES = [
@@ -53,7 +55,6 @@ export const PHASE_NAMES = [
   'write',
   'ack',
   'reply',
-  'other',
 ] as const satisfies readonly (keyof Phases)[];
 export type PhaseName = (typeof PHASE_NAMES)[number];
 
@@ -94,7 +95,6 @@ export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Pha
     write,
     ack,
     reply,
-    other: total - (commit + delivery + apply + write + ack + reply),
   };
 }
 
@@ -204,6 +204,16 @@ export function inSync(
     : { in_sync_ms: null, asked_ms: null };
 }
 
+/**
+ * When the host daemon's log last said it serves on its socket (wall clock, ms): it read the
+ * lab's state and resolved the lab, and answers; before its etcd connection and lease.
+ */
+export function servingAt(log: string): number | null {
+  const lines = log.split('\n').filter((l) => /: serving on /.test(l));
+  const at = Date.parse(lines.at(-1)?.split(' ')[0] ?? '');
+  return Number.isNaN(at) ? null : at;
+}
+
 export interface ClusterCell {
   readonly hosts: number;
   readonly flows: number;
@@ -215,11 +225,13 @@ export interface ClusterCell {
   readonly idle: MigrationStats;
   readonly flood: MigrationStats | null;
   /**
-   * Host 2's daemon SIGKILLed and spawned again: spawn → its catch-up list applied (trace), → that
-   * list asked for (process start, etcd connection, lease), → its hello said so (polled).
+   * Host 2's daemon SIGKILLed and spawned again: spawn → its catch-up list applied (trace), → it
+   * served on its socket (its log, ms: node's start, the lab read and resolved), → that list
+   * asked for (+ etcd connection, lease), → its hello said so (polled).
    */
   readonly restart: {
     readonly in_sync_ms: number | null;
+    readonly serving_ms: number | null;
     readonly asked_ms: number | null;
     readonly status_ms: number;
     readonly revision: number;

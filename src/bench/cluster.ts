@@ -1,7 +1,7 @@
 // `flowmig bench cluster`: on generated cluster labs of N hosts and F flows (built with upCluster,
 // torn down after), the time of a migration from API call to applied on every translator, where
 // it goes, the flows' load, a restarted host daemon's catch-up; and the in-process swap beside it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downCluster, isClusterLab } from '../control/cluster/down.js';
@@ -42,6 +42,7 @@ import {
   type MigrationStats,
   migrationStats,
   pingSummary,
+  servingAt,
 } from './cluster-result.js';
 import { Interrupt } from './interrupt.js';
 
@@ -182,9 +183,9 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       notes: [
         `each cell: a generated lab (src/bench/cluster-lab.ts) built by upCluster (prefix ${options.prefix}), its flows loaded by up's last step (host 1's daemon, 'load'); torn down by downCluster after`,
         `migrations: one HostdClient on host 1's daemon, one 'migrate' at a time of a random flow to a random other server (seeded), answered once every live translator wrote back its applied revision; ${WARMUP} first, not counted`,
-        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (host 1 saw its txn answered, or a host its watch event: the earlier), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → host 1's daemon answered (its wait for the applied keys: a read, a watch created, the event, the watch cancelled), REPLY → the caller read it, OTHER the rest (the request reaching host 1's daemon); times from each daemon's trace verb, on the machine's monotonic clock",
+        "phases (p50 each, ms), along the host whose applied write came last: COMMIT call → txn committed (host 1 saw its txn answered, or a host its watch event: the earlier; the request's way in and the flow's read included), DELIVERY committed → that host's watch event (MAX: the slowest host's), APPLY its plan applied, CT the ingress host's conntrack pass (part of its apply), WRITE its applied revision written, ACK that write → host 1's daemon answered (its wait for the applied keys: a read, a watch created, the event, the watch cancelled), REPLY → the caller read it; they add up to the total (CT apart: part of APPLY); times from each daemon's trace verb, on the machine's monotonic clock",
         'load: up\'s "loading" step → the last host applied a revision of it (in brackets: → the last host received the last one), from the traces',
-        "restart: host 2's daemon SIGKILLed, spawned again (startHostd); spawn → its catch-up list applied (trace; in brackets: → that list asked for, after process start and its lease), and → its hello first said applied ≥ the table's last change (STATUS, polled every 5 ms)",
+        "restart: host 2's daemon SIGKILLed, spawned again (startHostd); spawn → its catch-up list applied (trace; in brackets: → it served on its socket, from its log, ms: node's start, the lab read and resolved; → that list asked for, after its etcd connection and lease), and → its hello first said applied ≥ the table's last change (STATUS, polled every 5 ms)",
         `in-process: Flowmig.swap in this process on a single-host lab of the same flow count (prefix ${inPrefix}), one call at a time, ${WARMUP} first not counted; APPLY: its own rule + conntrack time`,
       ],
     };
@@ -328,6 +329,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
     process.kill(pid, 'SIGKILL');
     while (await isRunning(pid)) await sleep(5);
     const spawnedAt = clockMs();
+    const spawnedWall = Date.now();
     await startHostd({
       id: lab.id,
       host: host.name,
@@ -366,6 +368,15 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       () => HostdClient.connect(hostdPaths(options.stateDir, lab.id, host.name).socket),
       (x) => x.request<HostdTrace>({ verb: 'trace' }),
     );
-    return { ...inSync(trace, spawnedAt, revision), status_ms: statusMs, revision };
+    const log = await readFile(hostdPaths(options.stateDir, lab.id, host.name).log, 'utf8').catch(
+      () => '',
+    );
+    const serving = servingAt(log);
+    return {
+      ...inSync(trace, spawnedAt, revision),
+      serving_ms: serving === null ? null : serving - spawnedWall,
+      status_ms: statusMs,
+      revision,
+    };
   }
 }

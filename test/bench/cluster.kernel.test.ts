@@ -93,6 +93,9 @@ describe('bench cluster (3 hosts, 1 flow, 20 migrations)', () => {
         assert.ok(c.restart.status_ms >= c.restart.in_sync_ms, JSON.stringify(c));
         assert.ok(c.restart.revision > 0);
         assert.ok(c.restart.asked_ms !== null && c.restart.asked_ms <= c.restart.in_sync_ms);
+        // From its log (wall clock, ms): it served before it listed (the same run's clock, ±2 ms).
+        assert.ok(c.restart.serving_ms !== null && c.restart.serving_ms > 0, JSON.stringify(c));
+        assert.ok(c.restart.serving_ms <= c.restart.asked_ms + 2, JSON.stringify(c));
         assert.ok(c.load.received_ms <= c.load.applied_ms && c.load.revisions >= 1);
         assert.ok(c.p50_vs_inprocess !== null && c.p50_vs_inprocess > 0);
         assert.equal(out.baseline.length, 1);

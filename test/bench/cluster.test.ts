@@ -15,6 +15,7 @@ import {
   migrationStats,
   phasesOf,
   pingSummary,
+  servingAt,
 } from '../../src/bench/cluster-result.js';
 import { abstractAddress } from '../../src/bench/flows.js';
 import { clockMs, HostTrace } from '../../src/hostd/trace.js';
@@ -95,7 +96,7 @@ describe('phases of a migration', () => {
   );
   const h2 = trace('h2', [entry(42, 1007, 1007.5, 1016)]);
 
-  it('follows the host whose applied write came last; other is what none holds', () => {
+  it('follows the host whose applied write came last; the phases add up to the total', () => {
     const p = phasesOf(sample, [h1, h2]);
     assert.deepEqual(p, {
       total: 21,
@@ -107,7 +108,6 @@ describe('phases of a migration', () => {
       write: 8.5,
       ack: 4,
       reply: 1,
-      other: 0,
     });
   });
 
@@ -176,6 +176,18 @@ describe('load, restart, ping', () => {
     );
   });
 
+  it('servingAt: the last "serving on" line of the daemon log, null without one', () => {
+    const log = [
+      '2026-12-07T13:00:00.100Z host h2 of lab x: serving on /s/x.h2.sock (pid 1); translator x-T2',
+      '2026-12-07T13:00:00.500Z caught up at revision 5: 1 flows, 0 restated, 0 route change(s)',
+      '2026-12-07T13:00:09.250Z host h2 of lab x: serving on /s/x.h2.sock (pid 2); translator x-T2',
+      '2026-12-07T13:00:09.400Z caught up at revision 9: 1 flows, 0 restated, 0 route change(s)',
+      '',
+    ].join('\n');
+    assert.equal(servingAt(log), Date.parse('2026-12-07T13:00:09.250Z'));
+    assert.equal(servingAt('2026-12-07T13:00:00.500Z caught up'), null);
+  });
+
   it('pingSummary reads iputils’ line, null without one', () => {
     assert.deepEqual(
       pingSummary(
@@ -202,7 +214,7 @@ const cell = (over: Partial<ClusterCell>): ClusterCell => ({
   load: { received_ms: 150, applied_ms: 200, acked_ms: 210, revisions: 1 },
   idle: stats(6, 30),
   flood: null,
-  restart: { in_sync_ms: 400, asked_ms: 300, status_ms: 420, revision: 10 },
+  restart: { in_sync_ms: 400, serving_ms: 200, asked_ms: 300, status_ms: 420, revision: 10 },
   p50_vs_inprocess: 3,
   ...over,
 });
@@ -213,7 +225,7 @@ describe('targets and text', () => {
       cell({
         hosts: 3,
         lab: 'fmc-c3x1',
-        restart: { in_sync_ms: null, asked_ms: null, status_ms: 0, revision: 1 },
+        restart: { in_sync_ms: null, serving_ms: null, asked_ms: null, status_ms: 0, revision: 1 },
       }),
       cell({}),
       cell({
@@ -221,7 +233,13 @@ describe('targets and text', () => {
         lab: 'fmc-c8x10000',
         idle: stats(9, 41),
         load: { received_ms: 4_900, applied_ms: 5_001, acked_ms: 5_100, revisions: 79 },
-        restart: { in_sync_ms: 1_000, asked_ms: 700, status_ms: 1_010, revision: 90 },
+        restart: {
+          in_sync_ms: 1_000,
+          serving_ms: 500,
+          asked_ms: 700,
+          status_ms: 1_010,
+          revision: 90,
+        },
       }),
     ]);
     assert.deepEqual(
@@ -257,7 +275,7 @@ describe('targets and text', () => {
     const lines = text.split('\n');
     assert.match(
       lines.find((l) => l.startsWith('8 ') && l.includes('idle')) ?? '',
-      /200 \(2 failed\)\s+6\.00\s+30 .*200 \(150\)\s+400 \(300, 420\)$/,
+      /200 \(2 failed\)\s+6\.00\s+30 .*200 \(150\)\s+400 \(200, 300, 420\)$/,
     );
     assert.match(lines.find((l) => l.includes('flood')) ?? '', /^8\s+1\s+flood\s+200\s+12\s+50/);
     assert.match(text, /^1\s+200\s+2\.00\s+5\.00\s+0\.30$/m);
