@@ -59,7 +59,7 @@ describe('the program', () => {
     const bench = buildProgram().commands.find((c) => c.name() === 'bench');
     assert.deepEqual(
       bench?.commands.map((c) => c.name()),
-      ['swap', 'datapath', 'cli', 'api'],
+      ['swap', 'datapath', 'cli', 'api', 'cluster'],
     );
   });
 
