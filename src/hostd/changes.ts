@@ -2,8 +2,7 @@
 // on the flow's mod revision; an evacuation one per 128 flows), answered once every live
 // translator wrote back a revision at or past it (or after `waitMs`, naming the hosts behind).
 import type { StoredFlow } from '../cluster/flows.js';
-import type { LiveTranslator } from '../cluster/hosts.js';
-import type { FlowValue, KeyProblem } from '../cluster/values.js';
+import type { FlowValue } from '../cluster/values.js';
 import { InputError } from '../errors.js';
 import type { HostdChange } from '../hostd-api/protocol.js';
 import { clusterAddress } from '../lab/cluster-model.js';
@@ -14,8 +13,6 @@ import type { HostCore } from './host.js';
 export const DEFAULT_WAIT_MS = 5_000;
 
 const now = () => performance.now();
-
-type LiveList = { translators: LiveTranslator[]; problems: KeyProblem[] };
 
 export class HostChanges {
   constructor(private readonly core: HostCore) {}
@@ -148,12 +145,15 @@ export class HostChanges {
       return { address: f.address, initiator, responder, tcp };
     });
     const revision = await this.core.table.load(inputs);
+    // A load (a lab coming up) waits for every host of the lab, not only those already
+    // registered: a host daemon started a moment ago may not hold its lease yet.
     return this.answer(
       started,
       revision,
       true,
       inputs.map((f) => ({ address: f.address, from: '', to: f.responder })),
       waitMs,
+      Promise.resolve(this.view.cluster.hosts.map((h) => h.name).sort()),
     );
   }
 
@@ -161,8 +161,10 @@ export class HostChanges {
    * The live translators, asked at the start of a change so the read runs beside its txn (they are
    * the hosts the answer waits for: registered when the change committed, give or take the read).
    */
-  private liveTranslators(): Promise<LiveList> {
-    const p = this.core.table.translators();
+  private liveTranslators(): Promise<string[]> {
+    const p = this.core.table
+      .translators()
+      .then(({ translators }) => translators.map((t) => t.host).sort());
     p.catch(() => {}); // awaited by answer(); a change that fails first leaves it unread
     return p;
   }
@@ -180,12 +182,11 @@ export class HostChanges {
     changed: boolean,
     moves: readonly { address: string; from: string; to: string }[],
     waitMs = DEFAULT_WAIT_MS,
-    live: Promise<LiveList> = this.liveTranslators(),
+    live: Promise<string[]> = this.liveTranslators(),
   ): Promise<HostdChange> {
     const committed = now();
-    const { translators } = await live;
-    const hosts = translators.map((t) => t.host).sort();
-    if (changed) await this.core.table.waitApplied(revision, hosts, waitMs);
+    const hosts = await live;
+    if (changed) await this.core.acks.wait(revision, hosts, waitMs);
     return {
       lab: this.view.lab,
       moves: moves.map((m) => ({

@@ -9,6 +9,7 @@ import type { KeyProblem } from '../cluster/values.js';
 import type { FlowEvent, PrefixWatch } from '../cluster/watch.js';
 import { EtcdClient } from '../etcd/client.js';
 import type { Runner } from '../exec/runner.js';
+import { AppliedTracker } from './applied.js';
 import { HostApplier } from './apply.js';
 import { type Applied, planEvents } from './plan.js';
 import { syncHost } from './sync.js';
@@ -38,6 +39,8 @@ export class HostCore {
   lastError: string | undefined;
   registration: Registration | undefined;
   readonly table: FlowTable;
+  /** Every host's applied revision, followed for the daemon's life (what changes wait on). */
+  readonly acks: AppliedTracker;
   /** The last revisions applied, timed (the `trace` verb). */
   readonly trace = new HostTrace();
   private readonly applier: HostApplier;
@@ -57,6 +60,7 @@ export class HostCore {
     private readonly events: HostEvents,
   ) {
     this.table = new FlowTable(client);
+    this.acks = new AppliedTracker(this.table);
     this.applier = new HostApplier(view, runner);
   }
 
@@ -67,6 +71,7 @@ export class HostCore {
 
   /** Registers, catches up and watches; resolves once caught up (retries while etcd refuses). */
   async start(): Promise<void> {
+    void this.acks.start();
     await this.register();
     await this.catchUp();
   }
@@ -241,6 +246,7 @@ export class HostCore {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.watch?.stop().catch(() => {});
+    await this.acks.stop();
     await this.registration?.revoke().catch(() => {});
     this.applier.close();
     this.client.close();
