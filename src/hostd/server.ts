@@ -127,6 +127,9 @@ export class HostServer {
   }
 
   private async status(): Promise<HostdStatus> {
+    const revision = await currentRevision(this.core.client).catch(() => undefined);
+    // Everything below is read in one go, after the only wait: a status is one moment's (read
+    // before the wait, the flows could be from before a catch-up whose revision it then reports).
     const byResponder: Record<string, number> = {};
     let ingress = 0;
     for (const v of this.core.applied.values()) {
@@ -134,7 +137,6 @@ export class HostServer {
       byResponder[node] = (byResponder[node] ?? 0) + 1;
       if (isIngress(this.core.view, v)) ingress++;
     }
-    const revision = await currentRevision(this.core.client).catch(() => undefined);
     return {
       ...this.hello(),
       leaseAlive: this.core.registration !== undefined,
