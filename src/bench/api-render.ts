@@ -115,7 +115,7 @@ export function renderApiBench(r: ApiBenchResult): string {
 }
 
 /** Left-aligned columns, two spaces apart. */
-function columns(rows: readonly (readonly string[])[]): string {
+export function columns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows)
     for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);

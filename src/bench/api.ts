@@ -375,16 +375,7 @@ export async function benchApi(options: ApiBenchOptions): Promise<ApiBenchResult
       ],
     };
   } catch (error) {
-    // Ctrl-C reaches the programs this run started too (a lab being built fails then): either
-    // way the run was interrupted.
-    let interrupted = (error as Error).message === 'interrupted';
-    try {
-      interrupt.check();
-    } catch {
-      interrupted = true;
-    }
-    if (!interrupted) throw error;
-    throw new FlowmigError('interrupted: the labs built so far are torn down', { exitCode: 130 });
+    throw interrupt.failure(error);
   } finally {
     for (const lab of [...up]) await down(lab).catch(() => {});
     await rm(files, { recursive: true, force: true });

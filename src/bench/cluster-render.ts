@@ -1,5 +1,6 @@
 // `flowmig bench cluster`'s text: a row per cell and mode (idle, flood) with the phases' p50s,
 // the load and restart times, the in-process baseline, the ratios and the targets.
+import { columns } from './api-render.js';
 import type { ClusterBenchResult, ClusterCell, MigrationStats } from './cluster-result.js';
 
 /** The phases shown, in the order they happen (delivery with its slowest host's in brackets). */
@@ -118,19 +119,4 @@ export function renderClusterBench(r: ClusterBenchResult): string {
     ...errors,
     ...r.notes.map((n) => `note: ${n}`),
   ].join('\n');
-}
-
-/** Left-aligned columns, two spaces apart. */
-function columns(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows)
-    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
-  return rows
-    .map((row) =>
-      row
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }

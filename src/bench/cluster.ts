@@ -190,14 +190,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       ],
     };
   } catch (error) {
-    let interrupted = (error as Error).message === 'interrupted';
-    try {
-      interrupt.check();
-    } catch {
-      interrupted = true;
-    }
-    if (!interrupted) throw error;
-    throw new FlowmigError('interrupted: the labs built so far are torn down', { exitCode: 130 });
+    throw interrupt.failure(error);
   } finally {
     for (const id of [...singles]) await fm.down(id).catch(() => {});
     for (const id of [...clusters]) {

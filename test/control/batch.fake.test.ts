@@ -308,17 +308,21 @@ for (const engine of ENGINES) {
       assert.deepEqual(await fm.changeMany(l.id, []), []);
     });
 
-    it('a change made by another controller (--direct) is seen by the next batch', async () => {
-      const l = lab();
-      await fm.up(l);
-      await fm.swap(l.id, 'fe00::1');
-      const other = new Flowmig({
+    /** A second controller on the same state, as `--direct` in another process would be. */
+    const otherController = () =>
+      new Flowmig({
         runner: kernel.runner,
         preflight: false,
         agent: false,
         inProcess: false,
         stateDir: fm.store.dir,
       });
+
+    it('a change made by another controller (--direct) is seen by the next batch', async () => {
+      const l = lab();
+      await fm.up(l);
+      await fm.swap(l.id, 'fe00::1');
+      const other = otherController();
       assert.equal((await other.swap(l.id, 'fe00::1')).to, 'E');
       const [o] = await fm.changeMany(l.id, [{ kind: 'swap', flow: 'fe00::1' }]);
       assert.deepEqual([ok(o).from, ok(o).to], ['E', 'C']);
@@ -329,13 +333,7 @@ for (const engine of ENGINES) {
       const l = lab();
       await fm.up(l);
       await fm.swap(l.id, 'fe00::1');
-      const other = new Flowmig({
-        runner: kernel.runner,
-        preflight: false,
-        agent: false,
-        inProcess: false,
-        stateDir: fm.store.dir,
-      });
+      const other = otherController();
       assert.equal((await other.swap(l.id, 'fe00::1')).to, 'E');
       // The store catches up with the other controller's commit; the held copy is still behind.
       assert.equal((await fm.store.read(l.id))?.flows[0]?.responder, 'E');
