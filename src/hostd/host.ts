@@ -27,6 +27,8 @@ const RETRY_MS = 500;
 
 export interface HostEvents {
   readonly log: (line: string) => void;
+  /** Told each revision this host applied, before it is written back to etcd. */
+  readonly applied?: (revision: number) => void;
 }
 
 export class HostCore {
@@ -196,6 +198,7 @@ export class HostCore {
 
   /** Writes the applied revision back; while a write is under way, only the newest is kept. */
   private ack(revision: number): void {
+    this.events.applied?.(revision);
     this.pendingAck = Math.max(this.pendingAck, revision);
     if (this.acking) return;
     this.acking = true;
