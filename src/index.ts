@@ -35,6 +35,7 @@ export { execute, type StepRecord } from './exec/execute.js';
 export { RecordingRunner } from './exec/recording.js';
 export { ProcessRunner, type Runner, type RunOptions, type RunResult } from './exec/runner.js';
 export { analyzeRun } from './experiment/analyze.js';
+export { clusterBed } from './experiment/cluster-bed.js';
 export { type DemoOptions, type DemoResult, runDemo } from './experiment/demo.js';
 export {
   type ExperimentInput,
@@ -44,6 +45,14 @@ export {
 } from './experiment/options.js';
 export type { RunRecord } from './experiment/record.js';
 export { runExperiment } from './experiment/run.js';
+export {
+  type SwapOutcome,
+  singleHostBed,
+  type Testbed,
+  type TestbedLab,
+} from './experiment/testbed.js';
+export type { ClusterLab } from './lab/cluster-model.js';
+export { resolveCluster } from './lab/cluster-resolve.js';
 export { REFERENCE_LAB } from './lab/default.js';
 export { loadLab } from './lab/load.js';
 export type { Lab, LabFlow, LabLink, LabNode, LabRoute } from './lab/model.js';

@@ -26,7 +26,7 @@ export function renderDemo(r: DemoResult): string {
       n(count),
     ]),
     ['swaps', `${r.swaps.done} of ${r.swaps.requested}`],
-    ...swapTimeRows(r.swaps),
+    ...swapTimeRows(r.swaps, r.swapTimeNames),
     [
       'migration gap p50 / p99 / max',
       r.swaps.gapMs.count

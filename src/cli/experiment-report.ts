@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { summarize } from '../metrics/distribution.js';
 import type { ExperimentResults } from '../results/schema.js';
-import { swapTimeRows, swapTimes } from '../results/stats.js';
+import { swapTimeNames, swapTimeRows, swapTimes } from '../results/stats.js';
 
 const n = (x: number) => x.toLocaleString('en');
 const ms = (x: number) => `${x.toFixed(3)} ms`;
@@ -52,7 +52,7 @@ export function renderExperiment(r: ExperimentResults, dir: string): string {
     const g = summarize(gaps);
     const inFlight = r.swaps.reduce((a, s) => a + (s.inFlight ?? 0), 0);
     out.push(`  swaps: ${n(r.swaps.length)}`);
-    const rows = swapTimeRows(swapTimes(r.swaps));
+    const rows = swapTimeRows(swapTimes(r.swaps), swapTimeNames(r.lab));
     const width = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) out.push(`    ${k.padEnd(width)}  ${v}`);
     out.push(

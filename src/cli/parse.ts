@@ -19,6 +19,14 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** `demo --hosts`: a cluster of 2 to 16 hosts (a cluster lab's limit). */
+export function hostCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2 || n > 16)
+    throw new InvalidArgumentError('must be a number of hosts from 2 to 16');
+  return n;
+}
+
 export function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535)

@@ -2,16 +2,17 @@
 // and the experiment's results and report.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Flowmig } from '../control/flowmig.js';
 import { requirePrograms } from '../exec/preflight.js';
-import { concreteAddress, type Lab, policyOf, servers } from '../lab/model.js';
+import { concreteAddress, policyOf, servers } from '../lab/model.js';
 import { HTML_FILE } from '../report/index.js';
 import type { ExperimentResults } from '../results/schema.js';
 import {
   type Distribution,
   distribution,
-  SWAP_TIME_NOTES,
+  type SwapTimeNames,
   type SwapTimes,
+  swapTimeNames,
+  swapTimeNotes,
   swapTimes,
 } from '../results/stats.js';
 import { checkAgainstLab, parseExperiment } from './options.js';
@@ -19,6 +20,7 @@ import { type PingSummary, parsePingSummary } from './ping.js';
 import { measure } from './pipeline.js';
 import { Background, sleep, stopAll } from './process.js';
 import { defaultResultsDir, runId } from './run-id.js';
+import type { Testbed } from './testbed.js';
 
 export interface DemoOptions {
   readonly swaps: number;
@@ -65,6 +67,8 @@ export interface DemoResult {
   /** Echo requests that reached each server (Icmp6InEchos in its namespace). */
   readonly reached: Readonly<Record<string, number>>;
   /** The swaps' times as results.json has them per swap (`controlMs.*`, `applyMs`), summarised. */
+  /** The names of the swap times (a cluster lab's are its own: etcd commit, applied on every host). */
+  readonly swapTimeNames: SwapTimeNames;
   readonly swaps: SwapTimes & {
     readonly done: number;
     readonly requested: number;
@@ -93,8 +97,9 @@ const OBSERVATION_FILE = 'tcp-observation.json';
  * servers, captures, results and report) plus the reference's TCP observation, summed up as the
  * reference's verdict table.
  */
-export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Promise<DemoResult> {
+export async function runDemo(bed: Testbed, options: DemoOptions): Promise<DemoResult> {
   const say = options.onProgress ?? (() => {});
+  const { lab } = bed;
   const flow = lab.flows[0];
   const client = lab.nodes.find((n) => n.name === flow?.initiator);
   if (!flow || !client) throw new Error('the demo needs a lab with a flow');
@@ -106,13 +111,13 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
     tailMs: 200,
   });
   checkAgainstLab(experiment, lab);
-  await fm.check(lab, ['ping', 'tcpdump', ...(options.tcp ? ['ncat'] : [])]);
+  await bed.check(['ping', 'tcpdump', ...(options.tcp ? ['ncat'] : [])]);
   await requirePrograms(['sleep']);
   // One stamp names the run and its directory.
   const id = runId(lab.id, new Date(), 'demo');
   const dir = defaultResultsDir(id, options.out);
   let tcp: TcpObservation | undefined;
-  const { run, results } = await measure(fm, lab, experiment, dir, {
+  const { run, results } = await measure(bed, experiment, dir, {
     id,
     onProgress: say,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -120,7 +125,7 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
     beforeTeardown: async () => {
       if (!options.tcp) return undefined;
       say('TCP: ncat client in A across one swap');
-      tcp = await observeTcp(fm, lab, flow.address, client.netns);
+      tcp = await observeTcp(bed, flow.address, client.netns);
       await writeFile(join(dir, OBSERVATION_FILE), `${JSON.stringify(tcp)}\n`);
       return { 'tcp observation': OBSERVATION_FILE };
     },
@@ -139,7 +144,7 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
     `ping ran as: ${run.tools.ping ?? ''}`,
     `lost = transmitted - received (the reference loses about 0.2 in-flight replies per swap; flowmig translates those late replies: ${run.lateTranslated.toLocaleString('en')} in this run)`,
     `migration gap = last echo request at the old server → first at the new one (captures): ${gaps.length} measured`,
-    ...SWAP_TIME_NOTES,
+    ...swapTimeNotes(swapTimeNames(results.lab)),
   ];
   if (tcp) {
     notes.push(
@@ -163,6 +168,7 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
       ratePerS: summary.timeMs > 0 ? Math.round((summary.transmitted / summary.timeMs) * 1000) : 0,
     },
     reached,
+    swapTimeNames: swapTimeNames(results.lab),
     swaps: {
       done,
       requested: options.swaps,
@@ -184,11 +190,11 @@ export async function runDemo(fm: Flowmig, lab: Lab, options: DemoOptions): Prom
 
 /** An ncat TCP client in the initiator talks to the responder; one swap; does the client die? */
 async function observeTcp(
-  fm: Flowmig,
-  lab: Lab,
+  bed: Testbed,
   address: string,
   clientNetns: string,
 ): Promise<TcpObservation> {
+  const { lab } = bed;
   const listeners = servers(lab).map((s) =>
     Background.start(['ncat', '-l', '-k', concreteAddress(lab, s.name) ?? '', String(TCP_PORT)], {
       netns: s.netns,
@@ -198,15 +204,15 @@ async function observeTcp(
   let clientProc: Background | undefined;
   try {
     await sleep(300);
-    const current = (await fm.flows(lab.id)).find((f) => f.address === address);
-    const fromIndex = servers(lab).findIndex((s) => s.name === current?.responder);
+    const current = await bed.responder(address);
+    const fromIndex = servers(lab).findIndex((s) => s.name === current);
     clientProc = Background.start(['ncat', address, String(TCP_PORT)], {
       netns: clientNetns,
       stdin: true,
     });
     clientProc.write('line before the swap\n');
     const delivered = (await listeners[fromIndex]?.waitFor('line before the swap', 3_000)) ?? false;
-    const r = await fm.swap(lab.id, address);
+    const r = await bed.swap(address);
     clientProc.write('line after the swap\n');
     const ended = await Promise.race([
       clientProc.exited.then(() => true),

@@ -1,15 +1,16 @@
-// A run's observers: kernel counters in the servers and the translator (sampled every few ms),
-// packet captures of what reaches the servers (tcpdump), and with TCP traffic the flow's
-// connections in the translator's conntrack table (sampled a few times a second).
+// A run's observers: kernel counters in the servers and the translators (sampled every few ms;
+// one translator per host on a cluster lab), packet captures of what reaches the servers
+// (tcpdump), and with TCP traffic the flow's connections in the conntrack table of the translator
+// its client enters by (sampled a few times a second).
 import { join } from 'node:path';
-import type { Flowmig } from '../control/flowmig.js';
 import { parseConntrackList } from '../engines/conntrack.js';
-import { type Lab, type LabNode, servers } from '../lab/model.js';
+import { type LabNode, servers } from '../lab/model.js';
 import { type Launcher, ready } from './launch.js';
 import type { ExperimentOptions } from './options.js';
 import { type Background, sleep } from './process.js';
 import type { CounterSample, TcpConnectionSample } from './record.js';
 import { NetnsCounters, type Snmp6 } from './snmp6.js';
+import type { Testbed } from './testbed.js';
 
 /**
  * Counters read in each server and the translator: IPv6 packets received, echo requests, UDP
@@ -28,8 +29,7 @@ const TCP_SAMPLE_MS = 200;
 const now = () => performance.timeOrigin + performance.now();
 
 export interface ObserverSetup {
-  readonly fm: Flowmig;
-  readonly lab: Lab;
+  readonly bed: Testbed;
   readonly options: ExperimentOptions;
   /** The flow whose TCP connections are counted. */
   readonly flow: string;
@@ -58,16 +58,18 @@ export class Observers {
   }
 
   constructor(private readonly setup: ObserverSetup) {
-    const { lab, options: o } = setup;
-    // Counters in every server and the translator; captures of what arrives at the servers
-    // (and at every node with 'all').
-    this.observed = [...servers(lab), lab.translator];
+    const { options: o } = setup;
+    const { lab } = setup.bed;
+    // Counters in every server and translator; captures of what arrives at the servers (and at
+    // every node with 'all').
+    this.observed = [...servers(lab), ...lab.translators];
     this.captured = o.capture === 'none' ? [] : o.capture === 'all' ? lab.nodes : servers(lab);
   }
 
   /** Opens the counters and starts the captures; resolves once every capture listens. */
   async start(): Promise<void> {
-    const { lab, options: o, dir, files, launch } = this.setup;
+    const { options: o, dir, files, launch } = this.setup;
+    const { lab } = this.setup.bed;
     for (const n of this.observed) this.counters.push(await NetnsCounters.open(n.netns));
     for (const n of this.captured) {
       const link = lab.links.find((l) => l.node === n.name);
@@ -102,7 +104,8 @@ export class Observers {
    * counters every `sampleMs`, the flow's TCP connections every ~TCP_SAMPLE_MS with TCP traffic.
    */
   async startSampling(): Promise<void> {
-    const { fm, lab, options: o, flow } = this.setup;
+    const { bed, options: o, flow } = this.setup;
+    const { lab } = bed;
     await this.sample();
     this.sampling = true;
     // A failed reading ends the sampling, not the run: the handler is attached now (an unhandled
@@ -119,12 +122,14 @@ export class Observers {
     });
     const nodeAt = new Map(lab.links.map((l) => [l.address.address, l.node]));
     const serverNodes = servers(lab);
+    const initiator = lab.flows.find((f) => f.address === flow)?.initiator;
+    const ingress = initiator ? lab.translatorOf(initiator) : lab.translators[0];
     const tcpSampler = (async () => {
-      if (!o.traffic.includes('tcp')) return;
+      if (!o.traffic.includes('tcp') || !ingress) return;
       while (this.sampling) {
-        const list = await fm.runner
+        const list = await bed.runner
           .run(['conntrack', '-L', '-f', 'ipv6', '-p', 'tcp'], {
-            netns: lab.translator.netns,
+            netns: ingress.netns,
             okExitCodes: [0, 1],
           })
           .catch(() => undefined);

@@ -6,6 +6,10 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { type Draft, parseLeniently, REFUSED } from '../lab/draft.js';
 import { type Lab, servers } from '../lab/model.js';
+
+/** What the options are checked against: a single-host lab, or a cluster lab's nodes and flows. */
+export type OptionsLab = Pick<Lab, 'id' | 'nodes' | 'flows'>;
+
 import { canonicalAddress } from '../net/ipv6.js';
 
 export const TRAFFIC_KINDS = ['ping', 'udp', 'ncat-udp', 'tcp'] as const;
@@ -83,7 +87,7 @@ export type ExperimentOptions = z.output<typeof experimentSchema>;
 export function parseExperiment(
   input: unknown,
   source = 'experiment options',
-  lab?: Lab,
+  lab?: OptionsLab,
 ): ExperimentOptions {
   const { value, problems, draft } = parseLeniently(experimentSchema, input);
   if (draft !== REFUSED) {
@@ -95,7 +99,10 @@ export function parseExperiment(
 }
 
 /** An experiment file (YAML or JSON), checked (with `lab`, against it too). */
-export async function loadExperimentFile(path: string, lab?: Lab): Promise<ExperimentOptions> {
+export async function loadExperimentFile(
+  path: string,
+  lab?: OptionsLab,
+): Promise<ExperimentOptions> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -120,7 +127,10 @@ export function swapTimes(o: ExperimentOptions): number[] {
 }
 
 /** The flow the experiment swaps and its servers; every problem with the lab listed at once. */
-export function checkAgainstLab(o: ExperimentOptions, lab: Lab): { flow: Lab['flows'][number] } {
+export function checkAgainstLab(
+  o: ExperimentOptions,
+  lab: OptionsLab,
+): { flow: Lab['flows'][number] } {
   const { problems, flow } = againstLab(o, lab);
   problems.unshift(...acrossFields(o));
   if (problems.length || !flow) throw new InputError('experiment', problems);
@@ -157,7 +167,7 @@ function acrossFields(d: ExperimentDraft): string[] {
 /** Problems with the lab (and this process) the options are meant for; the flow they swap. */
 function againstLab(
   d: ExperimentDraft,
-  lab: Lab,
+  lab: OptionsLab,
 ): { problems: string[]; flow: Lab['flows'][number] | undefined } {
   const problems: string[] = [];
   const swaps = d.swaps === REFUSED ? undefined : d.swaps;

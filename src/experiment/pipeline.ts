@@ -3,14 +3,13 @@
 // run's own record was written is marked in it first, so the results say so.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Flowmig } from '../control/flowmig.js';
-import type { Lab } from '../lab/model.js';
 import { renderReport } from '../report/index.js';
 import { type ExperimentResults, RESULTS_FILE } from '../results/schema.js';
 import { analyzeRun } from './analyze.js';
 import type { ExperimentOptions } from './options.js';
 import { RUN_FILE, type RunRecord } from './record.js';
 import { type RunHooks, runExperiment } from './run.js';
+import type { Testbed } from './testbed.js';
 
 export interface FinishOptions {
   readonly signal?: AbortSignal | undefined;
@@ -29,13 +28,12 @@ export interface Measured {
  * results.json, report.html, summary.md and the plots beside the raw files.
  */
 export async function measure(
-  fm: Flowmig,
-  lab: Lab,
+  bed: Testbed,
   options: ExperimentOptions,
   dir: string,
   hooks: RunHooks = {},
 ): Promise<Measured> {
-  const run = await runExperiment(fm, lab, options, dir, hooks);
+  const run = await runExperiment(bed, options, dir, hooks);
   const results = await finishRun(dir, {
     signal: hooks.signal,
     ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),

@@ -12,7 +12,8 @@ export interface RunRecord {
   readonly lab: {
     readonly id: string;
     readonly engine: string;
-    readonly nodes: { name: string; role: string; namespace: string }[];
+    /** Nodes; on a cluster lab each names its host. */
+    readonly nodes: { name: string; role: string; namespace: string; host?: string }[];
     readonly flows: { address: string; name?: string; initiator: string; responders: string[] }[];
   };
   readonly flow: {
@@ -35,7 +36,10 @@ export interface RunRecord {
   readonly controlPath: string;
   readonly lateTranslated: number;
   readonly interrupted: boolean;
-  /** Counter samples (/proc/net/snmp6 of the servers and the translator): epoch ms, then per node per counter. */
+  /**
+   * Counter samples (/proc/net/snmp6 of the servers and every translator, one per host on a
+   * cluster lab): epoch ms, then per node per counter.
+   */
   readonly counters: {
     names: readonly string[];
     samples: CounterSample[];
@@ -76,7 +80,8 @@ export interface SwapLog {
   readonly ruleMs: number;
   readonly conntrackMs: number;
   readonly totalMs: number;
-  readonly conntrackDeleted: number;
+  /** Single-host labs: entries the swap deleted (a cluster's hosts do not report it). */
+  readonly conntrackDeleted?: number;
   readonly path: string;
   /** A flow with `tcp: migrate`: connections moved, and hold → resume in ms. */
   readonly tcpMoved?: number;

@@ -4,16 +4,16 @@
 // Every program started here is stopped by its PID, also on failure or interrupt.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Flowmig } from '../control/flowmig.js';
 import { InputError } from '../errors.js';
 import { InterruptedError, listenForInterrupt, sleepUnless } from '../exec/interrupt.js';
 import { requirePrograms } from '../exec/preflight.js';
-import { concreteAddress, type Lab, nodeByName, policyOf, servers } from '../lab/model.js';
+import { concreteAddress, nodeByName, policyOf, servers } from '../lab/model.js';
 import { Launcher } from './launch.js';
 import { COUNTERS, Observers } from './observers.js';
 import { checkAgainstLab, type ExperimentOptions, swapTimes } from './options.js';
 import { type RunRecord, type SwapLog, writeRecord } from './record.js';
 import { runId } from './run-id.js';
+import type { Testbed } from './testbed.js';
 import { type TrafficRun, trafficOf } from './traffic/index.js';
 
 export interface RunHooks {
@@ -47,13 +47,13 @@ export async function checkOutDir(dir: string): Promise<void> {
 
 /** Runs the experiment; the lab is built here and torn down before this returns. */
 export async function runExperiment(
-  fm: Flowmig,
-  lab: Lab,
+  bed: Testbed,
   o: ExperimentOptions,
   dir: string,
   hooks: RunHooks = {},
 ): Promise<RunRecord> {
   const say = hooks.onProgress ?? (() => {});
+  const { lab } = bed;
   const id = hooks.id ?? runId(lab.id);
   const { flow } = checkAgainstLab(o, lab);
   const client = nodeByName(lab, flow.initiator);
@@ -63,15 +63,15 @@ export async function runExperiment(
   const programs = [
     ...new Set(['sleep', ...kinds.flatMap((k) => k.programs), ...Observers.programs(o)]),
   ];
-  await fm.check(lab, programs);
+  await bed.check(programs);
   await requirePrograms(programs);
   await checkOutDir(dir);
 
   const files: Record<string, string> = {};
   const launch = new Launcher();
-  const observers = new Observers({ fm, lab, options: o, flow: flow.address, dir, files, launch });
+  const observers = new Observers({ bed, options: o, flow: flow.address, dir, files, launch });
   const traffic: TrafficRun[] = kinds.map((k) =>
-    k.run({ fm, lab, flow, client, servers: servers(lab), options: o, dir, files, launch }),
+    k.run({ bed, flow, client, servers: servers(lab), options: o, dir, files, launch }),
   );
   const own = hooks.signal === undefined ? listenForInterrupt() : undefined;
   const signal = hooks.signal ?? (own as NonNullable<typeof own>).signal;
@@ -84,7 +84,9 @@ export async function runExperiment(
     throw new InterruptedError('interrupted before the lab was built; nothing was changed');
   }
   try {
-    await fm.up(lab, { onStep: (text, i, n) => say(`building lab [${i}/${n}] ${text}`) });
+    await bed.up((text, i, n) =>
+      say(n > 0 ? `building lab [${i}/${n}] ${text}` : `building lab: ${text}`),
+    );
   } catch (error) {
     own?.dispose();
     // A terminal's Ctrl-C can reach a build step in the instant between its fork and its move to
@@ -112,7 +114,7 @@ export async function runExperiment(
         'interrupted while the servers started; the lab was torn down, nothing was measured',
       );
     // Warm the path (neighbour entries) so the run starts in steady state.
-    await fm.runner.run(['ping', '-c', '3', '-i', '0.05', '-w', '5', flow.address], {
+    await bed.runner.run(['ping', '-c', '3', '-i', '0.05', '-w', '5', flow.address], {
       netns: client.netns,
     });
 
@@ -129,7 +131,7 @@ export async function runExperiment(
     await sleepUnless(o.warmupMs, signal);
     const swapsFromMs = now();
     const plan = swapTimes(o);
-    const swaps = await swapOnSchedule(fm, lab.id, flow.address, plan, {
+    const swaps = await swapOnSchedule(bed, flow.address, plan, {
       fromMs: swapsFromMs,
       startMs,
       signal,
@@ -148,7 +150,7 @@ export async function runExperiment(
     if (samplerError !== undefined && !stopped())
       throw new Error(`reading the counters failed: ${(samplerError as Error).message}`);
     const captureDrops = await observers.stopCaptures();
-    const status = await fm.status(lab.id);
+    const summary = await bed.summary();
     const serverNodes = servers(lab);
     const policy = policyOf(lab, flow.address);
     let record: RunRecord = {
@@ -156,7 +158,10 @@ export async function runExperiment(
       lab: {
         id: lab.id,
         engine: lab.engine,
-        nodes: lab.nodes.map((n) => ({ name: n.name, role: n.role, namespace: n.netns })),
+        nodes: lab.nodes.map((n) => {
+          const host = lab.hostOf.get(n.name);
+          return { name: n.name, role: n.role, namespace: n.netns, ...(host ? { host } : {}) };
+        }),
         flows: lab.flows.map((f) => ({
           address: f.address,
           ...(f.name ? { name: f.name } : {}),
@@ -180,11 +185,8 @@ export async function runExperiment(
       endMs,
       swaps,
       swapsPlanned: plan.length,
-      controlPath:
-        status.controlPath.kind === 'programs'
-          ? `programs (${status.controlPath.reason})`
-          : status.controlPath.kind,
-      lateTranslated: status.late.translated,
+      controlPath: summary.controlPath,
+      lateTranslated: summary.lateTranslated,
       interrupted: stopped(),
       counters: { names: COUNTERS, samples: observers.samples },
       ...(o.traffic.includes('tcp') ? { tcpConnections: observers.tcpConnections } : {}),
@@ -207,7 +209,7 @@ export async function runExperiment(
     await launch.stopAll();
     await observers.close();
     say('tearing the lab down');
-    await fm.down(lab.id);
+    await bed.down();
     // Interrupted before the first packet: there is nothing to keep.
     if (!trafficStarted && stopped()) {
       if (madeDir) await rm(dir, { recursive: true, force: true });
@@ -228,8 +230,7 @@ interface Schedule {
 
 /** Swaps the flow at the plan's times (ms after `fromMs`) until done or interrupted. */
 async function swapOnSchedule(
-  fm: Flowmig,
-  lab: string,
+  bed: Testbed,
   flow: string,
   plan: readonly number[],
   s: Schedule,
@@ -243,17 +244,17 @@ async function swapOnSchedule(
     await sleepUnless(Math.max(0, s.fromMs + at - now()), s.signal);
     if (s.signal.aborted) break;
     const issuedMs = now();
-    const r = await fm.swap(lab, flow);
+    const r = await bed.swap(flow);
     swaps.push({
       index: i + 1,
       from: r.from,
       to: r.to,
       issuedMs,
-      ruleStartedMs: r.steps[0]?.startedAt ?? issuedMs,
+      ruleStartedMs: r.startedMs ?? issuedMs,
       ruleMs: r.ruleMs,
       conntrackMs: r.conntrackMs,
       totalMs: r.totalMs,
-      conntrackDeleted: r.conntrackDeleted,
+      ...(r.conntrackDeleted !== undefined ? { conntrackDeleted: r.conntrackDeleted } : {}),
       path: r.path,
       ...(r.tcp ? { tcpMoved: r.tcp.moved, tcpMs: r.tcp.totalMs } : {}),
     });

@@ -62,21 +62,21 @@ export interface Lab {
   readonly description: LabDescription;
 }
 
-export function nodeByName(lab: Lab, name: string): LabNode | undefined {
+export function nodeByName(lab: Pick<Lab, 'nodes'>, name: string): LabNode | undefined {
   return lab.nodes.find((n) => n.name === name);
 }
 
 /** The node's concrete address (its end of its link to the translator). */
-export function concreteAddress(lab: Lab, node: string): string | undefined {
+export function concreteAddress(lab: Pick<Lab, 'links'>, node: string): string | undefined {
   return lab.links.find((l) => l.node === node)?.address.address;
 }
 
-export function servers(lab: Lab): readonly LabNode[] {
+export function servers(lab: Pick<Lab, 'nodes'>): readonly LabNode[] {
   return lab.nodes.filter((n) => n.role === 'server');
 }
 
 /** The TCP policy of a flow. */
-export function policyOf(lab: Lab, address: string): FlowPolicy {
+export function policyOf(lab: Pick<Lab, 'policies'>, address: string): FlowPolicy {
   return lab.policies.get(address) ?? { tcp: 'reset', drainMs: 0 };
 }
 

@@ -3,8 +3,9 @@ import type { ExperimentResults, SwapRecord } from '../results/schema.js';
 import {
   distribution,
   formatMs,
-  SWAP_TIME_NOTES,
-  SWAP_TIMES,
+  type SwapTimeNames,
+  swapTimeNames,
+  swapTimeNotes,
   swapTimeRows,
   swapTimes,
 } from '../results/stats.js';
@@ -69,7 +70,14 @@ function runTable(r: ExperimentResults): FigureTable {
       ['lab', r.lab.id],
       ['engine', r.lab.engine],
       ['control path', r.lab.controlPath],
-      ['nodes', r.lab.nodes.map((n) => `${n.name} (${n.role}, netns ${n.namespace})`).join(', ')],
+      [
+        'nodes',
+        r.lab.nodes
+          .map(
+            (n) => `${n.name} (${n.role}, netns ${n.namespace}${n.host ? `, host ${n.host}` : ''})`,
+          )
+          .join(', '),
+      ],
       ['flows', flows.join('; ')],
     ],
   };
@@ -199,7 +207,7 @@ function pcts(samples: readonly number[]): string {
   return `${ms(d.p50)} / ${ms(d.p99)} / ${ms(d.max)}`;
 }
 
-function swapsTable(swaps: readonly SwapRecord[]): FigureTable {
+function swapsTable(swaps: readonly SwapRecord[], names: SwapTimeNames): FigureTable {
   const title = 'Swaps';
   if (swaps.length === 0) return { title, rows: [['swaps', '0']] };
   const gaps = swaps.flatMap((s) => (s.gapMs === null ? [] : [s.gapMs]));
@@ -208,7 +216,7 @@ function swapsTable(swaps: readonly SwapRecord[]): FigureTable {
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   const rows: (readonly [string, string])[] = [
     ['swaps', int(swaps.length)],
-    ...swapTimeRows(swapTimes(swaps)),
+    ...swapTimeRows(swapTimes(swaps), names),
     [
       'migration gap p50 / p99 / max',
       gaps.length === 0
@@ -228,10 +236,10 @@ function swapsTable(swaps: readonly SwapRecord[]): FigureTable {
       `${int(sum(withUdp.map((u) => u.lost)))} / ${int(sum(withUdp.map((u) => u.duplicated)))} / ${int(sum(withUdp.map((u) => u.reordered)))}`,
     ]);
   }
-  return { title, rows, lines: [...SWAP_TIME_NOTES] };
+  return { title, rows, lines: [...swapTimeNotes(names)] };
 }
 
-function perSwap(swaps: readonly SwapRecord[]): SwapTable {
+function perSwap(swaps: readonly SwapRecord[], names: SwapTimeNames): SwapTable {
   const udp = swaps.some((s) => s.udp !== undefined);
   const num = (x: number) => ms(x).replace(/ ms$/, '');
   const columns = [
@@ -242,11 +250,11 @@ function perSwap(swaps: readonly SwapRecord[]): SwapTable {
     'committed (ms)',
     'conntrack done (ms)',
     // The swap times under the names the tables above use.
-    `${SWAP_TIMES.wait} (ms)`,
-    `${SWAP_TIMES.rule} (ms)`,
-    `${SWAP_TIMES.conntrack} (ms)`,
-    `${SWAP_TIMES.total} (ms)`,
-    `${SWAP_TIMES.apply} (ms)`,
+    `${names.wait} (ms)`,
+    `${names.rule} (ms)`,
+    `${names.conntrack} (ms)`,
+    `${names.total} (ms)`,
+    `${names.apply} (ms)`,
     'gap (ms)',
     'in flight',
     ...(udp ? ['UDP lost / dup / reord'] : []),
@@ -288,9 +296,9 @@ export function reportFigures(r: ExperimentResults): ReportFigures {
     verdict: r.verdict,
     run: runTable(r),
     traffic: trafficTables(r),
-    swaps: swapsTable(r.swaps),
+    swaps: swapsTable(r.swaps, swapTimeNames(r.lab)),
     config: configTable(r.config),
-    swapTable: perSwap(r.swaps),
+    swapTable: perSwap(r.swaps, swapTimeNames(r.lab)),
     files: r.files,
   };
 }

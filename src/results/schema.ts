@@ -147,7 +147,13 @@ export const resultsSchema = z.strictObject({
     engine: z.enum(ENGINE_NAMES),
     controlPath: z.string(),
     nodes: z.array(
-      z.strictObject({ name: z.string(), role: z.enum(ROLES), namespace: z.string() }),
+      z.strictObject({
+        name: z.string(),
+        role: z.enum(ROLES),
+        namespace: z.string(),
+        /** On a cluster lab: the node's host. */
+        host: z.string().optional(),
+      }),
     ),
     flows: z.array(
       z.strictObject({

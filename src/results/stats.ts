@@ -47,6 +47,25 @@ export const SWAP_TIMES = {
 } as const;
 
 export type SwapTime = keyof typeof SWAP_TIMES;
+export type SwapTimeNames = { readonly [K in SwapTime]: string };
+
+/**
+ * The same times on a cluster lab: `rule` is the change's etcd transaction (from the host daemon
+ * taking the call to its commit), `conntrack` the commit until every live translator applied it
+ * (rule and conntrack entries on each host), `apply` their sum as the host daemon answered.
+ */
+export const CLUSTER_SWAP_TIMES: SwapTimeNames = {
+  total: 'swap issued → applied on every host',
+  wait: 'waiting before the commit',
+  rule: 'etcd commit',
+  conntrack: 'commit → applied on every host',
+  apply: 'host daemon answer',
+};
+
+/** The names for a lab's results: a cluster lab's nodes name their hosts. */
+export function swapTimeNames(lab: { readonly nodes: readonly { readonly host?: string }[] }) {
+  return lab.nodes.some((n) => n.host !== undefined) ? CLUSTER_SWAP_TIMES : SWAP_TIMES;
+}
 
 /** The times of many swaps, summarised: the results' fields (`controlMs.*`, `applyMs`). */
 export interface SwapTimes {
@@ -93,9 +112,9 @@ export function formatP50P99Max(d: Distribution): string {
  * The swap-time rows every reader prints, in order, as [label, value]: the parts of `total` are
  * indented under it. The same labels and the same formatting in the terminal and the report.
  */
-export function swapTimeRows(t: SwapTimes): [string, string][] {
+export function swapTimeRows(t: SwapTimes, names: SwapTimeNames = SWAP_TIMES): [string, string][] {
   const row = (name: SwapTime, indent = '') =>
-    [`${indent}${SWAP_TIMES[name]} p50 / p99 / max`, formatP50P99Max(swapTime(t, name))] as [
+    [`${indent}${names[name]} p50 / p99 / max`, formatP50P99Max(swapTime(t, name))] as [
       string,
       string,
     ];
@@ -103,6 +122,16 @@ export function swapTimeRows(t: SwapTimes): [string, string][] {
 }
 
 /** What the swap times mean, in one line each (printed under them). */
+export function swapTimeNotes(names: SwapTimeNames): readonly string[] {
+  return names === CLUSTER_SWAP_TIMES ? CLUSTER_SWAP_TIME_NOTES : SWAP_TIME_NOTES;
+}
+
+const CLUSTER_SWAP_TIME_NOTES = [
+  `${CLUSTER_SWAP_TIMES.total}: from the runner issuing the swap to every live host daemon having applied it (${CLUSTER_SWAP_TIMES.rule} + ${CLUSTER_SWAP_TIMES.conntrack}; ${CLUSTER_SWAP_TIMES.wait}: the call reaching a host daemon)`,
+  `${CLUSTER_SWAP_TIMES.rule}: the flow's compare-and-swap transaction in etcd, from the host daemon taking the call; ${CLUSTER_SWAP_TIMES.conntrack}: the watch delivering it and each host applying it (NAT rule, the flow's conntrack entries, routes) until the last live one acknowledged`,
+  `${CLUSTER_SWAP_TIMES.apply}: what the host daemon timed itself, from the call to its answer`,
+] as const;
+
 export const SWAP_TIME_NOTES = [
   `${SWAP_TIMES.total}: from the runner issuing the swap to the old server's conntrack entries deleted (${SWAP_TIMES.wait} + ${SWAP_TIMES.rule} + ${SWAP_TIMES.conntrack})`,
   `${SWAP_TIMES.wait}: the controller taking the lab's lock and reading its state, and the issuing process waiting for a CPU the traffic keeps busy (with tcp: migrate, also the connections' prepare, hold and checkpoint)`,

@@ -7,7 +7,7 @@ import { renderExperiment } from '../../src/cli/experiment-report.js';
 import type { DemoResult } from '../../src/experiment/demo.js';
 import { reportFigures } from '../../src/report/figures.js';
 import type { ExperimentResults } from '../../src/results/schema.js';
-import { distribution } from '../../src/results/stats.js';
+import { distribution, swapTimeNames } from '../../src/results/stats.js';
 import { pingRun, tcpResetRun } from '../support/results-sample.js';
 
 /** A demo result for `r` as runDemo builds it: the swap figures summarised from the results. */
@@ -37,6 +37,7 @@ function demoOf(r: ExperimentResults): DemoResult {
       ratePerS: 1000,
     },
     reached: { C: 500, D: 500 },
+    swapTimeNames: swapTimeNames(r.lab),
     swaps: {
       done: r.swaps.length,
       requested: r.swaps.length,

@@ -28,7 +28,10 @@ export function register(program: Command, route: Route): void {
       'a measured run: build a lab, run traffic, swap on schedule, capture, then write results.json, report.html and summary.md',
     )
     .option('-f, --file <file>', 'experiment file (YAML or JSON); options below override it')
-    .option('-c, --config <file>', 'lab description (default: the reference lab)')
+    .option(
+      '-c, --config <file>',
+      'lab description (default: the reference lab); a cluster lab file (hosts:) runs on a cluster',
+    )
     .option('-p, --prefix <prefix>', 'prefix for every namespace name')
     .addOption(engineOption())
     .option(
@@ -49,14 +52,14 @@ export function register(program: Command, route: Route): void {
     .option('--json', 'print the results summary as JSON')
     .action(async (o: ExperimentCommandOptions) => {
       const [
-        { loadLab },
+        { openTestbed },
         { loadExperimentFile, parseExperiment },
         { defaultResultsDir, runId },
         { measure },
         { renderExperiment },
         { INTERRUPTED_EXIT_CODE, listenForInterrupt },
       ] = await Promise.all([
-        import('../../lab/load.js'),
+        import('../testbed.js'),
         import('../../experiment/options.js'),
         import('../../experiment/run-id.js'),
         import('../../experiment/pipeline.js'),
@@ -65,7 +68,8 @@ export function register(program: Command, route: Route): void {
       ]);
       // The lab first: the experiment file's problems, its checks against the lab among them,
       // are then reported at once.
-      const lab = await loadLab(o.config, { prefix: o.prefix, engine: o.engine });
+      const bed = await openTestbed(route, o);
+      const { lab } = bed;
       const base = o.file ? await loadExperimentFile(o.file, lab) : parseExperiment({});
       const options = parseExperiment(experimentInput(base, o), 'experiment options', lab);
       // One stamp for the run's id and its directory's name.
@@ -75,7 +79,7 @@ export function register(program: Command, route: Route): void {
       const interrupt = listenForInterrupt(() => progress.update(INTERRUPT_NOTICE));
       try {
         const onProgress = (text: string) => progress.update(text);
-        const { results } = await measure(await route.controller(), lab, options, dir, {
+        const { results } = await measure(bed, options, dir, {
           id,
           onProgress,
           signal: interrupt.signal,

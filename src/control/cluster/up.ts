@@ -37,8 +37,11 @@ export interface UpClusterOptions extends ProgressHooks {
   readonly loadWaitMs?: number;
 }
 
-/** Checks root and the programs a cluster lab needs: the lab's, nft's tables, etcd's. */
-async function checkHost(cluster: ClusterLab): Promise<void> {
+/** Checks root and the programs a cluster lab needs: the lab's, nft's tables, etcd's, and `extra`. */
+export async function checkClusterHost(
+  cluster: ClusterLab,
+  extra: readonly string[] = [],
+): Promise<void> {
   requireRoot();
   const hold = movesTcp(cluster) ? ['ip6tables-restore'] : [];
   await requirePrograms([
@@ -50,6 +53,7 @@ async function checkHost(cluster: ClusterLab): Promise<void> {
     'etcdctl',
     ...engineFor(cluster.engine).programs,
     ...hold,
+    ...extra,
   ]);
 }
 
@@ -92,7 +96,7 @@ export async function upCluster(
   cluster: ClusterLab,
   options: UpClusterOptions = {},
 ): Promise<ClusterStatus> {
-  await checkHost(cluster);
+  await checkClusterHost(cluster);
   await makePrivateDir(ctx.stateDir);
   await withClusterLock(ctx.stateDir, cluster.id, () => build(ctx, cluster, options));
   return clusterStatus(ctx.stateDir, cluster.id);

@@ -2,13 +2,13 @@
 // namespaces and from the client, how it stops and which files it leaves in the results
 // directory, and how those files become its part of the results.
 import { fileURLToPath } from 'node:url';
-import type { Flowmig } from '../../control/flowmig.js';
-import type { Lab, LabFlow, LabNode } from '../../lab/model.js';
+import type { LabFlow, LabNode } from '../../lab/model.js';
 import type { SwapMark } from '../../metrics/swaps.js';
 import type { ExperimentResults, SwapRecord } from '../../results/schema.js';
 import type { Launcher } from '../launch.js';
 import type { ExperimentOptions, TrafficKind } from '../options.js';
 import type { RunRecord, SwapLog } from '../record.js';
+import type { Testbed } from '../testbed.js';
 
 /** Where a kind's own programs are (src/traffic, compiled beside this directory's parent). */
 const PROGRAMS = new URL('../../traffic/', import.meta.url);
@@ -20,8 +20,8 @@ export function trafficProgram(name: string): string {
 
 /** What a kind's run is given. */
 export interface TrafficSetup {
-  readonly fm: Flowmig;
-  readonly lab: Lab;
+  /** The lab and its controller. */
+  readonly bed: Testbed;
   readonly flow: LabFlow;
   /** The flow's initiator: the traffic is sent from its namespace. */
   readonly client: LabNode;

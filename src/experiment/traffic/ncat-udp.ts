@@ -18,7 +18,7 @@ function run(s: TrafficSetup): TrafficRun {
   return {
     async serve() {
       for (const node of s.servers) {
-        const address = concreteAddress(s.lab, node.name) ?? '';
+        const address = concreteAddress(s.bed.lab, node.name) ?? '';
         listeners.set(
           node.name,
           s.launch.start(

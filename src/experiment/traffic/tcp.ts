@@ -34,8 +34,8 @@ function run(s: TrafficSetup): TrafficRun {
   return {
     async serve() {
       // A flow whose TCP connections move needs flowmig's server runtime (it hands them over).
-      if (policyOf(s.lab, s.flow.address).tcp === 'migrate') {
-        await s.fm.serve(s.lab.id, { port: o.port, mode: 'echo' });
+      if (policyOf(s.bed.lab, s.flow.address).tcp === 'migrate') {
+        await s.bed.serveEcho(o.port);
         return;
       }
       for (const node of s.servers) {

@@ -1,7 +1,7 @@
 // The swap-time plot: an empirical CDF of each time of a swap, under the names every reader uses.
 import type { TopLevelSpec } from 'vega-lite';
 import type { ExperimentResults, SwapRecord } from '../../results/schema.js';
-import { SWAP_TIMES, type SwapTime } from '../../results/stats.js';
+import { type SwapTime, swapTimeNames } from '../../results/stats.js';
 import { base, maxOf, minOf, type Plot } from './frame.js';
 
 const MAX_ECDF_POINTS = 600;
@@ -18,12 +18,13 @@ export function ecdf(samples: readonly number[], max = MAX_ECDF_POINTS): [number
   return points;
 }
 
-/** (c) ECDF of each time of a swap, under the names every reader uses (SWAP_TIMES). */
+/** (c) ECDF of each time of a swap, under the names every reader uses (swapTimeNames). */
 export function latencyPlot(r: ExperimentResults): Plot {
   const name = 'swap-latency';
   const title = 'Swap times (ECDF)';
   if (r.swaps.length === 0) return { name, title, omitted: 'no swaps recorded' };
   const steps: SwapTime[] = ['total', 'wait', 'rule', 'conntrack', 'apply'];
+  const SWAP_TIMES = swapTimeNames(r.lab);
   const of = (s: SwapRecord, step: SwapTime) => (step === 'apply' ? s.applyMs : s.controlMs[step]);
   const values = steps.flatMap((step) =>
     ecdf(r.swaps.map((s) => of(s, step))).map(([ms, fraction]) => ({
@@ -40,7 +41,7 @@ export function latencyPlot(r: ExperimentResults): Plot {
   const spec: TopLevelSpec = {
     ...base(title, [
       `${r.swaps.length} swaps${log ? ' (log scale)' : ''}; "${SWAP_TIMES.total}" = "${SWAP_TIMES.wait}" + "${SWAP_TIMES.rule}" + "${SWAP_TIMES.conntrack}"`,
-      `"${SWAP_TIMES.apply}": what the controller timed itself, from the rule change starting to its answer`,
+      `"${SWAP_TIMES.apply}": what the ${SWAP_TIMES.apply === 'host daemon answer' ? 'host daemon timed itself, from the call' : 'controller timed itself, from the rule change starting'} to its answer`,
     ]),
     data: { values },
     mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.5, aria: false },
