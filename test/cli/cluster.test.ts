@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { clusterActions } from '../../src/cli/cluster-prompt.js';
 import { main } from '../../src/cli/main.js';
+import { runPromptWith } from '../../src/cli/prompt.js';
 import { writeClusterState } from '../../src/control/cluster/state.js';
 import type { HostdChange, HostdStatus } from '../../src/hostd-api/protocol.js';
 import { hostdPaths } from '../../src/hostd-api/protocol.js';
@@ -236,5 +239,63 @@ describe('the CLI on a cluster lab', () => {
     assert.match(r.stdout, /fe00::3/);
     assert.doesNotMatch(r.stdout, /fe00::1 |fe00::5/);
     assert.match(r.stdout, /flows 3-4 of 5; --offset 4 for the next page/);
+  });
+
+  it('the prompt acts through the host daemons; errors are answered in it, it goes on', async () => {
+    const h1 = await hostd('h1', (r) => {
+      if (r.verb === 'status') return { result: hostStatus('h1') };
+      if (r.verb === 'flows')
+        return {
+          result: {
+            revision: 12,
+            flows: [{ address: 'fe00::1', initiator: 'A', responder: 'S2' }],
+          },
+        };
+      if (r.verb === 'cluster') return { result: { revision: 12, hosts: [] } };
+      if (r.verb === 'migrate' && r.node === 'A')
+        return {
+          error: "node 'A' is a client: a flow's responder must be a server",
+          code: 'invalid',
+        };
+      return { result: change() };
+    });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (b: Buffer) => {
+      printed += b.toString();
+    });
+    const ended = runPromptWith(clusterActions(dir, LAB), { input, output });
+    input.end(
+      [
+        'swap',
+        'migrate fe00::1 A',
+        'evacuate S1 S2',
+        'reconcile',
+        'serve',
+        'flows',
+        'status',
+        'quit',
+        'swap',
+      ].join('\n'),
+    );
+    assert.equal(await ended, 'quit');
+    assert.deepEqual(
+      h1.requests
+        .filter((r) => !['status', 'flows', 'cluster'].includes(String(r.verb)))
+        .map(({ id: _, ...b }) => b),
+      [
+        { verb: 'swap' },
+        { verb: 'migrate', flow: 'fe00::1', node: 'A' },
+        { verb: 'evacuate', from: 'S1', to: 'S2' },
+      ],
+      'nothing after quit',
+    );
+    assert.match(printed, /^flow fe00::1: S1 → S2\nrevision 12: committed in 4\.3 ms/);
+    assert.match(printed, /error: node 'A' is a client/);
+    assert.match(printed, /error: nothing to reconcile: .* \(lab fmu-three is a cluster lab\)/);
+    assert.match(printed, /error: serve: .*single-host labs only/);
+    assert.match(printed, /fe00::1\s+-\s+A\s+S2/);
+    assert.match(printed, /cluster lab fmu-three: 3 host\(s\)/);
   });
 });

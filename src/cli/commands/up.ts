@@ -1,12 +1,12 @@
 // `flowmig up`: builds a lab, then opens the prompt (this process is the lab's daemon meanwhile),
 // or with --detach leaves the lab to a daemon of its own. A cluster lab file (`hosts:`) builds a
-// cluster lab, which its host daemons serve: `up` returns once every host applied its flows.
+// cluster lab, which its host daemons serve; the prompt then acts through them.
 import type { Command } from 'commander';
 import { startDaemon } from '../../control/daemon-process.js';
 import { FlowmigError } from '../../errors.js';
 import type { Lab } from '../../lab/model.js';
 import type { EngineName } from '../../lab/schema.js';
-import { renderClusterStatus } from '../cluster.js';
+import { renderClusterDown, renderClusterStatus } from '../cluster.js';
 import { indent, print } from '../output.js';
 import { engineOption } from '../parse.js';
 import { Progress, renderStatus } from '../render.js';
@@ -165,9 +165,43 @@ async function upCluster(route: Route, raw: unknown, o: UpOptions): Promise<void
     },
   });
   progress.done();
+  if (o.detach) {
+    print(
+      o.json,
+      status,
+      `cluster lab ${cluster.id} is up (detached: its host daemons serve it); act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderClusterStatus(status)}`,
+    );
+    return;
+  }
+  // The prompt acts through the host daemons, which serve the lab with or without it.
+  const [{ runPromptWith }, { clusterActions }, { downCluster }] = await Promise.all([
+    import('../prompt.js'),
+    import('../cluster-prompt.js'),
+    import('../../control/cluster/down.js'),
+  ]);
   print(
     o.json,
     status,
-    `cluster lab ${cluster.id} is up; act on it with 'flowmig swap', 'flowmig status', 'flowmig down'\n\n${renderClusterStatus(status)}`,
+    `cluster lab ${cluster.id} is up; type 'help' for commands${o.keep ? '' : ", 'quit' tears it down"}\n\n${renderClusterStatus(status)}`,
   );
+  let end: string;
+  try {
+    end = await runPromptWith(clusterActions(route.stateDir, cluster.id), {
+      input: process.stdin,
+      output: process.stdout,
+    });
+  } finally {
+    if (!o.keep) {
+      const down = await downCluster(
+        { stateDir: route.stateDir, runner: new ProcessRunner() },
+        cluster.id,
+      );
+      process.stdout.write(`${renderClusterDown(down)}\n`);
+    }
+  }
+  if (o.keep)
+    process.stdout.write(
+      `cluster lab ${cluster.id} left up, served by its host daemons ('flowmig down --lab ${cluster.id}' removes it)\n`,
+    );
+  if (end === 'interrupt') process.exitCode = 130;
 }
