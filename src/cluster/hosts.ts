@@ -29,10 +29,26 @@ export interface Registration {
 }
 
 /**
- * Registers `host`'s translator: a lease of `ttlSeconds` that etcd3 keeps alive (a refresh every
- * TTL/3 on a stream), and the translator key put under it, so the key disappears within the TTL
- * of the host's death. `onLost` is told when etcd3 gives the lease up (the host was cut off for
- * longer than the TTL and the key is gone): register again.
+ * How often a registration refreshes its lease: at most every second, so a refresh that went to a
+ * member cut off a moment ago (its channel not yet seen dead: ~2 s) is followed by others long
+ * before the TTL runs out.
+ */
+export function keepaliveEveryMs(ttlSeconds: number): number {
+  return Math.min(1_000, (ttlSeconds * 1_000) / 3);
+}
+/** One refresh's deadline; a refresh that failed is tried again after KEEPALIVE_RETRY_MS. */
+const KEEPALIVE_TIMEOUT_MS = 600;
+const KEEPALIVE_RETRY_MS = 100;
+
+/**
+ * Registers `host`'s translator: a lease of `ttlSeconds` and the translator key put under it, so
+ * the key disappears within the TTL of the host's death. The lease is refreshed here, one
+ * request at a time with a deadline, not by etcd3's keepalive stream: that stream has no deadline
+ * (on a member cut off it waits up to the TTL before trying another) and says a lease is lost
+ * only 2 × TTL after its last refresh, so a host back on the fabric went on believing in a lease
+ * etcd had dropped. `onLost` is told once, when etcd answers that the lease is gone, or when no
+ * refresh was answered for the TTL (etcd has dropped it, or will: a key put again under a new
+ * lease moves to it, so registering again is safe either way): register again.
  */
 export async function registerTranslator(
   client: EtcdClient,
@@ -48,23 +64,75 @@ export async function registerTranslator(
     startedAt: (o.startedAt ?? new Date()).toISOString(),
   };
   let lease: Lease | undefined;
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  const end = () => {
+    ended = true;
+    clearTimeout(timer);
+  };
+  const lost = (error: Error) => {
+    if (ended) return;
+    end();
+    lease?.release();
+    o.onLost?.(error);
+  };
   try {
-    const id = await client.call('register', async (etcd) => {
-      lease = etcd.lease(ttlSeconds);
-      // etcd3 emits `lost` with no listener as an error event: always listen.
-      lease.on('lost', (error: Error) => o.onLost?.(error));
-      const granted = String(await lease.grant());
-      await etcd.kv.txn({ success: [putOp(key, translatorText(value), granted)] });
-      return granted;
-    });
+    // Sent again on another member after a silence: a second grant leaves a lease without keys,
+    // which expires after the TTL, and the put is the same value (the key goes to the lease that
+    // was granted last). A host back on the fabric then registers as soon as a member can serve it.
+    const id = await client.call(
+      'register',
+      async (etcd) => {
+        lease = etcd.lease(ttlSeconds, { autoKeepAlive: false });
+        // etcd3 emits `lost` with no listener as an error event: always listen. It is emitted for
+        // a grant that failed too (thrown below), and for a refresh answered with TTL 0.
+        lease.on('lost', (error: Error) => {
+          if (timer !== undefined) lost(error);
+        });
+        const granted = String(await lease.grant());
+        await etcd.kv.txn({ success: [putOp(key, translatorText(value), granted)] });
+        return granted;
+      },
+      undefined,
+      { idempotent: true },
+    );
     const held = lease as Lease;
+    let answeredAt = Date.now();
+    const refresh = async () => {
+      try {
+        const deadline = new Date(Date.now() + KEEPALIVE_TIMEOUT_MS);
+        await held.keepaliveOnce({ deadline });
+        answeredAt = Date.now();
+      } catch (error) {
+        if (ended) return;
+        if (Date.now() - answeredAt >= ttlSeconds * 1_000) {
+          lost(
+            new Error(
+              `no refresh of lease ${id} answered for ${ttlSeconds} s: ${(error as Error).message}`,
+            ),
+          );
+          return;
+        }
+        timer = setTimeout(() => void refresh(), KEEPALIVE_RETRY_MS);
+        return;
+      }
+      if (!ended) timer = setTimeout(() => void refresh(), keepaliveEveryMs(ttlSeconds));
+    };
+    timer = setTimeout(() => void refresh(), keepaliveEveryMs(ttlSeconds));
     return {
       host,
       lease: id,
-      revoke: () => client.call('revoke', () => held.revoke()),
-      release: () => held.release(),
+      revoke: () => {
+        end();
+        return client.call('revoke', () => held.revoke());
+      },
+      release: () => {
+        end();
+        held.release();
+      },
     };
   } catch (error) {
+    end();
     lease?.release();
     throw error;
   }

@@ -1,13 +1,21 @@
 // flowmig's etcd client: etcd3 with one explicit deadline per call (shared by its retries on other
-// members), no circuit breaker, and failures classified as no quorum / unreachable / the call's own.
+// members), calls kept off members that do not answer, and failures classified as no quorum /
+// unreachable / the call's own.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Etcd3, type IOptions } from 'etcd3';
 import { classifyFailure, EtcdCallError, isAvailabilityFailure } from './errors.js';
+import { MemberHealth, MemberSkipped, type PoolHost } from './health.js';
 
 /** Every unary call's deadline unless the caller gives one: outlasts a leader election (~0.5-1 s). */
 export const CALL_TIMEOUT_MS = 1_200;
 /** How long a member may take to answer the status probe that counts live members after a failure. */
 export const PROBE_TIMEOUT_MS = 300;
+/**
+ * One attempt's share of an idempotent call's deadline: a read or a put of the same value sent to a
+ * member that went silent (cut off, before the channel's keepalive notices) is sent to the next
+ * member after this, not after the whole deadline.
+ */
+export const ATTEMPT_TIMEOUT_MS = 400;
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
@@ -41,6 +49,37 @@ const GRPC_OPTIONS = {
 const noSignal = new AbortController().signal;
 
 /**
+ * How soon etcd3 sets up a failed watch stream again: 100 ms, doubling up to 1 s (its default,
+ * cockatiel's ExponentialBackoff, grows to 30 s: a watch that failed a few times while a member
+ * was cut off would sit idle long after the fabric healed).
+ */
+class WatchBackoff {
+  constructor(readonly duration = 100) {}
+  next(): WatchBackoff {
+    return new WatchBackoff(Math.min(1_000, this.duration * 2));
+  }
+}
+
+/** A member's own policy: skipped while it does not answer and another member does. */
+function memberPolicy(host: string, health: MemberHealth | undefined): Policy {
+  return {
+    async execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> {
+      // etcd3 then tries the next member (it did not call through).
+      if (health?.skip(host)) throw new MemberSkipped(host);
+      try {
+        const result = await fn({ signal: noSignal });
+        // A stream is returned before the member said anything: only a unary answer counts.
+        if (typeof (result as { write?: unknown })?.write !== 'function') health?.answered(host);
+        return result;
+      } catch (error) {
+        health?.failed(host, error);
+        throw error;
+      }
+    },
+  } as unknown as Policy;
+}
+
+/**
  * etcd3 runs each call through a per-member policy (default: a circuit breaker that refuses a
  * member for 5 s after 3 failures, so a restarted member stays unused) and a global one (default:
  * 3 retries). Ours: no breaker, and a retry on the next member (etcd3 shuffles them) only when the
@@ -70,7 +109,16 @@ function policy(retries: number): Policy {
             message,
           );
           const retry = noLeader || timedOut || dropped || notSent;
-          if (!retry || attempt >= retries || Date.now() >= deadline) throw error;
+          if (!retry || Date.now() >= deadline) throw error;
+          if (error instanceof MemberSkipped) {
+            // etcd3's round over the members skipped every one (its shuffled order can visit a
+            // member twice in a round and miss the usable one): no member was called, so it is
+            // no attempt. A macrotask between rounds, so the skips cannot hold the event loop.
+            attempt--;
+            await new Promise((r) => setImmediate(r));
+            continue;
+          }
+          if (attempt >= retries) throw error;
           if (noLeader) await new Promise((r) => setTimeout(r, 50));
         }
       }
@@ -98,7 +146,12 @@ export class EtcdClient {
     this.endpoints = [...o.endpoints];
     this.callTimeoutMs = o.callTimeoutMs ?? CALL_TIMEOUT_MS;
     this.probeTimeoutMs = o.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
-    this.etcd = newEtcd3(this.endpoints, this.endpoints.length - 1);
+    // The pool is etcd3's (private; etcd3 is pinned to 1.1.2): its hosts' channels say which
+    // members are connected.
+    const health = new MemberHealth(
+      () => (this.etcd as unknown as { pool: { hosts: PoolHost[] } }).pool.hosts,
+    );
+    this.etcd = newEtcd3(this.endpoints, this.endpoints.length - 1, health);
   }
 
   /**
@@ -162,16 +215,26 @@ export class EtcdClient {
   }
 }
 
-function newEtcd3(endpoints: readonly string[], retries: number): Etcd3 {
+function newEtcd3(endpoints: readonly string[], retries: number, health?: MemberHealth): Etcd3 {
   return new Etcd3({
     hosts: [...endpoints],
     grpcOptions: GRPC_OPTIONS,
-    // Unary calls end at the call's deadline; streams (watch, lease keepalive) have none: they
-    // live until stopped. A unary call outside `call` (none of flowmig's) gets the default.
+    // Unary calls end at the call's deadline (an idempotent call's attempt sooner, so the next
+    // member gets the rest); streams (watch, lease keepalive) have none unless given: they live
+    // until stopped. A unary call outside `call` (none of flowmig's) gets the default.
     defaultCallOptions: (context) => {
       if (context.isStream) return {};
-      return { deadline: new Date(deadlines.getStore() ?? Date.now() + CALL_TIMEOUT_MS) };
+      const deadline = deadlines.getStore() ?? Date.now() + CALL_TIMEOUT_MS;
+      const attempt =
+        idempotent.getStore() === true
+          ? Math.min(deadline, Date.now() + ATTEMPT_TIMEOUT_MS)
+          : deadline;
+      return { deadline: new Date(attempt) };
     },
-    faultHandling: { host: () => policy(0), global: policy(retries) },
+    faultHandling: {
+      host: (host) => memberPolicy(host.replace(/^https?:\/\//, ''), health),
+      global: policy(retries),
+      watchBackoff: new WatchBackoff(),
+    },
   });
 }

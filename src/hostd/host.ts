@@ -24,6 +24,11 @@ import type { HostView } from './view.js';
 export const LEASE_TTL_SECONDS = 5;
 /** Wait before trying again after etcd refused (no quorum, unreachable). */
 const RETRY_MS = 500;
+/**
+ * Wait before registering again after a failed try: short, since a host cut off the fabric tries
+ * until it is back (each try bounded by the call's deadline), and its return should be seen soon.
+ */
+const REGISTER_RETRY_MS = 100;
 
 export interface HostEvents {
   readonly log: (line: string) => void;
@@ -97,15 +102,28 @@ export class HostCore {
           onLost: (error) => {
             this.events.log(`lease lost (${error.message}); registering again`);
             this.registration = undefined;
-            if (!this.stopped) void this.register();
+            if (!this.stopped) void this.rejoin();
           },
         });
         return;
       } catch (error) {
         this.fail('register', error);
-        await this.sleep(RETRY_MS);
+        await this.sleep(REGISTER_RETRY_MS);
       }
     }
+  }
+
+  /**
+   * After a lost lease (the host was cut off for longer than the TTL): registers again and, at the
+   * same time, lists the table. The host may have missed changes meanwhile, and its watch may sit
+   * on its own member, which was cut off too and catches up with the others only after its
+   * return: the list, a linearizable read, is the table as it stands. Each goes on trying until
+   * the host is back; whichever a member can serve first is done first.
+   */
+  private async rejoin(): Promise<void> {
+    if (this.registering) return;
+    await Promise.all([this.register(), this.catchUp()]);
+    if (!this.stopped) this.events.log('registered again and caught up');
   }
 
   /** Lists the table, makes the translator agree, writes the revision back, watches from there. */

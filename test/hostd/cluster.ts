@@ -59,6 +59,12 @@ export interface TestCluster {
   killEtcd(name: string): void;
   /** Starts a member again on its data; resolves once it serves (needs a quorum to form). */
   startEtcd(name: string): Promise<void>;
+  /**
+   * Cuts a host off the fabric (`up` false) or joins it again: its bridge port (`fab-<T>`, in the
+   * fabric's namespace) set down or up. Frames to and from the host are dropped with no RST and no
+   * change inside the host's namespaces (addresses and routes stay), as a pulled cable would.
+   */
+  fabricLink(host: string, up: boolean): Promise<void>;
 }
 
 export function hostByName(cluster: ClusterLab, name: string): ClusterHost {
@@ -168,6 +174,12 @@ export async function withCluster(
         caughtUp,
         killEtcd,
         startEtcd,
+        fabricLink: async (host, up) => {
+          const port = hostByName(cluster, host).bridgePort;
+          await runner.run(['ip', 'link', 'set', port, up ? 'up' : 'down'], {
+            netns: cluster.fabric.netns,
+          });
+        },
       });
     } catch (error) {
       // What the host daemons said, with the failure (their logs go with the state directory).
@@ -215,4 +227,28 @@ export async function floodPing(
       return { sent: Number(m[1]), received: Number(m[2]), errors: Number(m[3] ?? 0) };
     },
   };
+}
+
+/**
+ * Asks `check` every 50 ms until it holds; the ms it took. Throws naming `what` (and the last
+ * failure of `check`, if it threw) after `timeoutMs`.
+ */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
+  const started = performance.now();
+  let last = '';
+  for (;;) {
+    try {
+      if (await check()) return performance.now() - started;
+      last = '';
+    } catch (error) {
+      last = `: ${(error as Error).message}`;
+    }
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`${what} not within ${timeoutMs} ms${last}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
