@@ -1,7 +1,7 @@
 // Starts, finds and stops a lab's server runtimes (`flowmig serve`: one per server namespace).
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { findByMarker, isOurProcess } from '../procs/find.js';
+import { findByMarker, findMarked, isOurProcess } from '../procs/find.js';
 import { NoAnswerError, startManaged, stopProcess } from '../procs/managed.js';
 import { withConnection } from '../rpc/client.js';
 import { ServeClient } from '../serve/client.js';
@@ -115,6 +115,26 @@ export async function connectServer(h: ServerHandle, id: string): Promise<ServeC
   } catch (error) {
     return `flowmig serve on ${h.node} (pid ${h.pid}) does not answer: ${(error as Error).message}`;
   }
+}
+
+/** A running runtime of a lab as its command line shows it (a cluster lab keeps no record). */
+export interface FoundRuntime {
+  readonly node: string;
+  readonly pid: number;
+  readonly socket: string;
+}
+
+/** The runtimes of lab `id` that run, from /proc: each one's node and control socket. */
+export async function findRuntimes(id: string): Promise<FoundRuntime[]> {
+  const after = (argv: readonly string[], flag: string) => {
+    const at = argv.indexOf(flag);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  return (await findMarked(SERVE_MARKER)).flatMap(({ pid, value, argv }) => {
+    const node = after(argv, '--node');
+    const socket = after(argv, '--control');
+    return value === id && node && socket ? [{ node, pid, socket }] : [];
+  });
 }
 
 /** PIDs of running runtimes whose lab id satisfies `match`, found from /proc. */

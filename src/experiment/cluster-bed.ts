@@ -3,6 +3,7 @@
 // applied it), the late packets summed over every translator's late table.
 import { changeCluster } from '../control/cluster/act.js';
 import { type ClusterContext, downCluster } from '../control/cluster/down.js';
+import { serveCluster } from '../control/cluster/serve.js';
 import { clusterStatus } from '../control/cluster/status.js';
 import { checkClusterHost, upCluster } from '../control/cluster/up.js';
 import { lateTable } from '../engines/late.js';
@@ -77,10 +78,8 @@ export function clusterBed(ctx: ClusterContext, cluster: ClusterLab): Testbed {
         lateTranslated: translated,
       };
     },
-    serveEcho: async () => {
-      throw new FlowmigError(
-        `lab ${id} is a cluster lab: live TCP migration (tcp: migrate) runs on single-host labs only`,
-      );
+    serveEcho: async (port) => {
+      await serveCluster(ctx.stateDir, id, { port, mode: 'echo' });
     },
   };
 }

@@ -11,6 +11,7 @@ import { EtcdClient } from '../etcd/client.js';
 import type { Runner } from '../exec/runner.js';
 import { AppliedTracker } from './applied.js';
 import { HostApplier } from './apply.js';
+import { applyLiveMove } from './live.js';
 import { type Applied, planEvents } from './plan.js';
 import { syncHost } from './sync.js';
 import { clockMs, HostTrace } from './trace.js';
@@ -183,6 +184,9 @@ export class HostCore {
       try {
         times = await this.applier.apply(plan.ops);
         await this.applier.routes(plan.routes);
+        // Flows with `tcp: migrate`: each switched on its own, its connections moved around it.
+        for (const m of plan.moves)
+          this.events.log(await applyLiveMove(this.view, this.runner, this.applier, m));
       } catch (error) {
         // The kernel may hold part of it: a catch-up restates this host from the table.
         this.fail(`apply of revision ${revision}`, error);

@@ -23,9 +23,25 @@ export interface RouteEdit {
   readonly via?: string;
 }
 
+/**
+ * An ingress flow with `tcp: migrate` whose responder changes: its TCP connections move with it
+ * (src/hostd/live.ts), around this flow's own switch, applied after the plan's other changes.
+ */
+export interface LiveMove {
+  readonly address: string;
+  readonly from: FlowValue;
+  readonly to: FlowValue;
+  /** This flow's switch alone (rule, its conntrack entries, the late release). */
+  readonly ops: readonly Op[];
+  /** Its switch back (a restore that failed: the connections go back where they were). */
+  readonly back: readonly Op[];
+}
+
 export interface HostPlan {
   /** The NAT changes of the flows this host translates, in order (empty: none). */
   readonly ops: readonly Op[];
+  /** Flows whose TCP connections move with them, each switched on its own after `ops`. */
+  readonly moves: readonly LiveMove[];
   readonly routes: readonly RouteEdit[];
   /** Ingress flows whose TCP connections drain: their former responders' entries end later. */
   readonly drains: readonly {
@@ -71,7 +87,43 @@ export function planEvents(
     }
     applied.set(address, value);
   }
-  return { ...planDiff(view, before, applied), problems };
+  const moving = [...before.keys()].filter((address) =>
+    movesLive(view, before.get(address), applied.get(address)),
+  );
+  if (moving.length === 0) return { ...planDiff(view, before, applied), moves: [], problems };
+  // The other flows first, with the moving ones still where they were (a restating engine must
+  // not switch them early); then each moving flow on its own, from where the last one left it.
+  const current = new Map(applied);
+  for (const address of moving) current.set(address, before.get(address) as FlowValue);
+  const rest = new Map([...before].filter(([address]) => !moving.includes(address)));
+  const others = planDiff(view, rest, current);
+  const moves = moving.map((address): LiveMove => {
+    const from = before.get(address) as FlowValue;
+    const to = applied.get(address) as FlowValue;
+    const prior = new Map(current);
+    current.set(address, to);
+    return {
+      address,
+      from,
+      to,
+      ops: planDiff(view, new Map([[address, from]]), current).ops,
+      back: planDiff(view, new Map([[address, to]]), prior).ops,
+    };
+  });
+  return { ...others, changed: others.changed + moves.length, moves, problems };
+}
+
+/** Whether a change of a flow this host translates moves its TCP connections (`tcp: migrate`). */
+function movesLive(view: HostView, b: FlowValue | undefined, a: FlowValue | undefined): boolean {
+  return (
+    b !== undefined &&
+    a !== undefined &&
+    b.tcp === 'migrate' &&
+    a.tcp === 'migrate' &&
+    b.initiator === a.initiator &&
+    b.responder !== a.responder &&
+    isIngress(view, b)
+  );
 }
 
 /**
@@ -82,7 +134,7 @@ export function planDiff(
   view: HostView,
   before: ReadonlyMap<string, FlowValue | undefined>,
   after: ReadonlyMap<string, FlowValue>,
-): Omit<HostPlan, 'problems'> {
+): Omit<HostPlan, 'problems' | 'moves'> {
   const t = view.netns;
   const changes: FlowChange[] = [];
   const deletes: Op[] = [];

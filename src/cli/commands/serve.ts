@@ -1,6 +1,7 @@
 // `flowmig serve`: runs (or with --stop, stops) flowmig's TCP server runtime in the lab's servers.
 import { type Command, Option } from 'commander';
 import type { ServeMode } from '../../control/serve-process.js';
+import { isClusterUp } from '../cluster.js';
 import { print } from '../output.js';
 import { SERVE_MODE_CHOICES, servePort } from '../parse.js';
 import { renderServe, renderServeStopped } from '../render.js';
@@ -32,6 +33,7 @@ export function register(program: Command, route: Route): void {
     .option('--json', 'print the result as JSON')
     .action(async (nodes: string[], o: ServeOptions) => {
       const id = await route.pick(o.lab);
+      if (isClusterUp(route.stateDir, id)) return serveOnCluster(route.stateDir, id, nodes, o);
       if (o.stop) {
         const n = await route.act(
           id,
@@ -52,4 +54,22 @@ export function register(program: Command, route: Route): void {
       const { tcpRepairUnavailable } = await import('../../tcp-repair/native.js');
       print(o.json, r, renderServe(r, tcpRepairUnavailable()));
     });
+}
+
+/** `serve` on a cluster lab: the runtimes run in the servers' namespaces, on every host. */
+async function serveOnCluster(
+  stateDir: string,
+  id: string,
+  nodes: string[],
+  o: ServeOptions,
+): Promise<void> {
+  const { serveCluster, unserveCluster } = await import('../../control/cluster/serve.js');
+  if (o.stop) {
+    const n = await unserveCluster(stateDir, id, nodes);
+    print(o.json, { stopped: n }, renderServeStopped(id, n));
+    return;
+  }
+  const r = await serveCluster(stateDir, id, { port: servePort(o.port), mode: o.mode, nodes });
+  const { tcpRepairUnavailable } = await import('../../tcp-repair/native.js');
+  print(o.json, r, renderServe(r, tcpRepairUnavailable()));
 }

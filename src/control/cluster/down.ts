@@ -13,6 +13,7 @@ import { DamagedStateError } from '../../state/store.js';
 import { markedNamespaces, removeOwnNamespaces } from '../namespaces.js';
 import { findHostds, stopHostd } from './hostd-process.js';
 import { etcdDirOf, removeEtcdDir, stopEtcd } from './members.js';
+import { unserveCluster } from './serve.js';
 import {
   type ClusterState,
   clusterStatePath,
@@ -94,6 +95,8 @@ export async function teardown(
   state: ClusterState | undefined,
 ): Promise<Omit<ClusterDownResult, 'hadState' | 'damagedState'>> {
   const cluster = state ? clusterOf(state) : undefined;
+  // The server runtimes first: they run in the servers' namespaces, found by their command lines.
+  await unserveCluster(ctx.stateDir, id);
   const hostds = [...(state?.hostds ?? []), ...(await findHostds(id))];
   const stoppedHostds = await Promise.all(
     [...new Map(hostds.map((h) => [h.pid, h])).values()].map(async (h) =>
