@@ -1,13 +1,17 @@
 // The prompt's actions on a cluster lab: changes go to its host daemons (one etcd transaction
 // each, answered once every live translator applied it), status and flows are the cluster's.
-// The host daemons keep their translators in line with the table themselves, and live TCP runs on
-// single-host labs only: reconcile and serve say so.
+// serve starts flowmig's server runtimes in the servers' namespaces (the ingress host daemon moves
+// a `tcp: migrate` flow's connections between them); the host daemons keep their translators in
+// line with the table themselves, so reconcile says there is nothing to do.
 import { changeCluster } from '../control/cluster/act.js';
+import { serveCluster, unserveCluster } from '../control/cluster/serve.js';
 import { clusterStatus } from '../control/cluster/status.js';
 import { FlowmigError } from '../errors.js';
 import type { HostdChange } from '../hostd-api/protocol.js';
+import { tcpRepairUnavailable } from '../tcp-repair/native.js';
 import { renderClusterChange, renderClusterFlows, renderClusterStatus } from './cluster.js';
 import type { PromptActions } from './prompt.js';
+import { renderServe, renderServeStopped } from './render.js';
 
 export function clusterActions(stateDir: string, id: string): PromptActions {
   const change = async (body: Parameters<typeof changeCluster>[2]) =>
@@ -22,10 +26,9 @@ export function clusterActions(stateDir: string, id: string): PromptActions {
     reconcile: single(
       "nothing to reconcile: each host's daemon restates its translator from etcd after any failure",
     ),
-    serve: single(
-      "serve: flowmig's TCP server runtime (live TCP migration) runs on single-host labs only",
-    ),
-    unserve: single("serve --stop: flowmig's TCP server runtime runs on single-host labs only"),
+    serve: async (nodes, port, mode) =>
+      renderServe(await serveCluster(stateDir, id, { nodes, port, mode }), tcpRepairUnavailable()),
+    unserve: async (nodes) => renderServeStopped(id, await unserveCluster(stateDir, id, nodes)),
     status: async () => renderClusterStatus(await clusterStatus(stateDir, id)),
     flows: async () => renderClusterFlows(await clusterStatus(stateDir, id)),
   };

@@ -272,7 +272,7 @@ describe('the CLI on a cluster lab', () => {
         'migrate fe00::1 A',
         'evacuate S1 S2',
         'reconcile',
-        'serve',
+        'serve S9',
         'flows',
         'status',
         'quit',
@@ -294,7 +294,7 @@ describe('the CLI on a cluster lab', () => {
     assert.match(printed, /^flow fe00::1: S1 → S2\nrevision 12: committed in 4\.3 ms/);
     assert.match(printed, /error: node 'A' is a client/);
     assert.match(printed, /error: nothing to reconcile: .* \(lab fmu-three is a cluster lab\)/);
-    assert.match(printed, /error: serve: .*single-host labs only/);
+    assert.match(printed, /error: .*'S9' is not a server node of lab fmu-three/);
     assert.match(printed, /fe00::1\s+-\s+A\s+S2/);
     assert.match(printed, /cluster lab fmu-three: 3 host\(s\)/);
   });

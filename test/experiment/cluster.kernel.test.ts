@@ -4,7 +4,7 @@
 // swaps. Both end with the cluster gone: no namespace, host daemon, etcd member or file of it.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findMembers } from '../../src/etcd/member-process.js';
@@ -118,6 +118,40 @@ describe('measured runs on cluster labs', () => {
         for (const sw of results.swaps)
           assert.equal(sw.to, order[(order.indexOf(sw.from) + 1) % 3], `swap ${sw.index}`);
         assert.ok(existsSync(join(out, 'report.html')));
+      },
+    );
+  });
+
+  it('tcp: migrate across hosts: a TCP stream moves with the flow between runtimes on three hosts, bytes intact', async () => {
+    await withScratch(
+      (p) => `${p}three`,
+      async (prefix, stateDir) => {
+        const out = join(stateDir, 'out');
+        const three = await readFile(join(ROOT, 'examples', 'three-hosts.yaml'), 'utf8');
+        const flow = '{ address: fe00::1, initiator: A, responder: S1 }';
+        assert.ok(three.includes(flow));
+        const file = join(stateDir, 'three-tcp.yaml');
+        await writeFile(file, three.replace(flow, flow.replace(' }', ', tcp: migrate }')));
+        const r = await cli(
+          [
+            ...['experiment', '-c', file, '--prefix', prefix, '--traffic', 'tcp'],
+            ...['--swaps', '6', '--swap-every', '300', '--json', '--out', out],
+          ],
+          { stateDir, timeoutMs: 300_000 },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const results = JSON.parse(r.stdout) as ExperimentResults;
+        assert.equal(results.verdict.ok, true, results.verdict.lines.join('; '));
+        const tcp = results.traffic.tcp;
+        assert.ok(tcp, 'TCP figures');
+        assert.ok(tcp.bytesSent > 0);
+        assert.equal(tcp.bytesIntact, tcp.bytesSent, 'every byte came back intact');
+        assert.equal(tcp.ended.kind, 'open', 'the connection outlived 6 moves across hosts');
+        // It was served on every host in turn (S1 → S2 → S3 → S1 ...).
+        assert.deepEqual(
+          results.swaps.map((s) => s.to),
+          ['S2', 'S3', 'S1', 'S2', 'S3', 'S1'],
+        );
       },
     );
   });

@@ -1,5 +1,6 @@
 // Starts, finds and stops a cluster lab's host daemons: one per host, run in its translator's
 // namespace, answering on its socket in the state directory.
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { FlowmigError } from '../../errors.js';
 import { HostdClient } from '../../hostd-api/client.js';
@@ -65,8 +66,13 @@ export async function startHostd(o: HostdStart): Promise<HostdHello> {
     return answer;
   } catch (error) {
     if (!(error instanceof NoAnswerError)) throw error;
+    // The log goes with the rollback: what it ends with is kept in the message.
+    const said = await readFile(log, 'utf8').then(
+      (t) => t.trim().split('\n').slice(-3).join(' | '),
+      () => '',
+    );
     throw new FlowmigError(
-      `the host daemon of ${o.host} did not start: ${error.message} (log: ${log})`,
+      `the host daemon of ${o.host} did not start: ${error.message}${said ? `; its log ends: ${said}` : ` (log: ${log})`}`,
       { cause: error },
     );
   }
