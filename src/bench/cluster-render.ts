@@ -3,11 +3,21 @@
 import { columns } from './api-render.js';
 import type { ClusterBenchResult, ClusterCell, MigrationStats } from './cluster-result.js';
 
-/** The phases shown, in the order they happen (delivery with its slowest host's in brackets). */
-const PHASES = ['commit', 'delivery', 'apply', 'conntrack', 'write', 'ack', 'reply'] as const;
+/**
+ * The phases shown, in the order they happen (delivery with its slowest host's in brackets); the
+ * applied write last: off the path when a peer's message told host 1 of the last host.
+ */
+const PHASES = ['commit', 'delivery', 'apply', 'conntrack', 'ack', 'reply', 'write'] as const;
 
 const ms = (v: number) => v.toFixed(Math.abs(v) < 10 ? 2 : 0);
 const opt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : ms(v));
+
+/** How host 1 learned of the last host, e.g. `peer 196 etcd 4`. */
+const vias = (s: MigrationStats) =>
+  Object.entries(s.last_ack_via ?? {})
+    .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+    .map(([via, n]) => `${via} ${n}`)
+    .join(' ') || '-';
 
 function row(c: ClusterCell, s: MigrationStats, p99 = false): string[] {
   const b = p99 ? s.breakdown_p99 : s.breakdown_p50;
@@ -31,9 +41,10 @@ function row(c: ClusterCell, s: MigrationStats, p99 = false): string[] {
     `${ms(b.delivery)} (${ms(b.deliveryMax)})`,
     ms(b.apply),
     ms(b.conntrack),
-    ms(b.write),
     ms(b.ack),
     ms(b.reply),
+    vias(s),
+    ms(b.write),
     s.flood || !c.load ? '' : `${ms(c.load.applied_ms)} (${ms(c.load.received_ms)})`,
     s.flood
       ? ''
@@ -55,16 +66,17 @@ export function renderClusterBench(r: ClusterBenchResult): string {
       'DELIVERY (MAX)',
       'APPLY',
       'CT',
-      'WRITE',
       'ACK',
       'REPLY',
+      'LAST ACK VIA',
+      'WRITE*',
       'LOAD ms (RECEIVED)',
       'RESTART ms (SERVING, ASKED, STATUS)',
     ],
     ...r.cells.flatMap((c) => [row(c, c.idle), ...(c.flood ? [row(c, c.flood)] : [])]),
   ];
   const tails = [
-    ['HOSTS', 'FLOWS', 'MODE', 'COMMIT', 'DELIVERY (MAX)', 'APPLY', 'CT', 'WRITE', 'ACK', 'REPLY'],
+    ['HOSTS', 'FLOWS', 'MODE', 'COMMIT', 'DELIVERY (MAX)', 'APPLY', 'CT', 'ACK', 'REPLY', 'WRITE*'],
     ...r.cells.flatMap((c) => [row(c, c.idle, true), ...(c.flood ? [row(c, c.flood, true)] : [])]),
   ];
   const base = [
@@ -102,6 +114,7 @@ export function renderClusterBench(r: ClusterBenchResult): string {
     `run ${r.startedAt} → ${r.endedAt}; ${r.cpus} CPUs; load average ${loads(r.load.atStart)} at the start, ${loads(r.load.atEnd)} at the end`,
     '',
     columns(rows),
+    '* the last host’s applied write to etcd: on the path only when etcd told host 1 of it (VIA etcd, or write: a daemon without acknowledgements)',
     '',
     'the phases’ p99 (ms):',
     columns(tails),

@@ -1,6 +1,6 @@
 // `flowmig bench cluster`'s figures from what it timed: each migration's phases lined up against
-// the host daemons' traces (commit, watch delivery, apply, conntrack, applied write,
-// acknowledgement), the load and restart times, and the issue's targets (pure).
+// the host daemons' traces (commit, watch delivery, apply, conntrack, acknowledgement, and the
+// applied write), the load and restart times, and the issue's targets (pure).
 import type { HostdTrace, HostdTraceEntry } from '../hostd-api/protocol.js';
 import { distribution } from '../results/stats.js';
 
@@ -14,11 +14,13 @@ export interface MigrationSample {
 }
 
 /**
- * One migration's time, ms, along the host whose applied write came last (its critical path): the
- * phases add up to the total, conntrack apart (it is part of apply). An
- * instant two processes see is taken as the earlier: etcd commits the txn before it answers host
- * 1's daemon and before any host's watch event, whichever that daemon's event loop runs first;
- * and a host's applied write is done by the time host 1's daemon answers.
+ * One migration's time, ms, along its critical path: the host host 1's daemon learned of last
+ * (its answer's acknowledgements), or, in a trace without them, the host whose applied write came
+ * last. The phases add up to the total, conntrack apart (it is part of apply) and write apart when
+ * the answer waited on no write. An instant two processes see is taken as the earlier: etcd
+ * commits the txn before it answers host 1's daemon and before any host's watch event, whichever
+ * that daemon's event loop runs first; and a host's applied write is done by the time host 1's
+ * daemon answers.
  */
 export interface Phases {
   readonly total: number;
@@ -35,15 +37,24 @@ export interface Phases {
   readonly apply: number;
   /** The conntrack pass of the ingress host's apply (part of its apply). */
   readonly conntrack: number;
-  /** The last host: applied → its applied-revision write done. */
+  /**
+   * The last host: applied → its applied-revision write to etcd done. On the path only when the
+   * answer waited on it (`via` etcd, or a trace without acknowledgements).
+   */
   readonly write: number;
   /**
-   * That write done → host 1's daemon answered: its wait for the applied keys (a read, a watch
-   * created, the event, the watch cancelled). Without host 1's answer on record, → the caller.
+   * → host 1's daemon answered. With acknowledgements: from the last host's apply (its message
+   * over the fabric, or its etcd write and the watch event, then the answer); without: from that
+   * write done (a read, a watch, the event). Without host 1's answer on record, → the caller.
    */
   readonly ack: number;
   /** Host 1's daemon answered → the caller read the reply (0 without the answer on record). */
   readonly reply: number;
+  /**
+   * How host 1's daemon learned of the last host: itself, a peer's message, etcd's key, `before`
+   * the wait; `write` in a trace without acknowledgements (it waited on the applied keys).
+   */
+  readonly via: 'self' | 'peer' | 'etcd' | 'before' | 'write';
 }
 
 export const PHASE_NAMES = [
@@ -59,42 +70,52 @@ export const PHASE_NAMES = [
 export type PhaseName = (typeof PHASE_NAMES)[number];
 
 /**
- * The phases of one migration, or undefined when a host's trace lacks its revision or the
- * acknowledgement (a host that was not live, or a trace that rolled over).
+ * The phases of one migration, or undefined when a host's trace lacks its revision (a host that
+ * was not live, or a trace that rolled over) or, without acknowledgements, its applied write.
  */
 export function phasesOf(s: MigrationSample, traces: readonly HostdTrace[]): Phases | undefined {
-  const entries: HostdTraceEntry[] = [];
+  const answer = traces.flatMap((t) => t.answers).find((a) => a.revision === s.revision);
+  const acks = answer?.acks?.length ? answer.acks : undefined;
+  const byHost = new Map<string, HostdTraceEntry>();
   for (const t of traces) {
     const e = t.entries.find((x) => x.revision === s.revision);
-    if (!e || e.ackedAt === undefined) return undefined;
-    entries.push(e);
+    if (!e || (!acks && e.ackedAt === undefined)) return undefined;
+    byHost.set(t.host, e);
   }
+  const entries = [...byHost.values()];
   if (entries.length === 0) return undefined;
-  const answer = traces.flatMap((t) => t.answers).find((a) => a.revision === s.revision);
   const committedAt = Math.min(
     answer?.committedAt ?? s.sentAt + s.commitMs,
     ...entries.map((e) => e.receivedAt),
   );
-  const last = entries.reduce((a, b) => ((b.ackedAt ?? 0) > (a.ackedAt ?? 0) ? b : a));
   const answeredAt = answer?.answeredAt ?? s.receivedAt;
-  const acked = Math.min(last.ackedAt ?? last.appliedAt, answeredAt);
-  const total = s.receivedAt - s.sentAt;
-  const commit = committedAt - s.sentAt;
-  const delivery = last.receivedAt - committedAt;
-  const apply = last.appliedAt - last.receivedAt;
-  const write = acked - last.appliedAt;
-  const ack = answeredAt - acked;
-  const reply = s.receivedAt - answeredAt;
+  let last: HostdTraceEntry;
+  let via: Phases['via'];
+  let acked: number;
+  if (acks) {
+    const lastAck = acks.reduce((a, b) => (b.at > a.at ? b : a));
+    const e = byHost.get(lastAck.host);
+    if (!e) return undefined;
+    last = e;
+    via = lastAck.via;
+    // The answer waited on the write only when etcd told of the last host.
+    acked = via === 'etcd' ? Math.min(e.ackedAt ?? e.appliedAt, answeredAt) : e.appliedAt;
+  } else {
+    last = entries.reduce((a, b) => ((b.ackedAt ?? 0) > (a.ackedAt ?? 0) ? b : a));
+    via = 'write';
+    acked = Math.min(last.ackedAt ?? last.appliedAt, answeredAt);
+  }
   return {
-    total,
-    commit,
-    delivery,
+    total: s.receivedAt - s.sentAt,
+    commit: committedAt - s.sentAt,
+    delivery: last.receivedAt - committedAt,
     deliveryMax: Math.max(...entries.map((e) => e.receivedAt - committedAt)),
-    apply,
+    apply: last.appliedAt - last.receivedAt,
     conntrack: Math.max(0, ...entries.map((e) => e.conntrackMs ?? 0)),
-    write,
-    ack,
-    reply,
+    write: (last.ackedAt ?? last.appliedAt) - last.appliedAt,
+    ack: answeredAt - acked,
+    reply: s.receivedAt - answeredAt,
+    via,
   };
 }
 
@@ -114,6 +135,8 @@ export interface MigrationStats {
   readonly breakdown_p50: Readonly<Record<PhaseName, number>>;
   /** p99 of each phase over the traced migrations, ms. */
   readonly breakdown_p99: Readonly<Record<PhaseName, number>>;
+  /** How host 1's daemon learned of the last host, over the traced migrations (Phases.via). */
+  readonly last_ack_via: Readonly<Partial<Record<Phases['via'], number>>>;
   /** The flood's ping: packets sent and received (null: no flood). */
   readonly ping: { readonly transmitted: number; readonly received: number } | null;
 }
@@ -145,8 +168,15 @@ export function migrationStats(
     traced: phases.length,
     breakdown_p50: of('p50'),
     breakdown_p99: of('p99'),
+    last_ack_via: countVia(phases),
     ping: extra.ping ?? null,
   };
+}
+
+function countVia(phases: readonly Phases[]): Partial<Record<Phases['via'], number>> {
+  const n: Partial<Record<Phases['via'], number>> = {};
+  for (const p of phases) n[p.via] = (n[p.via] ?? 0) + 1;
+  return n;
 }
 
 /** ping's summary line: `N packets transmitted, M received` (null when it printed none). */

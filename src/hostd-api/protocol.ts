@@ -126,6 +126,15 @@ export interface HostdTraceAnswer {
   readonly revision: number;
   readonly committedAt: number;
   readonly answeredAt: number;
+  /**
+   * When this daemon learned that each waited-for host applied the revision, and how: itself, a
+   * peer's direct acknowledgement, etcd's applied key, or `before` the wait began.
+   */
+  readonly acks?: readonly {
+    readonly host: string;
+    readonly at: number;
+    readonly via: 'self' | 'peer' | 'etcd' | 'before';
+  }[];
 }
 
 export interface HostdTrace {

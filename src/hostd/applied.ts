@@ -1,40 +1,133 @@
-// Every host's applied revision as one host daemon follows it: read once, then one watch on the
-// applied keys for the daemon's life, so a change's answer waits for no read and no watch of its
-// own (a watch opened after the writes it waits for starts in the past, and etcd 3.4 catches such
-// watches up on a 100 ms cycle: the bench saw ~60 ms of every migration go there). While the
-// watch is down, waiters read the keys every 50 ms.
+// Every host's applied revision as one host daemon follows it, from two sources, the higher one
+// winning per host: each peer's direct acknowledgement over the fabric (hostd/peers.ts: no etcd
+// commit in between) and each host's applied key in etcd, read once, then one watch for the
+// daemon's life (a watch opened after the writes it waits for starts in the past, and etcd 3.4
+// catches such watches up on a 100 ms cycle). The key covers a host whose channel is down. While
+// the watch is down, waiters read the keys every 50 ms.
 import { LagError } from '../cluster/errors.js';
 import { readApplied } from '../cluster/hosts.js';
 import { nameUnder } from '../cluster/keys.js';
 import type { FlowTable } from '../cluster/table.js';
 import { parseApplied } from '../cluster/values.js';
 import { type PrefixWatch, watchPrefix } from '../cluster/watch.js';
+import { clockMs } from './trace.js';
 
 const POLL_MS = 50;
 const RESTART_MS = 200;
 
+/** How a daemon learned that a host applied: itself, a peer's message, etcd's key. */
+export type AckVia = 'self' | 'peer' | 'etcd';
+
+/** When (monotonic ms) a waited-for host reached the revision, and how it was learned. */
+export interface AckTime {
+  readonly host: string;
+  readonly at: number;
+  /** `before`: it had already when the wait began. */
+  readonly via: AckVia | 'before';
+}
+
 interface Waiter {
   readonly revision: number;
   readonly hosts: readonly string[];
+  readonly reached: Map<string, AckTime>;
   readonly resolve: () => void;
 }
 
-export class AppliedTracker {
+/** Every host's applied revision (the highest heard from any source) and the waits on it. */
+export class AppliedRevisions {
   private readonly at = new Map<string, number>();
   private readonly waiters = new Set<Waiter>();
+  /** Told when a change is about to wait (hostd/peers.ts then asks peers for acknowledgements). */
+  onChange: (() => void) | undefined;
+
+  /** A change starts: whoever sends acknowledgements is told this daemon will wait on them. */
+  changing(): void {
+    this.onChange?.();
+  }
+
+  /** `host` applied every revision up to `revision` (a lower one than known changes nothing). */
+  heard(host: string, revision: number, via: AckVia): void {
+    this.take(new Map([[host, revision]]), via);
+  }
+
+  /** The revision `host` is known to have applied (undefined: nothing heard). */
+  of(host: string): number | undefined {
+    return this.at.get(host);
+  }
+
+  protected get waiting(): number {
+    return this.waiters.size;
+  }
+
+  protected take(hosts: ReadonlyMap<string, number>, via: AckVia): void {
+    const now = clockMs();
+    for (const [h, r] of hosts) this.at.set(h, Math.max(this.at.get(h) ?? -1, r));
+    for (const w of this.waiters) {
+      for (const [h, r] of hosts)
+        if (r >= w.revision && !w.reached.has(h) && w.hosts.includes(h))
+          w.reached.set(h, { host: h, at: now, via });
+      if (w.reached.size === w.hosts.length) w.resolve();
+    }
+  }
+
+  private lagging(revision: number, hosts: readonly string[]) {
+    return hosts
+      .filter((h) => (this.at.get(h) ?? -1) < revision)
+      .map((h) => ({ host: h, applied: this.at.get(h) }));
+  }
+
+  /**
+   * Until every host in `hosts` applied `revision`, with when and how each was learned; a
+   * LagError naming those behind after `timeoutMs`.
+   */
+  wait(revision: number, hosts: readonly string[], timeoutMs: number): Promise<AckTime[]> {
+    this.changing();
+    const unique = [...new Set(hosts)];
+    const now = clockMs();
+    const reached = new Map<string, AckTime>();
+    for (const h of unique)
+      if ((this.at.get(h) ?? -1) >= revision) reached.set(h, { host: h, at: now, via: 'before' });
+    if (reached.size === unique.length) return Promise.resolve([...reached.values()]);
+    return new Promise<AckTime[]>((resolve, reject) => {
+      const waiter: Waiter = {
+        revision,
+        hosts: unique,
+        reached,
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve([...reached.values()]);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new LagError(revision, this.lagging(revision, unique), timeoutMs));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+      this.waited();
+    });
+  }
+
+  /** A wait began that was not met at once (the tracker reads etcd if its watch is down). */
+  protected waited(): void {}
+}
+
+export class AppliedTracker extends AppliedRevisions {
   private watch: PrefixWatch | undefined;
   private watching = false;
   private stopped = false;
   private polling = false;
 
-  constructor(private readonly table: FlowTable) {}
+  constructor(private readonly table: FlowTable) {
+    super();
+  }
 
   /** Reads the applied keys and watches them from there on (again after a failure). */
   async start(): Promise<void> {
     if (this.stopped) return;
     try {
       const read = await readApplied(this.table.client, this.table.keys);
-      this.take(read.hosts);
+      this.take(read.hosts, 'etcd');
       this.watch = await watchPrefix(
         this.table.client,
         this.table.keys.applied,
@@ -48,7 +141,7 @@ export class AppliedTracker {
               const parsed = parseApplied(host, ev.kv.value.toString());
               if (parsed.ok) seen.set(host, parsed.value);
             }
-            this.take(seen);
+            this.take(seen, 'etcd');
           },
           ended: () => {
             this.watching = false;
@@ -66,18 +159,7 @@ export class AppliedTracker {
   private later(): void {
     if (this.stopped) return;
     setTimeout(() => void this.start(), RESTART_MS).unref();
-    if (this.waiters.size > 0) void this.poll();
-  }
-
-  private take(hosts: ReadonlyMap<string, number>): void {
-    for (const [h, r] of hosts) this.at.set(h, Math.max(this.at.get(h) ?? -1, r));
-    for (const w of this.waiters) if (this.lagging(w.revision, w.hosts).length === 0) w.resolve();
-  }
-
-  private lagging(revision: number, hosts: readonly string[]) {
-    return hosts
-      .filter((h) => (this.at.get(h) ?? -1) < revision)
-      .map((h) => ({ host: h, applied: this.at.get(h) }));
+    if (this.waiting > 0) void this.poll();
   }
 
   /** While the watch is down and someone waits: read the keys now and then. */
@@ -85,36 +167,18 @@ export class AppliedTracker {
     if (this.polling) return;
     this.polling = true;
     try {
-      while (!this.watching && !this.stopped && this.waiters.size > 0) {
+      while (!this.watching && !this.stopped && this.waiting > 0) {
         await new Promise((r) => setTimeout(r, POLL_MS));
         const read = await readApplied(this.table.client, this.table.keys).catch(() => undefined);
-        if (read) this.take(read.hosts);
+        if (read) this.take(read.hosts, 'etcd');
       }
     } finally {
       this.polling = false;
     }
   }
 
-  /** Until every host in `hosts` applied `revision`; a LagError naming those behind after `timeoutMs`. */
-  wait(revision: number, hosts: readonly string[], timeoutMs: number): Promise<void> {
-    if (this.lagging(revision, hosts).length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        revision,
-        hosts,
-        resolve: () => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          resolve();
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(new LagError(revision, this.lagging(revision, hosts), timeoutMs));
-      }, timeoutMs);
-      this.waiters.add(waiter);
-      if (!this.watching) void this.poll();
-    });
+  protected override waited(): void {
+    if (!this.watching) void this.poll();
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 // The changes a host daemon makes for its callers: each one etcd transaction (a compare-and-swap
 // on the flow's mod revision; an evacuation one per 128 flows), answered once every live
-// translator wrote back a revision at or past it (or after `waitMs`, naming the hosts behind).
+// translator applied a revision at or past it, as its direct acknowledgement or its etcd key says
+// (hostd/applied.ts), or after `waitMs` with the hosts behind named.
 import type { StoredFlow } from '../cluster/flows.js';
 import type { FlowValue } from '../cluster/values.js';
 import { InputError } from '../errors.js';
@@ -162,6 +163,8 @@ export class HostChanges {
    * the hosts the answer waits for: registered when the change committed, give or take the read).
    */
   private liveTranslators(): Promise<string[]> {
+    // Asked before the txn, so peers know to acknowledge to this daemon before they apply it.
+    this.core.acks.changing();
     const p = this.core.table
       .translators()
       .then(({ translators }) => translators.map((t) => t.host).sort());
@@ -186,7 +189,10 @@ export class HostChanges {
   ): Promise<HostdChange> {
     const committed = now();
     const hosts = await live;
-    if (changed) await this.core.acks.wait(revision, hosts, waitMs);
+    const acks = changed ? await this.core.acks.wait(revision, hosts, waitMs) : undefined;
+    const appliedMs = now() - committed;
+    // Timed for `bench cluster`: which host came last, and whether a peer or etcd told of it.
+    if (changed) this.core.trace.answered(revision, appliedMs, acks);
     return {
       lab: this.view.lab,
       moves: moves.map((m) => ({
@@ -198,7 +204,7 @@ export class HostChanges {
       changed,
       appliedBy: hosts,
       commitMs: committed - started,
-      appliedMs: now() - committed,
+      appliedMs,
     };
   }
 }

@@ -6,7 +6,6 @@ import { InputError } from '../errors.js';
 import { EtcdCallError } from '../etcd/errors.js';
 import {
   type ClusterView,
-  type HostdChange,
   type HostdHello,
   type HostdReply,
   type HostdRequest,
@@ -110,20 +109,14 @@ export class HostServer {
       case 'load':
         return this.changes.load(r.waitMs);
       case 'swap':
-        return this.traced(await this.changes.swap(r.flow, r.waitMs));
+        return this.changes.swap(r.flow, r.waitMs);
       case 'migrate':
-        return this.traced(await this.changes.migrate(r.flow, r.node, r.waitMs));
+        return this.changes.migrate(r.flow, r.node, r.waitMs);
       case 'evacuate':
-        return this.traced(await this.changes.evacuate(r.from, r.to, r.waitMs));
+        return this.changes.evacuate(r.from, r.to, r.waitMs);
       case 'trace':
         return this.core.trace.snapshot(this.core.view.self.name);
     }
-  }
-
-  /** Notes when a change committed and was answered (`bench cluster` times it against hosts'). */
-  private traced(change: HostdChange): HostdChange {
-    this.core.trace.answered(change.revision, change.appliedMs);
-    return change;
   }
 
   private async status(): Promise<HostdStatus> {

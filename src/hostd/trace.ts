@@ -1,6 +1,7 @@
 // The host daemon's recent revisions, timed: when each arrived (watch event or list), when it was
 // applied, when the applied-revision write covering it completed; and when the changes it answered
-// committed. On the machine's monotonic clock, so `bench cluster` can line up hosts on one machine.
+// committed and how it learned each host applied them. On the machine's monotonic clock, so
+// `bench cluster` can line up hosts on one machine.
 import type { HostdTrace, HostdTraceAnswer, HostdTraceEntry } from '../hostd-api/protocol.js';
 
 /**
@@ -51,10 +52,15 @@ export class HostTrace {
     }
   }
 
-  /** A change answered by this daemon, `appliedMs` after its commit. */
-  answered(revision: number, appliedMs: number): void {
+  /** A change answered by this daemon, `appliedMs` after its commit; `acks`: how it learned. */
+  answered(revision: number, appliedMs: number, acks?: HostdTraceAnswer['acks']): void {
     const answeredAt = clockMs();
-    this.answers.push({ revision, committedAt: answeredAt - appliedMs, answeredAt });
+    this.answers.push({
+      revision,
+      committedAt: answeredAt - appliedMs,
+      answeredAt,
+      ...(acks !== undefined ? { acks } : {}),
+    });
     if (this.answers.length > this.capacity) this.answers.shift();
   }
 

@@ -108,7 +108,45 @@ describe('phases of a migration', () => {
       write: 8.5,
       ack: 4,
       reply: 1,
+      via: 'write',
     });
+  });
+
+  it('with acknowledgements: follows the host learned of last; a peer’s message skips the write', () => {
+    // h1 knew itself at 1008.1, h2's message arrived at 1008.4 (long before its write at 1016).
+    const acks = [
+      { host: 'h1', at: 1008.1, via: 'self' as const },
+      { host: 'h2', at: 1008.4, via: 'peer' as const },
+    ];
+    const answers = [{ revision: 42, committedAt: 1005, answeredAt: 1008.5, acks }];
+    const p = phasesOf({ ...sample, receivedAt: 1009 }, [{ ...h1, answers }, h2]);
+    assert.deepEqual(p, {
+      total: 9,
+      commit: 5,
+      delivery: 2,
+      deliveryMax: 2,
+      apply: 0.5,
+      conntrack: 0.5,
+      write: 8.5,
+      ack: 1,
+      reply: 0.5,
+      via: 'peer',
+    });
+    const sum = (x: NonNullable<typeof p>) => x.commit + x.delivery + x.apply + x.ack + x.reply;
+    assert.equal(p && sum(p), p?.total, 'the write is off the path');
+    // A host whose channel was down: etcd told of it, so its write is on the path again.
+    const viaEtcd = [
+      { host: 'h1', at: 1008.1, via: 'self' as const },
+      { host: 'h2', at: 1016.5, via: 'etcd' as const },
+    ];
+    const late = [{ revision: 42, committedAt: 1005, answeredAt: 1017, acks: viaEtcd }];
+    const q = phasesOf({ ...sample, receivedAt: 1018 }, [{ ...h1, answers: late }, h2]);
+    assert.equal(q?.via, 'etcd');
+    assert.equal(q?.ack, 1, 'the write done → answered');
+    assert.equal(q && sum(q) + q.write, q?.total);
+    // With acknowledgements a host's write need not be done when the trace is read.
+    const unwritten = trace('h2', [entry(42, 1007, 1007.5)]);
+    assert.equal(phasesOf(sample, [{ ...h1, answers }, unwritten])?.write, 0);
   });
 
   it('a host’s event before host 1 saw its txn answered: committed by then', () => {
@@ -145,6 +183,7 @@ describe('phases of a migration', () => {
     assert.equal(s.p99_ms, 30);
     assert.equal(s.breakdown_p50.write, 8.5);
     assert.equal(s.breakdown_p99.ack, 4);
+    assert.deepEqual(s.last_ack_via, { write: 1 });
     assert.equal(s.failed, 1);
     assert.equal(s.error, 'x');
     assert.deepEqual(s.ping, { transmitted: 10, received: 10 });
@@ -204,6 +243,7 @@ const stats = (p50: number, p99: number) => ({
   migrations: 200,
   p50_ms: p50,
   p99_ms: p99,
+  last_ack_via: { etcd: 3, peer: 197 },
 });
 
 const cell = (over: Partial<ClusterCell>): ClusterCell => ({
@@ -275,8 +315,9 @@ describe('targets and text', () => {
     const lines = text.split('\n');
     assert.match(
       lines.find((l) => l.startsWith('8 ') && l.includes('idle')) ?? '',
-      /200 \(2 failed\)\s+6\.00\s+30 .*200 \(150\)\s+400 \(200, 300, 420\)$/,
+      /200 \(2 failed\)\s+6\.00\s+30 .*peer 197 etcd 3 .*200 \(150\)\s+400 \(200, 300, 420\)$/,
     );
+    assert.match(text, /ACK\s+REPLY\s+LAST ACK VIA\s+WRITE\*/);
     assert.match(lines.find((l) => l.includes('flood')) ?? '', /^8\s+1\s+flood\s+200\s+12\s+50/);
     assert.match(text, /^1\s+200\s+2\.00\s+5\.00\s+0\.30$/m);
     assert.match(text, /the phases’ p99 \(ms\):\nHOSTS\s+FLOWS\s+MODE\s+COMMIT/);
@@ -316,6 +357,9 @@ describe('HostTrace', () => {
     t.answered(4, 2.5);
     const a = t.snapshot('h1').answers[0];
     assert.ok(a && Math.abs(a.answeredAt - a.committedAt - 2.5) < 1e-6);
+    assert.equal(a?.acks, undefined);
+    t.answered(5, 1, [{ host: 'h2', at: 7, via: 'peer' }]);
+    assert.deepEqual(t.snapshot('h1').answers[1]?.acks, [{ host: 'h2', at: 7, via: 'peer' }]);
     assert.equal(s.host, 'h1');
     assert.equal(s.pid, process.pid);
   });
