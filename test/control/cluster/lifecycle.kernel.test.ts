@@ -46,7 +46,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
     await scratch(async (prefix, stateDir, id) => {
       const taken = `${prefix}S2`;
       await runner.run(['ip', 'netns', 'add', taken]);
-      const r = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
+      const r = await cli(['up', '-c', EXAMPLE, '--detach', '-p', prefix], { stateDir });
       assert.equal(r.code, 1, r.stderr);
       assert.equal(
         r.stderr,
@@ -94,7 +94,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
 
   it('up of three-hosts.yaml: every host live and in sync, a swap applied by all, down leaves nothing', async () => {
     await scratch(async (prefix, stateDir, id) => {
-      const up = await cli(['up', '-c', EXAMPLE, '-p', prefix, '--json'], { stateDir });
+      const up = await cli(['up', '-c', EXAMPLE, '--detach', '-p', prefix, '--json'], { stateDir });
       assert.equal(up.code, 0, up.stderr);
       const check = async (responder: string) => {
         const r = await cli(['status', '--json'], { stateDir });
@@ -183,7 +183,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
   it('two ups of one lab at once: one builds it, the other refuses and leaves it whole', async () => {
     await scratch(async (prefix, stateDir, id) => {
       const both = await Promise.all(
-        [0, 1].map(() => cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir })),
+        [0, 1].map(() => cli(['up', '-c', EXAMPLE, '--detach', '-p', prefix], { stateDir })),
       );
       assert.deepEqual(
         both.map((r) => r.code).sort(),
@@ -212,7 +212,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
 
   it('down with the state file damaged, then gone, leaves nothing', async () => {
     await scratch(async (prefix, stateDir, id) => {
-      const up = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
+      const up = await cli(['up', '-c', EXAMPLE, '--detach', '-p', prefix], { stateDir });
       assert.equal(up.code, 0, up.stderr);
       await writeFile(clusterStatePath(stateDir, id), '{"kind": "clus');
       const list = await cli(['status'], { stateDir });
@@ -231,7 +231,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
       assert.deepEqual(await leftovers(prefix, id, stateDir), NOTHING);
     });
     await scratch(async (prefix, stateDir, id) => {
-      const up = await cli(['up', '-c', EXAMPLE, '-p', prefix], { stateDir });
+      const up = await cli(['up', '-c', EXAMPLE, '--detach', '-p', prefix], { stateDir });
       assert.equal(up.code, 0, up.stderr);
       await rm(clusterStatePath(stateDir, id));
       const down = await cli(['down', '--json'], { stateDir });
@@ -263,7 +263,7 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
     ] as const) {
       await scratch(async (prefix, stateDir, id) => {
         const delay = from + Math.floor(Math.random() * (to - from));
-        const child = spawn(process.execPath, [CLI, 'up', '-c', EXAMPLE, '-p', prefix], {
+        const child = spawn(process.execPath, [CLI, 'up', '-c', EXAMPLE, '--detach', '-p', prefix], {
           env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },
           stdio: ['ignore', 'ignore', 'pipe'],
         });
