@@ -1,15 +1,12 @@
 // `flowmig up -c examples/three-hosts.yaml` opens the prompt on the cluster it built: commands go
 // through its host daemons, errors are answered in the prompt, `quit` tears it all down.
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findMembers } from '../../src/etcd/member-process.js';
-import { HOSTD_MARKER } from '../../src/hostd-api/protocol.js';
-import { findByMarker } from '../../src/procs/find.js';
+import { assertClusterGone } from '../kernel-support/cluster-gone.js';
 import {
   cli,
-  namespacesWith,
   ROOT,
   removeNamespacesWith,
   tempStateDir,
@@ -36,18 +33,15 @@ describe('the prompt on a cluster lab', () => {
         /flow fe00::1: S1 → S2\nrevision \d+: committed in [\d.]+ ms, applied by h1, h2, h3/,
       );
       assert.match(r.stdout, /flow fe00::1: S2 → S3\n/);
-      assert.match(r.stdout, /error: 'A' is a client; on a cluster lab a flow migrates to a server/);
+      assert.match(
+        r.stdout,
+        /error: 'A' is a client; on a cluster lab a flow migrates to a server/,
+      );
       // After the refused migration the flow is where the last one put it, on every host.
       assert.match(r.stdout, /fe00::1\s+-\s+A\s+S3\s/);
       assert.match(r.stdout, /h3\s+pid \d+\s+alive\s+\d+\s+0 \(in sync\)\s+S3:1/);
       assert.match(r.stdout, new RegExp(`cluster lab ${lab} torn down`));
-      assert.deepEqual(await namespacesWith(prefix), []);
-      assert.deepEqual(await findByMarker(HOSTD_MARKER, (x) => x === lab), []);
-      assert.deepEqual(await findMembers(lab), []);
-      assert.deepEqual(
-        (await readdir(stateDir)).filter((f) => f.startsWith(lab)),
-        [],
-      );
+      await assertClusterGone(prefix, lab, stateDir);
     } finally {
       await cli(['down', '--lab', lab], { stateDir }).catch(() => {});
       await removeNamespacesWith(prefix);

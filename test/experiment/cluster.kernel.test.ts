@@ -4,17 +4,14 @@
 // swaps. Both end with the cluster gone: no namespace, host daemon, etcd member or file of it.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findMembers } from '../../src/etcd/member-process.js';
 import type { DemoResult } from '../../src/experiment/demo.js';
-import { HOSTD_MARKER } from '../../src/hostd-api/protocol.js';
-import { findByMarker } from '../../src/procs/find.js';
 import type { ExperimentResults } from '../../src/results/schema.js';
+import { assertClusterGone } from '../kernel-support/cluster-gone.js';
 import {
   cli,
-  namespacesWith,
   ROOT,
   removeNamespacesWith,
   tempStateDir,
@@ -32,11 +29,7 @@ async function withScratch(
   try {
     await fn(prefix, stateDir);
     // The run tore the cluster down itself: nothing of it is left.
-    assert.deepEqual(await namespacesWith(prefix), [], 'no namespace of the lab');
-    assert.deepEqual(await findByMarker(HOSTD_MARKER, (x) => x === lab), [], 'no host daemon');
-    assert.deepEqual(await findMembers(lab), [], 'no etcd member');
-    const left = (await readdir(stateDir)).filter((f) => f.startsWith(lab));
-    assert.deepEqual(left, [], 'no file of the lab in the state directory');
+    await assertClusterGone(prefix, lab, stateDir);
   } finally {
     if (existsSync(stateDir)) await cli(['down', '--lab', lab], { stateDir }).catch(() => {});
     await removeNamespacesWith(prefix);
