@@ -98,11 +98,13 @@ function policy(retries: number): Policy {
           // refusing before it proposed anything. A timeout may hide a committed write, and a
           // compare-and-swap sent again would then fail against its own success.
           const noLeader = /etcdserver: no leader/.test(message);
+          const again = idempotent.getStore() === true;
+          // The deadline seen here, or the member's own ("context deadline exceeded": the
+          // deadline travels with the request, and a 400 ms attempt often ends there first).
           const timedOut =
-            idempotent.getStore() === true && /DEADLINE_EXCEEDED|Deadline exceeded/.test(message);
+            again && /DEADLINE_EXCEEDED|Deadline exceeded|context deadline exceeded/.test(message);
           // A request that may be sent twice also goes on after a connection lost under it.
-          const dropped =
-            idempotent.getStore() === true && /UNAVAILABLE|Connection dropped/.test(message);
+          const dropped = again && /UNAVAILABLE|Connection dropped/.test(message);
           // "Waiting for LB pick": the attempt timed out before any connection took the request
           // (a member cut off, its channel still connecting): nothing was sent.
           const notSent = /No connection established|ECONNREFUSED|Waiting for LB pick/.test(
@@ -118,8 +120,10 @@ function policy(retries: number): Policy {
             await new Promise((r) => setImmediate(r));
             continue;
           }
-          if (attempt >= retries) throw error;
-          if (noLeader) await new Promise((r) => setTimeout(r, 50));
+          // A call that may be sent twice goes on while its deadline holds (its attempts are
+          // short); others get one attempt per member.
+          if (attempt >= retries && !again) throw error;
+          if (noLeader || again) await new Promise((r) => setTimeout(r, noLeader ? 50 : 10));
         }
       }
     },

@@ -41,7 +41,7 @@ export class MemberSkipped extends Error {
 export function isSilence(error: unknown): boolean {
   if (error instanceof MemberSkipped) return false;
   const message = (error as Error)?.message ?? '';
-  return /DEADLINE_EXCEEDED|Deadline exceeded|UNAVAILABLE|Connection dropped|No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|timed out|no leader/.test(
+  return /DEADLINE_EXCEEDED|Deadline exceeded|UNAVAILABLE|Connection dropped|No connection established|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|timed out|no leader|context deadline exceeded/.test(
     message,
   );
 }

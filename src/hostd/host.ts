@@ -8,6 +8,7 @@ import { FlowTable } from '../cluster/table.js';
 import type { KeyProblem } from '../cluster/values.js';
 import type { FlowEvent, PrefixWatch } from '../cluster/watch.js';
 import { EtcdClient } from '../etcd/client.js';
+import { EtcdCallError } from '../etcd/errors.js';
 import type { Runner } from '../exec/runner.js';
 import { AppliedTracker } from './applied.js';
 import { HostApplier } from './apply.js';
@@ -26,10 +27,11 @@ export const LEASE_TTL_SECONDS = 5;
 /** Wait before trying again after etcd refused (no quorum, unreachable). */
 const RETRY_MS = 500;
 /**
- * Wait before registering again after a failed try: short, since a host cut off the fabric tries
- * until it is back (each try bounded by the call's deadline), and its return should be seen soon.
+ * Wait before registering or listing again after etcd did not serve it: short, since a host cut
+ * off the fabric tries until it is back (each try bounded by the call's deadline, 1.2 s, and the
+ * members' count, 0.3 s), and its return should be seen soon.
  */
-const REGISTER_RETRY_MS = 100;
+const ETCD_RETRY_MS = 100;
 
 export interface HostEvents {
   readonly log: (line: string) => void;
@@ -109,7 +111,7 @@ export class HostCore {
         return;
       } catch (error) {
         this.fail('register', error);
-        await this.sleep(REGISTER_RETRY_MS);
+        await this.sleep(ETCD_RETRY_MS);
       }
     }
   }
@@ -161,7 +163,8 @@ export class HostCore {
           return;
         } catch (error) {
           this.fail('catch-up', error);
-          await this.sleep(RETRY_MS);
+          // A kernel that refused the sync is not asked again at once; etcd soon.
+          await this.sleep(error instanceof EtcdCallError ? ETCD_RETRY_MS : RETRY_MS);
         }
       }
     });
