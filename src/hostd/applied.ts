@@ -1,19 +1,16 @@
 // Every host's applied revision as one host daemon follows it, from two sources, the higher one
 // winning per host: each peer's direct acknowledgement over the fabric (hostd/peers.ts: no etcd
-// commit in between) and each host's applied key in etcd, read once, then one watch for the
-// daemon's life (a watch opened after the writes it waits for starts in the past, and etcd 3.4
-// catches such watches up on a 100 ms cycle). The key covers a host whose channel is down. While
-// the watch is down, waiters read the keys every 50 ms.
+// commit in between), and each host's applied key in etcd, read at the start and then every
+// 50 ms while a change waits (a host whose channel is down is learned of that way). No watch on
+// the keys: it woke every daemon for every host's write, 8 × 8 events per change at 8 hosts, on
+// 2 cores (docs/benchmarks.md).
 import { LagError } from '../cluster/errors.js';
 import { readApplied } from '../cluster/hosts.js';
-import { nameUnder } from '../cluster/keys.js';
 import type { FlowTable } from '../cluster/table.js';
-import { parseApplied } from '../cluster/values.js';
-import { type PrefixWatch, watchPrefix } from '../cluster/watch.js';
 import { clockMs } from './trace.js';
 
+/** How often a change that waits reads the applied keys. */
 const POLL_MS = 50;
-const RESTART_MS = 200;
 
 /** How a daemon learned that a host applied: itself, a peer's message, etcd's key. */
 export type AckVia = 'self' | 'peer' | 'etcd';
@@ -113,8 +110,6 @@ export class AppliedRevisions {
 }
 
 export class AppliedTracker extends AppliedRevisions {
-  private watch: PrefixWatch | undefined;
-  private watching = false;
   private stopped = false;
   private polling = false;
 
@@ -122,53 +117,24 @@ export class AppliedTracker extends AppliedRevisions {
     super();
   }
 
-  /** Reads the applied keys and watches them from there on (again after a failure). */
+  /** Reads the applied keys once (a restarted daemon knows where every host stands). */
   async start(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const read = await readApplied(this.table.client, this.table.keys);
-      this.take(read.hosts, 'etcd');
-      this.watch = await watchPrefix(
-        this.table.client,
-        this.table.keys.applied,
-        read.revision + 1,
-        {
-          revision: (_revision, events) => {
-            const seen = new Map<string, number>();
-            for (const ev of events) {
-              if (ev.type === 'Delete') continue;
-              const host = nameUnder(this.table.keys.applied, ev.kv.key.toString()) ?? '';
-              const parsed = parseApplied(host, ev.kv.value.toString());
-              if (parsed.ok) seen.set(host, parsed.value);
-            }
-            this.take(seen, 'etcd');
-          },
-          ended: () => {
-            this.watching = false;
-            this.later();
-          },
-        },
-      );
-      this.watching = true;
-    } catch {
-      this.watching = false;
-      this.later();
-    }
+    const read = await readApplied(this.table.client, this.table.keys).catch(() => undefined);
+    if (read && !this.stopped) this.take(read.hosts, 'etcd');
   }
 
-  private later(): void {
-    if (this.stopped) return;
-    setTimeout(() => void this.start(), RESTART_MS).unref();
-    if (this.waiting > 0) void this.poll();
+  protected override waited(): void {
+    void this.poll();
   }
 
-  /** While the watch is down and someone waits: read the keys now and then. */
+  /** While someone waits: the keys read every POLL_MS (a host whose channel is down). */
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
-      while (!this.watching && !this.stopped && this.waiting > 0) {
-        await new Promise((r) => setTimeout(r, POLL_MS));
+      while (!this.stopped && this.waiting > 0) {
+        await new Promise((r) => setTimeout(r, POLL_MS).unref());
+        if (this.stopped || this.waiting === 0) break;
         const read = await readApplied(this.table.client, this.table.keys).catch(() => undefined);
         if (read) this.take(read.hosts, 'etcd');
       }
@@ -177,12 +143,7 @@ export class AppliedTracker extends AppliedRevisions {
     }
   }
 
-  protected override waited(): void {
-    if (!this.watching) void this.poll();
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.watch?.stop().catch(() => {});
   }
 }
