@@ -73,6 +73,22 @@ describe('translators', () => {
     }
   });
 
+  it('tell onLost once when etcd says the lease is gone (revoked behind their back)', async () => {
+    const t = table();
+    const lost: Error[] = [];
+    const h = await t.register('h1', 5, { onLost: (e) => lost.push(e) });
+    try {
+      // Another client revokes it: the next refresh (every second) is answered with TTL 0.
+      await client.call('revoke', (e) => e.leaseClient.leaseRevoke({ ID: h.lease }));
+      assert.ok(await eventually(async () => lost.length > 0, 3_000), 'onLost not told within 3 s');
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(lost.length, 1, lost.map((e) => e.message).join('; '));
+      assert.deepEqual((await t.translators()).translators, []);
+    } finally {
+      h.release();
+    }
+  });
+
   it('refuses a host name that cannot be a key', async () => {
     await assert.rejects(table().register('h/1', 5), /"h\/1" is not a host name/);
   });
