@@ -3,6 +3,7 @@
 import type { IKeyValue, IRequestOp } from 'etcd3';
 import { InputError } from '../errors.js';
 import type { EtcdClient } from '../etcd/client.js';
+import { EtcdCallError } from '../etcd/errors.js';
 import { canonicalAddress } from '../net/ipv6.js';
 import { type Conflict, ConflictError, UnknownFlowError } from './errors.js';
 import { readFlow, type StoredFlow } from './flows.js';
@@ -104,25 +105,56 @@ export async function migrateFlows(
   const committed: { address: string; revision: number }[] = [];
   for (const chunk of chunks(writes)) {
     const keys = chunk.map((w) => flowKey(k, w.flow.address));
-    const r = await client.call('migrate', (etcd) =>
-      etcd.kv.txn({
-        compare: chunk.map((w, i) => sameModRevision(keys[i] ?? '', w.expected)),
-        success: chunk.map((w, i) =>
-          putOp(
-            keys[i] ?? '',
-            flowText({
-              ...w.flow,
-              responder: w.change.responder,
-              generation: w.flow.generation + 1,
-            }),
+    const txn = () =>
+      client.call('migrate', (etcd) =>
+        etcd.kv.txn({
+          compare: chunk.map((w, i) => sameModRevision(keys[i] ?? '', w.expected)),
+          success: chunk.map((w, i) =>
+            putOp(
+              keys[i] ?? '',
+              flowText({
+                ...w.flow,
+                responder: w.change.responder,
+                generation: w.flow.generation + 1,
+              }),
+            ),
           ),
-        ),
-        // Read the chunk's flows in the same txn when it fails, to name exactly those that moved.
-        failure: keys.map(getOp),
-      }),
-    );
-    const revision = revisionOf(r);
-    if (!r.succeeded) {
+          // Read the chunk's flows in the same txn when it fails, to name exactly those that moved.
+          failure: keys.map(getOp),
+        }),
+      );
+    let settled = 0;
+    const r = await txn().catch(async (error: unknown) => {
+      // The txn may or may not have committed (its member died with it in flight): the flows
+      // say which. Committed: each at its new responder, one generation on, one mod revision.
+      // Not: each as it was, and the compare makes sending it again safe. Only when a quorum
+      // answered after the failure (no quorum, unreachable, or the call's own error: as it is).
+      if (!(error instanceof EtcdCallError) || error.kind !== 'failed' || !error.answering)
+        throw error;
+      const now = await readFlows(
+        client,
+        k,
+        chunk.map((w) => w.flow.address),
+      ).catch(() => undefined);
+      if (!now) throw error;
+      const after = chunk.map((w) => now.get(w.flow.address));
+      const moved = after.every(
+        (f, i) =>
+          typeof f !== 'string' &&
+          f !== undefined &&
+          f.responder === chunk[i]?.change.responder &&
+          f.generation === (chunk[i]?.flow.generation ?? -2) + 1 &&
+          f.modRevision === (typeof after[0] === 'object' ? after[0].modRevision : -1),
+      );
+      if (moved) {
+        settled = (after[0] as StoredFlow).modRevision;
+        return 'committed' as const;
+      }
+      // Not committed (or moved on by another writer since): the compare decides again.
+      return txn();
+    });
+    const revision = r === 'committed' ? settled : revisionOf(r);
+    if (r !== 'committed' && !r.succeeded) {
       const lost = chunk.flatMap((w, i): Conflict[] => {
         const kv = r.responses[i]?.response_range?.kvs[0];
         const actual = kv === undefined ? 0 : Number(kv.mod_revision);
