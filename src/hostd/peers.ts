@@ -93,9 +93,11 @@ class PeerLink {
       this.down = true;
     });
     s.on('close', () => {
+      const wasUp = this.up;
       this.up = false;
       if (this.socket === s) this.socket = undefined;
       if (this.closed) return;
+      if (wasUp) this.log(`peer ${this.host}: acknowledgements closed; etcd covers it`);
       this.down = true;
       this.timer = setTimeout(() => this.dial(), this.retryMs).unref();
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
@@ -191,7 +193,11 @@ export class PeerAcks {
   private listen(address: string): void {
     if (this.closed) return;
     const server = createServer((socket) => this.serve(socket));
-    server.once('error', (e) => {
+    server.on('error', (e) => {
+      if (server.listening) {
+        this.o.log(`acknowledgements: [${address}]:${this.port}: ${e.message}`);
+        return;
+      }
       this.o.log(`acknowledgements: cannot listen on [${address}]:${this.port} (${e.message})`);
       server.close();
       if (this.closed) return;

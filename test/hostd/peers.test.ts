@@ -161,6 +161,33 @@ describe('AppliedRevisions', () => {
 });
 
 describe('PeerAcks over sockets', () => {
+  it('an address it cannot listen on is logged and tried again, never thrown', async () => {
+    const cluster = await loadCluster(join(ROOT, 'examples', 'three-hosts.yaml'), {
+      prefix: 't1-',
+    });
+    // fd00:fab::1 is on no interface here (the lab is not built): listening and dialing fail.
+    const logs: string[] = [];
+    const peers = PeerAcks.start({
+      view: hostView(cluster, 'h1'),
+      port: 1,
+      log: (l) => logs.push(l),
+      heard: () => assert.fail('nothing to hear'),
+    });
+    try {
+      const cannot = () => logs.filter((l) => l.startsWith('acknowledgements: cannot listen on'));
+      await until('two tries', () => cannot().length >= 2);
+      assert.match(cannot()[0] ?? '', /\[fd00:fab::1\]:1 \(.*EADDRNOTAVAIL/);
+      await until('a peer down', () => logs.some((l) => /^peer h2: acknowledgements down/.test(l)));
+      peers.send(3);
+      peers.want();
+    } finally {
+      await peers.close();
+    }
+    const n = logs.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(logs.length, n, `nothing tried after close: ${logs.slice(n).join('; ')}`);
+  });
+
   it('hears a peer, drops and logs bad lines and what a host may not say, serves on; sends only when asked', async () => {
     const cluster = await loadCluster(join(ROOT, 'examples', 'three-hosts.yaml'), {
       prefix: 't1-',
