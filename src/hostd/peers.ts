@@ -1,7 +1,9 @@
 // Direct acknowledgements between host daemons over the fabric: each daemon listens on its
-// translator's fabric address and keeps one connection to every peer, on which it sends each
-// revision it applied to the peers that asked (a daemon answering changes asks every peer for
-// 10 s at a time, and is sent the peer's newest revision at once). A change's answer then waits on
+// translator's fabric address and keeps one connection to every peer, and sends each revision it
+// applied to the peers that asked (a daemon answering changes asks every peer for 10 s at a time,
+// and is sent the peer's newest revision at once). Either connection of a pair carries both ways:
+// a daemon whose own connection to a peer is not up yet (the peer started later, its retry waits)
+// asks and answers on the peer's connection to it. A change's answer then waits on
 // no second etcd commit (each host writing its applied key): that write cost 10-11 ms of an
 // 8-host migration. Only asking daemons are sent anything: 8 daemons telling all 7 others of each
 // revision are 56 wake-ups per change on 2 cores. The etcd key stays the fallback
@@ -48,10 +50,44 @@ export function peerExpect(view: HostView): PeerExpect {
   return { lab: view.lab, self: view.self.name, peers };
 }
 
+/** A peer's socket's reader: every line checked, a bad one dropped and logged (a few per socket). */
+function readLines(
+  socket: Socket,
+  log: (line: string) => void,
+  take: (value: unknown, drop: (why: string) => void) => void,
+): void {
+  const from = socket.remoteAddress;
+  let bad = 0;
+  const drop = (why: string) => {
+    bad++;
+    if (bad <= BAD_LOGGED)
+      log(
+        `acknowledgements: dropped a message from [${from}]: ${why}${bad === BAD_LOGGED ? ' (further ones not logged)' : ''}`,
+      );
+  };
+  const reader = jsonLines.reader({
+    limit: MAX_PEER_LINE_BYTES,
+    onMessage: (value) => take(value, drop),
+    onBadJson: () => drop('not JSON'),
+    onOversize: () => drop(`line over ${MAX_PEER_LINE_BYTES} bytes`),
+  });
+  socket.on('data', (chunk: Buffer) => reader.push(chunk));
+  socket.on('end', () => {
+    reader.end();
+    socket.end();
+  });
+}
+
+/** Writes a line unless the socket is gone, or dropped it for reading nothing (too much queued). */
+function write(socket: Socket, line: string): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  if (socket.writableLength > MAX_QUEUED_BYTES)
+    socket.destroy(new Error(`over ${MAX_QUEUED_BYTES} bytes queued`));
+  else socket.write(line);
+}
+
 /** One peer's outgoing connection: kept up; on (re)connect, told our ask and newest revision. */
 class PeerLink {
-  /** Until when (Date.now()) the peer asked for this host's acknowledgements. */
-  wantedUntil = 0;
   private socket: Socket | undefined;
   private up = false;
   private retryMs = RETRY_FIRST_MS;
@@ -65,7 +101,7 @@ class PeerLink {
     private readonly address: string,
     private readonly from: string,
     private readonly port: number,
-    private readonly hello: () => string[],
+    private readonly acks: PeerAcks,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -84,9 +120,10 @@ class PeerLink {
       this.retryMs = RETRY_FIRST_MS;
       if (this.down) this.log(`peer ${this.host}: acknowledgements connected again`);
       this.down = false;
-      for (const line of this.hello()) s.write(line);
+      for (const line of this.acks.hello()) s.write(line);
     });
-    s.on('data', () => {}); // nothing is sent back; read so the socket's buffer never fills
+    // The peer asks (and may answer) on this connection too.
+    readLines(s, this.log, (value, drop) => this.acks.receive(value, s, drop));
     s.on('error', (e) => {
       if (!this.down && !this.closed)
         this.log(`peer ${this.host}: acknowledgements down (${e.message}); etcd covers it`);
@@ -104,14 +141,11 @@ class PeerLink {
     });
   }
 
-  send(line: string): void {
-    const s = this.socket;
-    if (!this.up || !s) return; // sent on connect instead (only the newest revision matters)
-    if (s.writableLength > MAX_QUEUED_BYTES) {
-      s.destroy(new Error(`over ${MAX_QUEUED_BYTES} bytes queued`));
-      return;
-    }
-    s.write(line);
+  /** Sends a line if the connection is up (false: it is not). */
+  send(line: string): boolean {
+    if (!this.up || !this.socket) return false;
+    write(this.socket, line);
+    return true;
   }
 
   close(): void {
@@ -123,9 +157,18 @@ class PeerLink {
 
 export class PeerAcks {
   private server: Server | undefined;
-  private readonly links: PeerLink[] = [];
-  private readonly incoming = new Set<Socket>();
+  private readonly links = new Map<string, PeerLink>();
+  /** Peers' connections to this daemon, by the host that spoke on each last. */
+  private readonly incoming = new Map<string, Socket>();
+  private readonly sockets = new Set<Socket>();
+  /**
+   * Each peer that asked for this host's acknowledgements: until when (Date.now()), and the
+   * connection it asked on (the acknowledgements go back on it: it is known to carry the peer's
+   * lines, while the other connection of the pair may be stale).
+   */
+  private readonly wanted = new Map<string, { until: number; socket: Socket }>();
   private readonly expect: PeerExpect;
+  private readonly addresses: Set<string>;
   private readonly port: number;
   private line: string | undefined;
   private revision = 0;
@@ -137,6 +180,7 @@ export class PeerAcks {
 
   private constructor(private readonly o: PeerAcksOptions) {
     this.expect = peerExpect(o.view);
+    this.addresses = new Set(this.expect.peers.values());
     this.port = o.port ?? PEER_ACK_PORT;
   }
 
@@ -149,8 +193,8 @@ export class PeerAcks {
     const self = canonicalAddress(o.view.self.fabricAddress) ?? o.view.self.fabricAddress;
     p.listen(self);
     for (const [host, address] of p.expect.peers) {
-      const link = new PeerLink(host, address, self, p.port, () => p.hello(), o.log);
-      p.links.push(link);
+      const link = new PeerLink(host, address, self, p.port, p, o.log);
+      p.links.set(host, link);
       link.dial();
     }
     return p;
@@ -160,13 +204,15 @@ export class PeerAcks {
   send(revision: number): void {
     if (revision <= this.revision) return;
     this.revision = revision;
-    this.line = encodePeerMessage({
-      lab: this.expect.lab,
-      host: this.expect.self,
-      applied: revision,
-    });
+    this.line = this.ackLine(revision);
     const now = Date.now();
-    for (const l of this.links) if (l.wantedUntil > now) l.send(this.line);
+    for (const [host, w] of this.wanted) if (w.until > now) this.answer(host, w.socket, this.line);
+  }
+
+  /** On the connection a peer asked on, while it is open; else on any connection to it. */
+  private answer(host: string, socket: Socket, line: string): void {
+    if (!socket.destroyed) write(socket, line);
+    else this.sendTo(host, line);
   }
 
   /** This daemon waits on acknowledgements: ask every peer (again once half the ask passed). */
@@ -175,19 +221,60 @@ export class PeerAcks {
     if (this.wantUntil - now > WANT_MS / 2) return;
     this.wantUntil = now + WANT_MS;
     const line = this.wantLine();
-    for (const l of this.links) l.send(line);
+    // On both connections of each pair: one may be stale (a peer that restarted while our
+    // connection to it was cut leaves it "up" here until TCP gives up).
+    for (const host of this.expect.peers.keys()) {
+      this.links.get(host)?.send(line);
+      const s = this.incoming.get(host);
+      if (s) write(s, line);
+    }
+  }
+
+  /** On this daemon's connection to `host` if it is up, else on the peer's connection to it. */
+  private sendTo(host: string, line: string): void {
+    if (this.links.get(host)?.send(line)) return;
+    const s = this.incoming.get(host);
+    if (s) write(s, line);
+  }
+
+  private ackLine(revision: number): string {
+    return encodePeerMessage({ lab: this.expect.lab, host: this.expect.self, applied: revision });
   }
 
   private wantLine(): string {
     return encodePeerMessage({ lab: this.expect.lab, host: this.expect.self, want: WANT_MS });
   }
 
-  /** What a link sends on (re)connecting: our ask (the peer may have restarted) and our newest. */
-  private hello(): string[] {
+  /**
+   * What a connection to a peer starts with: our ask (the peer may have restarted), and our newest
+   * revision (0 before any), which also tells the peer which host this connection is.
+   */
+  hello(): string[] {
     return [
       ...(this.wantUntil > Date.now() ? [this.wantLine()] : []),
-      ...(this.line ? [this.line] : []),
+      this.line ?? this.ackLine(0),
     ];
+  }
+
+  /** A line from a peer, on either connection: checked against the socket's source address. */
+  receive(value: unknown, socket: Socket, drop: (why: string) => void): void {
+    const r = checkPeerMessage(value, socket.remoteAddress, this.expect);
+    if ('error' in r) {
+      drop(r.error);
+      return;
+    }
+    const m = r.message;
+    if (this.sockets.has(socket) && this.incoming.get(m.host) !== socket) {
+      // A peer's connection to us, now known to be that host's: our ask goes on it too.
+      this.incoming.set(m.host, socket);
+      if (this.wantUntil > Date.now()) write(socket, this.wantLine());
+    }
+    if ('applied' in m) this.o.heard(m.host, m.applied);
+    else {
+      // Asked: sent from now on, and the newest revision at once.
+      this.wanted.set(m.host, { until: Date.now() + m.want, socket });
+      if (this.line) this.answer(m.host, socket, this.line);
+    }
   }
 
   private listen(address: string): void {
@@ -211,51 +298,29 @@ export class PeerAcks {
     });
   }
 
-  /** One peer's incoming connection: every line checked, a bad one dropped and logged. */
+  /** A peer's connection: refused unless it comes from a peer's fabric address. */
   private serve(socket: Socket): void {
-    this.incoming.add(socket);
-    socket.on('close', () => this.incoming.delete(socket));
+    const from = canonicalAddress(socket.remoteAddress ?? '');
+    if (from === undefined || !this.addresses.has(from)) {
+      this.o.log(`acknowledgements: refused a connection from [${socket.remoteAddress}]`);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      for (const [h, s] of this.incoming) if (s === socket) this.incoming.delete(h);
+    });
     socket.on('error', () => socket.destroy());
-    const from = socket.remoteAddress;
-    let bad = 0;
-    const drop = (why: string) => {
-      bad++;
-      if (bad <= BAD_LOGGED)
-        this.o.log(
-          `acknowledgements: dropped a message from [${from}]: ${why}${bad === BAD_LOGGED ? ' (further ones not logged)' : ''}`,
-        );
-    };
-    const reader = jsonLines.reader({
-      limit: MAX_PEER_LINE_BYTES,
-      onMessage: (value) => {
-        const r = checkPeerMessage(value, from, this.expect);
-        if ('error' in r) drop(r.error);
-        else if ('applied' in r.message) this.o.heard(r.message.host, r.message.applied);
-        else this.asked(r.message.host, r.message.want);
-      },
-      onBadJson: () => drop('not JSON'),
-      onOversize: () => drop(`line over ${MAX_PEER_LINE_BYTES} bytes`),
-    });
-    socket.on('data', (chunk: Buffer) => reader.push(chunk));
-    socket.on('end', () => {
-      reader.end();
-      socket.end();
-    });
-  }
-
-  /** A peer asked for acknowledgements: sent from now on, and the newest one at once. */
-  private asked(host: string, ms: number): void {
-    const link = this.links.find((l) => l.host === host);
-    if (!link) return;
-    link.wantedUntil = Date.now() + ms;
-    if (this.line) link.send(this.line);
+    readLines(socket, this.o.log, (value, drop) => this.receive(value, socket, drop));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.listenTimer);
-    for (const l of this.links) l.close();
-    for (const s of this.incoming) s.destroy();
+    for (const l of this.links.values()) l.close();
+    for (const s of this.sockets) s.destroy();
     const server = this.server;
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }

@@ -1,7 +1,9 @@
 // Direct acknowledgements on a real three-host lab: a change asked at h1 learns that h2 and h3
 // applied it from their messages over the fabric; with h3's messages dropped (an nft table of the
 // test's own in h3's translator) a change still returns with h3 among those that applied it,
-// learned through its etcd key; with the drop gone, h3's messages are what h1 hears again.
+// learned through its etcd key; with the drop gone, h3's messages are what h1 hears again; and
+// with h1 unable to reach h3's listener, a restarted h3 is asked, and answers, on its own
+// connection to h1.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -19,7 +21,7 @@ type Via = 'self' | 'peer' | 'etcd' | 'before';
 
 describe('direct acknowledgements between host daemons', () => {
   it('h1 hears h2 and h3 directly; with h3’s messages dropped, through etcd; then directly again', async (t) => {
-    await withCluster(THREE, async ({ cluster, ask }) => {
+    await withCluster(THREE, async ({ cluster, ask, pidOf, startHost, caughtUp }) => {
       const runner = new ProcessRunner();
       const t3 = hostByName(cluster, 'h3').translator.netns;
       /** Swaps asked at h1: each answered by all three; how h1 learned of each host. */
@@ -46,7 +48,8 @@ describe('direct acknowledgements between host daemons', () => {
       );
       assert.ok(learned(direct, 'h1').every((v) => v === 'self' || v === 'before'));
 
-      // h3's messages to its peers dropped on their way out (a channel that is down for h1).
+      // h3's messages dropped on their way out, on both connections of each pair (its own to a
+      // peer's port, and a peer's to its port): its channel is down for h1.
       await runner.run(['nft', '-f', '-'], {
         netns: t3,
         stdin: [
@@ -54,6 +57,7 @@ describe('direct acknowledgements between host daemons', () => {
           '  chain out {',
           '    type filter hook output priority 0; policy accept;',
           `    tcp dport ${PEER_ACK_PORT} drop`,
+          `    tcp sport ${PEER_ACK_PORT} drop`,
           '  }',
           '}',
         ].join('\n'),
@@ -85,6 +89,38 @@ describe('direct acknowledgements between host daemons', () => {
           await runner
             .run(['nft', 'delete', 'table', 'inet', TABLE], { netns: t3 })
             .catch(() => {});
+      }
+
+      // h1 cannot reach h3's listener (its connection to h3 dropped at h1), and h3's daemon
+      // starts again: h1 asks on h3's connection to it, and h3 answers on that one.
+      const t1 = hostByName(cluster, 'h1').translator.netns;
+      const h3 = hostByName(cluster, 'h3').fabricAddress;
+      await runner.run(['nft', '-f', '-'], {
+        netns: t1,
+        stdin: [
+          `table inet ${TABLE} {`,
+          '  chain out {',
+          '    type filter hook output priority 0; policy accept;',
+          `    ip6 daddr ${h3} tcp dport ${PEER_ACK_PORT} drop`,
+          '  }',
+          '}',
+        ].join('\n'),
+      });
+      try {
+        const pid = pidOf('h3');
+        assert.ok(pid);
+        process.kill(pid, 'SIGKILL');
+        await startHost('h3');
+        await caughtUp('h3');
+        const deadline = Date.now() + 15_000;
+        let via: Via | undefined;
+        while (via !== 'peer') {
+          assert.ok(Date.now() < deadline, 'h3 told h1 directly on its own connection within 15 s');
+          via = learned(await swaps(1), 'h3')[0];
+          if (via !== 'peer') await new Promise((r) => setTimeout(r, 200));
+        }
+      } finally {
+        await runner.run(['nft', 'delete', 'table', 'inet', TABLE], { netns: t1 }).catch(() => {});
       }
     });
   });

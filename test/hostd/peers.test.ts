@@ -221,10 +221,19 @@ describe('PeerAcks over sockets', () => {
         client?.once('connect', () => r());
         client?.once('error', reject);
       });
+      const got: unknown[] = [];
+      let rest = '';
+      client.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines) got.push(JSON.parse(l));
+      });
       const own = () => logs.filter((l) => /from \[::1\]: host h1 is this host/.test(l)).length;
+      // Each link starts with its newest revision (0), which names the host: h1 to itself.
+      await until('its own hellos dropped', () => own() === 2);
       peers.send(7); // nobody asked for it: sent to no one
       peers.want(); // asks h2 and h3, i.e. itself, on both links: each ask dropped
-      await until('its own asks dropped', () => own() === 2);
+      await until('its own asks dropped', () => own() === 4);
       client.write('not json\n');
       client.write(`${'x'.repeat(600)}\n`);
       client.write(`${JSON.stringify({ lab: view.lab, host: 'h2', applied: '9' })}\n`);
@@ -232,10 +241,20 @@ describe('PeerAcks over sockets', () => {
       client.write(encodePeerMessage({ lab: view.lab, host: 'h3', applied: 4 }).slice(0, 10));
       client.write(encodePeerMessage({ lab: view.lab, host: 'h3', applied: 4 }).slice(10));
       await until('both heard', () => heard.length === 2);
-      // h2 asks (from ::1, its address here): h1 sends h2's link its newest revision at once,
-      // which lands in h1's own listener again.
+      // The client's connection is now known as h2's (then h3's): h1's ask goes on it too.
+      await until('asked on the peer’s connection', () => got.length >= 1);
+      assert.deepEqual(got[0], { lab: view.lab, host: 'h1', want: 10_000 });
+      // h2 asks on that connection: h1's newest revision comes back on it at once, and the next.
       client.write(encodePeerMessage({ lab: view.lab, host: 'h2', want: 1_000 }));
-      await until('its newest sent to the asking peer', () => own() === 3);
+      const acks = () => got.filter((m) => (m as { applied?: number }).applied !== undefined);
+      await until('its newest sent to the asking peer', () => acks().length === 1);
+      peers.send(8);
+      await until('and the next', () => acks().length === 2);
+      assert.deepEqual(acks(), [
+        { lab: view.lab, host: 'h1', applied: 7 },
+        { lab: view.lab, host: 'h1', applied: 8 },
+      ]);
+      assert.equal(own(), 4, 'nothing more went to the links');
       assert.deepEqual(heard, [
         ['h2', 9],
         ['h3', 4],
