@@ -32,6 +32,8 @@ export interface Migration {
 export interface Change {
   readonly address: string;
   readonly responder: string;
+  /** A new initiator (a client on any host: the flow's ingress moves with it); default: kept. */
+  readonly initiator?: string;
   readonly expectModRevision?: number;
   /**
    * The flow as the caller read it (from get() or list()): not read again, and its mod revision is
@@ -96,7 +98,10 @@ export async function migrateFlows(
     const expected = change.expectModRevision ?? flow.modRevision;
     if (expected !== flow.modRevision) {
       conflicts.push({ address: flow.address, expected, actual: flow.modRevision });
-    } else if (flow.responder === change.responder) {
+    } else if (
+      flow.responder === change.responder &&
+      (change.initiator === undefined || flow.initiator === change.initiator)
+    ) {
       done.push({ ...unchanged(flow), revision: flow.modRevision });
     } else writes.push({ change, flow, expected });
   }
@@ -115,6 +120,7 @@ export async function migrateFlows(
               flowText({
                 ...w.flow,
                 responder: w.change.responder,
+                initiator: w.change.initiator ?? w.flow.initiator,
                 generation: w.flow.generation + 1,
               }),
             ),
@@ -143,6 +149,7 @@ export async function migrateFlows(
           typeof f !== 'string' &&
           f !== undefined &&
           f.responder === chunk[i]?.change.responder &&
+          f.initiator === (chunk[i]?.change.initiator ?? chunk[i]?.flow.initiator) &&
           f.generation === (chunk[i]?.flow.generation ?? -2) + 1 &&
           f.modRevision === (typeof after[0] === 'object' ? after[0].modRevision : -1),
       );
@@ -192,13 +199,17 @@ function checkChanges(changes: readonly Change[]): Change[] {
   for (const c of changes) {
     const address = canonicalAddress(c.address);
     const responder = canonicalAddress(c.responder);
+    const initiator = c.initiator === undefined ? undefined : canonicalAddress(c.initiator);
+    if (c.initiator !== undefined && initiator === undefined)
+      problems.push(`initiator ${JSON.stringify(c.initiator)} is not an IPv6 address`);
     if (address === undefined) problems.push(`${JSON.stringify(c.address)} is not an IPv6 address`);
     if (responder === undefined) {
       problems.push(`responder ${JSON.stringify(c.responder)} is not an IPv6 address`);
     }
     if (address !== undefined && seen.has(address)) problems.push(`flow ${address} named twice`);
     if (address !== undefined) seen.add(address);
-    if (address !== undefined && responder !== undefined) out.push({ ...c, address, responder });
+    if (address !== undefined && responder !== undefined)
+      out.push({ ...c, address, responder, ...(initiator === undefined ? {} : { initiator }) });
   }
   if (problems.length > 0) throw new InputError('migration', problems);
   return out;

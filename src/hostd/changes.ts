@@ -40,7 +40,7 @@ export class HostChanges {
     throw new InputError('', [`unknown flow '${ref}'`]);
   }
 
-  /** The concrete address of server `node`; refuses a client (initiators stay on their host). */
+  /** The concrete address of server `node` (a responder); refuses any other node. */
   private serverAddress(node: string): string {
     const n = this.view.cluster.nodes.find((x) => x.name === node);
     const known = () =>
@@ -51,7 +51,7 @@ export class HostChanges {
     if (!n) throw new InputError('', [`unknown node '${node}' (servers: ${known()})`]);
     if (n.role !== 'server')
       throw new InputError('', [
-        `'${node}' is a ${n.role}; on a cluster lab a flow migrates to a server (servers: ${known()})`,
+        `'${node}' is a ${n.role}: a flow's responder is a server (${known()}), its initiator a client`,
       ]);
     const address = clusterAddress(this.view.cluster, node);
     if (!address) throw new InputError('', [`server '${node}' has no address`]);
@@ -67,6 +67,8 @@ export class HostChanges {
 
   async migrate(flowRef: string, node: string, waitMs?: number): Promise<HostdChange> {
     const address = this.flowAddress(flowRef);
+    const role = this.view.cluster.nodes.find((x) => x.name === node)?.role;
+    if (role === 'client') return this.moveInitiator(address, node, waitMs);
     const to = this.serverAddress(node);
     const started = now();
     const live = this.liveTranslators();
@@ -76,6 +78,30 @@ export class HostChanges {
       m.revision,
       m.changed,
       [{ address, from: m.from, to: m.to }],
+      waitMs,
+      live,
+    );
+  }
+
+  /**
+   * Makes client `node` (on any host) the flow's initiator: the flow's NAT moves to that host's
+   * translator, the others route its abstract address there (plan.ts); its responder stays.
+   */
+  private async moveInitiator(address: string, node: string, waitMs?: number) {
+    const to = clusterAddress(this.view.cluster, node);
+    if (!to) throw new InputError('', [`client '${node}' has no address`]);
+    const started = now();
+    const live = this.liveTranslators();
+    const flow = await this.current(address);
+    const [m] = await this.core.table.migrateMany([
+      { address, responder: flow.responder, initiator: to, known: flow },
+    ]);
+    if (!m) throw new Error('the migration returned nothing');
+    return this.answer(
+      started,
+      m.revision,
+      m.changed,
+      [{ address, from: flow.initiator, to }],
       waitMs,
       live,
     );

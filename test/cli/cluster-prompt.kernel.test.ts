@@ -20,7 +20,7 @@ describe('the prompt on a cluster lab', () => {
     const lab = `${prefix}three`;
     try {
       const file = join(ROOT, 'examples', 'three-hosts.yaml');
-      const input = ['swap', 'migrate fe00::1 S3', 'migrate fe00::1 A', 'flows', 'status', 'quit'];
+      const input = ['swap', 'migrate fe00::1 S3', 'migrate fe00::1 T2', 'flows', 'status', 'quit'];
       const r = await cli(['up', '-c', file, '--prefix', prefix], {
         stateDir,
         input: `${input.join('\n')}\n`,
@@ -35,7 +35,7 @@ describe('the prompt on a cluster lab', () => {
       assert.match(r.stdout, /flow fe00::1: S2 → S3\n/);
       assert.match(
         r.stdout,
-        /error: 'A' is a client; on a cluster lab a flow migrates to a server/,
+        /error: 'T2' is a translator: a flow's responder is a server \(S1, S2, S3\), its initiator a client/,
       );
       // After the refused migration the flow is where the last one put it, on every host.
       assert.match(r.stdout, /fe00::1\s+-\s+A\s+S3\s/);
