@@ -79,6 +79,7 @@ describe('a host cut off the fabric', () => {
         const m = await ask<HostdChange>('h1', { verb: 'migrate', flow: 'fe00::1', node: 'S2' });
         assert.equal(m.changed, true);
         assert.deepEqual(m.appliedBy, ['h1', 'h2', 'h3']);
+        t.diagnostic(`h3 cut off the fabric for ${(back - cut).toFixed(0)} ms`);
         t.diagnostic(
           `cut: lease gone at h1 after ${lapsedMs.toFixed(0)} ms, at h3 after ${h3KnewMs.toFixed(0)} ms (TTL ${LEASE_TTL_SECONDS} s)`,
         );

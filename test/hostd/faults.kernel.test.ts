@@ -20,6 +20,7 @@ describe('faults of a three-host cluster', () => {
       const ping = await floodPing(a.netns);
       let pinged: { sent: number; received: number; errors: number } | undefined;
       try {
+        const killed3 = performance.now();
         killEtcd('etcd3');
         for (let i = 0; i < 10; i++) {
           const m = await ask<HostdChange>('h1', { verb: 'swap', flow: 'fe00::1' });
@@ -28,6 +29,7 @@ describe('faults of a three-host cluster', () => {
         const before = await ask<HostdStatus>('h1', { verb: 'status' });
         killEtcd('etcd2');
         const started = performance.now();
+        const oneDownMs = started - killed3;
         await assert.rejects(
           ask('h1', { verb: 'swap', flow: 'fe00::1' }),
           (e: Error & { code?: string }) => {
@@ -44,11 +46,16 @@ describe('faults of a three-host cluster', () => {
           assert.deepEqual(s.byResponder, before.byResponder, h);
         }
         await sleep(500); // traffic on its last mapping for a while
+        const restarting = performance.now();
         await Promise.all([startEtcd('etcd2'), startEtcd('etcd3')]);
+        const backMs = performance.now() - restarting;
         const m = await ask<HostdChange>('h2', { verb: 'swap', flow: 'fe00::1', waitMs: 10_000 });
         assert.deepEqual(m.appliedBy, ['h1', 'h2', 'h3']);
         for (const h of ['h1', 'h2', 'h3']) await caughtUp(h);
         t.diagnostic(`no quorum reported after ${refusedMs.toFixed(0)} ms`);
+        t.diagnostic(
+          `etcd3 down ${(restarting - killed3).toFixed(0)} ms (10 swaps in the first ${oneDownMs.toFixed(0)} ms), etcd2 down ${(restarting - started).toFixed(0)} ms (no quorum), both serving again ${backMs.toFixed(0)} ms after their restart`,
+        );
       } finally {
         pinged = await ping.stop();
       }

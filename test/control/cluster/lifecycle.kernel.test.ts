@@ -263,10 +263,14 @@ describe('cluster lab lifecycle (root, etcd)', { timeout: 240_000 }, () => {
     ] as const) {
       await scratch(async (prefix, stateDir, id) => {
         const delay = from + Math.floor(Math.random() * (to - from));
-        const child = spawn(process.execPath, [CLI, 'up', '-c', EXAMPLE, '--detach', '-p', prefix], {
-          env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
+        const child = spawn(
+          process.execPath,
+          [CLI, 'up', '-c', EXAMPLE, '--detach', '-p', prefix],
+          {
+            env: { ...process.env, FLOWMIG_STATE_DIR: stateDir },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
         let stderr = '';
         child.stderr.on('data', (b: Buffer) => {
           stderr += b.toString();
