@@ -155,7 +155,12 @@ export class HostServer {
     return {
       revision,
       hosts: this.core.view.cluster.hosts.map((h) => {
-        const a = applied.hosts.get(h.name);
+        // The applied keys are written at most every 100 ms (host.ts): what this daemon heard
+        // from the host itself (its acknowledgements) may be newer.
+        const known = [applied.hosts.get(h.name), this.core.acks.of(h.name)].filter(
+          (x): x is number => x !== undefined,
+        );
+        const a = known.length ? Math.max(...known) : undefined;
         const t = live.get(h.name);
         return {
           host: h.name,
