@@ -16,6 +16,7 @@ import { apiTargets } from './api-render.js';
 import { type BundleState, bundleState, DEFAULT_ENTRY } from './cli.js';
 import { abstractAddress } from './flows.js';
 import { Interrupt } from './interrupt.js';
+import { seededRandom } from './seeded.js';
 
 export interface ApiBenchOptions {
   /** Flow counts of the labs, in order. */
@@ -127,18 +128,6 @@ export function apiLab(n: number): LabDescriptionInput {
       { node: 'D', address: 'fc02::2/64', translatorAddress: 'fc02::1/64' },
     ],
     flows,
-  };
-}
-
-/** A small seeded generator (mulberry32): the same flows are picked run after run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 
@@ -265,7 +254,7 @@ export async function benchApi(options: ApiBenchOptions): Promise<ApiBenchResult
       await writeFile(file, JSON.stringify(apiLab(n)));
       const lab = await loadLab(file, { prefix: options.prefix });
       const addresses = lab.flows.map((f) => f.address);
-      const pick = random(n);
+      const pick = seededRandom(n);
       const flow = () => addresses[Math.floor(pick() * addresses.length)] ?? 'fe00::1';
 
       // The in-process baseline first, on a lab of its own (the daemon's lab is built next).

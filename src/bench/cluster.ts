@@ -45,6 +45,7 @@ import {
   servingAt,
 } from './cluster-result.js';
 import { Interrupt } from './interrupt.js';
+import { seededRandom } from './seeded.js';
 
 export interface ClusterBenchOptions {
   /** Host counts of the labs (each ≥ 2: a migration goes to another server). */
@@ -65,18 +66,6 @@ const WARMUP = 20;
 /** How long a migration waits for every live translator; how long the flows' load may take. */
 const WAIT_MS = 10_000;
 const LOAD_WAIT_MS = 120_000;
-
-/** A small seeded generator (mulberry32): the same migrations run after run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,7 +126,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       singles.add(local.id);
       labs.push(local.id);
       await fm.up(local);
-      const pick = random(n);
+      const pick = seededRandom(n);
       const addresses = local.flows.map((f) => f.address);
       const ms: number[] = [];
       const inner: number[] = [];
@@ -232,7 +221,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<Cluste
       const servers = clusterBenchServers(hosts);
       const at = new Map(lab.flows.map((f) => [f.address, f.responder]));
       const addresses = [...at.keys()];
-      const pick = random(hosts * 100_003 + n);
+      const pick = seededRandom(hosts * 100_003 + n);
       let last = 0;
       const migrate = async (count: number, flood: boolean) => {
         const samples: MigrationSample[] = [];

@@ -4,7 +4,7 @@
 import { changeCluster } from '../control/cluster/act.js';
 import { type ClusterContext, downCluster } from '../control/cluster/down.js';
 import { serveCluster } from '../control/cluster/serve.js';
-import { clusterStatus } from '../control/cluster/status.js';
+import { clusterFlows } from '../control/cluster/status.js';
 import { checkClusterHost, upCluster } from '../control/cluster/up.js';
 import { lateTable } from '../engines/late.js';
 import { FlowmigError } from '../errors.js';
@@ -62,7 +62,7 @@ export function clusterBed(ctx: ClusterContext, cluster: ClusterLab): Testbed {
       };
     },
     responder: async (flow) =>
-      (await clusterStatus(ctx.stateDir, id)).flows.find((f) => f.address === flow)?.responder,
+      (await clusterFlows(ctx.stateDir, id)).find((f) => f.address === flow)?.responder,
     summary: async () => {
       let translated = 0;
       for (const t of lab.translators) {

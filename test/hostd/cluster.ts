@@ -229,6 +229,20 @@ export async function floodPing(
   };
 }
 
+/** A flood ping's promise: no error, every request answered; says how many were sent. */
+export function assertNoneLost(
+  pinged: { sent: number; received: number; errors: number },
+  say: (line: string) => void,
+): void {
+  assert.equal(pinged.errors, 0);
+  assert.equal(
+    pinged.received,
+    pinged.sent,
+    `lost ${pinged.sent - pinged.received} of ${pinged.sent}`,
+  );
+  say(`${pinged.sent} pings, 0 lost`);
+}
+
 /**
  * Asks `check` every 50 ms until it holds; the ms it took. Throws naming `what` (and the last
  * failure of `check`, if it threw) after `timeoutMs`.

@@ -1,17 +1,7 @@
 // Realistic experiment results for report tests: deterministic pseudo-random runs of each kind.
-import type { ExperimentResults, Percentiles, SwapRecord } from '../../src/results/schema.js';
 
-/** mulberry32: a small seeded generator, so every sample is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/bench/seeded.js';
+import type { ExperimentResults, Percentiles, SwapRecord } from '../../src/results/schema.js';
 
 /** Rounded like a runner's JSON would be; `+ 0` turns -0 into 0, as JSON does. */
 const round = (x: number, digits = 3) => Number(x.toFixed(digits)) + 0;
@@ -60,7 +50,7 @@ interface SwapPlan {
  * before the rule that is short but sometimes tens of ms, and small gaps.
  */
 function swaps(plan: SwapPlan): SwapRecord[] {
-  const rnd = random(plan.seed);
+  const rnd = seededRandom(plan.seed);
   return Array.from({ length: plan.swaps }, (_, i) => {
     const issuedMs = round(plan.firstMs + i * plan.everyMs + rnd() * 2);
     // A long tail: most commits take ~0.3 ms, one in fifty takes several ms.
@@ -102,7 +92,7 @@ function series(
   perMs: number,
   seed: number,
 ): ExperimentResults['series'] {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const n = Math.ceil(durationMs / intervalMs);
   const nodes: Record<string, number[]> = { C: new Array(n).fill(0), D: new Array(n).fill(0) };
   let next = 0;
@@ -128,7 +118,7 @@ function arrivals(
   perMs: number,
   seed: number,
 ): NonNullable<ExperimentResults['arrivals']> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const mid = Math.floor(list.length / 2);
   const fromMs = Math.floor(list[Math.max(0, mid - 3)]?.issuedMs ?? 0) - 5;
   const toMs = Math.ceil(list[Math.min(list.length - 1, mid + 3)]?.issuedMs ?? 0) + 5;
@@ -164,7 +154,7 @@ function base(
 export function pingRun(count = 1000): ExperimentResults {
   const durationMs = 1000 + count * 15;
   const list = swaps({ swaps: count, firstMs: 500, everyMs: 15, seed: 1, gaps: true, udp: false });
-  const rnd = random(2);
+  const rnd = seededRandom(2);
   const rtt: { tMs: number; rttMs: number }[] = [];
   let s = 0;
   for (let t = 0; t < durationMs; t += 4) {
@@ -272,7 +262,7 @@ export function tcpResetRun(): ExperimentResults {
 /** A ping run in which no swap was done: plots about swaps are left out. */
 export function emptySwapsRun(): ExperimentResults {
   const durationMs = 2000;
-  const rnd = random(8);
+  const rnd = seededRandom(8);
   const rtt = Array.from({ length: 200 }, (_, i) => ({
     tMs: i * 10,
     rttMs: round(0.04 + rnd() * 0.02, 4),

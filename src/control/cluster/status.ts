@@ -7,7 +7,7 @@ import { HostdClient } from '../../hostd-api/client.js';
 import { type ClusterView, type HostdStatus, hostdPaths } from '../../hostd-api/protocol.js';
 import { isOurProcess } from '../../procs/find.js';
 import { withConnection } from '../../rpc/client.js';
-import { sendFirst } from './act.js';
+import { clusterHosts, sendFirst } from './act.js';
 import { clusterStatePath, readClusterState } from './state.js';
 
 export interface HostView {
@@ -77,6 +77,16 @@ async function hostView(stateDir: string, id: string, host: string): Promise<Hos
   } catch (error) {
     return { host, socket, answering: false, error: message(error) };
   }
+}
+
+/** The flows of cluster lab `id` as the first host daemon that answers lists them. */
+export async function clusterFlows(stateDir: string, id: string): Promise<ClusterFlow[]> {
+  const hosts = await clusterHosts(stateDir, id);
+  const { result } = await sendFirst<unknown>(stateDir, id, hosts, { verb: 'flows' }, 10_000);
+  const parsed = flowsSchema.safeParse(result);
+  if (!parsed.success)
+    throw new FlowmigError(`unexpected answer to 'flows': ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
 }
 
 /** The status of cluster lab `id` (its state file must be readable). */
