@@ -26,6 +26,10 @@ const PROGRAMS = {
   // Multi-host clusters keep their flow table in etcd 3.4 (src/etcd): the server and its client.
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
+  // The daemon's GET /metrics is checked with promtool and scraped by a real Prometheus server
+  // (test/daemon/metrics.test.ts, prometheus.kernel.test.ts); the package holds both. Debian
+  // starts its service on :9090 when installed; the tests run their own on a free port.
+  promtool: 'prometheus',
 };
 
 function say(text) {
