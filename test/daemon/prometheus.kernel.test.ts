@@ -1,0 +1,236 @@
+// A real Prometheus server scrapes a lab's daemon: GET /metrics answers on 127.0.0.1 without a
+// token in text promtool accepts, the target is up, and after 20 swaps through the daemon the
+// server's queries count 20 committed migrations and 20 timed ones, and no more.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Flowmig } from '../../src/control/flowmig.js';
+import { loadLab } from '../../src/lab/load.js';
+import { stopProcess } from '../../src/procs/managed.js';
+import { cli, removeNamespacesWith, tempStateDir, uniquePrefix } from '../kernel-support/lab.js';
+
+const PROMETHEUS = '/usr/bin/prometheus';
+const SWAPS = 20;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port free on 127.0.0.1 just now (the kernel picks it; the listener is closed again). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `f`'s value once `ok` holds of it; fails with the last value (or error) at the deadline. */
+async function until<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T>,
+  ok: (v: T) => boolean,
+): Promise<T> {
+  let last: unknown;
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(200)) {
+    try {
+      const v = await f();
+      if (ok(v)) return v;
+      last = v;
+    } catch (error) {
+      last = error;
+    }
+  }
+  return assert.fail(
+    `${what}: not within ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+  );
+}
+
+/** Runs `promtool check metrics` on `text`: its exit code and everything it printed. */
+function promtool(text: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => {
+      output += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      output += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(text);
+  });
+}
+
+interface QueryReply {
+  status: string;
+  data: {
+    resultType: string;
+    result: { metric: Record<string, string>; value: [number, string] }[];
+  };
+}
+
+interface TargetsReply {
+  data: { activeTargets: { health: string; lastError: string; scrapeUrl: string }[] };
+}
+
+describe('Prometheus scraping the daemon', () => {
+  const prefix = uniquePrefix();
+  let stateDir = '';
+  let promDir = '';
+  let id = '';
+  /** The daemon's listener, e.g. 127.0.0.1:41234. */
+  let target = '';
+  let prom: ChildProcess | undefined;
+  let promUrl = '';
+
+  /** The one value of an instant query (undefined: no series). */
+  async function query(expr: string): Promise<number | undefined> {
+    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const reply = (await res.json()) as QueryReply;
+    assert.equal(reply.status, 'success', JSON.stringify(reply));
+    assert.ok(reply.data.result.length <= 1, JSON.stringify(reply.data));
+    const value = reply.data.result[0]?.value[1];
+    return value === undefined ? undefined : Number(value);
+  }
+
+  before(async () => {
+    stateDir = await tempStateDir();
+    const fm = new Flowmig({ stateDir });
+    try {
+      const lab = await loadLab(undefined, { prefix });
+      id = lab.id;
+      await fm.up(lab);
+    } finally {
+      fm.close();
+    }
+    const daemon = await cli(['daemon', '--detach', '--http', '0', '--lab', id], { stateDir });
+    assert.equal(daemon.code, 0, daemon.stderr);
+    // The URL is in the daemon's log (it is no secret); the listener may open just after `hello`.
+    const log = join(stateDir, `${id}.daemon.log`);
+    for (const deadline = Date.now() + 10_000; target === '' && Date.now() < deadline; ) {
+      target =
+        /http API on http:\/\/(127\.0\.0\.1:\d+)\//.exec(await readFile(log, 'utf8'))?.[1] ?? '';
+      if (target === '') await sleep(20);
+    }
+    assert.notEqual(target, '', 'the daemon logs its HTTP URL');
+
+    promDir = await mkdtemp(join(tmpdir(), 'flowmig-prom-'));
+    const config = join(promDir, 'prometheus.yml');
+    await writeFile(
+      config,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        'scrape_configs:',
+        '  - job_name: flowmig',
+        '    metrics_path: /metrics',
+        '    static_configs:',
+        `      - targets: ['${target}']`,
+        '',
+      ].join('\n'),
+    );
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    const out = createWriteStream(join(promDir, 'prometheus.log'));
+    prom = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(promDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prom.stdout?.pipe(out);
+    prom.stderr?.pipe(out);
+    const exited = new Promise<number | null>((resolve) =>
+      prom?.once('exit', (code) => resolve(code)),
+    );
+    const ready = until(
+      'Prometheus ready',
+      30_000,
+      () => fetch(`${promUrl}/-/ready`),
+      (r) => r.ok,
+    );
+    const first = await Promise.race([
+      ready.then(() => 'ready'),
+      exited.then((c) => `exited ${c}`),
+    ]);
+    if (first !== 'ready')
+      assert.fail(
+        `Prometheus ${first}: ${await readFile(join(promDir, 'prometheus.log'), 'utf8')}`,
+      );
+  });
+
+  after(async () => {
+    if (prom?.pid !== undefined) await stopProcess(prom.pid, 5_000);
+    if (promDir !== '') await rm(promDir, { recursive: true, force: true });
+    if (stateDir !== '' && id !== '')
+      await cli(['down', '--lab', id], { stateDir }).catch(() => undefined);
+    await removeNamespacesWith(prefix);
+    if (stateDir !== '') await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('serves /metrics on 127.0.0.1 without a token, in text promtool accepts', async () => {
+    const res = await fetch(`http://${target}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, new RegExp(`^flowmig_build_info\\{[^}]*lab="${id}"[^}]*\\} 1$`, 'm'));
+    assert.match(text, /^flowmig_flows 1$/m);
+    assert.match(text, /^flowmig_drift 0$/m);
+    assert.deepEqual(await promtool(text), { code: 0, output: '' });
+  });
+
+  it('is scraped by Prometheus, which counts 20 swaps made through the daemon', async () => {
+    const targets = await until(
+      'the target up',
+      15_000,
+      async () =>
+        ((await (await fetch(`${promUrl}/api/v1/targets`)).json()) as TargetsReply).data
+          .activeTargets,
+      (t) => t.length === 1 && t[0]?.health === 'up',
+    );
+    assert.equal(targets[0]?.scrapeUrl, `http://${target}/metrics`);
+    const ok = 'sum(flowmig_migrations_total{result="ok"})';
+    const timed = 'sum(flowmig_migration_duration_seconds_count{phase="total"})';
+    assert.equal(await query(timed), 0, 'no migration before the swaps');
+    assert.equal(await query(ok), undefined, 'no committed migration before the swaps');
+
+    let at = 'C';
+    for (let i = 0; i < SWAPS; i++) {
+      const r = await cli(['swap', '--lab', id, '--json'], { stateDir });
+      assert.equal(r.code, 0, r.stderr);
+      const moved = JSON.parse(r.stdout) as { from: string; to: string };
+      assert.deepEqual([moved.from, moved.to], [at, at === 'C' ? 'D' : 'C']);
+      at = moved.to;
+    }
+    // Waiting for the next scrape (every second), not a speed target.
+    const both = () => Promise.all([query(ok), query(timed)]);
+    await until(
+      'both counts at 20',
+      15_000,
+      both,
+      ([a, b]) => (a ?? 0) >= SWAPS && (b ?? 0) >= SWAPS,
+    );
+    // Two more scrapes: each swap counted once, none again later (from the state, say).
+    await sleep(2_500);
+    const counted = (await (await fetch(`http://${target}/metrics`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith('flowmig_migrations_total'));
+    assert.deepEqual(await both(), [SWAPS, SWAPS], `the daemon's counts: ${counted.join('; ')}`);
+    assert.equal(await query('max(flowmig_drift)'), 0);
+    assert.equal(await query('count(up{job="flowmig"} == 1)'), 1);
+  });
+});
