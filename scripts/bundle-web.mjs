@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Bundles the dashboard page (web/dashboard/main.ts, the modules it imports, uPlot and the CSS)
-// into dist/web/dashboard/app.js and app.css, and copies index.html beside them: the daemon serves
-// that directory as `GET /` and `GET /assets/<file>`. Everything the page needs is in these three
-// files; it fetches nothing from elsewhere.
+// into dist/web/dashboard/app.js and app.css, and copies index.html and favicon.svg beside them:
+// the daemon serves that directory as `GET /` and `GET /assets/<file>`. Everything the page needs
+// is in these four files; it fetches nothing from elsewhere.
 import { copyFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,4 +32,4 @@ await esbuild.build({
   legalComments: 'eof',
   logLevel: 'warning',
 });
-await copyFile(join(source, 'index.html'), join(out, 'index.html'));
+for (const f of ['index.html', 'favicon.svg']) await copyFile(join(source, f), join(out, f));

@@ -135,7 +135,13 @@ export class Topology {
       g.append(
         svg(
           'text',
-          { x: String(t.x), y: String(ty - 8), class: 'flow-label', 'text-anchor': 'middle' },
+          // On the leg to the responder, clear of the translator's box.
+          {
+            x: String((t.x + x2) / 2),
+            y: String((ty + y2) / 2 - 8),
+            class: 'flow-label',
+            'text-anchor': 'middle',
+          },
           f.name ?? f.address,
         ),
       );
