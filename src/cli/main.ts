@@ -6,8 +6,10 @@
 // works with (the controller, the lab schema, experiments, reports, benchmarks) inside its action.
 import { Command, CommanderError } from 'commander';
 import { FlowmigError, InputError } from '../errors.js';
+import { VERSION } from '../version.js';
 import * as bench from './commands/bench.js';
 import * as daemon from './commands/daemon.js';
+import * as dashboard from './commands/dashboard.js';
 import * as demo from './commands/demo.js';
 import * as down from './commands/down.js';
 import * as evacuate from './commands/evacuate.js';
@@ -22,7 +24,7 @@ import * as swap from './commands/swap.js';
 import * as up from './commands/up.js';
 import { type Globals, Route } from './route.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** In the order `--help` lists them. */
 const COMMANDS: readonly { register(program: Command, route: Route): void }[] = [
@@ -36,6 +38,7 @@ const COMMANDS: readonly { register(program: Command, route: Route): void }[] = 
   flows,
   reconcile,
   daemon,
+  dashboard,
   demo,
   experiment,
   report,

@@ -1,5 +1,6 @@
 // Argument parsers for the command line: numbers, ports, lists, the engine option, and the
 // experiment flags laid over an experiment file's options.
+import { isIP } from 'node:net';
 import { InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.js';
 import type { ExperimentOptions } from '../experiment/options.js';
@@ -32,6 +33,12 @@ export function portNumber(value: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65_535)
     throw new InvalidArgumentError('must be a port (0-65535)');
   return n;
+}
+
+/** An IP address to listen on (a literal: a host name could resolve to anything). */
+export function listenAddress(value: string): string {
+  if (isIP(value) === 0) throw new InvalidArgumentError('must be an IP address such as 127.0.0.1');
+  return value;
 }
 
 export function positiveNumber(value: string): number {

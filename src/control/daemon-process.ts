@@ -30,10 +30,13 @@ export function daemonPaths(
 export interface DaemonOptions {
   /** Also serve the API over HTTP on 127.0.0.1:httpPort (0: any free port). */
   readonly httpPort?: number;
+  /** The address the HTTP listener binds (default 127.0.0.1). */
+  readonly listen?: string;
 }
 
 function daemonArgv(id: string, stateDir: string, options: DaemonOptions): string[] {
   const http = options.httpPort === undefined ? [] : ['--http', String(options.httpPort)];
+  if (options.listen !== undefined) http.push('--listen', options.listen);
   return [process.execPath, MAIN, DAEMON_MARKER, id, '--state-dir', stateDir, ...http];
 }
 

@@ -29,6 +29,15 @@ export const requestSchema = z.discriminatedUnion('verb', [
     nodes: z.array(name).max(1_000).optional(),
   }),
   z.strictObject({ id, verb: z.literal('unserve'), nodes: z.array(name).max(1_000).optional() }),
+  // A traffic load from a client (the dashboard's controls): ping or flowmig's UDP load.
+  z.strictObject({
+    id,
+    verb: z.literal('load'),
+    kind: z.enum(['ping', 'udp']),
+    from: name.optional(),
+    flow: name.optional(),
+  }),
+  z.strictObject({ id, verb: z.literal('unload'), load: z.number().int().positive() }),
 ]);
 
 export type DaemonRequest = z.infer<typeof requestSchema>;

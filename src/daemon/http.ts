@@ -1,10 +1,12 @@
-// The daemon's optional HTTP listener on 127.0.0.1: one API request per `POST /api`, allowed with
-// the bearer token it made at start (kept in a 0600 file while it listens), statuses by reply code.
+// The daemon's optional HTTP listener (127.0.0.1 unless told otherwise): the bearer token it makes
+// at start (kept in a 0600 file while it listens), its comparison, and statuses by reply code.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { type DaemonReply, MAX_REQUEST_BYTES } from '../daemon-api/protocol.js';
+import { createServer, type ServerResponse } from 'node:http';
+import type { DaemonReply } from '../daemon-api/protocol.js';
 import { writePrivateFile } from '../state/store.js';
+import { loadPage, PAGE_DIR } from './page.js';
+import { route } from './routes.js';
 
 /** The HTTP status of an API reply: by its code (docs/http-api.md lists them). */
 export function httpStatusOf(reply: DaemonReply): number {
@@ -41,57 +43,65 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
+/** What the listener serves besides the page's files. */
+export interface HttpHandlers {
+  /** One API request's body → its reply (token checked already). */
+  api(body: string): Promise<DaemonReply>;
+  /** Takes over the response as the live event stream (token checked already). */
+  events(res: ServerResponse): void;
+  /** The Prometheus exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface HttpOptions {
+  readonly tokenFile?: string;
+  /** The address to listen on (default 127.0.0.1). Elsewhere, /metrics needs the token too. */
+  readonly host?: string;
+  /** The page's files (default: the bundled dist/web/dashboard). */
+  readonly pageDir?: string;
+}
+
+/** Whether `host` is a loopback address (only this machine can reach a listener there). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
- * Listens on 127.0.0.1:`port` (0: any free port) and answers each authorized request body with
- * `answer`. The token is random per start; with `tokenFile` it is written there (0600) before the
- * listener opens.
+ * Listens on `options.host`:`port` (default 127.0.0.1; port 0: any free one) and serves the
+ * dashboard page, its live events, /metrics and the API (routes.ts). The token is random per
+ * start; with `tokenFile` it is written there (0600) before the listener opens.
  */
 export async function listenHttp(
   port: number,
-  options: { tokenFile?: string },
-  answer: (body: string) => Promise<DaemonReply>,
+  options: HttpOptions,
+  handlers: HttpHandlers,
 ): Promise<HttpApi> {
   const token = randomBytes(16).toString('hex');
+  const host = options.host ?? '127.0.0.1';
+  const page = await loadPage(options.pageDir ?? PAGE_DIR);
   if (options.tokenFile !== undefined) {
     // Written whole or not at all: a reader never sees half a token.
     const tmp = `${options.tokenFile}.${process.pid}.tmp`;
     await writePrivateFile(tmp, `${token}\n`);
     await rename(tmp, options.tokenFile);
   }
-  const http = createServer((req, res) => {
-    const send = (reply: DaemonReply, status = httpStatusOf(reply)) => {
-      if (res.headersSent) return;
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(reply)}\n`);
-    };
-    const refuse = (status: number, error: string, code: string) =>
-      send({ id: null, ok: false, error, code }, status);
-    if (req.url !== '/api') return refuse(404, 'not found: the API is POST /api', 'not-found');
-    if (req.method !== 'POST') return refuse(405, 'POST /api only', 'bad-request');
-    if (!tokenMatches(req.headers.authorization, token))
-      return refuse(401, 'missing or wrong token', 'unauthorized');
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('error', () => req.destroy());
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (Buffer.byteLength(body) > MAX_REQUEST_BYTES) {
-        refuse(413, 'request too large', 'too-large');
-        req.destroy();
-      }
-    });
-    req.on('end', () => {
-      if (res.headersSent) return;
-      void answer(body.trim()).then((reply) => send(reply));
-    });
-  });
+  const http = createServer(
+    route({
+      token,
+      loopback: isLoopback(host),
+      page,
+      handlers,
+      tokenOk: tokenMatches,
+      statusOf: httpStatusOf,
+    }),
+  );
   const removeToken = async () => {
     if (options.tokenFile !== undefined) await rm(options.tokenFile, { force: true });
   };
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(port, '127.0.0.1', () => resolve());
+      http.listen(port, host, () => resolve());
     });
   } catch (error) {
     await removeToken();
@@ -99,8 +109,9 @@ export async function listenHttp(
   }
   const address = http.address();
   const bound = typeof address === 'object' && address ? address.port : port;
+  const shown = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://127.0.0.1:${bound}/api`,
+    url: `http://${shown}:${bound}/api`,
     token,
     close: async () => {
       http.closeAllConnections();

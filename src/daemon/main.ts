@@ -10,6 +10,7 @@ const { values } = parseArgs({
     'flowmig-daemon': { type: 'string' },
     'state-dir': { type: 'string' },
     http: { type: 'string' },
+    listen: { type: 'string' },
   },
 });
 const id = values['flowmig-daemon'];
@@ -22,9 +23,10 @@ if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && h
   process.stderr.write(`flowmig daemon: bad --http port '${values.http}'\n`);
   process.exit(2);
 }
-serveLab(id, stateDirFrom(values['state-dir']), httpPort === undefined ? {} : { httpPort }).catch(
-  (error: unknown) => {
-    process.stderr.write(`flowmig daemon: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
+serveLab(id, stateDirFrom(values['state-dir']), {
+  ...(httpPort === undefined ? {} : { httpPort }),
+  ...(values.listen === undefined ? {} : { listen: values.listen }),
+}).catch((error: unknown) => {
+  process.stderr.write(`flowmig daemon: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -3,6 +3,7 @@
 import { rm } from 'node:fs/promises';
 import { daemonPaths } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
+import { isLoopback } from './http.js';
 import { DaemonServer } from './server.js';
 
 const log = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
@@ -10,7 +11,7 @@ const log = (text: string) => process.stdout.write(`${new Date().toISOString()} 
 export async function serveLab(
   labId: string,
   stateDir: string,
-  options: { httpPort?: number } = {},
+  options: { httpPort?: number; listen?: string } = {},
 ): Promise<DaemonServer> {
   // Its migrations go over netlink from this process (FlowmigOptions.inProcess, every
   // controller's default unless FLOWMIG_IN_PROCESS=off); the agent serves as the fallback.
@@ -47,8 +48,16 @@ export async function serveLab(
   log(`serving lab ${labId} on ${socket} (pid ${process.pid})`);
   if (options.httpPort !== undefined) {
     // The token goes to a file only root can read, never to this log: the log is for reading.
-    const { url } = await server.startHttp(options.httpPort, { tokenFile });
+    const host = options.listen ?? '127.0.0.1';
+    const { url } = await server.startHttp(options.httpPort, { tokenFile, host });
     log(`http API on ${url} (POST; header "Authorization: Bearer <the token in ${tokenFile}>")`);
+    log(
+      `dashboard on ${url.replace(/\/api$/, '/')} (open it with 'flowmig dashboard --lab ${labId}')`,
+    );
+    if (!isLoopback(host))
+      log(
+        `warning: listening on ${host}, reachable from other machines: the page and the API need the token, /metrics too; nothing is encrypted (no TLS)`,
+      );
   }
   return server;
 }

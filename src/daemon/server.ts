@@ -16,7 +16,11 @@ import {
 } from '../daemon-api/protocol.js';
 import { CommandError, FlowmigError, InputError } from '../errors.js';
 import { RpcServer } from '../rpc/server.js';
-import { type HttpApi, listenHttp } from './http.js';
+import { VERSION } from '../version.js';
+import { type HttpApi, type HttpOptions, listenHttp } from './http.js';
+import { LiveView } from './live.js';
+import { DaemonMetrics } from './metrics.js';
+import { watchState } from './watch.js';
 
 export interface DaemonHooks {
   /** Called after a `down` request tore the lab down and its reply was sent. */
@@ -60,6 +64,9 @@ export class DaemonServer {
   private rpc: RpcServer | undefined;
   private http: HttpApi | undefined;
   private httpInfo: { url: string; tokenFile: string } | undefined;
+  /** With the HTTP listener: what the dashboard sees, and the metrics. */
+  private live: LiveView | undefined;
+  private unwatch: (() => void)[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -113,7 +120,9 @@ export class DaemonServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.drainTimer);
+    for (const stop of this.unwatch.splice(0)) stop();
     await this.http?.close();
+    await this.live?.close();
     await this.rpc?.close();
   }
 
@@ -172,20 +181,66 @@ export class DaemonServer {
   }
 
   /**
-   * Also serves the API over HTTP on 127.0.0.1 (`POST /api` with one request as the body, header
-   * `Authorization: Bearer <token>`), for a local dashboard. The token is random per start; with
-   * `tokenFile` it is written there (0600) before the listener opens, and removed by close().
+   * Also serves over HTTP (127.0.0.1 unless `options.host`): the API (`POST /api` with one request
+   * as the body, header `Authorization: Bearer <token>`), the dashboard page and its live events,
+   * and /metrics. The token is random per start; with `tokenFile` it is written there (0600)
+   * before the listener opens, and removed by close().
    */
   async startHttp(
     port = 0,
-    options: { tokenFile?: string } = {},
+    options: Pick<HttpOptions, 'tokenFile' | 'host' | 'pageDir'> = {},
   ): Promise<{ url: string; token: string }> {
-    const http = await listenHttp(port, options, async (body) => {
-      let reply: DaemonReply | undefined;
-      await this.answer(parseRequest(body), (r) => {
-        reply = r;
-      });
-      return reply as DaemonReply;
+    const lab = await this.fm.lab(this.lab);
+    let live: LiveView | undefined;
+    const metrics = new DaemonMetrics(
+      { lab: this.lab, engine: lab.engine, version: VERSION },
+      {
+        flows: () => live?.flowCount() ?? 0,
+        kernel: async () => {
+          const st = await (live as LiveView).labStatus();
+          return { drift: st.drift.length > 0, lateTranslated: st.late.translated };
+        },
+        nodePackets: async () => (live ? live.nodePackets() : {}),
+      },
+    );
+    live = new LiveView(
+      {
+        lab,
+        version: VERSION,
+        flows: () => this.fm.flows(this.lab),
+        status: () => this.fm.status(this.lab),
+        daemon: () => ({
+          pid: process.pid,
+          startedAt: this.startedAt,
+          changes: this.changes,
+          queued: this.queued,
+        }),
+      },
+      metrics,
+    );
+    const view = live;
+    await view.start();
+    this.live = view;
+    this.unwatch.push(this.fm.onChange((event) => view.changed(event)));
+    // Changes by other processes (the library, --direct) show through the state files.
+    this.unwatch.push(
+      watchState(this.fm.store.dir, this.lab, () => {
+        void this.fm.store
+          .read(this.lab)
+          .then((st) => (st ? view.outsideChange(st.lastMigration) : undefined))
+          .catch(() => {}); // the lab is going down
+      }),
+    );
+    const http = await listenHttp(port, options, {
+      api: async (body) => {
+        let reply: DaemonReply | undefined;
+        await this.answer(parseRequest(body), (r) => {
+          reply = r;
+        });
+        return reply as DaemonReply;
+      },
+      events: (res) => view.feed.open(res, view.snapshot()),
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     });
     this.http = http;
     if (options.tokenFile !== undefined)
@@ -257,6 +312,8 @@ export class DaemonServer {
   private async runBatch(moves: readonly Move[]): Promise<MoveOutcome[]> {
     if (this.closed) throw new FlowmigError(`the daemon of lab ${this.lab} is shutting down`);
     const outcomes = await this.fm.changeMany(this.lab, moves);
+    for (const [i, o] of outcomes.entries())
+      if (!o.ok) this.live?.failed(moves[i]?.flow, errorCode(o.error));
     this.batches++;
     this.sizes[bucketOf(moves.length)]++;
     this.changes += outcomes.filter((o) => o.ok).length;
@@ -305,7 +362,25 @@ export class DaemonServer {
         return this.fm.unserve(this.lab, r.nodes);
       case 'lend':
         return this.lend(undefined);
+      case 'load':
+        return this.liveView().loads.start(
+          await this.fm.lab(this.lab),
+          await this.fm.flows(this.lab),
+          r.kind,
+          r.from,
+          r.flow,
+        );
+      case 'unload':
+        return this.liveView().loads.stop(r.load);
     }
+  }
+
+  private liveView(): LiveView {
+    if (!this.live)
+      throw new FlowmigError(
+        `traffic loads run with the daemon's HTTP listener: 'flowmig dashboard --lab ${this.lab}'`,
+      );
+    return this.live;
   }
 
   private async counted<T>(p: Promise<T>): Promise<T> {

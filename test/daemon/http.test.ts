@@ -31,6 +31,18 @@ const stub = {
         return { ok: false, error: error as Error };
       }
     }),
+  // What the dashboard's view reads when the listener starts: a lab without nodes or flows.
+  lab: async (id: string) => ({
+    id,
+    engine: 'nftables',
+    nodes: [],
+    links: [],
+    policies: new Map(),
+    translator: { name: 'B', role: 'translator', netns: 'none' },
+  }),
+  flows: async () => [],
+  onChange: () => () => {},
+  store: { dir: '/nonexistent-flowmig-test', read: async () => undefined },
 } as unknown as Flowmig;
 
 let dir: string;
@@ -140,7 +152,7 @@ describe('the daemon over HTTP', () => {
     const get = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(get.status, 405);
     await get.body?.cancel();
-    const elsewhere = await fetch(url.replace(/\/api$/, '/'), {
+    const elsewhere = await fetch(url.replace(/\/api$/, '/nowhere'), {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
     });

@@ -2,14 +2,16 @@
 // replaces (--restart) the one that serves it.
 import { type Command, Option } from 'commander';
 import { runDaemon, startDaemon, stopLabDaemon } from '../../control/daemon-process.js';
+import { InputError } from '../../errors.js';
 import { print } from '../output.js';
-import { portNumber } from '../parse.js';
+import { listenAddress, portNumber } from '../parse.js';
 import type { Route } from '../route.js';
 
 interface DaemonCommandOptions {
   readonly lab?: string;
   readonly detach?: boolean;
   readonly http?: number;
+  readonly listen?: string;
   readonly stop?: boolean;
   readonly restart?: boolean;
   readonly json?: boolean;
@@ -28,6 +30,11 @@ export function register(program: Command, route: Route): void {
       'also serve the API over HTTP on 127.0.0.1:PORT (0: any), with a bearer token in <state-dir>/<lab>.token (0600); see docs/http-api.md',
       portNumber,
     )
+    .option(
+      '--listen <address>',
+      'with --http: the address to listen on (default 127.0.0.1; elsewhere /metrics needs the token too, and nothing is encrypted)',
+      listenAddress,
+    )
     .addOption(
       new Option('--stop', "stop the lab's daemon; the lab stays up").conflicts([
         'detach',
@@ -40,7 +47,12 @@ export function register(program: Command, route: Route): void {
     .action(async (o: DaemonCommandOptions) => {
       const id = await route.pick(o.lab);
       const dir = route.stateDir;
-      const http = o.http === undefined ? {} : { httpPort: o.http };
+      if (o.listen !== undefined && o.http === undefined)
+        throw new InputError('', ['--listen needs --http PORT']);
+      const http = {
+        ...(o.http === undefined ? {} : { httpPort: o.http }),
+        ...(o.listen === undefined ? {} : { listen: o.listen }),
+      };
       let stopped: readonly number[] = [];
       if (o.stop || o.restart) {
         const r = await stopLabDaemon((await route.controller()).store, id);
