@@ -31,8 +31,9 @@ export interface FailedMetric {
 }
 
 /**
- * Seconds, 50 µs to 1 s: a migration in process takes 0.1-0.5 ms, through the agent about 1 ms,
- * through programs (nft, conntrack) tens of ms; a second is already a fault.
+ * Seconds, 50 µs to 1 s: a conntrack pass with nothing to delete takes ~10 µs, a rule
+ * transaction 0.1-1 ms, a whole swap in process or through the agent 0.2-1 ms at p50
+ * (docs/benchmarks.md), through programs (nft, conntrack) 60-130 ms; a second is a fault.
  */
 export const DURATION_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
