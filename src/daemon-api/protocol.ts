@@ -16,7 +16,15 @@ export const requestSchema = z.discriminatedUnion('verb', [
   z.strictObject({ id, verb: z.literal('status') }),
   z.strictObject({ id, verb: z.literal('flows') }),
   z.strictObject({ id, verb: z.literal('swap'), flow: name.optional() }),
-  z.strictObject({ id, verb: z.literal('migrate'), flow: name, node: name }),
+  z.strictObject({
+    id,
+    verb: z.literal('migrate'),
+    flow: name,
+    node: name,
+    // Which end moves: said by a caller that means one (the dashboard's "serve from" control);
+    // absent, the node's role decides (a server: the responder; a client: the initiator).
+    end: z.enum(['responder', 'initiator']).optional(),
+  }),
   z.strictObject({ id, verb: z.literal('evacuate'), from: name, to: name }),
   z.strictObject({ id, verb: z.literal('reconcile') }),
   z.strictObject({ id, verb: z.literal('down') }),

@@ -168,6 +168,8 @@ export class DaemonServer {
       const result = await work;
       return { reply: { id, ok: true, result }, down: r.verb === 'down' };
     } catch (error) {
+      // A swap or migration that was not applied counts in the metrics, by why.
+      if (r.verb === 'swap' || r.verb === 'migrate') this.live?.failed(r.flow, errorCode(error));
       return {
         reply: {
           id,
@@ -312,8 +314,6 @@ export class DaemonServer {
   private async runBatch(moves: readonly Move[]): Promise<MoveOutcome[]> {
     if (this.closed) throw new FlowmigError(`the daemon of lab ${this.lab} is shutting down`);
     const outcomes = await this.fm.changeMany(this.lab, moves);
-    for (const [i, o] of outcomes.entries())
-      if (!o.ok) this.live?.failed(moves[i]?.flow, errorCode(o.error));
     this.batches++;
     this.sizes[bucketOf(moves.length)]++;
     this.changes += outcomes.filter((o) => o.ok).length;
@@ -341,6 +341,7 @@ export class DaemonServer {
         return this.fm.flows(this.lab);
       case 'swap':
       case 'migrate':
+        if (r.verb === 'migrate' && r.end !== undefined) await this.checkEnd(r.node, r.end);
         return this.move(
           r.verb === 'swap'
             ? { kind: 'swap', flow: r.flow }
@@ -373,6 +374,14 @@ export class DaemonServer {
       case 'unload':
         return this.liveView().loads.stop(r.load);
     }
+  }
+
+  /** Refuses a migration whose node cannot take the end the caller means to move. */
+  private async checkEnd(node: string, end: 'responder' | 'initiator'): Promise<void> {
+    const role = (await this.fm.lab(this.lab)).nodes.find((n) => n.name === node)?.role;
+    const wanted = end === 'responder' ? 'server' : 'client';
+    if (role !== undefined && role !== wanted)
+      throw new InputError('', [`${node} is a ${role}: a flow's ${end} moves to a ${wanted}`]);
   }
 
   private liveView(): LiveView {
