@@ -50,7 +50,11 @@ export class Controls {
     const all = nodes.map((n) => ({ value: n.name, label: `${n.name} (${n.role})` }));
     const of = (role: LiveNode['role']) =>
       nodes.filter((n) => n.role === role).map((n) => ({ value: n.name, label: n.name }));
+    const first = this.selects.migrateNode.options.length === 0;
     setOptions(this.selects.migrateNode, all);
+    // Every node is offered, but a server is the likely choice: the first one, until one is chosen.
+    const server = nodes.find((n) => n.role === 'server');
+    if (first && server !== undefined) this.selects.migrateNode.value = server.name;
     const servers = of('server');
     setOptions(this.selects.evacuateFrom, servers);
     setOptions(this.selects.evacuateTo, servers);

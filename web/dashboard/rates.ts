@@ -130,7 +130,7 @@ export class Rates {
       ],
       scales: {
         // The window scrolls with the newest sample, whatever the samples' spread.
-        x: { time: true, range: (_u, _min, max) => [max - WINDOW_MS / 1000, max] },
+        x: { time: true, range: () => this.window() },
         y: { range: (_u, _min, max) => [0, Math.max(10, max * 1.1)] },
       },
       axes: [{}, { label: 'packets/s', size: 60 }],
@@ -138,6 +138,12 @@ export class Rates {
       cursor: { show: true, drag: { x: false, y: false } },
       hooks: { draw: [(u) => this.drawMarks(u)] },
     };
+  }
+
+  /** The last 60 s up to the newest sample; before any sample, up to now. */
+  private window(): [number, number] {
+    const end = (this.samples[this.samples.length - 1]?.t ?? Date.now()) / 1000;
+    return [end - WINDOW_MS / 1000, end];
   }
 
   /** Vertical lines at the migrations' times, on the plotting area. */
