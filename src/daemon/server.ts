@@ -225,14 +225,7 @@ export class DaemonServer {
     this.live = view;
     this.unwatch.push(this.fm.onChange((event) => view.changed(event)));
     // Changes by other processes (the library, --direct) show through the state files.
-    this.unwatch.push(
-      watchState(this.fm.store.dir, this.lab, () => {
-        void this.fm.store
-          .read(this.lab)
-          .then((st) => (st ? view.outsideChange(st.lastMigration) : undefined))
-          .catch(() => {}); // the lab is going down
-      }),
-    );
+    this.unwatch.push(watchState(this.fm.store.dir, this.lab, () => this.readOutside(view)));
     const http = await listenHttp(port, options, {
       api: async (body) => {
         let reply: DaemonReply | undefined;
@@ -374,6 +367,22 @@ export class DaemonServer {
       case 'unload':
         return this.liveView().loads.stop(r.load);
     }
+  }
+
+  /**
+   * Looks for another process's change in the state files, in turn with the changes: the one under
+   * way has told the view of itself by then (a change is announced after its commit, which is what
+   * woke the watcher), and another process changes the lab only while it holds the lock this
+   * queue lends. Files that are still this daemon's own last write are not read again.
+   */
+  private readOutside(view: LiveView): void {
+    const run = async () => {
+      if (this.closed || this.fm.store.unchangedSince(this.lab)) return;
+      const st = await this.fm.store.read(this.lab);
+      if (st) await view.outsideChange(st.lastMigration);
+    };
+    const work = this.queue.then(run, run);
+    this.queue = work.catch(() => {}); // the lab is going down
   }
 
   /** Refuses a migration whose node cannot take the end the caller means to move. */

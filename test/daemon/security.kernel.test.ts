@@ -64,6 +64,7 @@ const paths = JSON.parse(list);
     { verb: 'hello' }, { verb: 'status' }, { verb: 'flows' }, { verb: 'swap' },
     { verb: 'migrate', flow: 'fe00::1', node: 'D' }, { verb: 'evacuate', from: 'C', to: 'D' },
     { verb: 'reconcile' }, { verb: 'serve' }, { verb: 'unserve' }, { verb: 'down' },
+    { verb: 'load', kind: 'ping' }, { verb: 'unload', load: 1 },
   ];
   for (const body of bodies) {
     for (const auth of auths) {
@@ -79,6 +80,18 @@ const paths = JSON.parse(list);
       } catch (e) { status = String(e.cause?.code ?? e.message); }
       out.http.push({ verb: body.verb, auth: auth === null ? 'none' : auth.slice(0, 12), status });
     }
+  }
+  // The dashboard's live feed: refused the same way.
+  for (const auth of auths) {
+    let status;
+    try {
+      const res = await fetch(url.slice(0, -'/api'.length) + '/events', {
+        headers: auth === null ? {} : { authorization: auth },
+      });
+      status = res.status;
+      await res.body?.cancel();
+    } catch (e) { status = String(e.cause?.code ?? e.message); }
+    out.http.push({ verb: 'GET /events', auth: auth === null ? 'none' : auth.slice(0, 12), status });
   }
   out.tokensFound = tokens.size;
   process.stdout.write(JSON.stringify(out));
