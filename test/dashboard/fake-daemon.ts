@@ -62,6 +62,8 @@ export interface FakeDaemon {
   open(): number;
   /** Writes events to every open stream. */
   push(...events: LiveEvent[]): void;
+  /** Writes raw text to every open stream (to test the page's parsing). */
+  pushRaw(text: string): void;
   /** Ends every open stream (the page should reconnect). */
   drop(): void;
   close(): Promise<void>;
@@ -151,6 +153,9 @@ export async function startFakeDaemon(
     open: () => streams.size,
     push(...events) {
       const text = events.map(sse).join('');
+      for (const s of streams) s.write(text);
+    },
+    pushRaw(text) {
       for (const s of streams) s.write(text);
     },
     drop() {

@@ -111,7 +111,14 @@ export function openFeed(token: string, on: FeedHandlers): { close(): void } {
           retry = FIRST_RETRY_MS;
           for (const m of parser.push(value)) {
             const e = toEvent(m);
-            if (e !== undefined) on.event(e);
+            if (e === undefined) continue;
+            // A panel that fails on one event must not drop the connection (and reconnect, and
+            // fail again on the snapshot): it says so on the console and the feed goes on.
+            try {
+              on.event(e);
+            } catch (err) {
+              console.error(`dashboard: the ${e.type} event failed:`, err);
+            }
           }
         }
       } catch (err) {
