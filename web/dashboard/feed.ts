@@ -11,10 +11,11 @@ export interface FeedHandlers {
 }
 
 /**
- * Rates come every 100 ms and status every second: this long without a byte means the connection
- * is gone without a close (a daemon killed hard, a suspended laptop), so it is dropped and re-made.
+ * Rates come every 100 ms, status every second and a keep-alive comment every 15 s: this long
+ * without a byte means the connection is gone without a close (a daemon killed hard, a suspended
+ * laptop), so it is dropped and re-made.
  */
-const SILENCE_MS = 10_000;
+const SILENCE_MS = 20_000;
 const FIRST_RETRY_MS = 500;
 const LAST_RETRY_MS = 5_000;
 
@@ -122,7 +123,7 @@ export function openFeed(token: string, on: FeedHandlers): { close(): void } {
           }
         }
       } catch (err) {
-        reason = abort.signal.aborted && !closed ? 'no data for 10 s' : String(err);
+        reason = abort.signal.aborted && !closed ? 'no data for 20 s' : String(err);
       } finally {
         clearTimeout(watchdog);
       }
