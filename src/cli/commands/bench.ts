@@ -5,6 +5,15 @@ import { positiveInt, positiveInts } from '../parse.js';
 import { Progress } from '../render.js';
 import type { Route } from '../route.js';
 
+interface SwapOptions {
+  readonly flows: string;
+  readonly samples?: number;
+  readonly prefix?: string;
+  readonly dashboard?: boolean;
+  readonly pairs: number;
+  readonly json?: boolean;
+}
+
 export function register(program: Command, route: Route): void {
   const bench = program.command('bench').description('benchmarks (see src/bench/)');
   bench
@@ -13,20 +22,46 @@ export function register(program: Command, route: Route): void {
       'swap latency per method (reference, iptables, nftables programs and agent) at 1..100k flows',
     )
     .option('--flows <list>', 'installed flow counts', '1,1000,10000,100000')
-    .option('--samples <n>', 'samples per fast-path measurement', positiveInt, 1000)
-    .option('-p, --prefix <prefix>', 'namespace prefix of the benchmark lab', 'fmb-')
+    .option(
+      '--samples <n>',
+      'samples per fast-path measurement (with --dashboard: swaps per phase, default 500)',
+      positiveInt,
+    )
+    .option(
+      '-p, --prefix <prefix>',
+      "namespace prefix of the benchmark lab (default 'fmb-', with --dashboard 'fmw-')",
+    )
+    .option(
+      '--dashboard',
+      "instead: swaps through a lab's daemon, alternately quiet and with the dashboard streaming in Chromium and Prometheus scraping /metrics (p50 target: loaded ≤ 1.10 × quiet)",
+    )
+    .option('--pairs <n>', 'with --dashboard: pairs of phases (quiet, loaded)', positiveInt, 3)
     .option(
       '--json',
-      'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference}',
+      'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference} (with --dashboard: {quiet, loaded, ratio_p50, ratio_p99, target, phases, ...})',
     )
-    .action(async (o: { flows: string; samples: number; prefix: string; json?: boolean }) => {
-      const flows = positiveInts(o.flows);
+    .action(async (o: SwapOptions) => {
       const progress = new Progress(process.stderr, !o.json);
+      if (o.dashboard) {
+        const { benchDashboard } = await import('../../bench/dashboard.js');
+        const { renderDashboardBench } = await import('../../bench/dashboard-result.js');
+        const r = await benchDashboard({
+          samples: o.samples ?? 500,
+          pairs: o.pairs,
+          prefix: o.prefix ?? 'fmw-',
+          stateDir: route.stateDir,
+          onProgress: (text) => progress.update(text),
+        });
+        progress.done();
+        print(o.json, r, renderDashboardBench(r));
+        return;
+      }
+      const flows = positiveInts(o.flows);
       const { benchSwap, renderSwapBench } = await import('../../bench/swap.js');
       const r = await benchSwap({
         flows,
-        samples: o.samples,
-        prefix: o.prefix,
+        samples: o.samples ?? 1000,
+        prefix: o.prefix ?? 'fmb-',
         stateDir: route.stateDir,
         onProgress: (text) => progress.update(text),
       });

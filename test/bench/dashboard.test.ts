@@ -1,0 +1,145 @@
+// flowmig bench swap --dashboard's pure parts: the phases alternate quiet and loaded, the ratios
+// and the verdict come from all samples of each kind, the text says the target and whether it is
+// met; the Prometheus config scrapes one target every second, and its query replies are read or
+// refused with Prometheus's message; the page counts as streaming only connected with samples.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { streaming } from '../../src/bench/dashboard-browser.js';
+import {
+  type DashboardBenchResult,
+  P50_RATIO_LIMIT,
+  phasePlan,
+  renderDashboardBench,
+  summarize,
+} from '../../src/bench/dashboard-result.js';
+import { prometheusConfig, queryValues } from '../../src/bench/prometheus.js';
+
+/** `n` samples, all `ms`. */
+const flat = (n: number, ms: number) => Array.from({ length: n }, () => ms);
+
+describe('bench swap --dashboard', () => {
+  it('alternates quiet and loaded phases, quiet first, pairs of each', () => {
+    assert.deepEqual(phasePlan(3), ['quiet', 'loaded', 'quiet', 'loaded', 'quiet', 'loaded']);
+    assert.deepEqual(phasePlan(1), ['quiet', 'loaded']);
+    assert.throws(() => phasePlan(0), RangeError);
+    assert.throws(() => phasePlan(1.5), RangeError);
+  });
+
+  it('takes the ratios over all samples of each kind, and pair by pair', () => {
+    const s = summarize([
+      { kind: 'quiet', ms: flat(10, 1) },
+      { kind: 'loaded', ms: flat(10, 1.05) },
+      { kind: 'quiet', ms: flat(10, 2) },
+      { kind: 'loaded', ms: [...flat(9, 2.2), 50] },
+    ]);
+    assert.equal(s.quiet.phases, 2);
+    assert.equal(s.quiet.samples, 20);
+    assert.equal(s.loaded.samples, 20);
+    // Nearest rank: the 10th of 20 sorted samples.
+    assert.equal(s.quiet.p50_ms, 1);
+    assert.equal(s.loaded.p50_ms, 1.05);
+    assert.equal(s.loaded.max_ms, 50);
+    assert.equal(s.ratio_p50, 1.05);
+    assert.equal(s.ratio_p99, 50 / 2);
+    assert.deepEqual(
+      s.pair_ratios_p50.map((r) => r.toFixed(3)),
+      ['1.050', '1.100'],
+    );
+    assert.equal(s.target.limit, P50_RATIO_LIMIT);
+    assert.equal(s.target.ratio, 1.05);
+    assert.equal(s.target.met, true);
+  });
+
+  it('meets the target at exactly 1.10 and not above; never without samples', () => {
+    const at = (loaded: number) =>
+      summarize([
+        { kind: 'quiet', ms: flat(5, 1) },
+        { kind: 'loaded', ms: flat(5, loaded) },
+      ]).target.met;
+    assert.equal(at(1.1), true);
+    assert.equal(at(1.1001), false);
+    assert.equal(at(0.5), true);
+    const none = summarize([]);
+    assert.ok(Number.isNaN(none.ratio_p50));
+    assert.equal(none.target.met, false);
+    assert.deepEqual(none.pair_ratios_p50, []);
+  });
+
+  it('renders the phases, both kinds, the ratios and the verdict', () => {
+    const s = summarize([
+      { kind: 'quiet', ms: flat(4, 0.8) },
+      { kind: 'loaded', ms: flat(4, 1.2) },
+    ]);
+    const r: DashboardBenchResult = {
+      lab: 'fmw-default',
+      startedAt: '2026-12-07T17:00:00.000Z',
+      endedAt: '2026-12-07T17:01:00.000Z',
+      cpus: 2,
+      load: { atStart: [1, 1, 1], atEnd: [2, 2, 2] },
+      samples: 4,
+      gapMs: 10,
+      phases: [
+        { index: 0, kind: 'quiet', samples: 4, seconds: 1, p50_ms: 0.8, p99_ms: 0.8, max_ms: 0.8 },
+        {
+          index: 1,
+          kind: 'loaded',
+          samples: 4,
+          seconds: 1,
+          p50_ms: 1.2,
+          p99_ms: 1.2,
+          max_ms: 1.2,
+          loaded: {
+            scrapes: 6,
+            migrations_total: 12,
+            page_streamed_s: 6.1,
+            page_connection: 'connected',
+          },
+        },
+      ],
+      ...s,
+      notes: ['a note'],
+    };
+    const text = renderDashboardBench(r);
+    assert.match(text, /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+-\s+-$/m);
+    assert.match(text, /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+6\s+6\.1$/m);
+    assert.match(text, /^quiet\s+1\s+4\s+0\.800/m);
+    assert.match(text, /^loaded\s+1\s+4\s+1\.200/m);
+    assert.match(text, /loaded \/ quiet: p50 1\.500×, p99 1\.500×; p50 pair by pair: 1\.500×/);
+    assert.match(text, /≤ 1\.10: 1\.500× \(not met\)$/m);
+    assert.match(text, /^note: a note$/m);
+    // JSON: a NaN ratio (no samples) becomes null, not a string.
+    assert.equal(JSON.parse(JSON.stringify({ r: summarize([]).ratio_p50 })).r, null);
+  });
+
+  it('writes a Prometheus config scraping one target at /metrics every second', () => {
+    const text = prometheusConfig('127.0.0.1:41234');
+    assert.match(text, /^ {2}scrape_interval: 1s$/m);
+    assert.match(text, /^ {4}metrics_path: \/metrics$/m);
+    assert.match(text, /^ {6}- targets: \['127\.0\.0\.1:41234'\]$/m);
+    assert.equal(text.match(/job_name:/g)?.length, 1);
+  });
+
+  it("reads a query's values and refuses a failed query with Prometheus's message", () => {
+    assert.deepEqual(
+      queryValues({
+        status: 'success',
+        data: {
+          result: [{ value: [1, '3'] }, { value: [1, '0.5'] }],
+        },
+      }),
+      [3, 0.5],
+    );
+    assert.deepEqual(queryValues({ status: 'success', data: { result: [] } }), []);
+    assert.throws(
+      () => queryValues({ status: 'error', error: 'parse error at char 3' }),
+      /Prometheus query failed: parse error at char 3/,
+    );
+  });
+
+  it('counts the page as streaming only when connected with rate samples drawn', () => {
+    assert.equal(streaming({ connection: 'connected', points: 30, last: '1765000000000' }), true);
+    assert.equal(streaming({ connection: 'connected', points: 0, last: '' }), false);
+    assert.equal(streaming({ connection: 'reconnecting', points: 30, last: '1' }), false);
+    assert.equal(streaming({ connection: 'unauthorized', points: 0, last: '' }), false);
+  });
+});
