@@ -123,6 +123,7 @@ const stamp = join(root, 'dist', '.built');
 const sources = Math.max(
   newest(join(root, 'src')),
   newest(join(root, 'test')),
+  newest(join(root, 'web')),
   statSync(join(root, 'tsconfig.json')).mtimeMs,
 );
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
@@ -135,5 +136,14 @@ if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
   ]);
   // The CLI's start-up modules in one file (bin/flowmig.js uses it while it is newer than tsc's).
   run([process.execPath, join(root, 'scripts', 'bundle-cli.mjs')]);
+  // The dashboard page: its browser TypeScript checked, then bundled into dist/web/dashboard.
+  say('building the dashboard page');
+  run([
+    process.execPath,
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join('web', 'tsconfig.json'),
+  ]);
+  run([process.execPath, join(root, 'scripts', 'bundle-web.mjs')]);
   run(['touch', stamp]);
 }

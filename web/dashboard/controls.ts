@@ -31,6 +31,9 @@ export class Controls {
       verb: 'migrate',
       flow: s.migrateFlow.value,
       node: s.migrateNode.value,
+      // The control names the node that is to serve the flow: a client is refused, not taken
+      // as a move of the flow's initiator.
+      end: 'responder',
     }));
     this.on('evacuate', () => ({
       verb: 'evacuate',
