@@ -38,6 +38,10 @@ export interface PhaseResult {
   readonly p50_ms: number;
   readonly p99_ms: number;
   readonly max_ms: number;
+  /** The daemon's CPU time over the swaps, in % of one CPU. */
+  readonly daemon_cpu_pct: number;
+  /** All CPUs busy over the swaps, in % of all of them (the machine taken by anything). */
+  readonly machine_busy_pct: number;
   readonly loaded?: LoadedCheck;
 }
 
@@ -128,7 +132,19 @@ const x = (v: number) => (Number.isNaN(v) ? '-' : `${v.toFixed(3)}×`);
 export function renderDashboardBench(r: DashboardBenchResult): string {
   const loads = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' ');
   const phases = [
-    ['PHASE', 'KIND', 'SWAPS', 'SECONDS', 'P50 ms', 'P99 ms', 'MAX ms', 'SCRAPES', 'PAGE s'],
+    [
+      'PHASE',
+      'KIND',
+      'SWAPS',
+      'SECONDS',
+      'P50 ms',
+      'P99 ms',
+      'MAX ms',
+      'DAEMON CPU %',
+      'MACHINE %',
+      'SCRAPES',
+      'PAGE s',
+    ],
     ...r.phases.map((p) => [
       String(p.index + 1),
       p.kind,
@@ -137,6 +153,8 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       ms(p.p50_ms),
       ms(p.p99_ms),
       ms(p.max_ms),
+      p.daemon_cpu_pct.toFixed(1),
+      p.machine_busy_pct.toFixed(0),
       p.loaded ? String(p.loaded.scrapes) : '-',
       p.loaded ? p.loaded.page_streamed_s.toFixed(1) : '-',
     ]),

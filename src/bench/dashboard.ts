@@ -15,6 +15,7 @@ import { loadLab } from '../lab/load.js';
 import { distribution } from '../results/stats.js';
 import { DEFAULT_ENTRY } from './cli.js';
 import { checkBrowser, DashboardPage, streaming } from './dashboard-browser.js';
+import { cpuShare, readCpu } from './dashboard-cpu.js';
 import {
   type DashboardBenchResult,
   type LoadedCheck,
@@ -114,9 +115,12 @@ export async function benchDashboard(
       [process.execPath, entry, '--state-dir', dir, 'dashboard', '--lab', lab.id, '--json'],
       { timeoutMs: 60_000 },
     );
-    const url = (JSON.parse(dash.stdout) as { url?: string }).url ?? '';
+    const printed = JSON.parse(dash.stdout) as { url?: string; pid?: number };
+    const url = printed.url ?? '';
+    const daemonPid = printed.pid ?? 0;
     const m = /^(http:\/\/(127\.0\.0\.1:\d+)\/)#token=(\S+)$/.exec(url);
-    if (!m) throw new FlowmigError(`flowmig dashboard printed no page address: ${dash.stdout}`);
+    if (!m || daemonPid <= 0)
+      throw new FlowmigError(`flowmig dashboard printed no page address or pid: ${dash.stdout}`);
     const [, base = '', target = '', token = ''] = m;
     const info = await api<LoadInfo>(base, token, { verb: 'load', kind: 'ping' });
     unload = () => api(base, token, { verb: 'unload', load: info.id });
@@ -149,12 +153,14 @@ export async function benchDashboard(
         interrupt.check();
         say(`${name}: opening the dashboard in Chromium`);
         page = await DashboardPage.open(url);
-        before = await page.view();
       }
       await sleep(SETTLE_MS);
+      if (page) before = await page.view();
       say(`${name}: ${options.samples} swaps`);
       const t0 = Date.now();
+      const cpu0 = await readCpu(daemonPid);
       const ms = await swaps(options.samples);
+      const cpu = cpuShare(cpu0, await readCpu(daemonPid));
       const seconds = (Date.now() - t0) / 1000;
       let loaded: LoadedCheck | undefined;
       if (prom && page && before) {
@@ -200,10 +206,12 @@ export async function benchDashboard(
         p50_ms: d.p50,
         p99_ms: d.p99,
         max_ms: d.max,
+        daemon_cpu_pct: cpu.process_pct,
+        machine_busy_pct: cpu.machine_pct,
         ...(loaded ? { loaded } : {}),
       });
       say(
-        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
+        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms, daemon CPU ${cpu.process_pct.toFixed(0)} %, machine busy ${cpu.machine_pct.toFixed(0)} %${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
       );
     }
     const s = summarize(measured);
@@ -222,6 +230,7 @@ export async function benchDashboard(
         `a ping load from A (the daemon's, 1,000 echo requests/s) runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
         'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it',
         'quiet: neither runs (Chromium closed, Prometheus stopped)',
+        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
       ],
     };
   } catch (error) {

@@ -82,6 +82,11 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
         ['quiet:30', 'loaded:30'],
       );
       assert.equal(out.phases[0]?.loaded, undefined);
+      for (const p of out.phases) {
+        // The daemon answered 30 swaps: it used some CPU, and the machine was not idle.
+        assert.ok(p.daemon_cpu_pct > 0 && p.daemon_cpu_pct <= 200, JSON.stringify(p));
+        assert.ok(p.machine_busy_pct > 0 && p.machine_busy_pct <= 100, JSON.stringify(p));
+      }
       const loaded = out.phases[1]?.loaded;
       assert.ok(loaded, 'the loaded phase reports what loaded it');
       assert.equal(loaded.page_connection, 'connected');

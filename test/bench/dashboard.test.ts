@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { streaming } from '../../src/bench/dashboard-browser.js';
+import { cpuShare, machineTicks, processTicks } from '../../src/bench/dashboard-cpu.js';
 import {
   type DashboardBenchResult,
   P50_RATIO_LIMIT,
@@ -79,7 +80,17 @@ describe('bench swap --dashboard', () => {
       samples: 4,
       gapMs: 10,
       phases: [
-        { index: 0, kind: 'quiet', samples: 4, seconds: 1, p50_ms: 0.8, p99_ms: 0.8, max_ms: 0.8 },
+        {
+          index: 0,
+          kind: 'quiet',
+          samples: 4,
+          seconds: 1,
+          p50_ms: 0.8,
+          p99_ms: 0.8,
+          max_ms: 0.8,
+          daemon_cpu_pct: 12.25,
+          machine_busy_pct: 51.4,
+        },
         {
           index: 1,
           kind: 'loaded',
@@ -88,6 +99,8 @@ describe('bench swap --dashboard', () => {
           p50_ms: 1.2,
           p99_ms: 1.2,
           max_ms: 1.2,
+          daemon_cpu_pct: 20,
+          machine_busy_pct: 80.6,
           loaded: {
             scrapes: 6,
             migrations_total: 12,
@@ -100,8 +113,11 @@ describe('bench swap --dashboard', () => {
       notes: ['a note'],
     };
     const text = renderDashboardBench(r);
-    assert.match(text, /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+-\s+-$/m);
-    assert.match(text, /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+6\s+6\.1$/m);
+    assert.match(text, /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+12\.3\s+51\s+-\s+-$/m);
+    assert.match(
+      text,
+      /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+81\s+6\s+6\.1$/m,
+    );
     assert.match(text, /^quiet\s+1\s+4\s+0\.800/m);
     assert.match(text, /^loaded\s+1\s+4\s+1\.200/m);
     assert.match(text, /loaded \/ quiet: p50 1\.500×, p99 1\.500×; p50 pair by pair: 1\.500×/);
@@ -141,5 +157,22 @@ describe('bench swap --dashboard', () => {
     assert.equal(streaming({ connection: 'connected', points: 0, last: '' }), false);
     assert.equal(streaming({ connection: 'reconnecting', points: 30, last: '1' }), false);
     assert.equal(streaming({ connection: 'unauthorized', points: 0, last: '' }), false);
+  });
+
+  it("reads a process's and the machine's CPU ticks from /proc and shares them over a span", () => {
+    // A command with spaces and parentheses: the fields count from the last ')'.
+    const stat =
+      '4242 (node (a) b) S 1 4242 4242 0 -1 4194560 5000 0 0 0 731 269 0 0 20 0 11 0 100 1 1';
+    assert.equal(processTicks(stat), 1000);
+    assert.throws(() => processTicks('4242 (x) S 1'), /unexpected \/proc\/<pid>\/stat/);
+    const all = 'cpu  100 5 50 800 20 0 25 0 7 0\ncpu0 50 2 25 400 10 0 12 0 0 0\n';
+    // guest (7) is inside user already: total 1000, idle 800 + iowait 20.
+    assert.deepEqual(machineTicks(all), { busy: 180, total: 1000 });
+    assert.throws(() => machineTicks('intr 1 2 3\n'), /unexpected \/proc\/stat/);
+    const a = { at: 1_000, process: 1000, machine: { busy: 180, total: 1000 } };
+    // 2 s later: 50 ticks of the process (0.5 s: 25 % of one CPU); 100 of 400 busy.
+    const b = { at: 3_000, process: 1050, machine: { busy: 280, total: 1400 } };
+    assert.deepEqual(cpuShare(a, b), { process_pct: 25, machine_pct: 25 });
+    assert.deepEqual(cpuShare(a, a), { process_pct: 0, machine_pct: 0 });
   });
 });
