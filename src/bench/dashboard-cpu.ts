@@ -1,6 +1,6 @@
 // CPU time over a bench phase, from /proc: one process's (the daemon's) and the whole machine's,
 // so a slower loaded phase can be told apart as the daemon's own work or the CPUs being taken.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * The kernel reports /proc times in USER_HZ ticks, which is 100 on every Linux architecture
@@ -19,6 +19,41 @@ export function processTicks(stat: string): number {
   return utime + stime;
 }
 
+/**
+ * utime + stime of every descendant of `root` (not `root` itself), from the /proc/<pid>/stat
+ * texts of all processes: what a process's children and theirs use (Chromium's, Prometheus).
+ */
+export function descendantTicks(stats: readonly string[], root: number): number {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const stat of stats) {
+    const pid = Number(stat.slice(0, stat.indexOf(' ')));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isFinite(pid) || !Number.isFinite(ppid)) continue;
+    parent.set(pid, ppid);
+    ticks.set(pid, processTicks(stat));
+  }
+  let sum = 0;
+  for (const [pid, t] of ticks) {
+    // Walk up to init; the chain is short (a browser's helpers are two deep).
+    for (let p = parent.get(pid); p !== undefined && p > 0; p = parent.get(p))
+      if (p === root) {
+        sum += t;
+        break;
+      }
+  }
+  return sum;
+}
+
+/** /proc/<pid>/stat of every process now (those that end meanwhile are skipped). */
+async function allStats(): Promise<string[]> {
+  const names = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const texts = await Promise.all(
+    names.map((n) => readFile(`/proc/${n}/stat`, 'utf8').catch(() => '')),
+  );
+  return texts.filter((t) => t !== '');
+}
+
 /** The first line of /proc/stat: ticks busy (all but idle and iowait) and in all, every CPU together. */
 export function machineTicks(procStat: string): { busy: number; total: number } {
   const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
@@ -34,26 +69,40 @@ export function machineTicks(procStat: string): { busy: number; total: number } 
 export interface CpuReading {
   readonly at: number;
   readonly process: number;
+  /** This process's descendants together. */
+  readonly children: number;
   readonly machine: { readonly busy: number; readonly total: number };
 }
 
+/** The CPU ticks of `pid`, of this process's descendants, and of the machine, now. */
 export async function readCpu(pid: number): Promise<CpuReading> {
-  const [stat, all] = await Promise.all([
+  const [stat, all, stats] = await Promise.all([
     readFile(`/proc/${pid}/stat`, 'utf8'),
     readFile('/proc/stat', 'utf8'),
+    allStats(),
   ]);
-  return { at: performance.now(), process: processTicks(stat), machine: machineTicks(all) };
+  return {
+    at: performance.now(),
+    process: processTicks(stat),
+    children: descendantTicks(stats, process.pid),
+    machine: machineTicks(all),
+  };
 }
 
-/** Between two readings: the process's CPU in % of one CPU, the machine's busy % of all CPUs. */
+/**
+ * Between two readings: the process's and the descendants' CPU in % of one CPU, the machine's
+ * busy % of all CPUs. Descendants that ended in between are not counted (none do in a phase).
+ */
 export function cpuShare(
   a: CpuReading,
   b: CpuReading,
-): { process_pct: number; machine_pct: number } {
+): { process_pct: number; children_pct: number; machine_pct: number } {
   const seconds = (b.at - a.at) / 1000;
   const total = b.machine.total - a.machine.total;
+  const pct = (ticks: number) => (seconds > 0 ? (ticks / TICKS_PER_S / seconds) * 100 : 0);
   return {
-    process_pct: seconds > 0 ? ((b.process - a.process) / TICKS_PER_S / seconds) * 100 : 0,
+    process_pct: pct(b.process - a.process),
+    children_pct: pct(Math.max(0, b.children - a.children)),
     machine_pct: total > 0 ? ((b.machine.busy - a.machine.busy) / total) * 100 : 0,
   };
 }

@@ -40,6 +40,8 @@ export interface PhaseResult {
   readonly max_ms: number;
   /** The daemon's CPU time over the swaps, in % of one CPU. */
   readonly daemon_cpu_pct: number;
+  /** Chromium's and Prometheus's CPU time over the swaps (0 when quiet), in % of one CPU. */
+  readonly tools_cpu_pct: number;
   /** All CPUs busy over the swaps, in % of all of them (the machine taken by anything). */
   readonly machine_busy_pct: number;
   readonly loaded?: LoadedCheck;
@@ -121,6 +123,8 @@ export interface DashboardBenchResult extends DashboardSummary {
   readonly load: { readonly atStart: readonly number[]; readonly atEnd: readonly number[] };
   /** Swaps per phase, and the pause between two swaps. */
   readonly samples: number;
+  /** The daemon's traffic load that ran through every phase. */
+  readonly loadKind: string;
   readonly gapMs: number;
   readonly phases: readonly PhaseResult[];
   readonly notes: readonly string[];
@@ -141,6 +145,7 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       'P99 ms',
       'MAX ms',
       'DAEMON CPU %',
+      'TOOLS CPU %',
       'MACHINE %',
       'SCRAPES',
       'PAGE s',
@@ -154,6 +159,7 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       ms(p.p99_ms),
       ms(p.max_ms),
       p.daemon_cpu_pct.toFixed(1),
+      p.tools_cpu_pct.toFixed(1),
       p.machine_busy_pct.toFixed(0),
       p.loaded ? String(p.loaded.scrapes) : '-',
       p.loaded ? p.loaded.page_streamed_s.toFixed(1) : '-',
@@ -172,7 +178,7 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
   ];
   const t = r.target;
   return [
-    `swap latency through lab ${r.lab}'s daemon, quiet and with the dashboard streaming and Prometheus scraping`,
+    `swap latency through lab ${r.lab}'s daemon (a ${r.loadKind} load from A throughout), quiet and with the dashboard streaming and Prometheus scraping`,
     `run ${r.startedAt} → ${r.endedAt}; ${r.cpus} CPUs; load average ${loads(r.load.atStart)} at the start, ${loads(r.load.atEnd)} at the end`,
     '',
     columns(phases),

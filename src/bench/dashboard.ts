@@ -6,7 +6,7 @@ import { daemonPaths, stopLabDaemon } from '../control/daemon-process.js';
 import { Flowmig } from '../control/flowmig.js';
 import { listNamespaces } from '../control/kernel.js';
 import { DaemonClient } from '../daemon-api/client.js';
-import type { LoadInfo } from '../daemon-api/live.js';
+import type { LoadInfo, LoadKind } from '../daemon-api/live.js';
 import type { DaemonReply } from '../daemon-api/protocol.js';
 import { FlowmigError } from '../errors.js';
 import { ProcessRunner } from '../exec/runner.js';
@@ -33,6 +33,8 @@ export interface DashboardBenchOptions {
   /** Pairs of phases (quiet, loaded); the issue asks for at least 3. */
   readonly pairs: number;
   readonly prefix: string;
+  /** The traffic the daemon sends from A through every phase, so the rates move (default ping). */
+  readonly load?: LoadKind;
   readonly stateDir: string;
   /** The flowmig entry whose `dashboard` starts the daemon (default: this package's). */
   readonly entry?: string | undefined;
@@ -122,9 +124,10 @@ export async function benchDashboard(
     if (!m || daemonPid <= 0)
       throw new FlowmigError(`flowmig dashboard printed no page address or pid: ${dash.stdout}`);
     const [, base = '', target = '', token = ''] = m;
-    const info = await api<LoadInfo>(base, token, { verb: 'load', kind: 'ping' });
+    const kind = options.load ?? 'ping';
+    const info = await api<LoadInfo>(base, token, { verb: 'load', kind });
     unload = () => api(base, token, { verb: 'unload', load: info.id });
-    say(`ping load ${info.id} from ${info.from} to ${info.flow}`);
+    say(`${kind} load ${info.id} from ${info.from} to ${info.flow}`);
     client = await DaemonClient.connect(daemonPaths(dir, lab.id).socket);
     const swapper = client;
     const swaps = async (count: number): Promise<number[]> => {
@@ -207,11 +210,12 @@ export async function benchDashboard(
         p99_ms: d.p99,
         max_ms: d.max,
         daemon_cpu_pct: cpu.process_pct,
+        tools_cpu_pct: cpu.children_pct,
         machine_busy_pct: cpu.machine_pct,
         ...(loaded ? { loaded } : {}),
       });
       say(
-        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms, daemon CPU ${cpu.process_pct.toFixed(0)} %, machine busy ${cpu.machine_pct.toFixed(0)} %${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
+        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms, daemon CPU ${cpu.process_pct.toFixed(0)} %, Chromium + Prometheus ${cpu.children_pct.toFixed(0)} %, machine busy ${cpu.machine_pct.toFixed(0)} %${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
       );
     }
     const s = summarize(measured);
@@ -222,15 +226,16 @@ export async function benchDashboard(
       cpus: cpus().length,
       load: { atStart: loadAtStart, atEnd: loadavg() },
       samples: options.samples,
+      loadKind: kind,
       gapMs: GAP_MS,
       phases,
       ...s,
       notes: [
         `swaps as a client sees them: one DaemonClient on the lab's Unix socket, {verb:'swap'} (the flow C↔D), one at a time, ${GAP_MS} ms apart; ${WARMUP} swaps of warm-up first, not counted`,
-        `a ping load from A (the daemon's, 1,000 echo requests/s) runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
+        `${kind === 'ping' ? "a ping load from A (the daemon's: ping -i 0.001, 1,000 echo requests/s; iputils spins a CPU at that interval)" : "a UDP load from A (the daemon's: flowmig's udp-load, 2,000 datagrams/s, echoed by C or D)"} runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
         'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it',
         'quiet: neither runs (Chromium closed, Prometheus stopped)',
-        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
+        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; TOOLS CPU: Chromium's and Prometheus's (this process's descendants), % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
       ],
     };
   } catch (error) {

@@ -87,6 +87,10 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
         assert.ok(p.daemon_cpu_pct > 0 && p.daemon_cpu_pct <= 200, JSON.stringify(p));
         assert.ok(p.machine_busy_pct > 0 && p.machine_busy_pct <= 100, JSON.stringify(p));
       }
+      // Quiet: neither Chromium nor Prometheus runs under the bench; loaded: they work.
+      assert.equal(out.phases[0]?.tools_cpu_pct, 0);
+      assert.ok((out.phases[1]?.tools_cpu_pct ?? 0) > 0, JSON.stringify(out.phases[1]));
+      assert.equal(out.loadKind, 'ping');
       const loaded = out.phases[1]?.loaded;
       assert.ok(loaded, 'the loaded phase reports what loaded it');
       assert.equal(loaded.page_connection, 'connected');

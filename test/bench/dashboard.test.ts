@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { streaming } from '../../src/bench/dashboard-browser.js';
-import { cpuShare, machineTicks, processTicks } from '../../src/bench/dashboard-cpu.js';
+import {
+  cpuShare,
+  descendantTicks,
+  machineTicks,
+  processTicks,
+} from '../../src/bench/dashboard-cpu.js';
 import {
   type DashboardBenchResult,
   P50_RATIO_LIMIT,
@@ -78,6 +83,7 @@ describe('bench swap --dashboard', () => {
       cpus: 2,
       load: { atStart: [1, 1, 1], atEnd: [2, 2, 2] },
       samples: 4,
+      loadKind: 'ping',
       gapMs: 10,
       phases: [
         {
@@ -89,6 +95,7 @@ describe('bench swap --dashboard', () => {
           p99_ms: 0.8,
           max_ms: 0.8,
           daemon_cpu_pct: 12.25,
+          tools_cpu_pct: 0,
           machine_busy_pct: 51.4,
         },
         {
@@ -100,6 +107,7 @@ describe('bench swap --dashboard', () => {
           p99_ms: 1.2,
           max_ms: 1.2,
           daemon_cpu_pct: 20,
+          tools_cpu_pct: 35.55,
           machine_busy_pct: 80.6,
           loaded: {
             scrapes: 6,
@@ -113,11 +121,15 @@ describe('bench swap --dashboard', () => {
       notes: ['a note'],
     };
     const text = renderDashboardBench(r);
-    assert.match(text, /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+12\.3\s+51\s+-\s+-$/m);
     assert.match(
       text,
-      /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+81\s+6\s+6\.1$/m,
+      /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+12\.3\s+0\.0\s+51\s+-\s+-$/m,
     );
+    assert.match(
+      text,
+      /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+35\.5\s+81\s+6\s+6\.1$/m,
+    );
+    assert.match(text, /\(a ping load from A throughout\)/);
     assert.match(text, /^quiet\s+1\s+4\s+0\.800/m);
     assert.match(text, /^loaded\s+1\s+4\s+1\.200/m);
     assert.match(text, /loaded \/ quiet: p50 1\.500×, p99 1\.500×; p50 pair by pair: 1\.500×/);
@@ -169,10 +181,28 @@ describe('bench swap --dashboard', () => {
     // guest (7) is inside user already: total 1000, idle 800 + iowait 20.
     assert.deepEqual(machineTicks(all), { busy: 180, total: 1000 });
     assert.throws(() => machineTicks('intr 1 2 3\n'), /unexpected \/proc\/stat/);
-    const a = { at: 1_000, process: 1000, machine: { busy: 180, total: 1000 } };
-    // 2 s later: 50 ticks of the process (0.5 s: 25 % of one CPU); 100 of 400 busy.
-    const b = { at: 3_000, process: 1050, machine: { busy: 280, total: 1400 } };
-    assert.deepEqual(cpuShare(a, b), { process_pct: 25, machine_pct: 25 });
-    assert.deepEqual(cpuShare(a, a), { process_pct: 0, machine_pct: 0 });
+    const a = { at: 1_000, process: 1000, children: 10, machine: { busy: 180, total: 1000 } };
+    // 2 s later: 50 ticks of the process (0.5 s: 25 % of one CPU), 200 of its descendants
+    // (100 %); 100 of 400 busy.
+    const b = { at: 3_000, process: 1050, children: 210, machine: { busy: 280, total: 1400 } };
+    assert.deepEqual(cpuShare(a, b), { process_pct: 25, children_pct: 100, machine_pct: 25 });
+    assert.deepEqual(cpuShare(a, a), { process_pct: 0, children_pct: 0, machine_pct: 0 });
+  });
+
+  it("sums the CPU of a process's descendants, not its own nor others'", () => {
+    // pid (comm) state ppid ... utime stime: 10 fields between ppid and utime.
+    const stat = (pid: number, ppid: number, ticks: number, comm = 'x') =>
+      `${pid} (${comm}) S ${ppid} 0 0 0 -1 0 0 0 0 0 ${ticks} 0 0 0`;
+    const stats = [
+      stat(1, 0, 1000, 'init'),
+      stat(100, 1, 7, 'node'), // the root: not counted
+      stat(200, 100, 30, 'chromium'),
+      stat(201, 200, 20, 'chromium (zygote)'),
+      stat(202, 201, 5, 'renderer'),
+      stat(300, 100, 40, 'prometheus'),
+      stat(400, 1, 900, 'ping'), // someone else's
+    ];
+    assert.equal(descendantTicks(stats, 100), 95);
+    assert.equal(descendantTicks(stats, 300), 0);
   });
 });

@@ -1,5 +1,6 @@
 // `flowmig bench swap|datapath|cli|api|cluster`: the benchmarks (src/bench/), each loaded only when it runs.
 import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
 import { print } from '../output.js';
 import { positiveInt, positiveInts } from '../parse.js';
 import { Progress } from '../render.js';
@@ -11,6 +12,7 @@ interface SwapOptions {
   readonly prefix?: string;
   readonly dashboard?: boolean;
   readonly pairs: number;
+  readonly load: string;
   readonly json?: boolean;
 }
 
@@ -37,17 +39,25 @@ export function register(program: Command, route: Route): void {
     )
     .option('--pairs <n>', 'with --dashboard: pairs of phases (quiet, loaded)', positiveInt, 3)
     .option(
+      '--load <kind>',
+      "with --dashboard: the daemon's traffic from A through every phase, ping (1,000/s) or udp (2,000/s)",
+      'ping',
+    )
+    .option(
       '--json',
       'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference} (with --dashboard: {quiet, loaded, ratio_p50, ratio_p99, target, phases, ...})',
     )
     .action(async (o: SwapOptions) => {
       const progress = new Progress(process.stderr, !o.json);
       if (o.dashboard) {
+        if (o.load !== 'ping' && o.load !== 'udp')
+          throw new InputError('', [`--load: ping or udp, not '${o.load}'`]);
         const { benchDashboard } = await import('../../bench/dashboard.js');
         const { renderDashboardBench } = await import('../../bench/dashboard-result.js');
         const r = await benchDashboard({
           samples: o.samples ?? 500,
           pairs: o.pairs,
+          load: o.load,
           prefix: o.prefix ?? 'fmw-',
           stateDir: route.stateDir,
           onProgress: (text) => progress.update(text),
