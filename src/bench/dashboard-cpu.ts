@@ -68,40 +68,41 @@ export function machineTicks(procStat: string): { busy: number; total: number } 
 
 export interface CpuReading {
   readonly at: number;
-  readonly process: number;
+  /** Each process's asked for, in order (0 for one that is gone). */
+  readonly processes: readonly number[];
   /** This process's descendants together. */
   readonly children: number;
   readonly machine: { readonly busy: number; readonly total: number };
 }
 
-/** The CPU ticks of `pid`, of this process's descendants, and of the machine, now. */
-export async function readCpu(pid: number): Promise<CpuReading> {
-  const [stat, all, stats] = await Promise.all([
-    readFile(`/proc/${pid}/stat`, 'utf8'),
-    readFile('/proc/stat', 'utf8'),
-    allStats(),
-  ]);
+/** The CPU ticks of each of `pids`, of this process's descendants, and of the machine, now. */
+export async function readCpu(pids: readonly number[]): Promise<CpuReading> {
+  const [all, stats] = await Promise.all([readFile('/proc/stat', 'utf8'), allStats()]);
+  const byPid = new Map(stats.map((t) => [Number(t.slice(0, t.indexOf(' '))), t]));
   return {
     at: performance.now(),
-    process: processTicks(stat),
+    processes: pids.map((pid) => {
+      const stat = byPid.get(pid);
+      return stat === undefined ? 0 : processTicks(stat);
+    }),
     children: descendantTicks(stats, process.pid),
     machine: machineTicks(all),
   };
 }
 
 /**
- * Between two readings: the process's and the descendants' CPU in % of one CPU, the machine's
+ * Between two readings: each process's and the descendants' CPU in % of one CPU, the machine's
  * busy % of all CPUs. Descendants that ended in between are not counted (none do in a phase).
  */
 export function cpuShare(
   a: CpuReading,
   b: CpuReading,
-): { process_pct: number; children_pct: number; machine_pct: number } {
+): { processes_pct: number[]; children_pct: number; machine_pct: number } {
   const seconds = (b.at - a.at) / 1000;
   const total = b.machine.total - a.machine.total;
   const pct = (ticks: number) => (seconds > 0 ? (ticks / TICKS_PER_S / seconds) * 100 : 0);
   return {
-    process_pct: pct(b.process - a.process),
+    processes_pct: b.processes.map((t, i) => pct(Math.max(0, t - (a.processes[i] ?? 0)))),
     children_pct: pct(Math.max(0, b.children - a.children)),
     machine_pct: total > 0 ? ((b.machine.busy - a.machine.busy) / total) * 100 : 0,
   };

@@ -40,8 +40,10 @@ export interface PhaseResult {
   readonly max_ms: number;
   /** The daemon's CPU time over the swaps, in % of one CPU. */
   readonly daemon_cpu_pct: number;
-  /** Chromium's and Prometheus's CPU time over the swaps (0 when quiet), in % of one CPU. */
-  readonly tools_cpu_pct: number;
+  /** Chromium's CPU time over the swaps (all its processes; 0 when quiet), in % of one CPU. */
+  readonly browser_cpu_pct: number;
+  /** Prometheus's CPU time over the swaps (0 when quiet), in % of one CPU. */
+  readonly prometheus_cpu_pct: number;
   /** All CPUs busy over the swaps, in % of all of them (the machine taken by anything). */
   readonly machine_busy_pct: number;
   readonly loaded?: LoadedCheck;
@@ -145,7 +147,8 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       'P99 ms',
       'MAX ms',
       'DAEMON CPU %',
-      'TOOLS CPU %',
+      'CHROMIUM %',
+      'PROM %',
       'MACHINE %',
       'SCRAPES',
       'PAGE s',
@@ -159,7 +162,8 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       ms(p.p99_ms),
       ms(p.max_ms),
       p.daemon_cpu_pct.toFixed(1),
-      p.tools_cpu_pct.toFixed(1),
+      p.browser_cpu_pct.toFixed(1),
+      p.prometheus_cpu_pct.toFixed(1),
       p.machine_busy_pct.toFixed(0),
       p.loaded ? String(p.loaded.scrapes) : '-',
       p.loaded ? p.loaded.page_streamed_s.toFixed(1) : '-',

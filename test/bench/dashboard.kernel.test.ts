@@ -88,8 +88,9 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
         assert.ok(p.machine_busy_pct > 0 && p.machine_busy_pct <= 100, JSON.stringify(p));
       }
       // Quiet: neither Chromium nor Prometheus runs under the bench; loaded: they work.
-      assert.equal(out.phases[0]?.tools_cpu_pct, 0);
-      assert.ok((out.phases[1]?.tools_cpu_pct ?? 0) > 0, JSON.stringify(out.phases[1]));
+      assert.equal(out.phases[0]?.browser_cpu_pct, 0);
+      assert.equal(out.phases[0]?.prometheus_cpu_pct, 0);
+      assert.ok((out.phases[1]?.browser_cpu_pct ?? 0) > 0, JSON.stringify(out.phases[1]));
       assert.equal(out.loadKind, 'ping');
       const loaded = out.phases[1]?.loaded;
       assert.ok(loaded, 'the loaded phase reports what loaded it');

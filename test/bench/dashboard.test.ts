@@ -95,7 +95,8 @@ describe('bench swap --dashboard', () => {
           p99_ms: 0.8,
           max_ms: 0.8,
           daemon_cpu_pct: 12.25,
-          tools_cpu_pct: 0,
+          browser_cpu_pct: 0,
+          prometheus_cpu_pct: 0,
           machine_busy_pct: 51.4,
         },
         {
@@ -107,7 +108,8 @@ describe('bench swap --dashboard', () => {
           p99_ms: 1.2,
           max_ms: 1.2,
           daemon_cpu_pct: 20,
-          tools_cpu_pct: 35.55,
+          browser_cpu_pct: 35.55,
+          prometheus_cpu_pct: 2.04,
           machine_busy_pct: 80.6,
           loaded: {
             scrapes: 6,
@@ -123,11 +125,11 @@ describe('bench swap --dashboard', () => {
     const text = renderDashboardBench(r);
     assert.match(
       text,
-      /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+12\.3\s+0\.0\s+51\s+-\s+-$/m,
+      /^1\s+quiet\s+4\s+1\.0\s+0\.800\s+0\.800\s+0\.800\s+12\.3\s+0\.0\s+0\.0\s+51\s+-\s+-$/m,
     );
     assert.match(
       text,
-      /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+35\.5\s+81\s+6\s+6\.1$/m,
+      /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+35\.5\s+2\.0\s+81\s+6\s+6\.1$/m,
     );
     assert.match(text, /\(a ping load from A throughout\)/);
     assert.match(text, /^quiet\s+1\s+4\s+0\.800/m);
@@ -181,12 +183,27 @@ describe('bench swap --dashboard', () => {
     // guest (7) is inside user already: total 1000, idle 800 + iowait 20.
     assert.deepEqual(machineTicks(all), { busy: 180, total: 1000 });
     assert.throws(() => machineTicks('intr 1 2 3\n'), /unexpected \/proc\/stat/);
-    const a = { at: 1_000, process: 1000, children: 10, machine: { busy: 180, total: 1000 } };
+    const a = {
+      at: 1_000,
+      processes: [1000, 0],
+      children: 10,
+      machine: { busy: 180, total: 1000 },
+    };
     // 2 s later: 50 ticks of the process (0.5 s: 25 % of one CPU), 200 of its descendants
     // (100 %); 100 of 400 busy.
-    const b = { at: 3_000, process: 1050, children: 210, machine: { busy: 280, total: 1400 } };
-    assert.deepEqual(cpuShare(a, b), { process_pct: 25, children_pct: 100, machine_pct: 25 });
-    assert.deepEqual(cpuShare(a, a), { process_pct: 0, children_pct: 0, machine_pct: 0 });
+    // The second process is gone meanwhile (0): not a negative share.
+    const b = {
+      at: 3_000,
+      processes: [1050, 0],
+      children: 210,
+      machine: { busy: 280, total: 1400 },
+    };
+    assert.deepEqual(cpuShare(a, b), {
+      processes_pct: [25, 0],
+      children_pct: 100,
+      machine_pct: 25,
+    });
+    assert.deepEqual(cpuShare(a, a), { processes_pct: [0, 0], children_pct: 0, machine_pct: 0 });
   });
 
   it("sums the CPU of a process's descendants, not its own nor others'", () => {
