@@ -95,11 +95,14 @@ export interface LiveStatus {
     readonly changes: number;
     readonly queued: number;
   };
-  readonly late: {
-    readonly installed: boolean;
-    readonly translated: number;
-    readonly former: number;
-  };
+  /** Undefined: not reported (a cluster lab's host daemons keep no count of late packets). */
+  readonly late:
+    | {
+        readonly installed: boolean;
+        readonly translated: number;
+        readonly former: number;
+      }
+    | undefined;
   readonly drains: readonly {
     readonly flow: string;
     readonly responder: string;

@@ -14,13 +14,20 @@ import {
   RATES_KEPT,
   type RateSample,
 } from '../daemon-api/live.js';
-import type { Lab, LabFlow } from '../lab/model.js';
+import type { LabFlow } from '../lab/model.js';
 import type { MigrationRecord } from '../state/schema.js';
 import { Feed } from './feed.js';
+import type { LiveLab, LiveReading } from './live-lab.js';
 import { Loads } from './loads.js';
 import { RateSampler } from './rates.js';
 
 const STATUS_PERIOD_MS = 1_000;
+
+/** A change's times as a log row shows them (a cluster's answer has fewer). */
+type Timing = Pick<MigrationRecord, 'flow' | 'at'> &
+  Partial<
+    Pick<MigrationRecord, 'path' | 'totalMs' | 'ruleMs' | 'conntrackMs' | 'conntrackDeleted'>
+  >;
 
 /** What the metrics hear of each migration (src/daemon/metrics.ts implements it). */
 export interface MigrationSink {
@@ -36,13 +43,13 @@ export interface MigrationSink {
   failed(m: { result: 'failed' | 'refused' | 'invalid'; tcpPolicy: string }): void;
 }
 
-/** What the view reads from the daemon. */
+/** What the view reads from whoever serves it (a lab's daemon, the cluster dashboard). */
 export interface LiveSources {
-  readonly lab: Lab;
+  readonly lab: LiveLab;
   readonly version: string;
   flows(): Promise<readonly LabFlow[]>;
-  status(): Promise<LabStatus>;
-  daemon(): LiveStatus['daemon'];
+  /** The status: runs programs or asks other processes; read at most every half second. */
+  read(): Promise<LiveReading>;
 }
 
 /** Rows for the flows whose ends differ between `before` and `after` (by address). */
@@ -100,7 +107,7 @@ export class LiveView {
   private readonly log: LogRow[] = [];
   private readonly rates: RateSample[] = [];
   private status: LiveStatus | undefined;
-  private statusRead: Promise<LabStatus> | undefined;
+  private statusRead: Promise<LiveReading> | undefined;
   private statusAt = 0;
   private lateSeen: number | undefined;
   private seq = 0;
@@ -141,9 +148,10 @@ export class LiveView {
       nodes: lab.nodes.map((n) => ({
         name: n.name,
         role: n.role,
-        address: lab.links.find((l) => l.node === n.name)?.address.address,
+        address: n.address,
+        ...(n.host !== undefined ? { host: n.host } : {}),
       })),
-      links: lab.links.map((l) => ({ node: l.node, translator: lab.translator.name })),
+      links: lab.links,
       flows: this.liveFlows(),
       log: [...this.log],
       rates: [...this.rates],
@@ -162,17 +170,17 @@ export class LiveView {
   }
 
   tcpPolicy(address: string): string {
-    return this.src.lab.policies.get(address)?.tcp ?? 'reset';
+    return this.src.lab.tcpPolicy(address);
   }
 
   /**
    * The lab's status, read at most once per `maxAgeMs` however many ask (pages, scrapes): each
-   * read runs programs in the translator.
+   * read runs programs in the translator or asks other processes.
    */
-  async labStatus(maxAgeMs = STATUS_PERIOD_MS / 2): Promise<LabStatus> {
+  async reading(maxAgeMs = STATUS_PERIOD_MS / 2): Promise<LiveReading> {
     if (this.statusRead && performance.now() - this.statusAt < maxAgeMs) return this.statusRead;
     this.statusAt = performance.now();
-    const read = this.src.status();
+    const read = this.src.read();
     this.statusRead = read;
     read.catch(() => {
       if (this.statusRead === read) this.statusRead = undefined;
@@ -200,14 +208,33 @@ export class LiveView {
     const after = this.flows.map((f) => (f.responder === e.from ? { ...f, responder: e.to } : f));
     this.logMoves(movedFlows(this.flows, after), after, 'daemon', {
       flow: '',
-      from: e.from,
-      to: e.to,
       at: new Date().toISOString(),
       totalMs: e.totalMs,
       ruleMs: e.ruleMs,
       conntrackMs: e.conntrackMs,
       conntrackDeleted: e.conntrackDeleted,
       path: e.path,
+    });
+  }
+
+  /**
+   * Moves a change's answer reports (a cluster lab's host daemon: each flow with its old and new
+   * node), logged at once with the change's times.
+   */
+  answered(
+    moves: readonly { readonly flow: string; readonly from: string; readonly to: string }[],
+    timing: Omit<Timing, 'flow' | 'at'>,
+  ): void {
+    const by = new Map(moves.map((m) => [m.flow, m]));
+    const after = this.flows.map((f) => {
+      const m = by.get(f.address);
+      if (!m) return f;
+      return f.responder === m.from ? { ...f, responder: m.to } : { ...f, initiator: m.to };
+    });
+    this.logMoves(movedFlows(this.flows, after), after, 'daemon', {
+      flow: '',
+      at: new Date().toISOString(),
+      ...timing,
     });
   }
 
@@ -240,7 +267,7 @@ export class LiveView {
     moved: ReturnType<typeof movedFlows>,
     after: LabFlow[],
     source: LogRow['source'],
-    timing: MigrationRecord | undefined,
+    timing: Timing | undefined,
   ): void {
     this.flows = after;
     if (moved.length === 0) return;
@@ -337,17 +364,17 @@ export class LiveView {
   }
 
   private async statusTick(): Promise<void> {
-    let st: LabStatus;
+    let r: LiveReading;
     try {
-      st = await this.labStatus();
+      r = await this.reading();
     } catch {
       return; // the lab is going down; the next tick tries again
     }
     if (this.closed) return;
-    this.status = liveStatus(st, this.src.daemon());
+    this.status = r.status;
     this.send({ type: 'status', status: this.status });
     // Late packets translated since the last reading go to the newest migration's row.
-    const total = st.late.translated;
+    const total = r.lateTranslated;
     const newest = this.log[this.log.length - 1];
     if (this.lateSeen !== undefined && newest && total > this.lateSeen) {
       const row = { ...newest, late: newest.late + (total - this.lateSeen) };

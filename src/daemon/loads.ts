@@ -5,7 +5,8 @@ import type { LoadInfo, LoadKind } from '../daemon-api/live.js';
 import { InputError } from '../errors.js';
 import { Background } from '../experiment/process.js';
 import { trafficProgram } from '../experiment/traffic/kind.js';
-import type { Lab, LabFlow } from '../lab/model.js';
+import type { LabFlow } from '../lab/model.js';
+import type { LiveLab } from './live-lab.js';
 
 /** Ping's interval: a flood a browser can watch (1,000 echo requests/s), not ping -f. */
 const PING_INTERVAL_S = '0.001';
@@ -34,7 +35,7 @@ export class Loads {
 
   /** Starts a load from `from` (default: the flow's initiator) to `flowKey` (default: the first flow). */
   async start(
-    lab: Lab,
+    lab: Pick<LiveLab, 'id' | 'nodes'>,
     flows: readonly LabFlow[],
     kind: LoadKind,
     from: string | undefined,
@@ -120,7 +121,7 @@ export class Loads {
     this.changed(this.list());
   }
 
-  private async echoServers(lab: Lab): Promise<void> {
+  private async echoServers(lab: Pick<LiveLab, 'nodes'>): Promise<void> {
     for (const node of lab.nodes.filter((n) => n.role === 'server')) {
       const have = this.echoes.get(node.name);
       if (have?.running) continue;

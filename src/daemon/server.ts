@@ -18,7 +18,8 @@ import { CommandError, FlowmigError, InputError } from '../errors.js';
 import { RpcServer } from '../rpc/server.js';
 import { VERSION } from '../version.js';
 import { type HttpApi, type HttpOptions, listenHttp } from './http.js';
-import { LiveView } from './live.js';
+import { LiveView, liveStatus } from './live.js';
+import { singleHostLab } from './live-lab.js';
 import { DaemonMetrics } from './metrics.js';
 import { watchState } from './watch.js';
 
@@ -199,24 +200,30 @@ export class DaemonServer {
       {
         flows: () => live?.flowCount() ?? 0,
         kernel: async () => {
-          const st = await (live as LiveView).labStatus();
-          return { drift: st.drift.length > 0, lateTranslated: st.late.translated };
+          const r = await (live as LiveView).reading();
+          return { drift: r.drift, lateTranslated: r.lateTranslated };
         },
         nodePackets: async () => (live ? live.nodePackets() : {}),
       },
     );
     live = new LiveView(
       {
-        lab,
+        lab: singleHostLab(lab),
         version: VERSION,
         flows: () => this.fm.flows(this.lab),
-        status: () => this.fm.status(this.lab),
-        daemon: () => ({
-          pid: process.pid,
-          startedAt: this.startedAt,
-          changes: this.changes,
-          queued: this.queued,
-        }),
+        read: async () => {
+          const st = await this.fm.status(this.lab);
+          return {
+            status: liveStatus(st, {
+              pid: process.pid,
+              startedAt: this.startedAt,
+              changes: this.changes,
+              queued: this.queued,
+            }),
+            drift: st.drift.length > 0,
+            lateTranslated: st.late.translated,
+          };
+        },
       },
       metrics,
     );
@@ -358,7 +365,7 @@ export class DaemonServer {
         return this.lend(undefined);
       case 'load':
         return this.liveView().loads.start(
-          await this.fm.lab(this.lab),
+          singleHostLab(await this.fm.lab(this.lab)),
           await this.fm.flows(this.lab),
           r.kind,
           r.from,

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { LabStatus, MigrationResult } from '../../src/control/results.js';
 import { Feed, MAX_BACKLOG, sseFrame } from '../../src/daemon/feed.js';
 import { LiveView, liveStatus, type MigrationSink, movedFlows } from '../../src/daemon/live.js';
+import { singleHostLab } from '../../src/daemon/live-lab.js';
 import { rateOf } from '../../src/daemon/rates.js';
 import { type LiveEvent, LOG_KEPT } from '../../src/daemon-api/live.js';
 import type { Lab, LabFlow } from '../../src/lab/model.js';
@@ -104,13 +105,12 @@ async function view(initial: LabFlow[]) {
   };
   const v = new LiveView(
     {
-      lab,
+      lab: singleHostLab(lab),
       version: '0',
       flows: async () => stateFlows,
-      status: async () => {
+      read: async () => {
         throw new Error('no kernel here');
       },
-      daemon: () => ({ pid: 1, startedAt: '', changes: 0, queued: 0 }),
     },
     metrics,
   );

@@ -163,13 +163,23 @@ describe('dashboard page (fake daemon, Chromium)', () => {
 
       // Every node is offered, so the daemon's refusal of a client shows.
       await page.locator(id('migrate-node')).selectOption('A');
-      assert.deepEqual(await click('migrate', 'error'), { verb: 'migrate', flow: FLOW, node: 'A' });
+      assert.deepEqual(await click('migrate', 'error'), {
+        verb: 'migrate',
+        flow: FLOW,
+        node: 'A',
+        end: 'responder',
+      });
       assert.equal(
         await result.textContent(),
         "migrate: node 'A' is a client: a flow's responder must be a server (invalid)",
       );
       await page.locator(id('migrate-node')).selectOption('D');
-      assert.deepEqual(await click('migrate', 'ok'), { verb: 'migrate', flow: FLOW, node: 'D' });
+      assert.deepEqual(await click('migrate', 'ok'), {
+        verb: 'migrate',
+        flow: FLOW,
+        node: 'D',
+        end: 'responder',
+      });
 
       assert.equal(await page.locator(id('evacuate-from')).inputValue(), 'C');
       assert.equal(await page.locator(id('evacuate-to')).inputValue(), 'D');

@@ -48,6 +48,11 @@ interface Moved {
   to?: string;
   changed?: boolean;
   totalMs?: number;
+  /** A cluster lab's answer: the flows that moved, the etcd revision, commit and apply times. */
+  moves?: { flow: string; from: string; to: string }[];
+  revision?: number;
+  commitMs?: number;
+  appliedMs?: number;
   moved?: unknown;
 }
 
@@ -58,11 +63,24 @@ export function describe(request: PageRequest, result: unknown): string {
   switch (request.verb) {
     case 'swap':
     case 'migrate':
+      if (Array.isArray(r.moves)) {
+        const m = r.moves[0];
+        if (r.changed === false || !m) return 'nothing moved: the flow was there already';
+        const times =
+          typeof r.commitMs === 'number' && typeof r.appliedMs === 'number'
+            ? `: revision ${r.revision ?? '?'} committed in ${r.commitMs.toFixed(1)} ms, applied by every host ${r.appliedMs.toFixed(1)} ms later`
+            : '';
+        return `${m.flow} moved ${m.from} → ${m.to}${times}`;
+      }
       return r.changed === false
         ? `${r.flow ?? 'the flow'} was already at ${r.to ?? '?'}`
         : `${r.flow ?? 'the flow'} moved ${r.from ?? '?'} → ${r.to ?? '?'}${took}`;
     case 'evacuate': {
-      const n = Array.isArray(r.moved) ? r.moved.length : Number(r.moved ?? 0);
+      const n = Array.isArray(r.moves)
+        ? r.moves.length
+        : Array.isArray(r.moved)
+          ? r.moved.length
+          : Number(r.moved ?? 0);
       return `evacuated ${request.from} → ${request.to}: ${n} flow${n === 1 ? '' : 's'} moved${took}`;
     }
     case 'load':

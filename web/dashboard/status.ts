@@ -55,17 +55,23 @@ export class StatusPanel {
       ),
       item('read at', clock(s.at)),
     );
-    const late = table(
-      'late',
-      ['late rules', 'translated', 'former'],
-      [
-        [
-          s.late.installed ? 'installed' : 'not installed',
-          String(s.late.translated),
-          String(s.late.former),
-        ],
-      ],
-    );
+    const late = s.late
+      ? table(
+          'late',
+          ['late rules', 'translated', 'former'],
+          [
+            [
+              s.late.installed ? 'installed' : 'not installed',
+              String(s.late.translated),
+              String(s.late.former),
+            ],
+          ],
+        )
+      : el(
+          'p',
+          { class: 'muted', 'data-testid': 'late' },
+          'late packets: not counted on a cluster lab',
+        );
     const drains =
       s.drains.length === 0
         ? el('p', { class: 'muted' }, 'no drains')

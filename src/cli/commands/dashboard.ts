@@ -1,7 +1,6 @@
 // `flowmig dashboard`: makes sure the lab's daemon serves HTTP (starting it, or restarting one
 // that serves only its socket) and prints the page's address with the token in its fragment: a
 // browser never sends a fragment to the server, so the token stays out of logs and referrers.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
@@ -11,6 +10,7 @@ import {
   stopLabDaemon,
 } from '../../control/daemon-process.js';
 import type { HelloReply } from '../../daemon-api/protocol.js';
+import { isClusterUp } from '../cluster.js';
 import { print } from '../output.js';
 import { listenAddress, portNumber } from '../parse.js';
 import type { Route } from '../route.js';
@@ -61,6 +61,7 @@ export function register(program: Command, route: Route): void {
     .action(async (o: DashboardOptions) => {
       const id = await route.pick(o.lab);
       const dir = route.stateDir;
+      if (isClusterUp(dir, id)) return serveCluster(dir, id, o);
       let hello = await runningDaemon(id, dir);
       let started = '';
       if (!hello || !serves(hello, o)) {
@@ -86,12 +87,44 @@ export function register(program: Command, route: Route): void {
         { lab: id, url, pid: hello.pid, tokenFile: http.tokenFile },
         `${started}${warning}dashboard of lab ${id}: ${url}\n(the token is also in ${http.tokenFile}, readable by root only)`,
       );
-      if (o.open) {
-        const child = spawn('xdg-open', [url], { stdio: 'ignore', detached: true });
-        child.on('error', () =>
-          process.stderr.write('flowmig: xdg-open is not available; open the address above\n'),
-        );
-        child.unref();
-      }
+      if (o.open) await openInBrowser(url);
     });
+}
+
+/** Hands the address to the desktop's browser; says so when there is no xdg-open. */
+async function openInBrowser(url: string): Promise<void> {
+  const { Background } = await import('../../experiment/process.js');
+  const opener = Background.start(['xdg-open', url]);
+  const exit = await opener.exited;
+  if (exit.code !== 0)
+    process.stderr.write(
+      `flowmig: xdg-open could not open the page (${opener.stderr.trim() || `exit ${exit.code}`}); open the address above\n`,
+    );
+}
+
+/**
+ * A cluster lab's dashboard: its host daemons run inside their translators' namespaces, so this
+ * process serves the page, in the foreground, until Ctrl-C (src/dashboard/cluster-server.ts).
+ */
+async function serveCluster(dir: string, id: string, o: DashboardOptions): Promise<void> {
+  const { serveClusterDashboard } = await import('../../dashboard/cluster-server.js');
+  const tokenFile = `${dir}/${id}.dashboard.token`;
+  const served = await serveClusterDashboard(dir, id, {
+    port: o.port ?? 0,
+    tokenFile,
+    ...(o.listen !== undefined ? { host: o.listen } : {}),
+  });
+  const url = pageUrl(served.url, served.token);
+  print(
+    o.json,
+    { lab: id, url, pid: process.pid, tokenFile },
+    `dashboard of cluster lab ${id}: ${url}\n(served by this process until Ctrl-C; the token is also in ${tokenFile}, readable by root only)`,
+  );
+  if (o.open) await openInBrowser(url);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await served.close();
 }
