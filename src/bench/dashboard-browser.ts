@@ -2,6 +2,7 @@
 // the address `flowmig dashboard` prints, checked connected and streaming, closed by the bench.
 import { existsSync } from 'node:fs';
 import { FlowmigError } from '../errors.js';
+import { childrenNamed } from './dashboard-cpu.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -71,6 +72,8 @@ export class DashboardPage {
     private readonly browser: Browser,
     private readonly page: Page,
     readonly errors: string[],
+    /** The browser's main process (its helpers are its descendants); 0 when not found. */
+    readonly pid: number,
   ) {}
 
   /**
@@ -78,7 +81,9 @@ export class DashboardPage {
    * connected and its rates chart has received samples: from then on the page streams.
    */
   static async open(url: string, timeoutMs = 15_000): Promise<DashboardPage> {
-    const browser = await (await chromium()).launch({
+    const launcher = await chromium();
+    const earlier = new Set(await childrenNamed('chromium'));
+    const browser = await launcher.launch({
       executablePath: CHROMIUM,
       // As root, Chromium refuses to start with its sandbox on.
       args: ['--no-sandbox'],
@@ -96,7 +101,9 @@ export class DashboardPage {
       const response = await page.goto(url, { waitUntil: 'load' });
       if (!response?.ok())
         throw new FlowmigError(`the dashboard page did not load from ${url.replace(/#.*/, '')}`);
-      const opened = new DashboardPage(browser, page, errors);
+      // Playwright starts Chromium as this process's child: the new one is this browser.
+      const pid = (await childrenNamed('chromium')).find((p) => !earlier.has(p)) ?? 0;
+      const opened = new DashboardPage(browser, page, errors, pid);
       let v = await opened.view();
       for (const deadline = Date.now() + timeoutMs; !streaming(v); v = await opened.view()) {
         if (Date.now() > deadline)

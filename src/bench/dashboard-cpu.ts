@@ -20,10 +20,10 @@ export function processTicks(stat: string): number {
 }
 
 /**
- * utime + stime of every descendant of `root` (not `root` itself), from the /proc/<pid>/stat
- * texts of all processes: what a process's children and theirs use (Chromium's, Prometheus).
+ * utime + stime of `root` and every descendant of it, from the /proc/<pid>/stat texts of all
+ * processes: what a browser and its helpers use together.
  */
-export function descendantTicks(stats: readonly string[], root: number): number {
+export function treeTicks(stats: readonly string[], root: number): number {
   const parent = new Map<number, number>();
   const ticks = new Map<number, number>();
   for (const stat of stats) {
@@ -33,7 +33,7 @@ export function descendantTicks(stats: readonly string[], root: number): number 
     parent.set(pid, ppid);
     ticks.set(pid, processTicks(stat));
   }
-  let sum = 0;
+  let sum = ticks.get(root) ?? 0;
   for (const [pid, t] of ticks) {
     // Walk up to init; the chain is short (a browser's helpers are two deep).
     for (let p = parent.get(pid); p !== undefined && p > 0; p = parent.get(p))
@@ -43,6 +43,16 @@ export function descendantTicks(stats: readonly string[], root: number): number 
       }
   }
   return sum;
+}
+
+/** PIDs of this process's children whose command name (/proc/<pid>/stat's comm) is `comm`. */
+export async function childrenNamed(comm: string): Promise<number[]> {
+  return (await allStats())
+    .filter((t) => {
+      const ppid = Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === process.pid && t.slice(t.indexOf('(') + 1, t.lastIndexOf(')')) === comm;
+    })
+    .map((t) => Number(t.slice(0, t.indexOf(' '))));
 }
 
 /** /proc/<pid>/stat of every process now (those that end meanwhile are skipped). */
@@ -70,13 +80,13 @@ export interface CpuReading {
   readonly at: number;
   /** Each process's asked for, in order (0 for one that is gone). */
   readonly processes: readonly number[];
-  /** This process's descendants together. */
-  readonly children: number;
+  /** The process tree asked for (a root and its descendants) together. */
+  readonly tree: number;
   readonly machine: { readonly busy: number; readonly total: number };
 }
 
-/** The CPU ticks of each of `pids`, of this process's descendants, and of the machine, now. */
-export async function readCpu(pids: readonly number[]): Promise<CpuReading> {
+/** The CPU ticks of each of `pids`, of the tree under `root` (0: none), and of the machine, now. */
+export async function readCpu(pids: readonly number[], root: number): Promise<CpuReading> {
   const [all, stats] = await Promise.all([readFile('/proc/stat', 'utf8'), allStats()]);
   const byPid = new Map(stats.map((t) => [Number(t.slice(0, t.indexOf(' '))), t]));
   return {
@@ -85,25 +95,25 @@ export async function readCpu(pids: readonly number[]): Promise<CpuReading> {
       const stat = byPid.get(pid);
       return stat === undefined ? 0 : processTicks(stat);
     }),
-    children: descendantTicks(stats, process.pid),
+    tree: root > 0 ? treeTicks(stats, root) : 0,
     machine: machineTicks(all),
   };
 }
 
 /**
- * Between two readings: each process's and the descendants' CPU in % of one CPU, the machine's
- * busy % of all CPUs. Descendants that ended in between are not counted (none do in a phase).
+ * Between two readings: each process's and the tree's CPU in % of one CPU, the machine's busy %
+ * of all CPUs. Processes that ended in between are not counted (none do in a phase).
  */
 export function cpuShare(
   a: CpuReading,
   b: CpuReading,
-): { processes_pct: number[]; children_pct: number; machine_pct: number } {
+): { processes_pct: number[]; tree_pct: number; machine_pct: number } {
   const seconds = (b.at - a.at) / 1000;
   const total = b.machine.total - a.machine.total;
   const pct = (ticks: number) => (seconds > 0 ? (ticks / TICKS_PER_S / seconds) * 100 : 0);
   return {
     processes_pct: b.processes.map((t, i) => pct(Math.max(0, t - (a.processes[i] ?? 0)))),
-    children_pct: pct(Math.max(0, b.children - a.children)),
+    tree_pct: pct(Math.max(0, b.tree - a.tree)),
     machine_pct: total > 0 ? ((b.machine.busy - a.machine.busy) / total) * 100 : 0,
   };
 }

@@ -161,11 +161,11 @@ export async function benchDashboard(
       if (page) before = await page.view();
       say(`${name}: ${options.samples} swaps`);
       const t0 = Date.now();
-      // The daemon's CPU, Prometheus's (when it runs), this process's descendants' and all.
+      // The daemon's CPU, Prometheus's and Chromium's (when they run), and the machine's.
       const pids = [daemonPid, prom?.pid ?? 0];
-      const cpu0 = await readCpu(pids);
+      const cpu0 = await readCpu(pids, page?.pid ?? 0);
       const ms = await swaps(options.samples);
-      const cpu = cpuShare(cpu0, await readCpu(pids));
+      const cpu = cpuShare(cpu0, await readCpu(pids, page?.pid ?? 0));
       const [daemonCpu = 0, promCpu = 0] = cpu.processes_pct;
       const seconds = (Date.now() - t0) / 1000;
       let loaded: LoadedCheck | undefined;
@@ -213,13 +213,13 @@ export async function benchDashboard(
         p99_ms: d.p99,
         max_ms: d.max,
         daemon_cpu_pct: daemonCpu,
-        browser_cpu_pct: Math.max(0, cpu.children_pct - promCpu),
+        browser_cpu_pct: cpu.tree_pct,
         prometheus_cpu_pct: promCpu,
         machine_busy_pct: cpu.machine_pct,
         ...(loaded ? { loaded } : {}),
       });
       say(
-        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms, daemon CPU ${daemonCpu.toFixed(0)} %, Chromium ${(cpu.children_pct - promCpu).toFixed(0)} %, Prometheus ${promCpu.toFixed(0)} %, machine busy ${cpu.machine_pct.toFixed(0)} %${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
+        `${name}: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms, daemon CPU ${daemonCpu.toFixed(0)} %, Chromium ${cpu.tree_pct.toFixed(0)} %, Prometheus ${promCpu.toFixed(0)} %, machine busy ${cpu.machine_pct.toFixed(0)} %${loaded ? `, ${loaded.scrapes} scrapes, page streamed ${loaded.page_streamed_s.toFixed(1)} s` : ''}`,
       );
     }
     const s = summarize(measured);
@@ -239,7 +239,7 @@ export async function benchDashboard(
         `${kind === 'ping' ? "a ping load from A (the daemon's: ping -i 0.001, 1,000 echo requests/s; iputils spins a CPU at that interval)" : "a UDP load from A (the daemon's: flowmig's udp-load, 2,000 datagrams/s, echoed by C or D)"} runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
         'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it',
         'quiet: neither runs (Chromium closed, Prometheus stopped)',
-        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; CHROMIUM: the browser's processes (this process's descendants but Prometheus), PROM: Prometheus's, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
+        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; CHROMIUM: the browser's processes (its main one and their descendants), PROM: Prometheus's, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
       ],
     };
   } catch (error) {

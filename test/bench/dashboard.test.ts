@@ -5,12 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { streaming } from '../../src/bench/dashboard-browser.js';
-import {
-  cpuShare,
-  descendantTicks,
-  machineTicks,
-  processTicks,
-} from '../../src/bench/dashboard-cpu.js';
+import { cpuShare, machineTicks, processTicks, treeTicks } from '../../src/bench/dashboard-cpu.js';
 import {
   type DashboardBenchResult,
   P50_RATIO_LIMIT,
@@ -186,7 +181,7 @@ describe('bench swap --dashboard', () => {
     const a = {
       at: 1_000,
       processes: [1000, 0],
-      children: 10,
+      tree: 10,
       machine: { busy: 180, total: 1000 },
     };
     // 2 s later: 50 ticks of the process (0.5 s: 25 % of one CPU), 200 of its descendants
@@ -195,31 +190,33 @@ describe('bench swap --dashboard', () => {
     const b = {
       at: 3_000,
       processes: [1050, 0],
-      children: 210,
+      tree: 210,
       machine: { busy: 280, total: 1400 },
     };
     assert.deepEqual(cpuShare(a, b), {
       processes_pct: [25, 0],
-      children_pct: 100,
+      tree_pct: 100,
       machine_pct: 25,
     });
-    assert.deepEqual(cpuShare(a, a), { processes_pct: [0, 0], children_pct: 0, machine_pct: 0 });
+    assert.deepEqual(cpuShare(a, a), { processes_pct: [0, 0], tree_pct: 0, machine_pct: 0 });
   });
 
-  it("sums the CPU of a process's descendants, not its own nor others'", () => {
+  it('sums the CPU of a process and its descendants, not of others', () => {
     // pid (comm) state ppid ... utime stime: 10 fields between ppid and utime.
     const stat = (pid: number, ppid: number, ticks: number, comm = 'x') =>
       `${pid} (${comm}) S ${ppid} 0 0 0 -1 0 0 0 0 0 ${ticks} 0 0 0`;
     const stats = [
       stat(1, 0, 1000, 'init'),
-      stat(100, 1, 7, 'node'), // the root: not counted
-      stat(200, 100, 30, 'chromium'),
+      stat(100, 1, 7, 'node'),
+      stat(200, 100, 30, 'chromium'), // the root
       stat(201, 200, 20, 'chromium (zygote)'),
       stat(202, 201, 5, 'renderer'),
-      stat(300, 100, 40, 'prometheus'),
+      stat(300, 100, 40, 'prometheus'), // a sibling
       stat(400, 1, 900, 'ping'), // someone else's
     ];
-    assert.equal(descendantTicks(stats, 100), 95);
-    assert.equal(descendantTicks(stats, 300), 0);
+    assert.equal(treeTicks(stats, 200), 55);
+    assert.equal(treeTicks(stats, 100), 102);
+    assert.equal(treeTicks(stats, 300), 40);
+    assert.equal(treeTicks(stats, 999), 0);
   });
 });
