@@ -127,6 +127,8 @@ export interface DashboardBenchResult extends DashboardSummary {
   readonly samples: number;
   /** The daemon's traffic load that ran through every phase. */
   readonly loadKind: string;
+  /** What watched the dashboard when loaded: 'chromium' (the page) or 'stream' (a reader). */
+  readonly viewer: string;
   readonly gapMs: number;
   readonly phases: readonly PhaseResult[];
   readonly notes: readonly string[];
@@ -147,7 +149,7 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
       'P99 ms',
       'MAX ms',
       'DAEMON CPU %',
-      'CHROMIUM %',
+      'VIEWER %',
       'PROM %',
       'MACHINE %',
       'SCRAPES',
@@ -182,7 +184,7 @@ export function renderDashboardBench(r: DashboardBenchResult): string {
   ];
   const t = r.target;
   return [
-    `swap latency through lab ${r.lab}'s daemon (a ${r.loadKind} load from A throughout), quiet and with the dashboard streaming and Prometheus scraping`,
+    `swap latency through lab ${r.lab}'s daemon (a ${r.loadKind} load from A throughout), quiet and with ${r.viewer === 'chromium' ? 'the dashboard streaming in Chromium' : 'the event stream read (no browser)'} and Prometheus scraping`,
     `run ${r.startedAt} → ${r.endedAt}; ${r.cpus} CPUs; load average ${loads(r.load.atStart)} at the start, ${loads(r.load.atEnd)} at the end`,
     '',
     columns(phases),

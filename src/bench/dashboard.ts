@@ -24,6 +24,7 @@ import {
   phasePlan,
   summarize,
 } from './dashboard-result.js';
+import { StreamViewer } from './dashboard-stream.js';
 import { Interrupt } from './interrupt.js';
 import { checkPrometheus, JOB, PrometheusServer } from './prometheus.js';
 
@@ -35,6 +36,11 @@ export interface DashboardBenchOptions {
   readonly prefix: string;
   /** The traffic the daemon sends from A through every phase, so the rates move (default ping). */
   readonly load?: LoadKind;
+  /**
+   * What watches the dashboard when loaded: the page in Chromium (default), or `stream`, a plain
+   * process reading the event stream (the daemon's side alone, without a browser drawing here).
+   */
+  readonly viewer?: 'chromium' | 'stream';
   readonly stateDir: string;
   /** The flowmig entry whose `dashboard` starts the daemon (default: this package's). */
   readonly entry?: string | undefined;
@@ -87,7 +93,8 @@ export async function benchDashboard(
   const plan = phasePlan(options.pairs);
   // The tools first: a missing one is said before a lab is built.
   checkPrometheus();
-  await checkBrowser();
+  const viewer = options.viewer ?? 'chromium';
+  if (viewer === 'chromium') await checkBrowser();
   const lab = await loadLab(undefined, { prefix: options.prefix });
   // The lab is torn down at the end whatever happens: refuse names that are taken, so what is
   // torn down is only what this run built.
@@ -103,7 +110,7 @@ export async function benchDashboard(
   const fm = new Flowmig({ stateDir: dir });
   let built = false;
   let client: DaemonClient | undefined;
-  let page: DashboardPage | undefined;
+  let page: DashboardPage | StreamViewer | undefined;
   let prom: PrometheusServer | undefined;
   let unload: (() => Promise<unknown>) | undefined;
   try {
@@ -154,8 +161,13 @@ export async function benchDashboard(
         prom = await PrometheusServer.start(target);
         await prom.waitForTarget();
         interrupt.check();
-        say(`${name}: opening the dashboard in Chromium`);
-        page = await DashboardPage.open(url);
+        say(
+          `${name}: ${viewer === 'chromium' ? 'opening the dashboard in Chromium' : 'reading the event stream'}`,
+        );
+        page =
+          viewer === 'chromium'
+            ? await DashboardPage.open(url)
+            : await StreamViewer.open(base, token);
       }
       await sleep(SETTLE_MS);
       if (page) before = await page.view();
@@ -231,15 +243,18 @@ export async function benchDashboard(
       load: { atStart: loadAtStart, atEnd: loadavg() },
       samples: options.samples,
       loadKind: kind,
+      viewer,
       gapMs: GAP_MS,
       phases,
       ...s,
       notes: [
         `swaps as a client sees them: one DaemonClient on the lab's Unix socket, {verb:'swap'} (the flow C↔D), one at a time, ${GAP_MS} ms apart; ${WARMUP} swaps of warm-up first, not counted`,
         `${kind === 'ping' ? "a ping load from A (the daemon's: ping -i 0.001, 1,000 echo requests/s; iputils spins a CPU at that interval)" : "a UDP load from A (the daemon's: flowmig's udp-load, 2,000 datagrams/s, echoed by C or D)"} runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
-        'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it',
+        viewer === 'chromium'
+          ? 'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it'
+          : 'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and a node process reading GET /events with the token (no browser), receiving rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples it received during it',
         'quiet: neither runs (Chromium closed, Prometheus stopped)',
-        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; CHROMIUM: the browser's processes (its main one and their descendants), PROM: Prometheus's, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
+        "DAEMON CPU: the daemon's user+system time over the phase's swaps, % of one CPU; VIEWER: what watched the dashboard, Chromium's processes (its main one and their descendants) or the stream reader's, PROM: Prometheus's, % of one CPU; MACHINE: all CPUs busy (not idle or iowait), % of all (/proc)",
       ],
     };
   } catch (error) {

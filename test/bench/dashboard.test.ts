@@ -79,6 +79,7 @@ describe('bench swap --dashboard', () => {
       load: { atStart: [1, 1, 1], atEnd: [2, 2, 2] },
       samples: 4,
       loadKind: 'ping',
+      viewer: 'chromium',
       gapMs: 10,
       phases: [
         {
@@ -126,7 +127,10 @@ describe('bench swap --dashboard', () => {
       text,
       /^2\s+loaded\s+4\s+1\.0\s+1\.200\s+1\.200\s+1\.200\s+20\.0\s+35\.5\s+2\.0\s+81\s+6\s+6\.1$/m,
     );
-    assert.match(text, /\(a ping load from A throughout\)/);
+    assert.match(
+      text,
+      /\(a ping load from A throughout\), quiet and with the dashboard streaming in Chromium/,
+    );
     assert.match(text, /^quiet\s+1\s+4\s+0\.800/m);
     assert.match(text, /^loaded\s+1\s+4\s+1\.200/m);
     assert.match(text, /loaded \/ quiet: p50 1\.500×, p99 1\.500×; p50 pair by pair: 1\.500×/);

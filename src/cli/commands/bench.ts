@@ -13,6 +13,7 @@ interface SwapOptions {
   readonly dashboard?: boolean;
   readonly pairs: number;
   readonly load: string;
+  readonly viewer: string;
   readonly json?: boolean;
 }
 
@@ -44,6 +45,11 @@ export function register(program: Command, route: Route): void {
       'ping',
     )
     .option(
+      '--viewer <kind>',
+      "with --dashboard: what watches when loaded, chromium (the page in headless Chromium) or stream (a process reading the event stream: the daemon's side without a browser on this machine)",
+      'chromium',
+    )
+    .option(
       '--json',
       'print rows as JSON: {method, flows, samples, p50_ms, p99_ms, ratio_p50_vs_reference} (with --dashboard: {quiet, loaded, ratio_p50, ratio_p99, target, phases, ...})',
     )
@@ -52,12 +58,15 @@ export function register(program: Command, route: Route): void {
       if (o.dashboard) {
         if (o.load !== 'ping' && o.load !== 'udp')
           throw new InputError('', [`--load: ping or udp, not '${o.load}'`]);
+        if (o.viewer !== 'chromium' && o.viewer !== 'stream')
+          throw new InputError('', [`--viewer: chromium or stream, not '${o.viewer}'`]);
         const { benchDashboard } = await import('../../bench/dashboard.js');
         const { renderDashboardBench } = await import('../../bench/dashboard-result.js');
         const r = await benchDashboard({
           samples: o.samples ?? 500,
           pairs: o.pairs,
           load: o.load,
+          viewer: o.viewer,
           prefix: o.prefix ?? 'fmw-',
           stateDir: route.stateDir,
           onProgress: (text) => progress.update(text),

@@ -1,0 +1,82 @@
+// The dashboard's event stream read by a plain process instead of a browser: what the daemon
+// serves a page costs the same, without the page's drawing on the daemon's machine.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { FlowmigError } from '../errors.js';
+import { stopProcess } from '../procs/managed.js';
+import type { PageView } from './dashboard-browser.js';
+
+/**
+ * The reader, run by `node -e`: GET /events with the token (from its environment, not its
+ * command line), and after each chunk one line on stdout: `<rates events> <last rate time>`.
+ */
+const READER = `
+const res = await fetch(process.env.FLOWMIG_EVENTS, {
+  headers: { authorization: 'Bearer ' + process.env.FLOWMIG_TOKEN },
+});
+if (res.status !== 200) { console.log('status ' + res.status); process.exit(1); }
+const decoder = new TextDecoder();
+let text = '', rates = 0, last = '';
+for await (const chunk of res.body) {
+  text += decoder.decode(chunk, { stream: true });
+  for (let end = text.indexOf('\\n\\n'); end >= 0; end = text.indexOf('\\n\\n')) {
+    const frame = text.slice(0, end);
+    text = text.slice(end + 2);
+    if (frame.startsWith('event: rates')) {
+      rates++;
+      last = /"t":(\\d+)/.exec(frame)?.[1] ?? last;
+    }
+  }
+  console.log(rates + ' ' + last);
+}
+`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class StreamViewer {
+  private latest = '';
+  private partial = '';
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly pid: number,
+  ) {
+    child.stdout?.on('data', (b: Buffer) => {
+      const lines = (this.partial + b.toString()).split('\n');
+      this.partial = lines.pop() ?? '';
+      this.latest = lines[lines.length - 1] ?? this.latest;
+    });
+  }
+
+  /** Starts the reader on `base` (http://host:port/) and waits until rate samples arrive. */
+  static async open(base: string, token: string, timeoutMs = 15_000): Promise<StreamViewer> {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', READER], {
+      env: { ...process.env, FLOWMIG_EVENTS: `${base}events`, FLOWMIG_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const viewer = new StreamViewer(child, child.pid ?? 0);
+    for (const deadline = Date.now() + timeoutMs; ; await sleep(100)) {
+      const v = await viewer.view();
+      if (v.points > 1) return viewer;
+      if (child.exitCode !== null || Date.now() > deadline) {
+        await viewer.close();
+        throw new FlowmigError(
+          `the event stream did not deliver rates within ${timeoutMs} ms: ${viewer.latest || 'nothing'}`,
+        );
+      }
+    }
+  }
+
+  /** As a page would show it: connected while the reader runs, its rate samples and the newest. */
+  async view(): Promise<PageView> {
+    const [count = '0', last = ''] = this.latest.split(' ');
+    return {
+      connection: this.child.exitCode === null ? 'connected' : 'closed',
+      points: Number(count),
+      last,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.pid > 0 && this.child.exitCode === null) await stopProcess(this.pid, 2_000);
+  }
+}
