@@ -30,6 +30,8 @@ for await (const chunk of res.body) {
 }
 `;
 
+export const VIEWER_MARKER = '--flowmig-bench-viewer';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class StreamViewer {
@@ -47,9 +49,19 @@ export class StreamViewer {
     });
   }
 
-  /** Starts the reader on `base` (http://host:port/) and waits until rate samples arrive. */
-  static async open(base: string, token: string, timeoutMs = 15_000): Promise<StreamViewer> {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', READER], {
+  /**
+   * Starts the reader on `base` (http://host:port/) and waits until rate samples arrive. Its
+   * command line ends with VIEWER_MARKER and `lab`, so it can be told from other processes.
+   */
+  static async open(
+    base: string,
+    token: string,
+    lab: string,
+    timeoutMs = 15_000,
+  ): Promise<StreamViewer> {
+    // After `--`, node leaves the arguments to the script (else it takes the marker as its option).
+    const argv = ['--input-type=module', '-e', READER, '--', VIEWER_MARKER, lab];
+    const child = spawn(process.execPath, argv, {
       env: { ...process.env, FLOWMIG_EVENTS: `${base}events`, FLOWMIG_TOKEN: token },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -60,7 +72,7 @@ export class StreamViewer {
       if (child.exitCode !== null || Date.now() > deadline) {
         await viewer.close();
         throw new FlowmigError(
-          `the event stream did not deliver rates within ${timeoutMs} ms: ${viewer.latest || 'nothing'}`,
+          `the event stream did not deliver rates${child.exitCode !== null ? ` (its reader exited ${child.exitCode})` : ` within ${timeoutMs} ms`}: ${viewer.latest || 'nothing'}`,
         );
       }
     }

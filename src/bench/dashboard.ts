@@ -167,7 +167,7 @@ export async function benchDashboard(
         page =
           viewer === 'chromium'
             ? await DashboardPage.open(url)
-            : await StreamViewer.open(base, token);
+            : await StreamViewer.open(base, token, lab.id);
       }
       await sleep(SETTLE_MS);
       if (page) before = await page.view();

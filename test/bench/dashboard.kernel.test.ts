@@ -1,5 +1,6 @@
 // flowmig bench swap --dashboard end to end (few swaps): both kinds of phase measured, the loaded
-// one with Prometheus scraping and counting migrations and the page streaming; and after it, or
+// one with Prometheus scraping and counting migrations and the page streaming (or, with --viewer
+// stream, a process reading the event stream); and after it, or
 // after a Ctrl-C in the middle of a loaded phase, nothing left: no namespace, no daemon, no
 // Prometheus or Chromium, no temporary directory. No figure is asserted: they are this machine's.
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DashboardBenchResult } from '../../src/bench/dashboard-result.js';
+import { VIEWER_MARKER } from '../../src/bench/dashboard-stream.js';
 import { stopProcess } from '../../src/procs/managed.js';
 import {
   CLI,
@@ -107,6 +109,39 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
       assert.deepEqual(out.pair_ratios_p50, [out.ratio_p50]);
       assert.equal(out.target.limit, 1.1);
       assert.equal(out.target.met, out.ratio_p50 <= 1.1);
+    });
+  });
+
+  it('--viewer stream: the event stream read by a process, measured, stopped after', async () => {
+    await scratch(async (prefix, stateDir, tmp) => {
+      const r = await cli(
+        [
+          'bench',
+          'swap',
+          '--dashboard',
+          '--viewer',
+          'stream',
+          '--samples',
+          '20',
+          '--pairs',
+          '1',
+          '--prefix',
+          prefix,
+          '--json',
+        ],
+        { stateDir, env: { TMPDIR: tmp }, timeoutMs: 240_000 },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as DashboardBenchResult;
+      assert.equal(out.viewer, 'stream');
+      const loaded = out.phases[1];
+      assert.equal(loaded?.kind, 'loaded');
+      assert.equal(loaded.loaded?.page_connection, 'connected');
+      assert.ok((loaded.loaded?.page_streamed_s ?? 0) > 0, JSON.stringify(loaded));
+      assert.ok((loaded.loaded?.scrapes ?? 0) >= 1, JSON.stringify(loaded));
+      assert.ok(loaded.browser_cpu_pct > 0, JSON.stringify(loaded));
+      const readers = await processesUsing(`${VIEWER_MARKER}\0${prefix}default`);
+      assert.deepEqual(readers, [], 'the stream reader is still running');
     });
   });
 
