@@ -249,7 +249,7 @@ export async function benchDashboard(
       ...s,
       notes: [
         `swaps as a client sees them: one DaemonClient on the lab's Unix socket, {verb:'swap'} (the flow C↔D), one at a time, ${GAP_MS} ms apart; ${WARMUP} swaps of warm-up first, not counted`,
-        `${kind === 'ping' ? "a ping load from A (the daemon's: ping -i 0.001, 1,000 echo requests/s; iputils spins a CPU at that interval)" : "a UDP load from A (the daemon's: flowmig's udp-load, 2,000 datagrams/s, echoed by C or D)"} runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
+        `${kind === 'ping' ? "a ping load from A (the daemon's: ping -i 0.01, 100 echo requests/s)" : "a UDP load from A (the daemon's: flowmig's udp-load, 2,000 datagrams/s, echoed by C or D)"} runs through every phase; each phase starts ${SETTLE_MS} ms after what it needs is up`,
         viewer === 'chromium'
           ? 'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and the dashboard page in headless Chromium, connected and drawing rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples the page drew during it'
           : 'loaded: a Prometheus server (scrape_interval 1s, started for the phase) and a node process reading GET /events with the token (no browser), receiving rates before the first swap, still after the last; SCRAPES: Prometheus’s up series over the phase; PAGE s: the span of rate samples it received during it',

@@ -113,8 +113,7 @@ describe('the dashboard daemon on a real lab', () => {
           `${node}'s rate to rise`,
           10_000,
           () =>
-            f.events.some((e) => e.type === 'rates' && (e.sample.pps[node] ?? 0) > 100) ||
-            undefined,
+            f.events.some((e) => e.type === 'rates' && (e.sample.pps[node] ?? 0) > 50) || undefined,
         );
       await rising('C');
 
@@ -143,8 +142,7 @@ describe('the dashboard daemon on a real lab', () => {
           f.events
             .slice(mark)
             .some(
-              (e) =>
-                e.type === 'rates' && (e.sample.pps.D ?? 0) > 100 && (e.sample.pps.C ?? 0) < 50,
+              (e) => e.type === 'rates' && (e.sample.pps.D ?? 0) > 50 && (e.sample.pps.C ?? 0) < 20,
             ) || undefined,
       );
 

@@ -3,7 +3,7 @@
 // goes to the result line, ok or error, in the daemon's words.
 import type { LiveFlow, LiveNode, LoadInfo } from '../../src/daemon-api/live.js';
 import { type Answer, describe, type PageRequest } from './api.js';
-import { byId, el, setOptions } from './dom.js';
+import { byId, el, redraw, setOptions } from './dom.js';
 
 /** Ended loads still listed (with why they ended), newest first, after the running ones. */
 const ENDED_SHOWN = 5;
@@ -65,11 +65,21 @@ export class Controls {
     if (servers.length > 1 && this.selects.evacuateTo.value === this.selects.evacuateFrom.value)
       this.selects.evacuateTo.value = servers[1]?.value ?? '';
     setOptions(this.selects.loadFrom, of('client'));
-    this.setFlows(flows);
+    this.flows = flows;
+    this.fillFlows(flows);
     this.setLoads(loads);
   }
 
+  /** The flows' selects, at the page's next redraw tick (flows change with every migration). */
   setFlows(flows: readonly LiveFlow[]): void {
+    this.flows = flows;
+    redraw(this.drawFlows);
+  }
+
+  private flows: readonly LiveFlow[] = [];
+  private readonly drawFlows = () => this.fillFlows(this.flows);
+
+  private fillFlows(flows: readonly LiveFlow[]): void {
     const options = flows.map((f) => ({
       value: f.address,
       label: `${f.name ? `${f.name} ` : ''}${f.address} → ${f.responder}`,

@@ -70,7 +70,40 @@ export function setOptions(
   select: HTMLSelectElement,
   options: readonly { value: string; label: string }[],
 ): void {
+  const same =
+    select.options.length === options.length &&
+    options.every((o, i) => {
+      const have = select.options[i];
+      return have?.value === o.value && have.textContent === o.label;
+    });
+  if (same) return;
   const kept = select.value;
   select.replaceChildren(...options.map((o) => el('option', { value: o.value }, o.label)));
   if (options.some((o) => o.value === kept)) select.value = kept;
+}
+
+/** How often the page redraws at most: each rate sample's period, well inside the second a move may take to show. */
+export const REDRAW_MS = 100;
+
+const due = new Set<() => void>();
+let tick: number | undefined;
+let lastTick = Number.NEGATIVE_INFINITY;
+
+/**
+ * Runs `draw` at the page's next redraw tick, at most one per REDRAW_MS, with every other panel's
+ * due draw: a burst of events (80 migrations a second, a reconnect) costs one style, layout and
+ * paint per tick instead of one per event and panel. Pass the same function each time: a draw
+ * already due is not run twice.
+ */
+export function redraw(draw: () => void): void {
+  due.add(draw);
+  if (tick !== undefined) return;
+  const wait = Math.max(0, lastTick + REDRAW_MS - performance.now());
+  tick = window.setTimeout(() => {
+    tick = undefined;
+    lastTick = performance.now();
+    const draws = [...due];
+    due.clear();
+    for (const d of draws) d();
+  }, wait);
 }

@@ -1,7 +1,7 @@
 // The migration log: a table, newest first, of at most LOG_KEPT rows (older ones are dropped as
 // new ones come); a `late` event updates the late count of the row it names.
 import { LOG_KEPT, type LogRow } from '../../src/daemon-api/live.js';
-import { clock, el, ms } from './dom.js';
+import { clock, el, ms, redraw } from './dom.js';
 
 export class MigrationLog {
   /** The rows shown, by seq, to update their late count. */
@@ -12,11 +12,31 @@ export class MigrationLog {
   /** Starts over with a snapshot's rows (oldest first). */
   reset(rows: readonly LogRow[]): void {
     this.rows.clear();
+    this.pending = [];
     this.body.replaceChildren();
-    for (const r of rows.slice(-LOG_KEPT)) this.add(r);
+    for (const r of rows.slice(-LOG_KEPT)) this.show(r);
+  }
+
+  /** Rows to add at the next redraw (at most once per REDRAW_MS), oldest first. */
+  private pending: LogRow[] = [];
+  private readonly draw = () => this.flush();
+  private schedule(): void {
+    redraw(this.draw);
   }
 
   add(row: LogRow): void {
+    this.pending.push(row);
+    if (this.pending.length > LOG_KEPT) this.pending.splice(0, this.pending.length - LOG_KEPT);
+    this.schedule();
+  }
+
+  private flush(): void {
+    const rows = this.pending;
+    this.pending = [];
+    for (const r of rows) this.show(r);
+  }
+
+  private show(row: LogRow): void {
     const shown = this.rows.get(row.seq);
     const made = this.row(row);
     // Seen again (a reconnect's snapshot and an event): the newer copy replaces it in place.
@@ -32,6 +52,11 @@ export class MigrationLog {
   }
 
   setLate(seq: number, late: number): void {
+    const at = this.pending.findIndex((p) => p.seq === seq);
+    if (at >= 0) {
+      this.pending[at] = { ...(this.pending[at] as LogRow), late };
+      return;
+    }
     const r = this.rows.get(seq);
     if (r === undefined) return;
     r.late.textContent = String(late);

@@ -1,10 +1,10 @@
 // Live packet rates: a uPlot chart with one series per node over the last 60 s (at most RATES_KEPT
 // samples, older ones dropped as new ones come), a vertical mark at each migration, and each
-// node's current rate as a number. Samples come every 100 ms; the chart is redrawn at most once
-// per animation frame, so a burst of events (a reconnect, a slow tab) costs one draw.
+// node's current rate as a number. Samples come every 100 ms; the chart is redrawn at the page's
+// redraw tick (dom.ts), so a burst of events (many migrations a second, a reconnect) costs one draw.
 import uPlot from 'uplot';
 import { LOG_KEPT, RATES_KEPT, type RateSample } from '../../src/daemon-api/live.js';
-import { colour, el, pps } from './dom.js';
+import { colour, el, pps, redraw } from './dom.js';
 
 /** The chart's window. */
 const WINDOW_MS = 60_000;
@@ -16,7 +16,6 @@ export class Rates {
   /** Migration times (epoch ms) inside the window, oldest first. */
   private marks: number[] = [];
   private chart: uPlot | undefined;
-  private frame = 0;
   private readonly numbers = new Map<string, HTMLElement>();
 
   constructor(
@@ -81,12 +80,10 @@ export class Rates {
     if (drop > 0) this.samples.splice(0, drop);
   }
 
+  /** Redraws at the page's next tick (at most once per REDRAW_MS), however many events come. */
+  private readonly draw = () => this.flush();
   private schedule(): void {
-    if (this.frame !== 0) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.flush();
-    });
+    redraw(this.draw);
   }
 
   private flush(): void {
@@ -154,9 +151,12 @@ export class Rates {
     ctx.lineWidth = Math.max(1, devicePixelRatio);
     ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
     ctx.beginPath();
+    // One line per pixel column: migrations many times a second fall on the same few pixels.
+    let drawn = Number.NaN;
     for (const m of this.marks) {
       const x = Math.round(u.valToPos(m / 1000, 'x', true));
-      if (x < bbox.left || x > bbox.left + bbox.width) continue;
+      if (x < bbox.left || x > bbox.left + bbox.width || x === drawn) continue;
+      drawn = x;
       ctx.moveTo(x, bbox.top);
       ctx.lineTo(x, bbox.top + bbox.height);
     }

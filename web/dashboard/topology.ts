@@ -2,7 +2,7 @@
 // node's link to its translator, and every flow as an arrow from its initiator through the
 // translator to its current responder (redrawn on each `flows` event).
 import type { LiveFlow, LiveLink, LiveNode } from '../../src/daemon-api/live.js';
-import { colour, svg } from './dom.js';
+import { colour, redraw, svg } from './dom.js';
 
 const WIDTH = 720;
 const BOX_W = 132;
@@ -92,11 +92,23 @@ export class Topology {
       if (p !== undefined) nodeLayer.append(nodeBox(n, p, colour(i)));
     });
     this.root.replaceChildren(defs, linkLayer, this.flowLayer, nodeLayer);
-    this.setFlows(flows);
+    this.pending = flows;
+    this.drawFlows(flows);
   }
 
-  /** Redraws the flows' arrows (on `flows`). */
+  /** Redraws the flows' arrows (on `flows`): the newest list, at most once per REDRAW_MS. */
   setFlows(flows: readonly LiveFlow[]): void {
+    this.pending = flows;
+    this.schedule();
+  }
+
+  private pending: readonly LiveFlow[] = [];
+  private readonly draw = () => this.drawFlows(this.pending);
+  private schedule(): void {
+    redraw(this.draw);
+  }
+
+  private drawFlows(flows: readonly LiveFlow[]): void {
     const labelled = flows.length <= LABELLED_FLOWS;
     this.flowLayer.replaceChildren(
       ...flows.map((f, i) => this.flow(f, (i - (flows.length - 1) / 2) * 7, labelled)),
