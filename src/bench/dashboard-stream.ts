@@ -1,18 +1,19 @@
 // The dashboard's event stream read by a plain process instead of a browser: what the daemon
 // serves a page costs the same, without the page's drawing on the daemon's machine.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { FlowmigError } from '../errors.js';
+import { Background } from '../experiment/process.js';
 import { stopProcess } from '../procs/managed.js';
 import type { PageView } from './dashboard-browser.js';
 
 /**
- * The reader, run by `node -e`: GET /events with the token (from its environment, not its
- * command line), and after each chunk one line on stdout: `<rates events> <last rate time>`.
+ * The reader, run by `node -e`: GET /events with the token (both from its first line of input,
+ * not its command line), and after each chunk one line on stdout: `<rates events> <last rate time>`.
  */
 const READER = `
-const res = await fetch(process.env.FLOWMIG_EVENTS, {
-  headers: { authorization: 'Bearer ' + process.env.FLOWMIG_TOKEN },
-});
+import { createInterface } from 'node:readline';
+const lines = createInterface({ input: process.stdin });
+const [events, token] = JSON.parse((await lines[Symbol.asyncIterator]().next()).value);
+const res = await fetch(events, { headers: { authorization: 'Bearer ' + token } });
 if (res.status !== 200) { console.log('status ' + res.status); process.exit(1); }
 const decoder = new TextDecoder();
 let text = '', rates = 0, last = '';
@@ -39,11 +40,11 @@ export class StreamViewer {
   private partial = '';
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: Background,
     readonly pid: number,
   ) {
-    child.stdout?.on('data', (b: Buffer) => {
-      const lines = (this.partial + b.toString()).split('\n');
+    child.onStdout((text) => {
+      const lines = (this.partial + text).split('\n');
       this.partial = lines.pop() ?? '';
       this.latest = lines[lines.length - 1] ?? this.latest;
     });
@@ -60,19 +61,17 @@ export class StreamViewer {
     timeoutMs = 15_000,
   ): Promise<StreamViewer> {
     // After `--`, node leaves the arguments to the script (else it takes the marker as its option).
-    const argv = ['--input-type=module', '-e', READER, '--', VIEWER_MARKER, lab];
-    const child = spawn(process.execPath, argv, {
-      env: { ...process.env, FLOWMIG_EVENTS: `${base}events`, FLOWMIG_TOKEN: token },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const viewer = new StreamViewer(child, child.pid ?? 0);
+    const argv = [process.execPath, '--input-type=module', '-e', READER, '--', VIEWER_MARKER, lab];
+    const child = Background.start(argv, { stdin: true });
+    child.write(`${JSON.stringify([`${base}events`, token])}\n`);
+    const viewer = new StreamViewer(child, child.pid);
     for (const deadline = Date.now() + timeoutMs; ; await sleep(100)) {
       const v = await viewer.view();
       if (v.points > 1) return viewer;
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (!child.running || Date.now() > deadline) {
         await viewer.close();
         throw new FlowmigError(
-          `the event stream did not deliver rates${child.exitCode !== null ? ` (its reader exited ${child.exitCode})` : ` within ${timeoutMs} ms`}: ${viewer.latest || 'nothing'}`,
+          `the event stream did not deliver rates${!child.running ? ` (its reader ended: ${child.stderr.trim() || 'no output'})` : ` within ${timeoutMs} ms`}: ${viewer.latest || 'nothing'}`,
         );
       }
     }
@@ -82,13 +81,13 @@ export class StreamViewer {
   async view(): Promise<PageView> {
     const [count = '0', last = ''] = this.latest.split(' ');
     return {
-      connection: this.child.exitCode === null ? 'connected' : 'closed',
+      connection: this.child.running ? 'connected' : 'closed',
       points: Number(count),
       last,
     };
   }
 
   async close(): Promise<void> {
-    if (this.pid > 0 && this.child.exitCode === null) await stopProcess(this.pid, 2_000);
+    if (this.pid > 0 && this.child.running) await stopProcess(this.pid, 2_000);
   }
 }

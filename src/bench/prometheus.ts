@@ -1,12 +1,12 @@
 // A real Prometheus server for a benchmark: scrapes one target every second from a temporary
 // config and data directory, answers instant queries, and is stopped by its PID with its files.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlowmigError } from '../errors.js';
+import { Background } from '../experiment/process.js';
 import { stopProcess } from '../procs/managed.js';
 
 /** Debian's prometheus package. */
@@ -88,7 +88,7 @@ export class PrometheusServer {
     readonly pid: number,
     /** The temporary directory: config, data, and Prometheus's log. */
     readonly dir: string,
-    private readonly child: ChildProcess,
+    private readonly child: Background,
   ) {}
 
   /**
@@ -101,31 +101,22 @@ export class PrometheusServer {
     const config = join(dir, 'prometheus.yml');
     await writeFile(config, prometheusConfig(target));
     const port = await freePort();
-    const log = createWriteStream(join(dir, 'prometheus.log'));
-    const child = spawn(
-      PROMETHEUS,
+    // Its own process group (Background's): a Ctrl-C on the terminal reaches this process, which
+    // stops it in order (by PID) rather than having it die under the run. It logs to stderr,
+    // kept by Background up to its cap.
+    const child = Background.start(
       [
+        PROMETHEUS,
         `--config.file=${config}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
       ],
-      // Its own process group: a Ctrl-C on the terminal reaches this process, which stops it in
-      // order (by PID) rather than having it die under the run.
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      { stdoutFile: join(dir, 'prometheus.log') },
     );
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    const exited = new Promise<string>((resolve) => {
-      child.once('exit', (code, signal) => resolve(`exited (${signal ?? code})`));
-      child.once('error', (e) => resolve(`did not start: ${e.message}`));
-    });
-    const server = new PrometheusServer(
-      `http://127.0.0.1:${port}`,
-      target,
-      child.pid ?? -1,
-      dir,
-      child,
+    const exited = child.exited.then(
+      (e) => `exited (${e.signal ?? e.code}): ${child.stderr.trim().split('\n').pop() ?? ''}`,
     );
+    const server = new PrometheusServer(`http://127.0.0.1:${port}`, target, child.pid, dir, child);
     try {
       const ready = (async () => {
         for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(100)) {
@@ -183,8 +174,7 @@ export class PrometheusServer {
 
   /** Stops Prometheus by its PID (SIGTERM, then SIGKILL) and removes its directory. */
   async stop(): Promise<void> {
-    if (this.pid > 0 && this.child.exitCode === null && this.child.signalCode === null)
-      await stopProcess(this.pid, 5_000);
+    if (this.pid > 0 && this.child.running) await stopProcess(this.pid, 5_000);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

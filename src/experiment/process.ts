@@ -37,11 +37,15 @@ export class Background {
   private partial = '';
   private readonly lineWaiters: ((line: string | Error) => void)[] = [];
 
+  /** Told each piece of stdout as it comes (see onStdout). */
+  private stdoutListener: ((text: string) => void) | undefined;
+
   private constructor(
     readonly argv: readonly string[],
     readonly netns: string | undefined,
     withStdin: boolean,
     stdoutFile: string | undefined,
+    env: NodeJS.ProcessEnv | undefined,
   ) {
     const [program, ...args] = inNetns(argv, netns);
     if (program === undefined) throw new Error('empty argv');
@@ -50,6 +54,7 @@ export class Background {
     try {
       this.child = spawn(program, args, {
         stdio: [withStdin ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'],
+        ...(env !== undefined ? { env } : {}),
         // Its own process group, so a terminal's Ctrl-C (sent to the whole foreground group)
         // reaches only flowmig, which then stops its programs in order (ping first, captures
         // last) and keeps what they measured.
@@ -64,6 +69,7 @@ export class Background {
     } else this.pid = this.child.pid;
     this.child.stdout?.on('data', (b: Buffer) => {
       const text = b.toString('utf8');
+      this.stdoutListener?.(text);
       if (this.out.length < MAX_CAPTURE) this.out += text;
       if (this.lineWaiters.length === 0) return;
       this.partial += text;
@@ -95,11 +101,24 @@ export class Background {
     installExitHook();
   }
 
+  /** `env`: the program's whole environment (default: this process's), e.g. to pass a secret
+   * that must not show in its command line. */
   static start(
     argv: readonly string[],
-    options: { netns?: string; stdin?: boolean; stdoutFile?: string } = {},
+    options: { netns?: string; stdin?: boolean; stdoutFile?: string; env?: NodeJS.ProcessEnv } = {},
   ): Background {
-    return new Background(argv, options.netns, options.stdin ?? false, options.stdoutFile);
+    return new Background(
+      argv,
+      options.netns,
+      options.stdin ?? false,
+      options.stdoutFile,
+      options.env,
+    );
+  }
+
+  /** Calls `listener` with each piece of stdout from now on (all of it, past MAX_CAPTURE too). */
+  onStdout(listener: (text: string) => void): void {
+    this.stdoutListener = listener;
   }
 
   get stdout(): string {

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DashboardBenchResult } from '../../src/bench/dashboard-result.js';
-import { VIEWER_MARKER } from '../../src/bench/dashboard-stream.js';
 import { stopProcess } from '../../src/procs/managed.js';
 import {
   CLI,
@@ -109,39 +108,6 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
       assert.deepEqual(out.pair_ratios_p50, [out.ratio_p50]);
       assert.equal(out.target.limit, 1.1);
       assert.equal(out.target.met, out.ratio_p50 <= 1.1);
-    });
-  });
-
-  it('--viewer stream: the event stream read by a process, measured, stopped after', async () => {
-    await scratch(async (prefix, stateDir, tmp) => {
-      const r = await cli(
-        [
-          'bench',
-          'swap',
-          '--dashboard',
-          '--viewer',
-          'stream',
-          '--samples',
-          '60',
-          '--pairs',
-          '1',
-          '--prefix',
-          prefix,
-          '--json',
-        ],
-        { stateDir, env: { TMPDIR: tmp }, timeoutMs: 240_000 },
-      );
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as DashboardBenchResult;
-      assert.equal(out.viewer, 'stream');
-      const loaded = out.phases[1];
-      assert.equal(loaded?.kind, 'loaded');
-      assert.equal(loaded.loaded?.page_connection, 'connected');
-      assert.ok((loaded.loaded?.page_streamed_s ?? 0) > 0, JSON.stringify(loaded));
-      assert.ok((loaded.loaded?.scrapes ?? 0) >= 1, JSON.stringify(loaded));
-      // Not its CPU: the reader uses ~3 % of a CPU, under one 10 ms tick in a phase this short.
-      const readers = await processesUsing(`${VIEWER_MARKER}\0${prefix}default`);
-      assert.deepEqual(readers, [], 'the stream reader is still running');
     });
   });
 
