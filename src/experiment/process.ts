@@ -45,7 +45,6 @@ export class Background {
     readonly netns: string | undefined,
     withStdin: boolean,
     stdoutFile: string | undefined,
-    env: NodeJS.ProcessEnv | undefined,
   ) {
     const [program, ...args] = inNetns(argv, netns);
     if (program === undefined) throw new Error('empty argv');
@@ -54,7 +53,6 @@ export class Background {
     try {
       this.child = spawn(program, args, {
         stdio: [withStdin ? 'pipe' : 'ignore', fd ?? 'pipe', 'pipe'],
-        ...(env !== undefined ? { env } : {}),
         // Its own process group, so a terminal's Ctrl-C (sent to the whole foreground group)
         // reaches only flowmig, which then stops its programs in order (ping first, captures
         // last) and keeps what they measured.
@@ -101,19 +99,11 @@ export class Background {
     installExitHook();
   }
 
-  /** `env`: the program's whole environment (default: this process's), e.g. to pass a secret
-   * that must not show in its command line. */
   static start(
     argv: readonly string[],
-    options: { netns?: string; stdin?: boolean; stdoutFile?: string; env?: NodeJS.ProcessEnv } = {},
+    options: { netns?: string; stdin?: boolean; stdoutFile?: string } = {},
   ): Background {
-    return new Background(
-      argv,
-      options.netns,
-      options.stdin ?? false,
-      options.stdoutFile,
-      options.env,
-    );
+    return new Background(argv, options.netns, options.stdin ?? false, options.stdoutFile);
   }
 
   /** Calls `listener` with each piece of stdout from now on (all of it, past MAX_CAPTURE too). */
