@@ -50,6 +50,7 @@ describe('the program', () => {
         'flows',
         'reconcile',
         'daemon',
+        'dashboard',
         'demo',
         'experiment',
         'report',
