@@ -37,6 +37,10 @@ describe('parseRequest: every verb', () => {
     { id: 9, verb: 'down' },
     { id: 10, verb: 'lend' },
     { id: 0, verb: 'hello' },
+    { id: 11, verb: 'migrate', flow: 'web', node: 'D', end: 'responder' },
+    { id: 12, verb: 'load', kind: 'ping' },
+    { id: 13, verb: 'load', kind: 'udp', from: 'A', flow: 'fe00::1' },
+    { id: 14, verb: 'unload', load: 3 },
   ];
   for (const request of valid) {
     it(`accepts ${line(request)} as it is`, () => {
@@ -44,20 +48,30 @@ describe('parseRequest: every verb', () => {
     });
   }
 
-  it('the schema knows exactly these eleven verbs', () => {
+  it('the schema knows exactly these thirteen verbs', () => {
     assert.deepEqual(requestSchema.options.map((o) => o.shape.verb.value).sort(), [
       'down',
       'evacuate',
       'flows',
       'hello',
       'lend',
+      'load',
       'migrate',
       'reconcile',
       'serve',
       'status',
       'swap',
+      'unload',
       'unserve',
     ]);
+  });
+
+  it('refuses a load of another kind, from nowhere, and an unload without its id', () => {
+    assert.match(refused('{"verb":"load","kind":"tcp"}').error, /kind/);
+    assert.match(refused('{"verb":"load","kind":"ping","from":""}').error, /from/);
+    assert.match(refused('{"verb":"unload"}').error, /load/);
+    assert.match(refused('{"verb":"unload","load":0}').error, /load/);
+    assert.match(refused('{"verb":"migrate","flow":"f","node":"D","end":"both"}').error, /end/);
   });
 
   it('tolerates surrounding whitespace and a CR (a CRLF line end)', () => {
