@@ -9,8 +9,9 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { daemonPaths } from '../../src/control/daemon-process.js';
-import type { LiveEvent, LoadInfo } from '../../src/daemon-api/live.js';
+import type { LoadInfo } from '../../src/daemon-api/live.js';
 import type { DaemonReply } from '../../src/daemon-api/protocol.js';
+import { subscribe, until } from '../kernel-support/events.js';
 import {
   cli,
   namespacesWith,
@@ -18,44 +19,6 @@ import {
   tempStateDir,
   uniquePrefix,
 } from '../kernel-support/lab.js';
-
-/** Reads a server-sent event stream with the token; keeps every event it got. */
-function subscribe(base: string, token: string) {
-  const events: LiveEvent[] = [];
-  const stop = new AbortController();
-  const done = (async () => {
-    const res = await fetch(`${base}events`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: stop.signal,
-    });
-    assert.equal(res.status, 200);
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      text += decoder.decode(chunk, { stream: true });
-      for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
-        const frame = text.slice(0, end);
-        text = text.slice(end + 2);
-        const data = frame.split('\n').find((l) => l.startsWith('data: '));
-        if (data) events.push(JSON.parse(data.slice(6)) as LiveEvent);
-      }
-    }
-  })().catch((error: unknown) => {
-    if (!stop.signal.aborted) throw error;
-  });
-  return { events, close: () => stop.abort(), done };
-}
-
-/** Waits until `test` holds (polling every 20 ms) or fails with `what` after `ms`. */
-async function until<T>(what: string, ms: number, test: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const got = test();
-    if (got !== undefined && got !== false) return got;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('the dashboard daemon on a real lab', () => {
   it('streams the lab, its migrations from the CLI and the library, rates and loads', async () => {

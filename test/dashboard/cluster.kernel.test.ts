@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { LiveEvent } from '../../src/daemon-api/live.js';
 import type { DaemonReply } from '../../src/daemon-api/protocol.js';
 import { Background } from '../../src/experiment/process.js';
+import { subscribe, until } from '../kernel-support/events.js';
 import {
   CLI,
   cli,
@@ -22,42 +22,6 @@ import {
 } from '../kernel-support/lab.js';
 
 const THREE_HOSTS = join(ROOT, 'examples', 'three-hosts.yaml');
-
-/** Reads the event stream with the token, keeping every event. */
-function subscribe(base: string, token: string) {
-  const events: LiveEvent[] = [];
-  const stop = new AbortController();
-  void (async () => {
-    const res = await fetch(`${base}events`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: stop.signal,
-    });
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      text += decoder.decode(chunk, { stream: true });
-      for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
-        const data = text
-          .slice(0, end)
-          .split('\n')
-          .find((l) => l.startsWith('data: '));
-        text = text.slice(end + 2);
-        if (data) events.push(JSON.parse(data.slice(6)) as LiveEvent);
-      }
-    }
-  })().catch(() => {});
-  return { events, close: () => stop.abort() };
-}
-
-async function until<T>(what: string, ms: number, test: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const got = test();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('the dashboard of a cluster lab', () => {
   it('streams its hosts, logs swaps from the page and the CLI, refuses a bad migration', async () => {
