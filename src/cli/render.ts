@@ -265,10 +265,14 @@ export function renderStatus(s: LabStatus): string {
   return [...head, '', nodes, '', flows].join('\n');
 }
 
-/** A one-line progress display, redrawn in place on a terminal and printed sparsely otherwise. */
+/**
+ * A one-line progress display, redrawn in place on a terminal. Elsewhere (a log) every line that
+ * says something new is printed, and a line that only repeats the last one with new numbers (a
+ * counter) at most once every 2 s.
+ */
 export class Progress {
   private lastPrinted = 0;
-  private lastPhase = '';
+  private lastShape = '';
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly enabled: boolean,
@@ -280,11 +284,10 @@ export class Progress {
       this.stream.write(`\r\x1b[2K${text}`);
       return;
     }
-    // Not a terminal (a log): the first line of each phase, then at most one line every 2 s.
-    const phase = text.split(' ')[0] ?? '';
+    const shape = text.replace(/\d+(\.\d+)?/g, '#');
     const now = Date.now();
-    if (phase !== this.lastPhase || now - this.lastPrinted >= 2_000) {
-      this.lastPhase = phase;
+    if (shape !== this.lastShape || now - this.lastPrinted >= 2_000) {
+      this.lastShape = shape;
       this.lastPrinted = now;
       this.stream.write(`${text}\n`);
     }

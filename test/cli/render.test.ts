@@ -442,15 +442,35 @@ describe('Progress', () => {
     ]);
   });
 
-  it('elsewhere prints whole lines, not every update', () => {
+  it('elsewhere prints every new line, and a counter repeating with new numbers sparsely', () => {
+    const out = stream(false);
+    const p = new Progress(out.stream, true);
+    p.update('swap 1/10 · 0.1s');
+    p.update('swap 2/10 · 0.25s');
+    p.update('swap 3/10 · 0.4s');
+    p.update('phase 2/2 (loaded): starting Prometheus');
+    p.update('phase 2/2 (loaded): 300 swaps');
+    p.update('tearing the lab down');
+    p.done();
+    // Within 2 s the counter's repeats are left out; a line saying something new never is.
+    assert.deepEqual(out.written, [
+      'swap 1/10 · 0.1s\n',
+      'phase 2/2 (loaded): starting Prometheus\n',
+      'phase 2/2 (loaded): 300 swaps\n',
+      'tearing the lab down\n',
+    ]);
+  });
+
+  it('elsewhere prints a counter again once 2 s have passed', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 0 });
     const out = stream(false);
     const p = new Progress(out.stream, true);
     p.update('swap 1/10');
-    p.update('swap 2/10, right after');
-    p.update('tearing the lab down');
-    p.done();
-    // Within 2 s only the first line of each phase (first word) is printed.
-    assert.deepEqual(out.written, ['swap 1/10\n', 'tearing the lab down\n']);
+    t.mock.timers.tick(1_999);
+    p.update('swap 2/10');
+    t.mock.timers.tick(1);
+    p.update('swap 3/10');
+    assert.deepEqual(out.written, ['swap 1/10\n', 'swap 3/10\n']);
   });
 
   it('prints nothing when disabled (e.g. --json)', () => {
