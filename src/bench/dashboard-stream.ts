@@ -2,7 +2,6 @@
 // serves a page costs the same, without the page's drawing on the daemon's machine.
 import { FlowmigError } from '../errors.js';
 import { Background } from '../experiment/process.js';
-import { stopProcess } from '../procs/managed.js';
 import type { PageView } from './dashboard-browser.js';
 
 /**
@@ -88,6 +87,6 @@ export class StreamViewer {
   }
 
   async close(): Promise<void> {
-    if (this.pid > 0 && this.child.running) await stopProcess(this.pid, 2_000);
+    await this.child.stop('SIGTERM', 2_000);
   }
 }

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlowmigError } from '../errors.js';
 import { Background } from '../experiment/process.js';
-import { stopProcess } from '../procs/managed.js';
 
 /** Debian's prometheus package. */
 export const PROMETHEUS = '/usr/bin/prometheus';
@@ -172,9 +171,9 @@ export class PrometheusServer {
     return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
   }
 
-  /** Stops Prometheus by its PID (SIGTERM, then SIGKILL) and removes its directory. */
+  /** Stops Prometheus (SIGTERM to its PID while it runs, then SIGKILL) and removes its directory. */
   async stop(): Promise<void> {
-    if (this.pid > 0 && this.child.running) await stopProcess(this.pid, 5_000);
+    await this.child.stop('SIGTERM', 5_000);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -21,6 +21,8 @@ function installExitHook(): void {
 }
 
 const MAX_CAPTURE = 1 << 20;
+/** How long after its exit a program's pipes may stay open (held by a process it left behind). */
+const EXIT_GRACE_MS = 1_000;
 
 /**
  * A program started in a namespace with `ip netns exec`, which execs it: the PID we hold is the
@@ -32,6 +34,8 @@ export class Background {
   private out = '';
   private err = '';
   private done = false;
+  /** It has exited (and may be reaped): its PID is no longer ours to signal. */
+  private gone = false;
   private readonly child: ChildProcess;
   /** Stdout after its last newline, and who waits for the next whole line (see `request`). */
   private partial = '';
@@ -83,6 +87,7 @@ export class Background {
     this.child.stdin?.on('error', () => {});
     this.exited = new Promise((resolve) => {
       const finish = (exit: Exit) => {
+        if (this.done) return;
         this.done = true;
         running.delete(this);
         const why = new Error(`${argv[0]} ended: ${this.err.trim().split('\n').pop() ?? ''}`);
@@ -94,6 +99,17 @@ export class Background {
         finish({ code: null, signal: null });
       });
       this.child.on('close', (code, signal) => finish({ code, signal }));
+      // Once it has exited its PID is free for the kernel to give to another process: it is
+      // never signalled again. Its output is read to the end ('close'), unless a process it left
+      // behind holds its pipes open: then it counts as ended a moment later all the same.
+      this.child.on('exit', (code, signal) => {
+        this.gone = true;
+        setTimeout(() => {
+          this.child.stdout?.destroy();
+          this.child.stderr?.destroy();
+          finish({ code, signal });
+        }, EXIT_GRACE_MS).unref();
+      });
     });
     running.add(this);
     installExitHook();
@@ -119,6 +135,7 @@ export class Background {
     return this.err;
   }
 
+  /** Whether it has not ended yet (ended: it exited and its output is read to the end). */
   get running(): boolean {
     return !this.done;
   }
@@ -182,7 +199,7 @@ export class Background {
   }
 
   private signal(signal: NodeJS.Signals): void {
-    if (this.done || this.pid <= 0) return;
+    if (this.done || this.gone || this.pid <= 0) return;
     try {
       process.kill(this.pid, signal);
     } catch {

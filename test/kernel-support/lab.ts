@@ -38,6 +38,8 @@ export async function tempStateDir(): Promise<string> {
 
 export interface CliResult {
   readonly code: number | null;
+  /** The signal that ended it, when one did (code is null then). */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -63,7 +65,15 @@ export function cli(
       stderr += b.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) =>
+      // A signal's name goes into stderr too, so every `code === 0` assertion's message shows it.
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr: signal ? `${stderr}[the CLI was ended by ${signal}]` : stderr,
+      }),
+    );
     child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
