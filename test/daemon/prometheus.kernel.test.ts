@@ -2,57 +2,18 @@
 // token in text promtool accepts, the target is up, and after 20 swaps through the daemon the
 // server's queries count 20 committed migrations and 20 timed ones, and no more.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { JOB, PrometheusServer } from '../../src/bench/prometheus.js';
 import { Flowmig } from '../../src/control/flowmig.js';
 import { loadLab } from '../../src/lab/load.js';
-import { stopProcess } from '../../src/procs/managed.js';
 import { cli, removeNamespacesWith, tempStateDir, uniquePrefix } from '../kernel-support/lab.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
 const SWAPS = 20;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP port free on 127.0.0.1 just now (the kernel picks it; the listener is closed again). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** `f`'s value once `ok` holds of it; fails with the last value (or error) at the deadline. */
-async function until<T>(
-  what: string,
-  ms: number,
-  f: () => Promise<T>,
-  ok: (v: T) => boolean,
-): Promise<T> {
-  let last: unknown;
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(200)) {
-    try {
-      const v = await f();
-      if (ok(v)) return v;
-      last = v;
-    } catch (error) {
-      last = error;
-    }
-  }
-  return assert.fail(
-    `${what}: not within ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-  );
-}
 
 /** Runs `promtool check metrics` on `text`: its exit code and everything it printed. */
 function promtool(text: string): Promise<{ code: number | null; output: string }> {
@@ -71,36 +32,34 @@ function promtool(text: string): Promise<{ code: number | null; output: string }
   });
 }
 
-interface QueryReply {
-  status: string;
-  data: {
-    resultType: string;
-    result: { metric: Record<string, string>; value: [number, string] }[];
-  };
-}
-
 interface TargetsReply {
-  data: { activeTargets: { health: string; lastError: string; scrapeUrl: string }[] };
+  data: { activeTargets: { scrapeUrl: string }[] };
 }
 
 describe('Prometheus scraping the daemon', () => {
   const prefix = uniquePrefix();
   let stateDir = '';
-  let promDir = '';
   let id = '';
   /** The daemon's listener, e.g. 127.0.0.1:41234. */
   let target = '';
-  let prom: ChildProcess | undefined;
-  let promUrl = '';
+  let prom: PrometheusServer | undefined;
 
   /** The one value of an instant query (undefined: no series). */
   async function query(expr: string): Promise<number | undefined> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const reply = (await res.json()) as QueryReply;
-    assert.equal(reply.status, 'success', JSON.stringify(reply));
-    assert.ok(reply.data.result.length <= 1, JSON.stringify(reply.data));
-    const value = reply.data.result[0]?.value[1];
-    return value === undefined ? undefined : Number(value);
+    assert.ok(prom, 'Prometheus runs');
+    const values = await prom.query(expr);
+    assert.ok(values.length <= 1, `${expr}: ${values.length} series`);
+    return values[0];
+  }
+
+  /** `f`'s value once `ok` holds of it; fails with the last value at the deadline. */
+  async function until<T>(what: string, ms: number, f: () => Promise<T>, ok: (v: T) => boolean) {
+    let last: T | undefined;
+    for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(200)) {
+      last = await f();
+      if (ok(last)) return last;
+    }
+    return assert.fail(`${what}: not within ${ms} ms; last: ${JSON.stringify(last)}`);
   }
 
   before(async () => {
@@ -123,59 +82,11 @@ describe('Prometheus scraping the daemon', () => {
       if (target === '') await sleep(20);
     }
     assert.notEqual(target, '', 'the daemon logs its HTTP URL');
-
-    promDir = await mkdtemp(join(tmpdir(), 'flowmig-prom-'));
-    const config = join(promDir, 'prometheus.yml');
-    await writeFile(
-      config,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        'scrape_configs:',
-        '  - job_name: flowmig',
-        '    metrics_path: /metrics',
-        '    static_configs:',
-        `      - targets: ['${target}']`,
-        '',
-      ].join('\n'),
-    );
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    const out = createWriteStream(join(promDir, 'prometheus.log'));
-    prom = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(promDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prom.stdout?.pipe(out);
-    prom.stderr?.pipe(out);
-    const exited = new Promise<number | null>((resolve) =>
-      prom?.once('exit', (code) => resolve(code)),
-    );
-    const ready = until(
-      'Prometheus ready',
-      30_000,
-      () => fetch(`${promUrl}/-/ready`),
-      (r) => r.ok,
-    );
-    const first = await Promise.race([
-      ready.then(() => 'ready'),
-      exited.then((c) => `exited ${c}`),
-    ]);
-    if (first !== 'ready')
-      assert.fail(
-        `Prometheus ${first}: ${await readFile(join(promDir, 'prometheus.log'), 'utf8')}`,
-      );
+    prom = await PrometheusServer.start(target);
   });
 
   after(async () => {
-    if (prom?.pid !== undefined) await stopProcess(prom.pid, 5_000);
-    if (promDir !== '') await rm(promDir, { recursive: true, force: true });
+    await prom?.stop();
     if (stateDir !== '' && id !== '')
       await cli(['down', '--lab', id], { stateDir }).catch(() => undefined);
     await removeNamespacesWith(prefix);
@@ -194,15 +105,13 @@ describe('Prometheus scraping the daemon', () => {
   });
 
   it('is scraped by Prometheus, which counts 20 swaps made through the daemon', async (t) => {
-    const targets = await until(
-      'the target up',
-      15_000,
-      async () =>
-        ((await (await fetch(`${promUrl}/api/v1/targets`)).json()) as TargetsReply).data
-          .activeTargets,
-      (t) => t.length === 1 && t[0]?.health === 'up',
+    assert.ok(prom, 'Prometheus runs');
+    await prom.waitForTarget();
+    const targets = (await (await fetch(`${prom.url}/api/v1/targets`)).json()) as TargetsReply;
+    assert.deepEqual(
+      targets.data.activeTargets.map((x) => x.scrapeUrl),
+      [`http://${target}/metrics`],
     );
-    assert.equal(targets[0]?.scrapeUrl, `http://${target}/metrics`);
     const ok = 'sum(flowmig_migrations_total{result="ok"})';
     const timed = 'sum(flowmig_migration_duration_seconds_count{phase="total"})';
     assert.equal(await query(timed), 0, 'no migration before the swaps');
@@ -234,6 +143,6 @@ describe('Prometheus scraping the daemon', () => {
     const counted = ours.filter((l) => l.startsWith('flowmig_migrations_total'));
     assert.deepEqual(await both(), [SWAPS, SWAPS], `the daemon's counts: ${counted.join('; ')}`);
     assert.equal(await query('max(flowmig_drift)'), 0);
-    assert.equal(await query('count(up{job="flowmig"} == 1)'), 1);
+    assert.equal(await query(`count(up{job="${JOB}"} == 1)`), 1);
   });
 });
