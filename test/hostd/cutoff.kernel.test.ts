@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { LEASE_TTL_SECONDS } from '../../src/hostd/host.js';
 import type { ClusterView, HostdChange, HostdStatus } from '../../src/hostd-api/protocol.js';
 import { ROOT } from '../kernel-support/lab.js';
-import { assertNoneLost, floodPing, waitUntil, withCluster } from './cluster.js';
+import { assertNoneLost, floodPing, type Pinged, waitUntil, withCluster } from './cluster.js';
 
 const THREE = join(ROOT, 'examples', 'three-hosts.yaml');
 /** The lease lapses TTL after h3's last refresh (at most 1 s before the cut); etcd checks every 0.5 s. */
@@ -28,7 +28,7 @@ describe('a host cut off the fabric', () => {
           ?.live;
       assert.equal(await live('h3'), true);
       const ping = await floodPing(a.netns);
-      let pinged: { sent: number; received: number; errors: number } | undefined;
+      let pinged: Pinged | undefined;
       let cutOff = false;
       try {
         const cut = performance.now();

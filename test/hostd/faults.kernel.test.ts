@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { sleep } from '../../src/experiment/process.js';
 import type { HostdChange, HostdStatus } from '../../src/hostd-api/protocol.js';
 import { ROOT, runner } from '../kernel-support/lab.js';
-import { assertNoneLost, floodPing, hostByName, withCluster } from './cluster.js';
+import { assertNoneLost, floodPing, hostByName, type Pinged, withCluster } from './cluster.js';
 
 const THREE = join(ROOT, 'examples', 'three-hosts.yaml');
 
@@ -18,7 +18,7 @@ describe('faults of a three-host cluster', () => {
       const a = cluster.nodes.find((n) => n.name === 'A');
       assert.ok(a);
       const ping = await floodPing(a.netns);
-      let pinged: { sent: number; received: number; errors: number } | undefined;
+      let pinged: Pinged | undefined;
       try {
         const killed3 = performance.now();
         killEtcd('etcd3');
