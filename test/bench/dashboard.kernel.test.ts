@@ -1,6 +1,6 @@
 // flowmig bench swap --dashboard end to end (few swaps): both kinds of phase measured, the loaded
-// one with Prometheus scraping and counting migrations and the page streaming (or, with --viewer
-// stream, a process reading the event stream); and after it, or
+// one with Prometheus scraping and counting migrations and the page streaming in Chromium (or,
+// with --viewer stream, a process reading the event stream); and after it, or
 // after a Ctrl-C in the middle of a loaded phase, nothing left: no namespace, no daemon, no
 // Prometheus or Chromium, no temporary directory. No figure is asserted: they are this machine's.
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DashboardBenchResult } from '../../src/bench/dashboard-result.js';
+import { VIEWER_MARKER } from '../../src/bench/dashboard-stream.js';
+import { findByMarker } from '../../src/procs/find.js';
 import { stopProcess } from '../../src/procs/managed.js';
 import {
   CLI,
@@ -109,6 +111,42 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
       assert.deepEqual(out.pair_ratios_p50, [out.ratio_p50]);
       assert.equal(out.target.limit, 1.1);
       assert.equal(out.target.met, out.ratio_p50 <= 1.1);
+    });
+  });
+
+  it('--viewer stream: a plain reader of the event stream loads the phase; it is stopped after', async () => {
+    await scratch(async (prefix, stateDir, tmp) => {
+      const r = await cli(
+        [
+          'bench',
+          'swap',
+          '--dashboard',
+          '--viewer',
+          'stream',
+          '--samples',
+          '30',
+          '--pairs',
+          '1',
+          '--prefix',
+          prefix,
+          '--json',
+        ],
+        { stateDir, env: { TMPDIR: tmp }, timeoutMs: 240_000 },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as DashboardBenchResult;
+      assert.equal(out.viewer, 'stream');
+      assert.deepEqual(
+        out.phases.map((p) => `${p.kind}:${p.samples}`),
+        ['quiet:30', 'loaded:30'],
+      );
+      assert.equal(out.phases[0]?.browser_cpu_pct, 0);
+      const loaded = out.phases[1]?.loaded;
+      assert.ok(loaded, 'the loaded phase reports what loaded it');
+      assert.equal(loaded.page_connection, 'connected');
+      assert.ok(loaded.page_streamed_s > 0, JSON.stringify(loaded));
+      assert.ok(loaded.migrations_total >= 200, JSON.stringify(loaded));
+      assert.deepEqual(await findByMarker(VIEWER_MARKER, (lab) => lab === out.lab), []);
     });
   });
 
