@@ -59,26 +59,27 @@ async function scratch(
   }
 }
 
+/** `bench swap --dashboard` with 1 pair of 30 swaps and --json (and `extra`): its result. */
+async function smokeRun(
+  prefix: string,
+  stateDir: string,
+  tmp: string,
+  extra: readonly string[] = [],
+): Promise<DashboardBenchResult> {
+  const args = ['bench', 'swap', '--dashboard', ...extra, '--samples', '30', '--pairs', '1'];
+  const r = await cli([...args, '--prefix', prefix, '--json'], {
+    stateDir,
+    env: { TMPDIR: tmp },
+    timeoutMs: 240_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as DashboardBenchResult;
+}
+
 describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
   it('--json: quiet and loaded measured, scraped, streamed, ratios and verdict; nothing left', async () => {
     await scratch(async (prefix, stateDir, tmp) => {
-      const r = await cli(
-        [
-          'bench',
-          'swap',
-          '--dashboard',
-          '--samples',
-          '30',
-          '--pairs',
-          '1',
-          '--prefix',
-          prefix,
-          '--json',
-        ],
-        { stateDir, env: { TMPDIR: tmp }, timeoutMs: 240_000 },
-      );
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as DashboardBenchResult;
+      const out = await smokeRun(prefix, stateDir, tmp);
       assert.equal(out.lab, `${prefix}default`);
       assert.deepEqual(
         out.phases.map((p) => `${p.kind}:${p.samples}`),
@@ -116,25 +117,7 @@ describe('bench swap --dashboard (smoke: 1 pair of 30 swaps)', () => {
 
   it('--viewer stream: a plain reader of the event stream loads the phase; it is stopped after', async () => {
     await scratch(async (prefix, stateDir, tmp) => {
-      const r = await cli(
-        [
-          'bench',
-          'swap',
-          '--dashboard',
-          '--viewer',
-          'stream',
-          '--samples',
-          '30',
-          '--pairs',
-          '1',
-          '--prefix',
-          prefix,
-          '--json',
-        ],
-        { stateDir, env: { TMPDIR: tmp }, timeoutMs: 240_000 },
-      );
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as DashboardBenchResult;
+      const out = await smokeRun(prefix, stateDir, tmp, ['--viewer', 'stream']);
       assert.equal(out.viewer, 'stream');
       assert.deepEqual(
         out.phases.map((p) => `${p.kind}:${p.samples}`),

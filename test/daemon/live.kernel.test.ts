@@ -10,8 +10,7 @@ import { readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { daemonPaths } from '../../src/control/daemon-process.js';
 import type { LoadInfo } from '../../src/daemon-api/live.js';
-import type { DaemonReply } from '../../src/daemon-api/protocol.js';
-import { subscribe, until } from '../kernel-support/events.js';
+import { apiClient, firstSnapshot, subscribe, until } from '../kernel-support/events.js';
 import {
   cli,
   namespacesWith,
@@ -41,19 +40,10 @@ describe('the dashboard daemon on a real lab', () => {
       assert.match(again.stdout, new RegExp(`${base}#token=${token}`));
       assert.doesNotMatch(again.stdout, /started|restarted/);
 
-      const api = async (body: unknown) => {
-        const res = await fetch(`${base}api`, {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { authorization: `Bearer ${token}` },
-        });
-        return { status: res.status, reply: (await res.json()) as DaemonReply };
-      };
+      const api = apiClient(base, token);
       feed = subscribe(base, token);
       const f = feed;
-      const snap = await until('the snapshot', 5_000, () =>
-        f.events[0]?.type === 'snapshot' ? f.events[0] : undefined,
-      );
+      const snap = await firstSnapshot(f, 5_000);
       assert.deepEqual(
         snap.nodes.map((n) => `${n.name}:${n.role}`),
         ['A:client', 'B:translator', 'C:server', 'D:server'],

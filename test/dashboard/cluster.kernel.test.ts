@@ -8,9 +8,8 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { DaemonReply } from '../../src/daemon-api/protocol.js';
 import { Background } from '../../src/experiment/process.js';
-import { subscribe, until } from '../kernel-support/events.js';
+import { apiClient, firstSnapshot, subscribe, until } from '../kernel-support/events.js';
 import {
   CLI,
   cli,
@@ -48,20 +47,11 @@ describe('the dashboard of a cluster lab', () => {
         /(http:\/\/127\.0\.0\.1:\d+\/)#token=([0-9a-f]{32})/.exec(s.stdout) ?? [];
       const tokenFile = join(stateDir, `${lab}.dashboard.token`);
       assert.ok(existsSync(tokenFile));
-      const api = async (body: unknown) => {
-        const res = await fetch(`${base}api`, {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { authorization: `Bearer ${token}` },
-        });
-        return { status: res.status, reply: (await res.json()) as DaemonReply };
-      };
+      const api = apiClient(base, token);
 
       feed = subscribe(base, token);
       const f = feed;
-      const snap = await until('the snapshot', 10_000, () =>
-        f.events[0]?.type === 'snapshot' ? f.events[0] : undefined,
-      );
+      const snap = await firstSnapshot(f, 10_000);
       assert.deepEqual(
         snap.nodes.map((n) => `${n.name}@${n.host}`),
         ['A@h1', 'T1@h1', 'S1@h1', 'T2@h2', 'S2@h2', 'T3@h3', 'S3@h3'],

@@ -1,7 +1,20 @@
-// The daemon's live feed read as a test reads it: GET /events with the token, every event kept;
-// and a poll until a condition holds.
+// The daemon's live side as a test uses it: POST /api and GET /events with the token (every event
+// kept, the snapshot first), and a poll until a condition holds.
 import assert from 'node:assert/strict';
 import type { LiveEvent } from '../../src/daemon-api/live.js';
+import type { DaemonReply } from '../../src/daemon-api/protocol.js';
+
+/** A caller of POST `base`api with the token: each call gives the HTTP status and the reply. */
+export function apiClient(base: string, token: string) {
+  return async (body: unknown): Promise<{ status: number; reply: DaemonReply }> => {
+    const res = await fetch(`${base}api`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.status, reply: (await res.json()) as DaemonReply };
+  };
+}
 
 /** Reads the server-sent event stream at `base`events with the token; keeps every event. */
 export function subscribe(base: string, token: string) {
@@ -43,4 +56,11 @@ export async function until<T>(
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The feed's first event, the snapshot, once it came (fails after `ms`). */
+export function firstSnapshot(feed: { readonly events: readonly LiveEvent[] }, ms: number) {
+  return until('the snapshot', ms, () =>
+    feed.events[0]?.type === 'snapshot' ? feed.events[0] : undefined,
+  );
 }
